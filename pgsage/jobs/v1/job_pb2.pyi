@@ -1,0 +1,179 @@
+import datetime
+
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AnalysisType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ANALYSIS_TYPE_UNSPECIFIED: _ClassVar[AnalysisType]
+    MISSING_INDEXES: _ClassVar[AnalysisType]
+    UNUSED_INDEXES: _ClassVar[AnalysisType]
+    DUPLICATE_INDEXES: _ClassVar[AnalysisType]
+ANALYSIS_TYPE_UNSPECIFIED: AnalysisType
+MISSING_INDEXES: AnalysisType
+UNUSED_INDEXES: AnalysisType
+DUPLICATE_INDEXES: AnalysisType
+
+class Job(_message.Message):
+    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KIND_UNSPECIFIED: _ClassVar[Job.Kind]
+        ANALYZE: _ClassVar[Job.Kind]
+        BENCHMARK: _ClassVar[Job.Kind]
+        APPLY: _ClassVar[Job.Kind]
+        ROLLBACK: _ClassVar[Job.Kind]
+    KIND_UNSPECIFIED: Job.Kind
+    ANALYZE: Job.Kind
+    BENCHMARK: Job.Kind
+    APPLY: Job.Kind
+    ROLLBACK: Job.Kind
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[Job.State]
+        PENDING: _ClassVar[Job.State]
+        RUNNING: _ClassVar[Job.State]
+        CANCELLING: _ClassVar[Job.State]
+        SUCCEEDED: _ClassVar[Job.State]
+        FAILED: _ClassVar[Job.State]
+        CANCELLED: _ClassVar[Job.State]
+    STATE_UNSPECIFIED: Job.State
+    PENDING: Job.State
+    RUNNING: Job.State
+    CANCELLING: Job.State
+    SUCCEEDED: Job.State
+    FAILED: Job.State
+    CANCELLED: Job.State
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_TYPES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTION_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    STATISTICS_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_OWNER_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: Job.Kind
+    state: Job.State
+    target: str
+    analysis_types: _containers.RepeatedScalarFieldContainer[AnalysisType]
+    options: AnalysisOptions
+    queries: _containers.RepeatedScalarFieldContainer[str]
+    suggestion: str
+    progress: Progress
+    counts: Counts
+    statistics_window: StatisticsWindow
+    summary: Summary
+    error: _status_pb2.Status
+    attempt: int
+    max_attempts: int
+    lease_owner: str
+    lease_expire_time: _timestamp_pb2.Timestamp
+    create_time: _timestamp_pb2.Timestamp
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    revision: int
+    etag: str
+    cancel_requested: bool
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
+
+class AnalysisOptions(_message.Message):
+    __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns")
+    STORAGE_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUERIES_FIELD_NUMBER: _ClassVar[int]
+    MIN_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_INDEX_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    storage_budget_bytes: int
+    max_indexes: int
+    max_queries: int
+    min_improvement_percent: float
+    max_index_columns: int
+    def __init__(self, storage_budget_bytes: _Optional[int] = ..., max_indexes: _Optional[int] = ..., max_queries: _Optional[int] = ..., min_improvement_percent: _Optional[float] = ..., max_index_columns: _Optional[int] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("stage", "percent", "message")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    percent: float
+    message: str
+    def __init__(self, stage: _Optional[str] = ..., percent: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class Counts(_message.Message):
+    __slots__ = ("queries", "insights", "suggestions")
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    INSIGHTS_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
+    queries: int
+    insights: int
+    suggestions: int
+    def __init__(self, queries: _Optional[int] = ..., insights: _Optional[int] = ..., suggestions: _Optional[int] = ...) -> None: ...
+
+class StatisticsWindow(_message.Message):
+    __slots__ = ("start_time", "end_time")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Summary(_message.Message):
+    __slots__ = ("workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "recommendations", "insights")
+    WORKLOAD_COST_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_COST_AFTER_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ADDED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
+    INSIGHTS_FIELD_NUMBER: _ClassVar[int]
+    workload_cost_before: float
+    workload_cost_after: float
+    workload_improvement_percent: float
+    added_bytes: int
+    freed_bytes: int
+    recommendations: _containers.RepeatedScalarFieldContainer[str]
+    insights: _containers.RepeatedCompositeFieldContainer[Insight]
+    def __init__(self, workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., insights: _Optional[_Iterable[_Union[Insight, _Mapping]]] = ...) -> None: ...
+
+class Insight(_message.Message):
+    __slots__ = ("severity", "code", "message", "query_id")
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    severity: str
+    code: str
+    message: str
+    query_id: str
+    def __init__(self, severity: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., query_id: _Optional[str] = ...) -> None: ...

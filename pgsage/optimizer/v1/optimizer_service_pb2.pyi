@@ -1,0 +1,306 @@
+import datetime
+
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from pgsage.optimizer.v1 import advice_pb2 as _advice_pb2
+from pgsage.optimizer.v1 import analysis_pb2 as _analysis_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class WhatIfEngine(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WHAT_IF_ENGINE_UNSPECIFIED: _ClassVar[WhatIfEngine]
+    WHAT_IF_ENGINE_HYPOPG: _ClassVar[WhatIfEngine]
+    WHAT_IF_ENGINE_TRANSACTIONAL: _ClassVar[WhatIfEngine]
+    WHAT_IF_ENGINE_NONE: _ClassVar[WhatIfEngine]
+WHAT_IF_ENGINE_UNSPECIFIED: WhatIfEngine
+WHAT_IF_ENGINE_HYPOPG: WhatIfEngine
+WHAT_IF_ENGINE_TRANSACTIONAL: WhatIfEngine
+WHAT_IF_ENGINE_NONE: WhatIfEngine
+
+class Target(_message.Message):
+    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    APPLY_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    WHAT_IF_ENGINE_FIELD_NUMBER: _ClassVar[int]
+    REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PG_STAT_STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    HYPOPG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    apply_allowed: bool
+    what_if_engine: WhatIfEngine
+    reachable: bool
+    unreachable_reason: str
+    server_version: str
+    pg_stat_statements: bool
+    hypopg_version: str
+    sandbox: str
+    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[_Union[WhatIfEngine, str]] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ...) -> None: ...
+
+class AnalyzeRequest(_message.Message):
+    __slots__ = ("target", "analysis_types", "options", "workload")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_TYPES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    analysis_types: _containers.RepeatedScalarFieldContainer[_analysis_pb2.AnalysisType]
+    options: _analysis_pb2.AnalysisOptions
+    workload: _analysis_pb2.Workload
+    def __init__(self, target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[_analysis_pb2.AnalysisType, str]]] = ..., options: _Optional[_Union[_analysis_pb2.AnalysisOptions, _Mapping]] = ..., workload: _Optional[_Union[_analysis_pb2.Workload, _Mapping]] = ...) -> None: ...
+
+class AnalyzeResponse(_message.Message):
+    __slots__ = ("workload", "progress", "insight", "advice", "summary")
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    INSIGHT_FIELD_NUMBER: _ClassVar[int]
+    ADVICE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    workload: _analysis_pb2.Workload
+    progress: _analysis_pb2.Progress
+    insight: _analysis_pb2.Insight
+    advice: _advice_pb2.Advice
+    summary: _advice_pb2.Summary
+    def __init__(self, workload: _Optional[_Union[_analysis_pb2.Workload, _Mapping]] = ..., progress: _Optional[_Union[_analysis_pb2.Progress, _Mapping]] = ..., insight: _Optional[_Union[_analysis_pb2.Insight, _Mapping]] = ..., advice: _Optional[_Union[_advice_pb2.Advice, _Mapping]] = ..., summary: _Optional[_Union[_advice_pb2.Summary, _Mapping]] = ...) -> None: ...
+
+class ListTargetsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTargetsResponse(_message.Message):
+    __slots__ = ("targets",)
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    targets: _containers.RepeatedCompositeFieldContainer[Target]
+    def __init__(self, targets: _Optional[_Iterable[_Union[Target, _Mapping]]] = ...) -> None: ...
+
+class ValidateStatementRequest(_message.Message):
+    __slots__ = ("target", "sql", "expected_kind", "expected_table")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SQL_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_KIND_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_TABLE_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    sql: str
+    expected_kind: _advice_pb2.AdviceKind
+    expected_table: str
+    def __init__(self, target: _Optional[str] = ..., sql: _Optional[str] = ..., expected_kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., expected_table: _Optional[str] = ...) -> None: ...
+
+class ValidateStatementResponse(_message.Message):
+    __slots__ = ("kind", "table", "index_name", "normalized_sql", "rollback_sql")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZED_SQL_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_SQL_FIELD_NUMBER: _ClassVar[int]
+    kind: _advice_pb2.AdviceKind
+    table: str
+    index_name: str
+    normalized_sql: str
+    rollback_sql: str
+    def __init__(self, kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., table: _Optional[str] = ..., index_name: _Optional[str] = ..., normalized_sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ...) -> None: ...
+
+class StatementExecution(_message.Message):
+    __slots__ = ("target", "sql", "phase", "error", "time")
+    class Phase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PHASE_UNSPECIFIED: _ClassVar[StatementExecution.Phase]
+        STARTED: _ClassVar[StatementExecution.Phase]
+        SUCCEEDED: _ClassVar[StatementExecution.Phase]
+        FAILED: _ClassVar[StatementExecution.Phase]
+    PHASE_UNSPECIFIED: StatementExecution.Phase
+    STARTED: StatementExecution.Phase
+    SUCCEEDED: StatementExecution.Phase
+    FAILED: StatementExecution.Phase
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SQL_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    sql: str
+    phase: StatementExecution.Phase
+    error: str
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, target: _Optional[str] = ..., sql: _Optional[str] = ..., phase: _Optional[_Union[StatementExecution.Phase, str]] = ..., error: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BenchmarkRequest(_message.Message):
+    __slots__ = ("target", "kind", "sql", "rollback_sql", "queries", "runs", "sample_percent")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SQL_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_SQL_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    kind: _advice_pb2.AdviceKind
+    sql: str
+    rollback_sql: str
+    queries: _containers.RepeatedCompositeFieldContainer[_analysis_pb2.WorkloadQuery]
+    runs: int
+    sample_percent: float
+    def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_analysis_pb2.WorkloadQuery, _Mapping]]] = ..., runs: _Optional[int] = ..., sample_percent: _Optional[float] = ...) -> None: ...
+
+class Measurement(_message.Message):
+    __slots__ = ("median_ms", "spread_ms", "min_ms", "max_ms", "runs", "shared_hit_blocks", "shared_read_blocks", "plan", "index_used")
+    MEDIAN_MS_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_MS_FIELD_NUMBER: _ClassVar[int]
+    MIN_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_HIT_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_READ_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    INDEX_USED_FIELD_NUMBER: _ClassVar[int]
+    median_ms: float
+    spread_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+    shared_hit_blocks: int
+    shared_read_blocks: int
+    plan: str
+    index_used: bool
+    def __init__(self, median_ms: _Optional[float] = ..., spread_ms: _Optional[float] = ..., min_ms: _Optional[float] = ..., max_ms: _Optional[float] = ..., runs: _Optional[int] = ..., shared_hit_blocks: _Optional[int] = ..., shared_read_blocks: _Optional[int] = ..., plan: _Optional[str] = ..., index_used: _Optional[bool] = ...) -> None: ...
+
+class QueryBenchmark(_message.Message):
+    __slots__ = ("query_id", "text", "before", "after", "parameter_values", "regression")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_VALUES_FIELD_NUMBER: _ClassVar[int]
+    REGRESSION_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    text: str
+    before: Measurement
+    after: Measurement
+    parameter_values: _containers.RepeatedScalarFieldContainer[str]
+    regression: bool
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., before: _Optional[_Union[Measurement, _Mapping]] = ..., after: _Optional[_Union[Measurement, _Mapping]] = ..., parameter_values: _Optional[_Iterable[str]] = ..., regression: _Optional[bool] = ...) -> None: ...
+
+class BenchmarkResult(_message.Message):
+    __slots__ = ("environment", "queries", "index_size_bytes", "regression")
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    INDEX_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REGRESSION_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    queries: _containers.RepeatedCompositeFieldContainer[QueryBenchmark]
+    index_size_bytes: int
+    regression: bool
+    def __init__(self, environment: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryBenchmark, _Mapping]]] = ..., index_size_bytes: _Optional[int] = ..., regression: _Optional[bool] = ...) -> None: ...
+
+class BenchmarkResponse(_message.Message):
+    __slots__ = ("progress", "statement", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: _analysis_pb2.Progress
+    statement: StatementExecution
+    result: BenchmarkResult
+    def __init__(self, progress: _Optional[_Union[_analysis_pb2.Progress, _Mapping]] = ..., statement: _Optional[_Union[StatementExecution, _Mapping]] = ..., result: _Optional[_Union[BenchmarkResult, _Mapping]] = ...) -> None: ...
+
+class ApplyRequest(_message.Message):
+    __slots__ = ("target", "kind", "sql", "lock_timeout", "statement_timeout")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SQL_FIELD_NUMBER: _ClassVar[int]
+    LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    kind: _advice_pb2.AdviceKind
+    sql: str
+    lock_timeout: _duration_pb2.Duration
+    statement_timeout: _duration_pb2.Duration
+    def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., sql: _Optional[str] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., statement_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ChangeResult(_message.Message):
+    __slots__ = ("index_name", "index_exists", "index_valid", "index_size_bytes")
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_VALID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    index_name: str
+    index_exists: bool
+    index_valid: bool
+    index_size_bytes: int
+    def __init__(self, index_name: _Optional[str] = ..., index_exists: _Optional[bool] = ..., index_valid: _Optional[bool] = ..., index_size_bytes: _Optional[int] = ...) -> None: ...
+
+class ApplyResponse(_message.Message):
+    __slots__ = ("progress", "statement", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: _analysis_pb2.Progress
+    statement: StatementExecution
+    result: ChangeResult
+    def __init__(self, progress: _Optional[_Union[_analysis_pb2.Progress, _Mapping]] = ..., statement: _Optional[_Union[StatementExecution, _Mapping]] = ..., result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class RollbackRequest(_message.Message):
+    __slots__ = ("target", "kind", "rollback_sql", "lock_timeout", "statement_timeout")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_SQL_FIELD_NUMBER: _ClassVar[int]
+    LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    kind: _advice_pb2.AdviceKind
+    rollback_sql: str
+    lock_timeout: _duration_pb2.Duration
+    statement_timeout: _duration_pb2.Duration
+    def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., rollback_sql: _Optional[str] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., statement_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RollbackResponse(_message.Message):
+    __slots__ = ("progress", "statement", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: _analysis_pb2.Progress
+    statement: StatementExecution
+    result: ChangeResult
+    def __init__(self, progress: _Optional[_Union[_analysis_pb2.Progress, _Mapping]] = ..., statement: _Optional[_Union[StatementExecution, _Mapping]] = ..., result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
+
+class GetDiagnosticsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Dependency(_message.Message):
+    __slots__ = ("name", "status", "message", "check_time", "latency")
+    class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATUS_UNSPECIFIED: _ClassVar[Dependency.Status]
+        OK: _ClassVar[Dependency.Status]
+        DEGRADED: _ClassVar[Dependency.Status]
+        DOWN: _ClassVar[Dependency.Status]
+    STATUS_UNSPECIFIED: Dependency.Status
+    OK: Dependency.Status
+    DEGRADED: Dependency.Status
+    DOWN: Dependency.Status
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CHECK_TIME_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: Dependency.Status
+    message: str
+    check_time: _timestamp_pb2.Timestamp
+    latency: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[Dependency.Status, str]] = ..., message: _Optional[str] = ..., check_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class GetDiagnosticsResponse(_message.Message):
+    __slots__ = ("dependencies",)
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    dependencies: _containers.RepeatedCompositeFieldContainer[Dependency]
+    def __init__(self, dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,113 @@
+"""Error translation at the gRPC edge, for servers and clients.
+
+Servers: `ErrorInterceptor` turns a `pgsage.errors.PgsageError` raised by any handler into
+a status carrying a `google.rpc.Status` with `ErrorInfo` (in `grpc-status-details-bin`);
+any other exception is logged and answered as INTERNAL with a generic message.
+
+Clients: `status_of(error)` reads that status back from an `AioRpcError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.rpc import status_pb2
+
+from pgsage import errors
+
+log = logging.getLogger(__name__)
+
+DETAILS_KEY = "grpc-status-details-bin"
+
+
+async def abort(context: grpc.aio.ServicerContext, error: errors.PgsageError) -> None:
+    """Ends the call with `error`'s status, `ErrorInfo` included."""
+    status = error.to_status()
+    await context.abort(
+        error.code,
+        status.message,
+        trailing_metadata=((DETAILS_KEY, status.SerializeToString()),),
+    )
+
+
+def _internal(method: str, exc: BaseException) -> errors.Internal:
+    log.error("unexpected error in %s", method, exc_info=exc)
+    return errors.Internal(
+        "internal error; the server log has the details", metadata={"method": method}
+    )
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Translates exceptions of every handler into rich statuses, in one place."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await behavior(request, context)
+        except errors.PgsageError as exc:
+            await abort(context, exc)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort(context, _internal(method, exc))
+
+    return wrapper
+
+
+def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except errors.PgsageError as exc:
+            await abort(context, exc)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort(context, _internal(method, exc))
+
+    return wrapper
+
+
+def status_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> status_pb2.Status:
+    """The `google.rpc.Status` a server sent with `error` (code and message only if none)."""
+    trailers = error.trailing_metadata() or ()
+    for key, value in trailers:
+        if key == DETAILS_KEY:
+            status = status_pb2.Status()
+            status.ParseFromString(value)
+            return status
+    return status_pb2.Status(code=error.code().value[0], message=error.details() or "")
+
+
+def reason_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> str:
+    """The `ErrorInfo.reason` a server sent with `error`, or ''."""
+    reason, _ = errors.from_status(status_of(error))
+    return reason

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Static checks run by `make test` (and so by CI): proto lint and format, generated code
+# in sync with the protos, ruff, docker-compose.yml against the compose schema.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "check: buf lint / buf format"
+.venv/bin/buf lint
+.venv/bin/buf format --diff --exit-code
+
+echo "check: generated code matches the protos"
+$PY scripts/gen_protos.py
+if ! git diff --quiet --exit-code -- pgsage/jobs pgsage/optimizer ||
+   [ -n "$(git ls-files --others --exclude-standard -- pgsage/jobs pgsage/optimizer)" ]; then
+  echo "generated code differs from the protos: run 'make protos' and commit" >&2
+  git status --short -- pgsage/jobs pgsage/optimizer >&2
+  exit 1
+fi
+
+echo "check: ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check . ; exit 1; }
+
+echo "check: docker-compose.yml against the compose schema"
+$PY scripts/check_compose.py docker-compose.yml
