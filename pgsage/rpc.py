@@ -9,6 +9,7 @@ Clients: `status_of(error)` reads that status back from an `AioRpcError`.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -82,6 +83,10 @@ def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]
 
 
 def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    if not inspect.isasyncgenfunction(behavior):
+        # A handler that writes with `context.write()` (the stock health Watch, say).
+        return _wrap_unary(method, behavior)
+
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
             async for response in behavior(request, context):

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -56,6 +57,11 @@ def build_server(
     for health and reflection; `registrars` add the servicers.
     """
     del max_workers_hint  # grpc.aio needs no thread pool
+    pool = descriptor_pool.Default()
+    for name in service_names:
+        # Reflection serves the default pool: a service whose generated module was never
+        # imported would be listed but not describable.
+        pool.FindServiceByName(name)
     server = grpc.aio.server(
         interceptors=[rpc.ErrorInterceptor()],
         options=[
