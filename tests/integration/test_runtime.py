@@ -77,13 +77,13 @@ async def test_reflection_lets_grpcurl_list_and_describe():
         assert "grpc.health.v1.Health" in listed.stdout.split()
         described = await asyncio.to_thread(
             subprocess.run,
-            [GRPCURL, "-plaintext", target, "describe", f"{NAME}.CreateJob"],
+            [GRPCURL, "-plaintext", target, "describe", NAME],
             capture_output=True,
             text=True,
             timeout=30,
         )
         assert described.returncode == 0, described.stderr
-        assert "CreateJobRequest" in described.stdout
+        assert "rpc CreateJob ( .pgsage.jobs.v1.CreateJobRequest )" in described.stdout
         listed_health = await asyncio.to_thread(
             subprocess.run,
             [GRPCURL, "-plaintext", target, "grpc.health.v1.Health/List"],
