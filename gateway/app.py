@@ -1,0 +1,129 @@
+"""The gateway's ASGI app: the transcoded REST API, job extras, probes, OpenAPI and the UI.
+
+Errors are translated in one place (`gateway.errors.response_for`), registered here as the
+app's exception handlers, so no route ever answers with a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway import errors, jobs, openapi, probes, rest, ui
+from gateway.client import JobServiceClient
+from gateway.settings import GatewaySettings
+from pgsage import errors as pgsage_errors
+
+log = logging.getLogger(__name__)
+
+_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    return errors.response_for(exc)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error: pgsage_errors.PgsageError = errors.MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}"
+        )
+    else:
+        error = errors.RouteNotFound(f"no route {request.method} {request.url.path}")
+    return errors.response_for(error)
+
+
+def create_app(settings: GatewaySettings) -> Starlette:
+    """The app; its lifespan opens the job-service channel and closes it."""
+    document = openapi.document()
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.client = JobServiceClient.open(settings.job_service_address)
+        try:
+            yield
+        finally:
+            await app.state.client.close()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", probes.healthz, methods=["GET"]),
+            Route("/readyz", probes.readyz, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/v1/jobs/{job}/result", jobs.result, methods=["GET"]),
+            Route("/v1/jobs/{job}/events", jobs.events, methods=["GET"]),
+            Route("/v1/jobs/{job}/patch.sql", jobs.patch_sql, methods=["GET"]),
+            Route("/v1/{path:path}", rest.dispatch, methods=_METHODS),
+            Route("/{path:path}", ui.page, methods=["GET"]),
+        ],
+        exception_handlers={
+            pgsage_errors.PgsageError: _on_error,
+            grpc.RpcError: _on_error,
+            HTTPException: _on_http_exception,
+            Exception: _on_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+@dataclass
+class RunningGateway:
+    """A gateway serving on a bound port, for `pgsage up`, tests and benchmarks."""
+
+    server: uvicorn.Server
+    task: asyncio.Task
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def start(settings: GatewaySettings) -> RunningGateway:
+    """Binds `settings.http_port` (0 picks a free port) and serves in a task of this loop."""
+    sock = _bind(settings.host, settings.http_port)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("the gateway did not start")
+        await asyncio.sleep(0.01)
+    return RunningGateway(server=server, task=task, port=sock.getsockname()[1])
