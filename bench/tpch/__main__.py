@@ -1,7 +1,8 @@
 """`python -m bench.tpch [--scale 1|0.01]`: runs the TPC-H quality protocol and prints the table.
 
-The printout is also written to `--out` (default /tmp/tpch_latest.txt), so the latest numbers
-can be read without rerunning. Exit status 0 when pgsage meets the target, 1 when it does not.
+The printout is also written to `--out` (default /tmp/tpch_latest.txt) and beside it per scale
+(/tmp/tpch_latest_sf1.txt, /tmp/tpch_latest_sf0.01.txt), so the latest numbers can be read
+without rerunning. Exit status 0 when pgsage meets the target, 1 when it does not.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+        per_scale = args.out.with_name(f"{args.out.stem}_sf{args.scale:g}{args.out.suffix}")
+        per_scale.write_text(text + "\n")
     return 0 if report.verdict(outcome).passed else 1
 
 

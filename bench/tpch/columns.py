@@ -75,28 +75,45 @@ def _clauses(select: ast.SelectStmt) -> Iterator[object]:
             yield node.quals
 
 
+class _Scope:
+    """The tables a query reads, and the names (aliases) it gives them."""
+
+    def __init__(self, tree: object, tables: Catalog) -> None:
+        self.tables = tables
+        self.aliases: dict[str, str] = {}
+        self.used: set[str] = set()
+        for node in walk(tree):
+            if isinstance(node, ast.RangeVar) and node.relname in tables:
+                self.used.add(node.relname)
+                self.aliases[node.alias.aliasname if node.alias else node.relname] = node.relname
+
+    def columns_in(self, part: object, *, into_selects: bool = False) -> set[Column]:
+        """Resolved column references under `part` (nested SELECTs only if `into_selects`)."""
+        found = set()
+        for node in walk(part, into_selects=into_selects):
+            if isinstance(node, ast.ColumnRef):
+                names = [f.sval for f in node.fields if isinstance(f, ast.String)]
+                column = _resolve(names, self.aliases, self.used, self.tables) if names else None
+                if column is not None:
+                    found.add(column)
+        return found
+
+
 def indexable_columns(sql: str, tables: Catalog) -> frozenset[Column]:
     """The columns of `sql` used in WHERE, JOIN, ORDER BY and GROUP BY (see module docstring)."""
     tree = pglast.parse_sql(sql)
-    aliases: dict[str, str] = {}
-    used: set[str] = set()
-    for node in walk(tree):
-        if isinstance(node, ast.RangeVar) and node.relname in tables:
-            used.add(node.relname)
-            aliases[node.alias.aliasname if node.alias else node.relname] = node.relname
+    scope = _Scope(tree, tables)
     found: set[Column] = set()
     for select in (n for n in walk(tree) if isinstance(n, ast.SelectStmt)):
         for clause in _clauses(select):
-            for node in walk(clause, into_selects=False):
-                if not isinstance(node, ast.ColumnRef) or isinstance(node, ast.SelectStmt):
-                    continue
-                names = [f.sval for f in node.fields if isinstance(f, ast.String)]
-                if not names:
-                    continue
-                column = _resolve(names, aliases, used, tables)
-                if column is not None:
-                    found.add(column)
+            found |= scope.columns_in(clause)
     return frozenset(found)
+
+
+def referenced_columns(sql: str, tables: Catalog) -> frozenset[Column]:
+    """Every column `sql` refers to, anywhere (an index on none of them cannot serve it)."""
+    tree = pglast.parse_sql(sql)
+    return frozenset(_Scope(tree, tables).columns_in(tree, into_selects=True))
 
 
 def _resolve(

@@ -7,7 +7,7 @@ types are those of the TPC-H kit's `dss.ddl` (the schema the reference figures w
 Loading scale factor 1 takes a minute or two, so a loaded database is reused: the load records
 its row counts in the database's comment once it is complete, and a later run reuses the
 database when the comment is there, the tables hold exactly those rows, and no index exists.
-An advisory lock on the server serialises concurrent runs of the benchmark.
+An advisory lock per database name serialises concurrent runs of the benchmark.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 DATA_ROOT = Path(__file__).resolve().parent.parent / ".data"
-# An arbitrary constant: one benchmark process at a time checks or loads a TPC-H database.
-LOAD_LOCK = 0x7067_7470_6368  # "pgtpch"
 
 TABLES: dict[str, str] = {
     "region": """
@@ -207,7 +205,8 @@ async def ensure_loaded(server_dsn: str, dataset: Dataset, database: str | None 
     dataset = Dataset(dataset.scale) if database is None else _Named(dataset.scale, name)
     admin = await asyncpg.connect(server_dsn)
     try:
-        await admin.execute("SELECT pg_advisory_lock($1)", LOAD_LOCK)
+        # One process at a time checks or loads a given TPC-H database.
+        await admin.execute("SELECT pg_advisory_lock(hashtext($1))", name)
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             await admin.execute(f'CREATE DATABASE "{name}"')
@@ -224,7 +223,7 @@ async def ensure_loaded(server_dsn: str, dataset: Dataset, database: str | None 
             log.info("reusing %s (%d lineitem rows)", name, reusable["lineitem"])
         return dsn
     finally:
-        await admin.execute("SELECT pg_advisory_unlock($1)", LOAD_LOCK)
+        await admin.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
         await admin.close()
 
 

@@ -6,9 +6,10 @@ changes. HypoPG 1.3 cannot hide an index, so before each EXPLAIN the session's h
 indexes on the query's tables are made equal to the wanted ones (created or dropped as needed);
 indexes on other tables cannot change the plan and are left in place.
 
-The cache key is the query and the wanted indexes on the tables it reads, so a configuration
-that only differs on other tables is answered without planning. Sizes are HypoPG's estimates,
-cached per index statement.
+The cache key is the query and its relevant wanted indexes — those with a key column the query
+refers to (the rule of the authors' framework: an index on none of a query's columns cannot
+serve it) — so a configuration that differs only in irrelevant indexes is answered without
+planning. Sizes are HypoPG's estimates, cached per index statement.
 """
 
 from __future__ import annotations
@@ -49,12 +50,25 @@ def normalise(statement: str) -> str:
     return _CONCURRENTLY.sub("", statement).strip().removesuffix(";").strip()
 
 
-def table_of(statement: str) -> str:
-    """The (unqualified) table a CREATE INDEX statement indexes."""
+def _index_stmt(statement: str) -> ast.IndexStmt:
     stmt = pglast.parse_sql(statement)[0].stmt
     if not isinstance(stmt, ast.IndexStmt):
         raise ValueError(f"not a CREATE INDEX statement: {statement[:200]}")
-    return stmt.relation.relname
+    return stmt
+
+
+def table_of(statement: str) -> str:
+    """The (unqualified) table a CREATE INDEX statement indexes."""
+    return _index_stmt(statement).relation.relname
+
+
+def key_columns(statement: str) -> frozenset[columns.Column] | None:
+    """The plain key columns of a CREATE INDEX statement; None when a key is an expression."""
+    stmt = _index_stmt(statement)
+    names = [p.name for p in stmt.indexParams]
+    if any(n is None for n in names):
+        return None
+    return frozenset(columns.Column(stmt.relation.relname, n) for n in names)
 
 
 class WhatIf:
@@ -66,8 +80,10 @@ class WhatIf:
         self._tables: dict[str, frozenset[str]] = {
             q.query_id: _tables_of(q.text, catalog) for q in workload
         }
+        self._columns = {q.query_id: columns.referenced_columns(q.text, catalog) for q in workload}
         self._present: dict[str, int] = {}  # statement -> hypothetical index oid
         self._table: dict[str, str] = {}
+        self._keys: dict[str, frozenset[columns.Column] | None] = {}
         self._sizes: dict[str, int] = {}
         self._costs: dict[tuple[str, frozenset[str]], float] = {}
         self.calls = 0
@@ -92,6 +108,14 @@ class WhatIf:
             self._table[statement] = table_of(statement)
         return self._table[statement]
 
+    def _relevant(self, statement: str, query: Query) -> bool:
+        if self._table_of(statement) not in self._tables[query.query_id]:
+            return False
+        if statement not in self._keys:
+            self._keys[statement] = key_columns(statement)
+        keys = self._keys[statement]
+        return keys is None or not keys.isdisjoint(self._columns[query.query_id])
+
     async def _create(self, statement: str) -> int:
         row = await self._conn.fetchrow("SELECT indexrelid FROM hypopg_create_index($1)", statement)
         oid = int(row["indexrelid"])
@@ -112,7 +136,7 @@ class WhatIf:
     async def cost(self, query: Query, config: Iterable[str]) -> float:
         """Planner total cost of `query` if exactly the indexes of `config` existed."""
         tables = self._tables[query.query_id]
-        wanted = frozenset(s for s in map(normalise, config) if self._table_of(s) in tables)
+        wanted = frozenset(s for s in map(normalise, config) if self._relevant(s, query))
         key = (query.query_id, wanted)
         self.calls += 1
         if key in self._costs:
