@@ -1,0 +1,54 @@
+"""`python -m job_service`: migrate the job store, then serve until SIGTERM (exit 0).
+
+Settings come from `PGSAGE_JOBS_*` environment variables (see `job_service.settings`).
+Without `PGSAGE_JOBS_DATABASE_URL` an embedded PostgreSQL starts in `PGSAGE_JOBS_DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import pydantic
+
+from job_service import app
+from job_service.settings import Settings
+from pgsage import errors, server
+
+log = logging.getLogger("job_service")
+
+
+async def _serve(settings: Settings) -> None:
+    running = await app.start(settings)
+    await server.wait_for_signal()
+    log.info("stopping: NOT_SERVING, then draining")
+    await running.stop()
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        log.error("invalid settings (PGSAGE_JOBS_*):\n%s", exc)
+        return 2
+    logging.getLogger().setLevel(settings.log_level.upper())
+    try:
+        asyncio.run(_serve(settings))
+    except app.EmbeddedStoreInUse as exc:
+        log.error("%s", exc)
+        return 1
+    except errors.PgsageError as exc:
+        log.error("cannot start: %s", exc.message)
+        return 1
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Assembling and running the job service: `start(settings)` → a running service.
+
+Start-up order: the store (the configured PostgreSQL, or an embedded one in `data_dir`),
+migrations, the notification listener, the health monitors, the gRPC server, the expiry
+sweep. `stop()` reverses it: NOT_SERVING first, watchers told to resume elsewhere, drain,
+then the background tasks and connections close. Tests and other services use `start`
+directly; `python -m job_service` wraps it with signal handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from job_service import (
+    database,
+    errors,
+    expiry,
+    monitors,
+    notifications,
+    optimizer,
+    schema,
+    servicer,
+)
+from job_service.settings import Settings
+from pgsage import server
+from pgsage.embedded import EmbeddedPostgres
+from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+EMBEDDED_DATABASE = "pgsage"
+
+
+class EmbeddedStoreInUse(RuntimeError):
+    """Another job service already runs on this embedded data directory."""
+
+
+@dataclass
+class EmbeddedStore:
+    """An embedded PostgreSQL this process owns, with the lock that makes it exclusive."""
+
+    postgres: EmbeddedPostgres
+    lock_file: IO[str]
+
+    def stop(self) -> None:
+        try:
+            self.postgres.stop()
+        finally:
+            self.lock_file.close()
+
+
+def _lock_embedded(data_dir: Path) -> IO[str]:
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = data_dir.parent / f".{data_dir.name}.lock"
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise EmbeddedStoreInUse(
+            f"the embedded PostgreSQL in {data_dir} is already used by another job service "
+            f"(pid {holder}); it serves one job service only. A second replica needs a real "
+            "PostgreSQL: set PGSAGE_JOBS_DATABASE_URL (the same for every replica)."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+async def _start_embedded(data_dir: Path) -> tuple[EmbeddedStore, str]:
+    lock = _lock_embedded(data_dir)
+    try:
+        postgres = EmbeddedPostgres(data_dir)
+        await asyncio.to_thread(postgres.start)
+        log.info("embedded PostgreSQL in %s on 127.0.0.1:%d", data_dir, postgres.port)
+        admin = database.Database(postgres.dsn("postgres"), pool_size=1)
+        try:
+            async with admin.connection() as conn:
+                exists = await conn.fetchval(
+                    "SELECT 1 FROM pg_database WHERE datname = $1", EMBEDDED_DATABASE
+                )
+                if not exists:
+                    await conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
+        finally:
+            await admin.close()
+    except BaseException:
+        lock.close()
+        raise
+    return EmbeddedStore(postgres, lock), postgres.dsn(EMBEDDED_DATABASE)
+
+
+@dataclass
+class RunningService:
+    """A started job service: its port, its parts, and `stop()`."""
+
+    port: int
+    server: server.Server
+    db: database.Database
+    listener: notifications.Listener
+    settings: Settings
+    embedded: EmbeddedStore | None = None
+    _stoppables: list = field(default_factory=list)
+    _optimizer: optimizer.OptimizerClient | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING, end watches (they resume elsewhere), drain, then close everything."""
+        grace = self.settings.shutdown_grace.total_seconds() if grace is None else grace
+        await self.server.health.enter_graceful_shutdown()
+        await self.listener.close()
+        await self.server.grpc_server.stop(grace)
+        for part in reversed(self._stoppables):
+            with contextlib.suppress(Exception):
+                await part.stop()
+        if self._optimizer is not None:
+            await self._optimizer.close()
+        await self.db.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+        log.info("job service stopped")
+
+
+async def start(settings: Settings) -> RunningService:
+    """Starts a job service as `settings` say and returns it serving (or raises)."""
+    embedded = None
+    if settings.database_url is None:
+        embedded, url = await _start_embedded(settings.data_dir)
+    else:
+        url = settings.database_url.get_secret_value()
+    connect_timeout = settings.connect_timeout.total_seconds()
+    db = database.Database(url, pool_size=settings.pool_size, connect_timeout=connect_timeout)
+    listener = notifications.Listener(db.listen_dsn, connect_timeout=connect_timeout)
+    optimizer_client = optimizer.OptimizerClient(
+        settings.optimizer_address, timeout=settings.optimizer_timeout.total_seconds()
+    )
+    stoppables: list = []
+    try:
+        try:
+            await schema.upgrade(db.engine)
+        except Exception as exc:
+            if database.is_unavailable(exc):
+                raise errors.DatabaseUnavailable(database.describe(exc)) from exc
+            raise
+        await listener.start()
+        job_servicer = servicer.JobServicer(
+            db=db,
+            listener=listener,
+            optimizer_client=optimizer_client,
+            job_ttl=settings.job_ttl,
+            max_attempts=settings.max_attempts,
+        )
+        grpc_server = server.build_server(
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            service_names=[SERVICE_NAME],
+            registrars=[
+                lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s)
+            ],
+        )
+        db_monitor = monitors.DatabaseMonitor(
+            db,
+            grpc_server.health,
+            ["", SERVICE_NAME],
+            interval=settings.health_interval.total_seconds(),
+        )
+        job_servicer.database_monitor = db_monitor
+        optimizer_monitor = monitors.OptimizerMonitor(
+            optimizer_client,
+            grpc_server.health,
+            interval=settings.optimizer_check_interval.total_seconds(),
+        )
+        sweeper = expiry.Sweeper(
+            db,
+            interval=settings.expiry_interval.total_seconds(),
+            batch=settings.expiry_batch,
+        )
+        await grpc_server.start()
+        stoppables.append(grpc_server)
+        for part in (db_monitor, optimizer_monitor, sweeper):
+            await part.start()
+            stoppables.append(part)
+    except BaseException:
+        await listener.close()
+        for part in reversed(stoppables):
+            with contextlib.suppress(Exception):
+                await (part.stop(0) if isinstance(part, server.Server) else part.stop())
+        await optimizer_client.close()
+        await db.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
+    log.info("job service listening on %s:%d", settings.grpc_host, grpc_server.port)
+    return RunningService(
+        port=grpc_server.port,
+        server=grpc_server,
+        db=db,
+        listener=listener,
+        settings=settings,
+        embedded=embedded,
+        _stoppables=stoppables[1:],
+        _optimizer=optimizer_client,
+    )

@@ -1,0 +1,172 @@
+"""The job store's connection pool, transactions, and the one place driver errors translate.
+
+The pool is SQLAlchemy's (`AsyncEngine` on asyncpg), which also runs the migrations. Queries
+run on the pooled connection's asyncpg driver connection: the repositories' statements are
+hand-written SQL (data-modifying CTEs, `ON CONFLICT`, `pg_notify`) that gain nothing from an
+expression layer, and asyncpg's prepared statements keep the hot paths (create, get, list)
+at one round trip with little CPU.
+
+`connection()` gives a connection in autocommit (a single statement is its own
+transaction: the hot paths are one guarded statement each); `transaction()` wraps several
+statements in one transaction. Both translate driver errors once: connection-class failures
+become `DatabaseUnavailable` (and the broken connection leaves the pool); anything else
+propagates and is reported as INTERNAL at the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from job_service import errors
+from pgsage import errors as pgsage_errors
+
+log = logging.getLogger(__name__)
+
+Connection = asyncpg.Connection
+
+_DSN = re.compile(r"\b\w+(\+\w+)?://\S+")
+
+
+def async_url(url: str) -> URL:
+    """`url` with the asyncpg driver (accepts `postgres://`, `postgresql://`, `...+asyncpg://`)."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def plain_dsn(url: URL) -> str:
+    """The libpq-style DSN asyncpg's own `connect` takes (for the LISTEN connection)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def describe(exc: BaseException) -> str:
+    """A short, secret-free account of a driver failure, for messages and logs."""
+    inner = exc
+    while isinstance(inner, sa_exc.DBAPIError) and inner.orig is not None:
+        inner = inner.orig
+    cause = getattr(inner, "__cause__", None)
+    if type(inner).__name__ == "Error" and cause is not None:  # SQLAlchemy's adapted error
+        inner = cause
+    text = str(inner).splitlines()[0] if str(inner) else type(inner).__name__
+    text = _DSN.sub("<dsn>", text)
+    return f"{type(inner).__name__}: {text}"[:300]
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (rather than a bad statement)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, sa_exc.TimeoutError):  # pool exhausted
+            return True
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(
+            exc,
+            OSError
+            | ConnectionError
+            | TimeoutError
+            | asyncio.TimeoutError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.ConnectionDoesNotExistError
+            | asyncpg.InterfaceError,
+        ):
+            if isinstance(exc, asyncpg.InterfaceError) and "closed" not in str(exc):
+                return False
+            return True
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        if sqlstate[:2] in ("08", "53", "57"):  # connection, resources, operator shutdown
+            return True
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, "orig", None)
+    return False
+
+
+class Database:
+    """The pool of the job store, opened at start-up and disposed at shutdown."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        connect_timeout: float = 3.0,
+        command_timeout: float = 30.0,
+    ) -> None:
+        self.url = async_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=connect_timeout + 2,
+            connect_args={
+                "timeout": connect_timeout,
+                "command_timeout": command_timeout,
+                "server_settings": {"application_name": "pgsage-jobs"},
+            },
+        )
+        self.connect_timeout = connect_timeout
+
+    @property
+    def listen_dsn(self) -> str:
+        return plain_dsn(self.url)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A pooled connection in autocommit: each statement is its own transaction."""
+        try:
+            async with self.engine.connect() as sa_conn:
+                raw = await sa_conn.get_raw_connection()
+                try:
+                    yield raw.driver_connection
+                except BaseException as exc:
+                    if is_unavailable(exc):
+                        await sa_conn.invalidate()
+                    raise
+        except pgsage_errors.PgsageError:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise errors.DatabaseUnavailable(describe(exc)) from exc
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A pooled connection inside one transaction, committed when the block succeeds."""
+        async with self.connection() as conn:
+            try:
+                async with conn.transaction():
+                    yield conn
+            except pgsage_errors.PgsageError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise errors.DatabaseUnavailable(describe(exc)) from exc
+                raise
+
+    async def ping(self, limit: float | None = None) -> float:
+        """Runs `SELECT 1`; returns its latency in seconds or raises `DatabaseUnavailable`."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(limit or self.connect_timeout + 1):
+                async with self.connection() as conn:
+                    await conn.fetchval("SELECT 1")
+        except TimeoutError as exc:
+            raise errors.DatabaseUnavailable("no answer to SELECT 1 in time") from exc
+        return time.monotonic() - started
+
+    async def reset_pool(self) -> None:
+        """Drops every pooled connection (after an outage, when they are all dead)."""
+        await self.engine.dispose(close=False)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

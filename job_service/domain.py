@@ -1,0 +1,154 @@
+"""The job service's domain objects: small frozen dataclasses the repositories return.
+
+States and kinds are the proto enum names as text (they are stored that way too). Nested
+protobuf parts (options, summary, error, suggestion details) stay serialized bytes here;
+`job_service.mappers` turns them into messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from job_service.models import LIVE_SUGGESTION_STATES
+
+TERMINAL_JOB_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+RETRYABLE_JOB_STATES = frozenset({"FAILED", "CANCELLED"})
+LIVE_SUGGESTIONS = frozenset(LIVE_SUGGESTION_STATES)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: uuid.UUID
+    kind: str
+    state: str
+    target: str
+    revision: int
+    create_time: datetime
+    update_time: datetime
+    analysis_types: tuple[str, ...] = ()
+    options: bytes | None = None
+    queries: tuple[str, ...] = ()
+    suggestion_job_id: uuid.UUID | None = None
+    suggestion_id: uuid.UUID | None = None
+    progress_stage: str = ""
+    progress_percent: float = 0.0
+    progress_message: str = ""
+    query_count: int = 0
+    insight_count: int = 0
+    suggestion_count: int = 0
+    statistics_start_time: datetime | None = None
+    statistics_end_time: datetime | None = None
+    summary: bytes | None = None
+    error: bytes | None = None
+    attempt: int = 0
+    max_attempts: int = 1
+    lease_owner: str | None = None
+    lease_expire_time: datetime | None = None
+    cancel_requested: bool = False
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    expire_time: datetime | None = None
+    request_id: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_JOB_STATES
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.revision)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One change of a job: its revision after the change and the job as it then was."""
+
+    job_id: uuid.UUID
+    revision: int
+    event_type: str
+    event_time: datetime
+    job: Job
+    suggestion_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What CreateJob asks for, validated."""
+
+    kind: str
+    target: str
+    analysis_types: tuple[str, ...] = ()
+    options: bytes | None = None
+    queries: tuple[str, ...] = ()
+    suggestion_job_id: uuid.UUID | None = None
+    suggestion_id: uuid.UUID | None = None
+    request_id: str | None = None
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: uuid.UUID
+    job_id: uuid.UUID
+    kind: str
+    state: str
+    target: str
+    fingerprint: str
+    sql: str
+    version: int
+    create_time: datetime
+    update_time: datetime
+    title: str = ""
+    rollback_sql: str = ""
+    edited_sql: str | None = None
+    edited_rollback_sql: str | None = None
+    notes: str = ""
+    dismiss_reason: str = ""
+    details: bytes | None = None
+    attempt: int = 1
+    superseded: bool = False
+    prior_decision: str = ""
+    benchmarks: tuple[bytes, ...] = ()
+    failure_reason: str = ""
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.version)
+
+
+@dataclass(frozen=True)
+class NewSuggestion:
+    """A suggestion as an analysis produced it (the dispatcher and tests store these)."""
+
+    kind: str
+    target: str
+    fingerprint: str
+    sql: str
+    rollback_sql: str = ""
+    title: str = ""
+    details: bytes | None = None
+    attempt: int = 1
+    state: str = "PENDING"
+    prior_decision: str = ""
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list and the keyset position after its last item (None: no more)."""
+
+    items: tuple
+    next_position: tuple[datetime, uuid.UUID] | None
+
+
+def etag_of(version: int) -> str:
+    """The etag of a resource at `version` (a job's revision, a suggestion's version)."""
+    return str(version)
+
+
+def version_of_etag(etag: str) -> int | None:
+    """The version an etag names, or None when it is not one of ours (never matches)."""
+    text = etag.strip().removeprefix("W/").strip('"')
+    return int(text) if text.isdigit() and len(text) < 19 else None

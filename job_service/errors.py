@@ -1,0 +1,145 @@
+"""Errors of the job service, each with its gRPC code (from `pgsage.errors`) and reason.
+
+The servicer and repositories raise these; `pgsage.rpc.ErrorInterceptor` turns them into a
+`google.rpc.Status` with `ErrorInfo` (domain `pgsage.dev`) at the edge. Driver errors are
+translated into them once, in `job_service.database`.
+
+    pgsage.errors.PgsageError
+    ├── InvalidArgument
+    │   ├── InvalidName               INVALID_NAME          (field: the name's field)
+    │   ├── InvalidFilter             INVALID_FILTER        (field: filter)
+    │   ├── InvalidPageToken          INVALID_PAGE_TOKEN    (field: page_token)
+    │   ├── InvalidStatement          INVALID_STATEMENT     (field: suggestion.edited_sql)
+    │   └── InvalidField              INVALID_FIELD / REQUIRED_FIELD_MISSING
+    ├── NotFound
+    │   ├── JobNotFound               JOB_NOT_FOUND
+    │   └── SuggestionNotFound        SUGGESTION_NOT_FOUND
+    ├── FailedPrecondition
+    │   ├── InvalidStateTransition    INVALID_STATE_TRANSITION
+    │   └── JobNotDeletable           JOB_NOT_DELETABLE
+    ├── Aborted
+    │   └── EtagMismatch              ETAG_MISMATCH
+    └── Unavailable
+        ├── DatabaseUnavailable       DATABASE_UNAVAILABLE
+        ├── OptimizerUnavailable      OPTIMIZER_UNAVAILABLE
+        └── ShuttingDown              SHUTTING_DOWN
+"""
+
+from __future__ import annotations
+
+from pgsage import errors
+
+
+class InvalidName(errors.InvalidArgument):
+    default_reason = "INVALID_NAME"
+
+    def __init__(self, field: str, value: str, pattern: str) -> None:
+        super().__init__(
+            field,
+            f"{field} must look like {pattern!r} (got {errors.cap(value, 80)!r})",
+            metadata={"value": value},
+        )
+
+
+class InvalidFilter(errors.InvalidArgument):
+    default_reason = "INVALID_FILTER"
+
+    def __init__(self, message: str, *, field: str = "filter") -> None:
+        super().__init__(field, f"invalid filter: {message}")
+
+
+class InvalidPageToken(errors.InvalidArgument):
+    default_reason = "INVALID_PAGE_TOKEN"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("page_token", message)
+
+
+class InvalidStatement(errors.InvalidArgument):
+    default_reason = "INVALID_STATEMENT"
+
+    def __init__(self, message: str, *, field: str = "suggestion.edited_sql") -> None:
+        super().__init__(field, message)
+
+
+class InvalidField(errors.InvalidArgument):
+    default_reason = "INVALID_FIELD"
+
+
+class MissingField(errors.InvalidArgument):
+    default_reason = "REQUIRED_FIELD_MISSING"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, f"{field} is required")
+
+
+class JobNotFound(errors.NotFound):
+    default_reason = "JOB_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist", metadata={"resource": name})
+
+
+class SuggestionNotFound(errors.NotFound):
+    default_reason = "SUGGESTION_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist", metadata={"resource": name})
+
+
+class InvalidStateTransition(errors.FailedPrecondition):
+    default_reason = "INVALID_STATE_TRANSITION"
+
+    def __init__(self, resource: str, state: str, action: str, *, why: str = "") -> None:
+        message = f"cannot {action} {resource}: it is {state}"
+        super().__init__(
+            f"{message} ({why})" if why else message,
+            metadata={"resource": resource, "state": state, "action": action},
+        )
+
+
+class JobNotDeletable(errors.FailedPrecondition):
+    default_reason = "JOB_NOT_DELETABLE"
+
+    def __init__(self, resource: str, why: str) -> None:
+        super().__init__(f"cannot delete {resource}: {why}", metadata={"resource": resource})
+
+
+class EtagMismatch(errors.Aborted):
+    default_reason = "ETAG_MISMATCH"
+
+    def __init__(self, resource: str, given: str, current: str) -> None:
+        super().__init__(
+            f"{resource} changed since it was read (etag {errors.cap(given, 40)!r} is not the "
+            f"current {current!r}); read it again and retry",
+            metadata={"resource": resource, "field": "etag", "current_etag": current},
+        )
+
+
+class DatabaseUnavailable(errors.Unavailable):
+    default_reason = "DATABASE_UNAVAILABLE"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"the job store's database is unavailable: {why}", metadata={"dependency": "database"}
+        )
+
+
+class OptimizerUnavailable(errors.Unavailable):
+    default_reason = "OPTIMIZER_UNAVAILABLE"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"the optimizer is unavailable: {why}", metadata={"dependency": "optimizer"}
+        )
+
+
+class ShuttingDown(errors.Unavailable):
+    default_reason = "SHUTTING_DOWN"
+
+    def __init__(self, resource: str, revision: int) -> None:
+        super().__init__(
+            f"this job service is shutting down; watch {resource} again with "
+            f"since_revision={revision} (any replica)",
+            metadata={"resource": resource, "revision": revision},
+        )

@@ -1,0 +1,236 @@
+"""Protobuf ⇄ domain conversion for the job service, in one place.
+
+Domain objects come from the repositories; these functions build the `pgsage.jobs.v1`
+messages the API returns, read a CreateJob request into a validated `domain.NewJob`, and
+map the optimizer's `Target` onto the jobs API's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+from google.rpc import status_pb2
+
+from job_service import domain, errors, names
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, suggestion_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2
+
+MAX_REQUEST_ID = 128
+MAX_TARGET = 128
+MAX_QUERIES = 1000
+MAX_QUERY_LENGTH = 100_000
+
+
+def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def job_to_proto(job: domain.Job) -> job_pb2.Job:
+    message = job_pb2.Job(
+        name=names.job_name(job.id),
+        kind=job_pb2.Job.Kind.Value(job.kind),
+        state=job_pb2.Job.State.Value(job.state),
+        target=job.target,
+        analysis_types=[job_pb2.AnalysisType.Value(t) for t in job.analysis_types],
+        queries=job.queries,
+        suggestion=(
+            names.suggestion_name(job.suggestion_job_id, job.suggestion_id)
+            if job.suggestion_id and job.suggestion_job_id
+            else ""
+        ),
+        progress=job_pb2.Progress(
+            stage=job.progress_stage, percent=job.progress_percent, message=job.progress_message
+        ),
+        counts=job_pb2.Counts(
+            queries=job.query_count,
+            insights=job.insight_count,
+            suggestions=job.suggestion_count,
+        ),
+        attempt=job.attempt,
+        max_attempts=job.max_attempts,
+        lease_owner=job.lease_owner or "",
+        create_time=_ts(job.create_time),
+        start_time=_ts(job.start_time),
+        end_time=_ts(job.end_time),
+        update_time=_ts(job.update_time),
+        expire_time=_ts(job.expire_time),
+        lease_expire_time=_ts(job.lease_expire_time),
+        revision=job.revision,
+        etag=job.etag,
+        cancel_requested=job.cancel_requested,
+    )
+    if job.options:
+        message.options.ParseFromString(job.options)
+    if job.summary:
+        message.summary.ParseFromString(job.summary)
+    if job.error:
+        message.error.CopyFrom(status_pb2.Status.FromString(job.error))
+    if job.statistics_start_time or job.statistics_end_time:
+        window = message.statistics_window
+        if job.statistics_start_time:
+            window.start_time.FromDatetime(job.statistics_start_time)
+        if job.statistics_end_time:
+            window.end_time.FromDatetime(job.statistics_end_time)
+    return message
+
+
+def suggestion_to_proto(s: domain.Suggestion) -> suggestion_pb2.Suggestion:
+    message = suggestion_pb2.Suggestion()
+    if s.details:
+        message.ParseFromString(s.details)
+    message.MergeFrom(
+        suggestion_pb2.Suggestion(
+            name=names.suggestion_name(s.job_id, s.id),
+            kind=suggestion_pb2.Suggestion.Kind.Value(s.kind),
+            state=suggestion_pb2.Suggestion.State.Value(s.state),
+            title=s.title,
+            target=s.target,
+            sql=s.sql,
+            rollback_sql=s.rollback_sql,
+            edited_sql=s.edited_sql or "",
+            edited_rollback_sql=s.edited_rollback_sql or "",
+            notes=s.notes,
+            dismiss_reason=s.dismiss_reason,
+            fingerprint=s.fingerprint,
+            attempt=s.attempt,
+            superseded=s.superseded,
+            prior_decision=s.prior_decision,
+            benchmarks=[suggestion_pb2.BenchmarkResult.FromString(b) for b in s.benchmarks],
+            failure_reason=s.failure_reason,
+            create_time=_ts(s.create_time),
+            update_time=_ts(s.update_time),
+            etag=s.etag,
+        )
+    )
+    return message
+
+
+def event_to_proto(
+    event: domain.JobEvent, suggestion: domain.Suggestion | None = None
+) -> job_service_pb2.WatchJobResponse:
+    return job_service_pb2.WatchJobResponse(
+        revision=event.revision,
+        event_type=event.event_type,
+        event_time=_ts(event.event_time),
+        job=job_to_proto(event.job),
+        suggestion=suggestion_to_proto(suggestion) if suggestion else None,
+    )
+
+
+def current_to_proto(job: domain.Job) -> job_service_pb2.WatchJobResponse:
+    """The first message of a watch without replay: the job as it is now."""
+    return job_service_pb2.WatchJobResponse(
+        revision=job.revision,
+        event_type="current",
+        event_time=_ts(job.update_time),
+        job=job_to_proto(job),
+    )
+
+
+def new_job(
+    request: job_service_pb2.CreateJobRequest, max_attempts: int
+) -> tuple[domain.NewJob, tuple[str, str] | None]:
+    """Validates a CreateJob request.
+
+    Returns the job to create and, for jobs acting on a suggestion, that suggestion's
+    (job id, suggestion id) for the caller to check. Output-only fields are ignored.
+    """
+    if not request.HasField("job"):
+        raise errors.MissingField("job")
+    job = request.job
+    if len(request.request_id) > MAX_REQUEST_ID:
+        raise errors.InvalidField(
+            "request_id", f"request_id is at most {MAX_REQUEST_ID} characters"
+        )
+    target = job.target.strip()
+    if not target:
+        raise errors.MissingField("job.target")
+    if len(target) > MAX_TARGET or any(not c.isprintable() for c in target):
+        raise errors.InvalidField(
+            "job.target", f"job.target is a target's name: printable, up to {MAX_TARGET} characters"
+        )
+    if job.kind not in job_pb2.Job.Kind.values():
+        raise errors.InvalidField("job.kind", f"job.kind {job.kind} is not a known kind")
+    kind = job_pb2.Job.Kind.Name(job.kind) if job.kind else "ANALYZE"
+    suggestion_ids = None
+    if kind == "ANALYZE":
+        if job.suggestion:
+            raise errors.InvalidField(
+                "job.suggestion", "an ANALYZE job acts on a target, not on a suggestion"
+            )
+        _check_analysis(job)
+    else:
+        if not job.suggestion:
+            raise errors.MissingField("job.suggestion")
+        suggestion_ids = names.parse_suggestion(job.suggestion, field="job.suggestion")
+        if job.queries or job.analysis_types:
+            raise errors.InvalidField(
+                "job.queries", f"a {kind} job takes a suggestion, not queries or analyses"
+            )
+    options = job.options.SerializeToString() if job.HasField("options") else None
+    return (
+        domain.NewJob(
+            kind=kind,
+            target=target,
+            analysis_types=tuple(
+                dict.fromkeys(job_pb2.AnalysisType.Name(t) for t in job.analysis_types)
+            ),
+            options=options or None,
+            queries=tuple(job.queries),
+            suggestion_job_id=suggestion_ids[0] if suggestion_ids else None,
+            suggestion_id=suggestion_ids[1] if suggestion_ids else None,
+            request_id=request.request_id or None,
+            max_attempts=max_attempts,
+        ),
+        suggestion_ids,
+    )
+
+
+def _check_analysis(job: job_pb2.Job) -> None:
+    for value in job.analysis_types:
+        if value == 0 or value not in job_pb2.AnalysisType.values():
+            raise errors.InvalidField(
+                "job.analysis_types",
+                "job.analysis_types takes MISSING_INDEXES, UNUSED_INDEXES, DUPLICATE_INDEXES",
+            )
+    o = job.options
+    for field in ("storage_budget_bytes", "max_indexes", "max_queries", "max_index_columns"):
+        if getattr(o, field) < 0:
+            raise errors.InvalidField(f"job.options.{field}", f"{field} must not be negative")
+    if not 0 <= o.min_improvement_percent <= 100:
+        raise errors.InvalidField(
+            "job.options.min_improvement_percent", "min_improvement_percent is 0 to 100"
+        )
+    if len(job.queries) > MAX_QUERIES:
+        raise errors.InvalidField("job.queries", f"at most {MAX_QUERIES} queries")
+    for i, query in enumerate(job.queries):
+        if not query.strip() or len(query) > MAX_QUERY_LENGTH:
+            raise errors.InvalidField(
+                f"job.queries[{i}]", f"each query is non-empty, at most {MAX_QUERY_LENGTH} chars"
+            )
+
+
+_ENGINES = {
+    optimizer_service_pb2.WHAT_IF_ENGINE_HYPOPG: "hypopg",
+    optimizer_service_pb2.WHAT_IF_ENGINE_TRANSACTIONAL: "transactional",
+    optimizer_service_pb2.WHAT_IF_ENGINE_NONE: "none",
+}
+
+
+def target_from_optimizer(t: optimizer_service_pb2.Target) -> job_service_pb2.Target:
+    return job_service_pb2.Target(
+        name=t.name,
+        apply_allowed=t.apply_allowed,
+        what_if_engine=_ENGINES.get(t.what_if_engine, ""),
+        reachable=t.reachable,
+        unreachable_reason=t.unreachable_reason,
+        server_version=t.server_version,
+        pg_stat_statements=t.pg_stat_statements,
+        hypopg_version=t.hypopg_version,
+        sandbox=t.sandbox,
+    )

@@ -1,0 +1,209 @@
+"""The job store's schema as SQLAlchemy tables: the reference the migrations must match.
+
+The schema itself is created only by the Alembic migrations in `job_service.migrations`;
+`tests/migration` proves that upgrading gives exactly these tables. Every constraint and
+index has a name from `NAMING_CONVENTION`, so errors can be translated by constraint name.
+
+Rich, rarely-filtered parts (analysis options, summary, error, stored workload, a
+suggestion's evidence and estimates) are serialized protobuf messages in `bytea` columns:
+protobuf evolves additively, and nothing filters on their insides. Everything a list filters
+or orders on, or a guarded update checks, is a column of its own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+JOB_STATES = ("PENDING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED")
+JOB_KINDS = ("ANALYZE", "BENCHMARK", "APPLY", "ROLLBACK")
+SUGGESTION_STATES = (
+    "PENDING",
+    "APPROVED",
+    "DISMISSED",
+    "APPLYING",
+    "APPLIED",
+    "APPLY_FAILED",
+    "ROLLING_BACK",
+    "ROLLED_BACK",
+    "ROLLBACK_FAILED",
+)
+SUGGESTION_KINDS = ("CREATE_INDEX", "DROP_UNUSED_INDEX", "DROP_DUPLICATE_INDEX")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _now() -> object:
+    return text("now()")
+
+
+TS = DateTime(timezone=True)
+
+job = Table(
+    "job",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    # Idempotency key of CreateJob; NULL when the caller gave none.
+    Column("request_id", Text, nullable=True),
+    Column("kind", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("analysis_types", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    # pgsage.jobs.v1.AnalysisOptions
+    Column("options", LargeBinary, nullable=True),
+    Column("queries", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    # The suggestion a BENCHMARK/APPLY/ROLLBACK job acts on. No foreign key: the job is
+    # history that may outlive that suggestion's job (expiry, DeleteJob).
+    Column("suggestion_job_id", UUID(as_uuid=True), nullable=True),
+    Column("suggestion_id", UUID(as_uuid=True), nullable=True),
+    Column("progress_stage", Text, nullable=False, server_default=""),
+    Column("progress_percent", Double, nullable=False, server_default=text("0")),
+    Column("progress_message", Text, nullable=False, server_default=""),
+    Column("query_count", Integer, nullable=False, server_default=text("0")),
+    Column("insight_count", Integer, nullable=False, server_default=text("0")),
+    Column("suggestion_count", Integer, nullable=False, server_default=text("0")),
+    Column("statistics_start_time", TS, nullable=True),
+    Column("statistics_end_time", TS, nullable=True),
+    # pgsage.jobs.v1.Summary
+    Column("summary", LargeBinary, nullable=True),
+    # google.rpc.Status
+    Column("error", LargeBinary, nullable=True),
+    # pgsage.optimizer.v1.Workload streamed by the first attempt, sent back on a retry.
+    Column("workload", LargeBinary, nullable=True),
+    Column("attempt", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False, server_default=text("3")),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expire_time", TS, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    Column("start_time", TS, nullable=True),
+    Column("end_time", TS, nullable=True),
+    Column("update_time", TS, nullable=False, server_default=_now()),
+    Column("expire_time", TS, nullable=True),
+    Column("revision", BigInteger, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("request_id"),
+    CheckConstraint(_in("state", JOB_STATES), name="state"),
+    CheckConstraint(_in("kind", JOB_KINDS), name="kind"),
+    CheckConstraint("attempt >= 0 AND max_attempts >= 1", name="attempts"),
+    # ListJobs: newest first, keyset on (create_time, id), one index per filter shape.
+    Index("ix_job_create_time_id", text("create_time DESC"), text("id DESC")),
+    Index("ix_job_state_create_time_id", "state", text("create_time DESC"), text("id DESC")),
+    Index("ix_job_target_create_time_id", "target", text("create_time DESC"), text("id DESC")),
+    Index(
+        "ix_job_state_target_create_time_id",
+        "state",
+        "target",
+        text("create_time DESC"),
+        text("id DESC"),
+    ),
+    Index("ix_job_kind_create_time_id", "kind", text("create_time DESC"), text("id DESC")),
+    # Expiry sweep.
+    Index(
+        "ix_job_expire_time",
+        "expire_time",
+        postgresql_where=text("expire_time IS NOT NULL"),
+    ),
+    # The dispatcher: leases that lapse.
+    Index(
+        "ix_job_lease_expire_time",
+        "lease_expire_time",
+        postgresql_where=text("state IN ('RUNNING', 'CANCELLING')"),
+    ),
+)
+
+job_event = Table(
+    "job_event",
+    metadata,
+    Column("job_id", UUID(as_uuid=True), ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event_time", TS, nullable=False, server_default=_now()),
+    # The job row right after the change (`to_jsonb(job) - 'workload'`).
+    Column("snapshot", JSONB, nullable=False),
+    # The suggestion the change concerns, if any.
+    Column("suggestion_id", UUID(as_uuid=True), nullable=True),
+    PrimaryKeyConstraint("job_id", "revision"),
+)
+
+suggestion = Table(
+    "suggestion",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("fingerprint", Text, nullable=False),
+    Column("sql", Text, nullable=False),
+    Column("rollback_sql", Text, nullable=False, server_default=""),
+    Column("edited_sql", Text, nullable=True),
+    Column("edited_rollback_sql", Text, nullable=True),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("dismiss_reason", Text, nullable=False, server_default=""),
+    # pgsage.jobs.v1.Suggestion holding the immutable findings (rationale, tables, columns,
+    # estimates, query impacts, evidence, risk, verification).
+    Column("details", LargeBinary, nullable=True),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("superseded", Boolean, nullable=False, server_default=text("false")),
+    # `jobs/{job}/suggestions/{suggestion}` holding the decision on the same change.
+    Column("prior_decision", Text, nullable=False, server_default=""),
+    # pgsage.jobs.v1.BenchmarkResult messages, newest first.
+    Column("benchmarks", ARRAY(LargeBinary), nullable=False, server_default=text("'{}'")),
+    Column("failure_reason", Text, nullable=False, server_default=""),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    Column("update_time", TS, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("job_id", "fingerprint"),
+    CheckConstraint(_in("state", SUGGESTION_STATES), name="state"),
+    CheckConstraint(_in("kind", SUGGESTION_KINDS), name="kind"),
+    Index("ix_suggestion_create_time_id", text("create_time DESC"), text("id DESC")),
+    Index(
+        "ix_suggestion_job_id_create_time_id",
+        "job_id",
+        text("create_time DESC"),
+        text("id DESC"),
+    ),
+    Index(
+        "ix_suggestion_state_create_time_id",
+        "state",
+        text("create_time DESC"),
+        text("id DESC"),
+    ),
+    # Prior decisions on the same change of a target.
+    Index("ix_suggestion_target_fingerprint", "target", "fingerprint"),
+)
+
+LIVE_SUGGESTION_STATES = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
+"""A job owning a suggestion in one of these states is never deleted (its rollback path)."""

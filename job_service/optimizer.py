@@ -1,0 +1,88 @@
+"""The job service's client of the optimizer: ListTargets, and its reachability for health.
+
+The optimizer is optional until analyses run: without `PGSAGE_JOBS_OPTIMIZER_ADDRESS` every
+call is UNAVAILABLE (`OPTIMIZER_UNAVAILABLE`) saying so. Every call has a deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from job_service import errors, mappers
+from pgsage.jobs.v1 import job_service_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "pgsage.optimizer.v1.OptimizerService"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one reachability check."""
+
+    ok: bool
+    message: str
+    time: datetime
+    latency: float
+
+
+class OptimizerClient:
+    """A channel to the optimizer (or none, when no address is configured)."""
+
+    def __init__(self, address: str | None, *, timeout: float) -> None:
+        self.address = address or None
+        self.timeout = timeout
+        self._channel = grpc.aio.insecure_channel(self.address) if self.address else None
+
+    def _stub(self) -> optimizer_service_pb2_grpc.OptimizerServiceStub:
+        if self._channel is None:
+            raise errors.OptimizerUnavailable(
+                "no optimizer is configured (set PGSAGE_JOBS_OPTIMIZER_ADDRESS to its host:port)"
+            )
+        return optimizer_service_pb2_grpc.OptimizerServiceStub(self._channel)
+
+    def _unavailable(self, exc: grpc.aio.AioRpcError) -> errors.OptimizerUnavailable:
+        return errors.OptimizerUnavailable(
+            f"{exc.code().name} from the optimizer at {self.address}: {(exc.details() or '')[:200]}"
+        )
+
+    async def list_targets(self) -> list[job_service_pb2.Target]:
+        stub = self._stub()
+        try:
+            response = await stub.ListTargets(
+                optimizer_service_pb2.ListTargetsRequest(), timeout=self.timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise self._unavailable(exc) from None
+        return [mappers.target_from_optimizer(t) for t in response.targets]
+
+    async def check(self) -> Check:
+        """Asks the optimizer's own health service whether it is serving."""
+        now = datetime.now(UTC)
+        started = time.monotonic()
+        if self._channel is None:
+            return Check(False, "not configured (set PGSAGE_JOBS_OPTIMIZER_ADDRESS)", now, 0.0)
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        try:
+            response = await stub.Check(
+                health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=self.timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            message = self._unavailable(exc).message
+            return Check(False, message, now, time.monotonic() - started)
+        latency = time.monotonic() - started
+        if response.status != health_pb2.HealthCheckResponse.SERVING:
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            return Check(False, f"the optimizer at {self.address} reports {status}", now, latency)
+        return Check(True, f"serving at {self.address}", now, latency)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()

@@ -1,0 +1,349 @@
+"""`pgsage.jobs.v1.JobService`: validates each request, runs it in one transaction, maps it.
+
+Handlers raise `job_service.errors`; `pgsage.rpc.ErrorInterceptor` turns them into rich
+statuses. Single-statement RPCs (create, get, list, cancel, retry, delete, approve,
+dismiss) run one guarded statement in autocommit — a statement is its own transaction —
+and only read again to explain a refusal; UpdateSuggestion reads, checks the edit, then
+writes guarded by the version it read.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+import grpc
+from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2
+
+from job_service import (
+    database,
+    domain,
+    errors,
+    filters,
+    jobs,
+    mappers,
+    monitors,
+    names,
+    notifications,
+    optimizer,
+    pagination,
+    statements,
+    suggestions,
+)
+from pgsage import errors as pgsage_errors
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+
+log = logging.getLogger(__name__)
+
+# A watcher re-reads at least this often even without a notification (belt and braces).
+WATCH_POLL_SECONDS = 10.0
+MAX_NOTES = 10_000
+MAX_SQL = 20_000
+
+
+class JobServicer(job_service_pb2_grpc.JobServiceServicer):
+    def __init__(
+        self,
+        *,
+        db: database.Database,
+        listener: notifications.Listener,
+        optimizer_client: optimizer.OptimizerClient,
+        job_ttl: timedelta,
+        max_attempts: int,
+    ) -> None:
+        self._db = db
+        self._listener = listener
+        self._optimizer = optimizer_client
+        # Set once the server (whose health it drives) is built.
+        self.database_monitor: monitors.DatabaseMonitor | None = None
+        self._ttl = job_ttl
+        self._max_attempts = max_attempts
+
+    # Jobs
+
+    async def CreateJob(
+        self, request: job_service_pb2.CreateJobRequest, context: grpc.aio.ServicerContext
+    ) -> job_pb2.Job:
+        new, suggestion_ids = mappers.new_job(request, self._max_attempts)
+        async with self._db.connection() as conn:
+            if suggestion_ids is not None:
+                acted_on = await suggestions.get(conn, *suggestion_ids)
+                if acted_on.target != new.target:
+                    raise errors.InvalidField(
+                        "job.target",
+                        f"{request.job.suggestion} is on target {acted_on.target!r}, "
+                        f"not {new.target!r}",
+                    )
+            job, created = await jobs.create(conn, new)
+        if created:
+            log.info("created job %s (%s on %s)", job.id, job.kind, job.target)
+        return mappers.job_to_proto(job)
+
+    async def GetJob(
+        self, request: job_service_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> job_pb2.Job:
+        job_id = names.parse_job(request.name)
+        async with self._db.connection() as conn:
+            job = await jobs.get(conn, job_id)
+        return mappers.job_to_proto(job)
+
+    async def ListJobs(
+        self, request: job_service_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> job_service_pb2.ListJobsResponse:
+        flt = filters.parse(request.filter, jobs.FILTER_FIELDS)
+        size = pagination.page_size(request.page_size)
+        position = pagination.decode(request.page_token, flt.digest)
+        async with self._db.connection() as conn:
+            page = await jobs.list_page(conn, flt, position, size)
+        return job_service_pb2.ListJobsResponse(
+            jobs=[mappers.job_to_proto(j) for j in page.items],
+            next_page_token=(
+                pagination.encode(page.next_position, flt.digest) if page.next_position else ""
+            ),
+        )
+
+    async def CountJobs(
+        self, request: job_service_pb2.CountJobsRequest, context: grpc.aio.ServicerContext
+    ) -> job_service_pb2.CountJobsResponse:
+        if filters.parse(request.filter, jobs.FILTER_FIELDS).get("state"):
+            raise errors.InvalidFilter("CountJobs counts every state; leave state out")
+        flt = filters.parse(request.filter, jobs.COUNT_FILTER_FIELDS)
+        async with self._db.connection() as conn:
+            counts = await jobs.count_by_state(conn, flt)
+        return job_service_pb2.CountJobsResponse(
+            counts=[
+                job_service_pb2.CountJobsResponse.StateCount(
+                    state=job_pb2.Job.State.Value(state), count=n
+                )
+                for state, n in counts.items()
+            ],
+            total=sum(counts.values()),
+        )
+
+    async def CancelJob(
+        self, request: job_service_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> job_pb2.Job:
+        job_id = names.parse_job(request.name)
+        async with self._db.connection() as conn:
+            job = await jobs.cancel(conn, job_id, request.etag, self._ttl)
+        log.info("cancel of job %s: now %s", job.id, job.state)
+        return mappers.job_to_proto(job)
+
+    async def RetryJob(
+        self, request: job_service_pb2.RetryJobRequest, context: grpc.aio.ServicerContext
+    ) -> job_pb2.Job:
+        job_id = names.parse_job(request.name)
+        async with self._db.connection() as conn:
+            job = await jobs.retry(conn, job_id, request.etag, self._max_attempts)
+        log.info("retry of job %s: PENDING again", job.id)
+        return mappers.job_to_proto(job)
+
+    async def DeleteJob(
+        self, request: job_service_pb2.DeleteJobRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        job_id = names.parse_job(request.name)
+        async with self._db.transaction() as conn:
+            await jobs.delete(conn, job_id, request.etag)
+        log.info("deleted job %s", job_id)
+        return empty_pb2.Empty()
+
+    async def WatchJob(
+        self, request: job_service_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
+    ):
+        job_id = names.parse_job(request.name)
+        since = request.since_revision
+        if since < 0:
+            raise pgsage_errors.InvalidArgument("since_revision", "since_revision is 0 or more")
+        # Subscribe before reading, so no change falls between the read and the listening.
+        async with self._listener.subscribe(job_id) as bell:
+            async with self._db.connection() as conn:
+                job = await jobs.get(conn, job_id)
+                if since > job.revision:
+                    raise pgsage_errors.InvalidArgument(
+                        "since_revision",
+                        f"since_revision {since} is ahead of the job's revision {job.revision}",
+                    )
+            last, done = since, False
+            if since == 0 or since == job.revision:
+                yield mappers.current_to_proto(job)
+                last, done = job.revision, job.finished
+            while True:
+                while not done:
+                    batch = await self._events_after(job_id, last)
+                    if not batch:
+                        break
+                    for response, finished in batch:
+                        yield response
+                        last, done = response.revision, finished
+                        if done:
+                            break
+                if done:
+                    return
+                if self._listener.closing:
+                    raise errors.ShuttingDown(request.name, last)
+                await bell.wait(WATCH_POLL_SECONDS)
+                if self._listener.closing:
+                    raise errors.ShuttingDown(request.name, last)
+
+    async def _events_after(
+        self, job_id: uuid.UUID, revision: int
+    ) -> list[tuple[job_service_pb2.WatchJobResponse, bool]]:
+        async with self._db.connection() as conn:
+            events = await jobs.events_after(conn, job_id, revision)
+            ids = [e.suggestion_id for e in events if e.suggestion_id]
+            found = await suggestions.get_many(conn, ids) if ids else {}
+        return [
+            (
+                mappers.event_to_proto(e, found.get(e.suggestion_id) if e.suggestion_id else None),
+                e.job.finished,
+            )
+            for e in events
+        ]
+
+    # Suggestions
+
+    async def ListSuggestions(
+        self, request: job_service_pb2.ListSuggestionsRequest, context: grpc.aio.ServicerContext
+    ) -> job_service_pb2.ListSuggestionsResponse:
+        job_id = names.parse_parent(request.parent)
+        flt = filters.parse(request.filter, suggestions.FILTER_FIELDS)
+        size = pagination.page_size(request.page_size)
+        digest = filters.Filter((*flt.terms, filters.Term("parent", "=", (request.parent,))))
+        position = pagination.decode(request.page_token, digest.digest)
+        async with self._db.connection() as conn:
+            if job_id is not None:
+                await jobs.get(conn, job_id)
+            page = await suggestions.list_page(conn, job_id, flt, position, size)
+        return job_service_pb2.ListSuggestionsResponse(
+            suggestions=[mappers.suggestion_to_proto(s) for s in page.items],
+            next_page_token=(
+                pagination.encode(page.next_position, digest.digest) if page.next_position else ""
+            ),
+        )
+
+    async def GetSuggestion(
+        self, request: job_service_pb2.GetSuggestionRequest, context: grpc.aio.ServicerContext
+    ) -> suggestion_pb2.Suggestion:
+        job_id, suggestion_id = names.parse_suggestion(request.name)
+        async with self._db.connection() as conn:
+            found = await suggestions.get(conn, job_id, suggestion_id)
+        return mappers.suggestion_to_proto(found)
+
+    async def ApproveSuggestion(
+        self, request: job_service_pb2.ApproveSuggestionRequest, context: grpc.aio.ServicerContext
+    ) -> suggestion_pb2.Suggestion:
+        job_id, suggestion_id = names.parse_suggestion(request.name)
+        async with self._db.connection() as conn:
+            found = await suggestions.decide(
+                conn, job_id, suggestion_id, state="APPROVED", etag=request.etag
+            )
+        log.info("suggestion %s of job %s: %s", suggestion_id, job_id, found.state)
+        return mappers.suggestion_to_proto(found)
+
+    async def DismissSuggestion(
+        self, request: job_service_pb2.DismissSuggestionRequest, context: grpc.aio.ServicerContext
+    ) -> suggestion_pb2.Suggestion:
+        job_id, suggestion_id = names.parse_suggestion(request.name)
+        if len(request.reason) > MAX_NOTES:
+            raise errors.InvalidField("reason", f"reason is at most {MAX_NOTES} characters")
+        async with self._db.connection() as conn:
+            found = await suggestions.decide(
+                conn,
+                job_id,
+                suggestion_id,
+                state="DISMISSED",
+                etag=request.etag,
+                dismiss_reason=request.reason,
+            )
+        log.info("suggestion %s of job %s: %s", suggestion_id, job_id, found.state)
+        return mappers.suggestion_to_proto(found)
+
+    async def UpdateSuggestion(
+        self, request: job_service_pb2.UpdateSuggestionRequest, context: grpc.aio.ServicerContext
+    ) -> suggestion_pb2.Suggestion:
+        if not request.HasField("suggestion"):
+            raise errors.MissingField("suggestion")
+        given = request.suggestion
+        job_id, suggestion_id = names.parse_suggestion(given.name, field="suggestion.name")
+        paths = list(request.update_mask.paths) or ["notes", "edited_sql"]
+        for path in paths:
+            if path not in ("notes", "edited_sql"):
+                raise errors.InvalidField(
+                    "update_mask", f"only notes and edited_sql can be updated, not {path!r}"
+                )
+        if len(given.notes) > MAX_NOTES:
+            raise errors.InvalidField("suggestion.notes", f"at most {MAX_NOTES} characters")
+        if len(given.edited_sql) > MAX_SQL:
+            raise errors.InvalidStatement(f"at most {MAX_SQL} characters")
+        async with self._db.transaction() as conn:
+            current = await suggestions.get(conn, job_id, suggestion_id)
+            if given.etag and current.version != jobs.expected_version(given.etag):
+                raise errors.EtagMismatch(given.name, given.etag, current.etag)
+            notes = given.notes if "notes" in paths else current.notes
+            edited_sql, edited_rollback = current.edited_sql, current.edited_rollback_sql
+            if "edited_sql" in paths:
+                edited_sql, edited_rollback = self._check_edit(current, given.edited_sql)
+            if edited_sql != current.edited_sql and current.state not in ("PENDING", "APPROVED"):
+                raise errors.InvalidStateTransition(
+                    given.name,
+                    current.state,
+                    "edit the SQL of",
+                    why="only PENDING or APPROVED suggestions can be edited",
+                )
+            updated = await suggestions.update(
+                conn,
+                current,
+                notes=notes,
+                edited_sql=edited_sql,
+                edited_rollback_sql=edited_rollback,
+            )
+        return mappers.suggestion_to_proto(updated)
+
+    @staticmethod
+    def _check_edit(current: domain.Suggestion, text: str) -> tuple[str | None, str | None]:
+        """The edit to store (None, None clears it) and its rollback."""
+        if not text.strip():
+            return None, None
+        edit = statements.check_edit(
+            kind=current.kind,
+            original_sql=current.sql,
+            original_rollback_sql=current.rollback_sql,
+            edited_sql=text,
+        )
+        if edit.sql == current.edited_sql:
+            return current.edited_sql, current.edited_rollback_sql
+        return edit.sql, edit.rollback_sql
+
+    # Dependencies
+
+    async def ListTargets(
+        self, request: job_service_pb2.ListTargetsRequest, context: grpc.aio.ServicerContext
+    ) -> job_service_pb2.ListTargetsResponse:
+        return job_service_pb2.ListTargetsResponse(targets=await self._optimizer.list_targets())
+
+    async def GetDiagnostics(
+        self, request: job_service_pb2.GetDiagnosticsRequest, context: grpc.aio.ServicerContext
+    ) -> job_service_pb2.GetDiagnosticsResponse:
+        assert self.database_monitor is not None
+        checks = {
+            "database": await self.database_monitor.check_once(),
+            "optimizer": await self._optimizer.check(),
+        }
+        return job_service_pb2.GetDiagnosticsResponse(
+            dependencies=[_dependency(name, check) for name, check in checks.items()]
+        )
+
+
+def _dependency(name: str, check: optimizer.Check) -> job_service_pb2.Dependency:
+    when = timestamp_pb2.Timestamp()
+    when.FromDatetime(check.time)
+    latency = duration_pb2.Duration()
+    latency.FromTimedelta(timedelta(seconds=check.latency))
+    return job_service_pb2.Dependency(
+        name=name,
+        status=job_service_pb2.Dependency.OK if check.ok else job_service_pb2.Dependency.DOWN,
+        message=check.message,
+        check_time=when,
+        latency=latency,
+    )

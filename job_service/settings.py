@@ -1,0 +1,46 @@
+"""Settings of the job service: environment variables with the prefix `PGSAGE_JOBS_`.
+
+Built once in `job_service.__main__` (or by a test) and passed down; nothing else reads
+the environment. Secrets (the database URL holds a password) are `SecretStr` and never
+logged; files in `/run/secrets` (Docker/Kubernetes secrets) are read when that folder exists.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECRETS = "/run/secrets"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PGSAGE_JOBS_",
+        secrets_dir=_SECRETS if os.path.isdir(_SECRETS) else None,
+        extra="ignore",
+    )
+
+    # postgresql://user:password@host:port/db. Unset: an embedded PostgreSQL in `data_dir`.
+    database_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / ".pgsage" / "jobs-postgres")
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    # host:port of pgsage.optimizer.v1.OptimizerService; unset until one is deployed.
+    optimizer_address: str | None = None
+    optimizer_timeout: timedelta = timedelta(seconds=3)
+    optimizer_check_interval: timedelta = timedelta(seconds=5)
+    # Finished jobs are deleted this long after they end.
+    job_ttl: timedelta = timedelta(days=30)
+    expiry_interval: timedelta = timedelta(minutes=1)
+    expiry_batch: int = Field(default=500, ge=1)
+    # How often the database is pinged for health.
+    health_interval: timedelta = timedelta(seconds=1)
+    max_attempts: int = Field(default=3, ge=1)
+    pool_size: int = Field(default=10, ge=1)
+    connect_timeout: timedelta = timedelta(seconds=3)
+    shutdown_grace: timedelta = timedelta(seconds=10)
+    log_level: str = "INFO"

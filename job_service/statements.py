@@ -1,0 +1,238 @@
+"""Checking the index statements a person may write, with pglast (PostgreSQL's own parser).
+
+Allowed is exactly one statement of one of two kinds (DESIGN.md, Lifecycles):
+
+- `CREATE INDEX CONCURRENTLY name ON table ...`: expressions, partial `WHERE`, `INCLUDE`,
+  any access method; not UNIQUE (it would change what the table accepts), not in a
+  TABLESPACE (storage placement is the DBA's call), and it must name the index so it can be
+  rolled back. Functions must be immutable to index them: the well-known volatile and
+  stable ones are refused here, the rest by PostgreSQL when the index is built.
+- `DROP INDEX CONCURRENTLY name`: one index, without CASCADE.
+
+Only the text is checked here; whether the table and index exist on a target, and whether
+the index backs a constraint, is the optimizer's `ValidateStatement`. `check_edit` adds the
+rules of an edit: the same kind, the same table (create) or index (drop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pglast
+from pglast import ast, enums, visitors
+from pglast.stream import RawStream
+
+from job_service import errors
+
+# Non-immutable functions people reach for in index expressions and predicates.
+_NOT_IMMUTABLE = frozenset(
+    {
+        "now",
+        "current_timestamp",
+        "clock_timestamp",
+        "statement_timestamp",
+        "transaction_timestamp",
+        "timeofday",
+        "random",
+        "setseed",
+        "nextval",
+        "currval",
+        "lastval",
+        "gen_random_uuid",
+        "uuid_generate_v4",
+        "txid_current",
+        "pg_backend_pid",
+        "current_user",
+        "session_user",
+        "current_setting",
+        "age",
+        "to_char",
+    }
+)
+
+
+@dataclass(frozen=True)
+class IndexStatement:
+    """One checked statement: what it does, on what, and how to undo it."""
+
+    action: str  # "create" or "drop"
+    index_schema: str | None
+    index: str
+    # The table a create acts on (schema may be None: the search path decides).
+    table_schema: str | None
+    table: str | None
+    normalized: str
+
+    @property
+    def qualified_index(self) -> str:
+        return _qualify(self.index_schema, self.index)
+
+    @property
+    def qualified_table(self) -> str | None:
+        return None if self.table is None else _qualify(self.table_schema, self.table)
+
+    @property
+    def rollback(self) -> str | None:
+        """The statement undoing a create (a drop's undo needs the catalog: None)."""
+        if self.action != "create":
+            return None
+        return f"DROP INDEX CONCURRENTLY IF EXISTS {self.qualified_index}"
+
+
+def _qualify(schema: str | None, name: str) -> str:
+    parts = [p for p in (schema, name) if p]
+    return ".".join(_quote(p) for p in parts)
+
+
+def _quote(identifier: str) -> str:
+    if identifier.isidentifier() and identifier == identifier.lower():
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class _Functions(visitors.Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self.subquery = False
+
+    def visit_FuncCall(self, parent: object, node: ast.FuncCall) -> None:
+        self.names.append(node.funcname[-1].sval.lower())
+
+    def visit_SQLValueFunction(self, parent: object, node: ast.SQLValueFunction) -> None:
+        self.names.append("current_timestamp")
+
+    def visit_SubLink(self, parent: object, node: ast.SubLink) -> None:
+        self.subquery = True
+
+
+def parse(sql: str, *, field: str = "suggestion.edited_sql") -> IndexStatement:
+    """Parses and checks one allowed index statement; INVALID_ARGUMENT naming `field`."""
+    try:
+        statements = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        raise errors.InvalidStatement(f"not valid SQL: {exc}", field=field) from None
+    if len(statements) != 1:
+        raise errors.InvalidStatement(
+            f"expected exactly one statement, found {len(statements)}", field=field
+        )
+    stmt = statements[0].stmt
+    if isinstance(stmt, ast.IndexStmt):
+        return _create(stmt, field)
+    if isinstance(stmt, ast.DropStmt) and stmt.removeType == enums.ObjectType.OBJECT_INDEX:
+        return _drop(stmt, field)
+    raise errors.InvalidStatement(
+        "only CREATE INDEX CONCURRENTLY or DROP INDEX CONCURRENTLY is allowed", field=field
+    )
+
+
+def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
+    def refuse(why: str) -> errors.InvalidStatement:
+        return errors.InvalidStatement(why, field=field)
+
+    if not stmt.concurrent:
+        raise refuse("use CREATE INDEX CONCURRENTLY, so the table stays writable while it builds")
+    if stmt.unique:
+        raise refuse("UNIQUE indexes are not allowed: they change what the table accepts")
+    if stmt.tableSpace:
+        raise refuse("TABLESPACE is not allowed: the index goes where the table's indexes go")
+    if not stmt.idxname:
+        raise refuse("name the index (CREATE INDEX CONCURRENTLY name ON ...) so it can be undone")
+    found = _Functions()
+    found(stmt)
+    if found.subquery:
+        raise refuse("subqueries are not allowed in an index")
+    bad = sorted(set(found.names) & _NOT_IMMUTABLE)
+    if bad:
+        raise refuse(f"only immutable functions can be indexed; {', '.join(bad)} is not")
+    relation = stmt.relation
+    return IndexStatement(
+        action="create",
+        index_schema=relation.schemaname,
+        index=stmt.idxname,
+        table_schema=relation.schemaname,
+        table=relation.relname,
+        normalized=RawStream()(stmt),
+    )
+
+
+def _drop(stmt: ast.DropStmt, field: str) -> IndexStatement:
+    def refuse(why: str) -> errors.InvalidStatement:
+        return errors.InvalidStatement(why, field=field)
+
+    if not stmt.concurrent:
+        raise refuse("use DROP INDEX CONCURRENTLY, so the table stays usable meanwhile")
+    if len(stmt.objects) != 1:
+        raise refuse(f"drop exactly one index, not {len(stmt.objects)}")
+    if stmt.behavior == enums.DropBehavior.DROP_CASCADE:
+        raise refuse("CASCADE is not allowed: it would drop what depends on the index too")
+    parts = [p.sval for p in stmt.objects[0]]
+    return IndexStatement(
+        action="drop",
+        index_schema=parts[-2] if len(parts) > 1 else None,
+        index=parts[-1],
+        table_schema=None,
+        table=None,
+        normalized=RawStream()(stmt),
+    )
+
+
+def _same(
+    schema_a: str | None, name_a: str | None, schema_b: str | None, name_b: str | None
+) -> bool:
+    # An unqualified name matches a qualified one: the target's search path resolves it.
+    if name_a != name_b:
+        return False
+    return schema_a is None or schema_b is None or schema_a == schema_b
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A checked edit: the statement to run and the one undoing it."""
+
+    sql: str
+    rollback_sql: str
+
+
+def check_edit(
+    *, kind: str, original_sql: str, original_rollback_sql: str, edited_sql: str
+) -> Edit:
+    """Checks a person's edit of a suggestion's statement and rebuilds its rollback.
+
+    The edit keeps the suggestion's kind (create stays create, drop stays drop) and what it
+    acts on: the same table for a create, the same index for a drop (whose original
+    rollback, which recreates that index, then still applies).
+    """
+    edit = parse(edited_sql)
+    want = "create" if kind == "CREATE_INDEX" else "drop"
+    if edit.action != want:
+        raise errors.InvalidStatement(
+            f"this suggestion is a {kind}; the edit must stay a "
+            f"{'CREATE INDEX' if want == 'create' else 'DROP INDEX'} CONCURRENTLY"
+        )
+    try:
+        original = parse(original_sql, field="suggestion.sql")
+    except errors.InvalidStatement:
+        original = None
+    if want == "create":
+        if original is not None and not _same(
+            original.table_schema, original.table, edit.table_schema, edit.table
+        ):
+            raise errors.InvalidStatement(
+                f"the edit must stay on table {original.qualified_table}, "
+                f"not {edit.qualified_table}"
+            )
+        # The index lands in its table's schema: name it so in the rollback.
+        schema = edit.index_schema or (original.table_schema if original else None)
+        return Edit(
+            sql=edit.normalized,
+            rollback_sql=f"DROP INDEX CONCURRENTLY IF EXISTS {_qualify(schema, edit.index)}",
+        )
+    if original is not None and not _same(
+        original.index_schema, original.index, edit.index_schema, edit.index
+    ):
+        raise errors.InvalidStatement(
+            f"the edit must drop the same index, {original.qualified_index}, "
+            f"not {edit.qualified_index}"
+        )
+    return Edit(sql=edit.normalized, rollback_sql=original_rollback_sql)
