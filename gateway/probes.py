@@ -78,7 +78,7 @@ async def readyz(request: Request) -> JSONResponse:
             entry["time"] = dep.check_time.ToJsonString()
         checks[dep.name] = [entry]
         if status != "pass":
-            line = f"{dep.name} {'down' if status == 'fail' else 'degraded'}: {dep.message}"
+            line = f"{dep.name}: {dep.message}" if dep.message else f"{dep.name} is down"
             (down if status == "fail" else notes).append(line)
     if not serving:
         output = "; ".join(down) or "job service reports NOT_SERVING"

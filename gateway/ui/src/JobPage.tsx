@@ -1,0 +1,175 @@
+// One job: live progress over Server-Sent Events, its summary, and its suggestions.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api } from "./api";
+import { ErrorNote, Link, ProgressBar, StateBadge } from "./components";
+import { analysisLabel, bytes, dateTime, duration, label, percent } from "./format";
+import { SuggestionList } from "./SuggestionList";
+import type { Job, WatchEvent } from "./types";
+
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+export function JobPage({ id }: { id: string }) {
+  const name = `jobs/${id}`;
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [live, setLive] = useState<"connecting" | "live" | "lost" | "done">("connecting");
+  const [suggestionsVersion, setSuggestionsVersion] = useState(0);
+  const [cancelError, setCancelError] = useState<unknown>(null);
+  const revision = useRef(0);
+
+  const load = useCallback(async () => {
+    try {
+      const fresh = await api.getJob(name);
+      setJob(fresh);
+      setError(null);
+      return fresh;
+    } catch (e) {
+      setError(e);
+      return null;
+    }
+  }, [name]);
+
+  useEffect(() => {
+    let source: EventSource | null = null;
+    let closed = false;
+    void load().then((first) => {
+      if (closed || !first) return;
+      if (TERMINAL.has(first.state ?? "")) {
+        setLive("done");
+        return;
+      }
+      source = new EventSource(`/v1/${name}/events`);
+      source.onopen = () => setLive("live");
+      source.onmessage = (message) => {
+        const event = JSON.parse(message.data) as WatchEvent;
+        const rev = Number(event.revision ?? 0);
+        if (rev < revision.current) return;
+        revision.current = rev;
+        if (event.job) setJob(event.job);
+        if (event.suggestion || (event.eventType ?? "").includes("suggestion")) setSuggestionsVersion((v) => v + 1);
+        setLive("live");
+      };
+      source.addEventListener("end", () => {
+        source?.close();
+        setLive("done");
+        setSuggestionsVersion((v) => v + 1);
+        void load();
+      });
+      source.onerror = () => {
+        if (source?.readyState === EventSource.CLOSED) setLive("lost");
+        else setLive("connecting");
+      };
+    });
+    return () => {
+      closed = true;
+      source?.close();
+    };
+  }, [name, load]);
+
+  if (error && !job) {
+    return (
+      <section>
+        <div className="page-head">
+          <h1>Job {id}</h1>
+          <Link href="/" className="button">
+            Back to jobs
+          </Link>
+        </div>
+        <ErrorNote error={error} onRetry={() => void load()} />
+      </section>
+    );
+  }
+  if (!job) return <p className="muted">Loading job…</p>;
+
+  const finished = TERMINAL.has(job.state ?? "");
+  const active = job.state === "RUNNING" || job.state === "CANCELLING";
+  const pct = job.progress?.percent ?? (job.state === "SUCCEEDED" ? 100 : 0);
+  const summary = job.summary;
+
+  const cancel = async () => {
+    setCancelError(null);
+    try {
+      setJob(await api.cancelJob(job.name));
+    } catch (e) {
+      setCancelError(e);
+    }
+  };
+
+  return (
+    <section>
+      <div className="page-head">
+        <h1>
+          Analysis of <span className="accent">{job.target}</span> <StateBadge state={job.state} />
+        </h1>
+        <div className="head-actions">
+          {!finished && (
+            <button type="button" className="button button-danger" onClick={() => void cancel()} disabled={job.state === "CANCELLING"}>
+              Cancel job
+            </button>
+          )}
+          <a className="button" href={`/v1/${job.name}/patch.sql`} download data-testid="download-patch">
+            Download patch (approved)
+          </a>
+        </div>
+      </div>
+      <ErrorNote error={cancelError} />
+
+      <div className="panel">
+        <div className="progress-line">
+          <ProgressBar percent={pct} active={active} />
+          <span className="progress-text" data-testid="job-progress">
+            {job.state === "PENDING" ? "Waiting for a worker to pick it up" : `${pct.toFixed(0)} %`}
+            {job.progress?.stage ? ` · ${job.progress.stage}` : ""}
+            {job.progress?.message ? ` · ${job.progress.message}` : ""}
+          </span>
+          <span className={`live live-${live}`} title="live updates">
+            {{ connecting: "connecting…", live: "● live", lost: "updates lost — reload the page", done: "" }[live]}
+          </span>
+        </div>
+        {job.state === "FAILED" && job.error?.message && (
+          <div className="note note-error" role="alert">
+            <span>The job failed: {job.error.message}</span>
+          </div>
+        )}
+        <dl className="facts">
+          <div><dt>Job</dt><dd className="mono small">{job.name}</dd></div>
+          <div><dt>Kind</dt><dd>{label(job.kind)}</dd></div>
+          <div><dt>Analyses</dt><dd>{job.analysisTypes?.length ? job.analysisTypes.map(analysisLabel).join(", ") : "all"}</dd></div>
+          <div><dt>Budget</dt><dd>{bytes(job.options?.storageBudgetBytes)}</dd></div>
+          <div><dt>Attempt</dt><dd>{job.attempt ?? 0} of {job.maxAttempts ?? "—"}</dd></div>
+          <div><dt>Created</dt><dd>{dateTime(job.createTime)}</dd></div>
+          <div><dt>Ran for</dt><dd>{job.startTime ? duration(job.startTime, job.endTime) : "—"}</dd></div>
+          <div><dt>Statistics since</dt><dd>{dateTime(job.statisticsWindow?.startTime)}</dd></div>
+          <div><dt>Queries</dt><dd>{job.counts?.queries ?? 0}</dd></div>
+          <div><dt>Suggestions</dt><dd>{job.counts?.suggestions ?? 0}</dd></div>
+        </dl>
+      </div>
+
+      {summary && (
+        <div className="panel">
+          <h2>Summary</h2>
+          <dl className="facts">
+            <div><dt>Workload improvement</dt><dd className="strong">{percent(summary.workloadImprovementPercent)}</dd></div>
+            <div><dt>Cost before → after</dt><dd>{summary.workloadCostBefore?.toFixed(0) ?? "—"} → {summary.workloadCostAfter?.toFixed(0) ?? "—"}</dd></div>
+            <div><dt>New index space</dt><dd>{bytes(summary.addedBytes)}</dd></div>
+            <div><dt>Space freed</dt><dd>{bytes(summary.freedBytes)}</dd></div>
+          </dl>
+          {summary.recommendations?.length ? (
+            <ul className="list">{summary.recommendations.map((r, i) => <li key={i}>{r}</li>)}</ul>
+          ) : null}
+          {summary.insights?.length ? (
+            <ul className="list insights">
+              {summary.insights.map((insight, i) => (
+                <li key={i} className={`insight-${(insight.severity ?? "info").toLowerCase()}`}>
+                  <span className="badge">{(insight.severity ?? "info").toLowerCase()}</span> {insight.message}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      )}
+
+      <SuggestionList job={job} version={suggestionsVersion} />
+    </section>
+  );
+}

@@ -1,0 +1,379 @@
+// A job's suggestions: filters, approve, dismiss, SQL editing with validation and etag
+// conflicts explained.
+import { Fragment, useCallback, useEffect, useState } from "react";
+import { api, ApiError } from "./api";
+import { ErrorNote, Sql, StateBadge } from "./components";
+import { bytes, label, percent } from "./format";
+import type { Job, Suggestion } from "./types";
+
+const FILTERS: Array<{ key: string; text: string; filter: string; match: (s: Suggestion) => boolean }> = [
+  { key: "all", text: "All", filter: "", match: () => true },
+  { key: "pending", text: "Pending", filter: "state = PENDING", match: (s) => s.state === "PENDING" },
+  { key: "approved", text: "Approved", filter: "state = APPROVED", match: (s) => s.state === "APPROVED" },
+  { key: "benchmarked", text: "Benchmarked", filter: "benchmarked = true", match: (s) => (s.benchmarks?.length ?? 0) > 0 },
+  { key: "applied", text: "Applied", filter: "state = APPLIED", match: (s) => s.state === "APPLIED" },
+  { key: "dismissed", text: "Dismissed", filter: "state = DISMISSED", match: (s) => s.state === "DISMISSED" },
+];
+
+export function SuggestionList({ job, version }: { job: Job; version: number }) {
+  const [filterKey, setFilterKey] = useState("all");
+  const [all, setAll] = useState<Suggestion[] | null>(null);
+  const [shown, setShown] = useState<Suggestion[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [open, setOpen] = useState<string>("");
+
+  const filter = FILTERS.find((f) => f.key === filterKey) ?? FILTERS[0];
+  const load = useCallback(async () => {
+    try {
+      const [everything, filtered] = await Promise.all([
+        api.listSuggestions(job.name, ""),
+        filter.filter ? api.listSuggestions(job.name, filter.filter) : Promise.resolve(null),
+      ]);
+      const list = (everything.suggestions ?? []).filter((s) => !s.superseded);
+      setAll(list);
+      setShown(filtered ? (filtered.suggestions ?? []).filter((s) => !s.superseded) : list);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, [job.name, filter.filter]);
+
+  useEffect(() => {
+    void load();
+  }, [load, version]);
+
+  const replace = (updated: Suggestion) => {
+    const swap = (list: Suggestion[] | null) => list?.map((s) => (s.name === updated.name ? updated : s)) ?? null;
+    setAll(swap);
+    setShown((list) => swap(list)?.filter(filter.match) ?? null);
+  };
+
+  return (
+    <div className="panel">
+      <div className="panel-head">
+        <h2>Suggestions</h2>
+        <div className="tabs small-tabs" role="tablist" aria-label="Filter suggestions">
+          {FILTERS.map((f) => (
+            <button
+              key={f.key}
+              type="button"
+              className={`tab${f.key === filterKey ? " tab-active" : ""}`}
+              onClick={() => setFilterKey(f.key)}
+              data-filter={f.key}
+            >
+              {f.text} <span className="tab-count">{all?.filter(f.match).length ?? 0}</span>
+            </button>
+          ))}
+        </div>
+      </div>
+      <ErrorNote error={error} onRetry={() => void load()} />
+      <table className="grid" data-testid="suggestions-table">
+        <thead>
+          <tr>
+            <th>Suggestion</th>
+            <th>Table</th>
+            <th className="num">Workload gain</th>
+            <th className="num">Size</th>
+            <th className="num">Confidence</th>
+            <th>Risk</th>
+            <th>State</th>
+            <th className="actions-col">Decision</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown?.map((s) => (
+            <SuggestionRow
+              key={s.name}
+              suggestion={s}
+              open={open === s.name}
+              onToggle={() => setOpen(open === s.name ? "" : s.name)}
+              onChange={replace}
+            />
+          ))}
+          {shown && shown.length === 0 && (
+            <tr>
+              <td colSpan={8} className="empty">
+                {filterKey === "all"
+                  ? ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state ?? "")
+                    ? "This analysis found nothing to suggest."
+                    : "No suggestions yet; they appear here as the analysis finds them."
+                  : `No ${filter.text.toLowerCase()} suggestions.`}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function SuggestionRow(props: {
+  suggestion: Suggestion;
+  open: boolean;
+  onToggle: () => void;
+  onChange: (s: Suggestion) => void;
+}) {
+  const s = props.suggestion;
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [dismissing, setDismissing] = useState(false);
+  const [reason, setReason] = useState("");
+
+  const act = async (action: () => Promise<Suggestion>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      props.onChange(await action());
+      setDismissing(false);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const reload = async () => {
+    setError(null);
+    try {
+      props.onChange(await api.getSuggestion(s.name));
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const conflict = error instanceof ApiError && error.isConflict;
+  const pending = s.state === "PENDING";
+
+  return (
+    <Fragment>
+      <tr className={`suggestion-row${props.open ? " row-open" : ""}`} data-suggestion={s.name}>
+        <td>
+          <button type="button" className="disclosure" onClick={props.onToggle} aria-expanded={props.open}>
+            <span className="caret">{props.open ? "▾" : "▸"}</span>
+            <span className="title">{s.title || label(s.kind)}</span>
+          </button>
+          <div className="muted small indent">
+            {label(s.kind)}
+            {s.editedSql ? " · edited" : ""}
+            {s.priorDecision ? " · decided before" : ""}
+          </div>
+        </td>
+        <td className="mono small">{s.tables?.join(", ") || "—"}</td>
+        <td className="num">{percent(s.workloadImprovementPercent)}</td>
+        <td className="num">{bytes(s.estimatedSizeBytes)}</td>
+        <td className="num">{s.confidence !== undefined ? `${Math.round(s.confidence * 100)} %` : "—"}</td>
+        <td>{s.risk ? <span className={`risk risk-${s.risk.toLowerCase()}`}>{s.risk.toLowerCase()}</span> : "—"}</td>
+        <td>
+          <StateBadge state={s.state} />
+        </td>
+        <td className="actions-col">
+          {pending && !dismissing && (
+            <>
+              <button type="button" className="button button-small button-primary" disabled={busy} onClick={() => void act(() => api.approve(s))}>
+                Approve
+              </button>
+              <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)}>
+                Dismiss
+              </button>
+            </>
+          )}
+          {s.state === "APPROVED" && (
+            <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)} hidden={dismissing}>
+              Dismiss
+            </button>
+          )}
+          {dismissing && (
+            <form
+              className="inline-form"
+              onSubmit={(e) => {
+                e.preventDefault();
+                void act(() => api.dismiss(s, reason));
+              }}
+            >
+              <input autoFocus placeholder="why (optional)" value={reason} onChange={(e) => setReason(e.target.value)} aria-label="Reason for dismissing" />
+              <button type="submit" className="button button-small" disabled={busy}>
+                Dismiss
+              </button>
+              <button type="button" className="link-button" onClick={() => setDismissing(false)}>
+                cancel
+              </button>
+            </form>
+          )}
+        </td>
+      </tr>
+      {(error !== null || props.open) && (
+        <tr className="detail-row">
+          <td colSpan={8}>
+            {conflict ? (
+              <div className="note note-warn" role="alert">
+                <span>
+                  This suggestion was changed by someone else (approved, dismissed or edited) after you loaded it, so your change
+                  was not saved. Reload it to see its current state, then decide again.
+                </span>
+                <button type="button" className="button button-small" onClick={() => void reload()}>
+                  Reload suggestion
+                </button>
+              </div>
+            ) : (
+              !props.open && <ErrorNote error={error} />
+            )}
+            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} />}
+          </td>
+        </tr>
+      )}
+    </Fragment>
+  );
+}
+
+function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion; onChange: (s: Suggestion) => void }) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(s.editedSql || s.sql || "");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const editable = s.state === "PENDING" || s.state === "APPROVED";
+
+  const save = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      onChange(await api.editSql(s, draft));
+      setEditing(false);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const reload = async () => {
+    try {
+      onChange(await api.getSuggestion(s.name));
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const conflict = error instanceof ApiError && error.isConflict;
+
+  return (
+    <div className="detail">
+      {s.rationale && <p className="rationale">{s.rationale}</p>}
+      {s.priorDecision && <p className="muted small">This change was already decided on this target: {s.priorDecision}</p>}
+      <div className="detail-grid">
+        <div>
+          <div className="detail-label">
+            {s.editedSql ? "SQL (edited by a reviewer — used for benchmark, apply and export)" : "SQL"}
+            {editable && !editing && (
+              <button type="button" className="link-button" onClick={() => { setDraft(s.editedSql || s.sql || ""); setEditing(true); }}>
+                edit
+              </button>
+            )}
+          </div>
+          {!editing && <Sql text={s.editedSql || s.sql} />}
+          {editing && (
+            <div className="editor">
+              <textarea
+                className="sql-editor"
+                value={draft}
+                spellCheck={false}
+                rows={Math.max(3, draft.split("\n").length + 1)}
+                onChange={(e) => setDraft(e.target.value)}
+                aria-label="Edited SQL"
+              />
+              {error !== null && !conflict && (
+                <div className="field-error" role="alert" data-testid="sql-error">
+                  {(error as Error).message}
+                </div>
+              )}
+              {conflict && (
+                <div className="note note-warn" role="alert">
+                  <span>
+                    Someone changed this suggestion after you opened it, so your edit was not saved. Reload to get the current
+                    version; your text stays in the editor.
+                  </span>
+                  <button type="button" className="button button-small" onClick={() => void reload()}>
+                    Reload
+                  </button>
+                </div>
+              )}
+              <div className="actions">
+                <button type="button" className="button button-small button-primary" disabled={busy} onClick={() => void save()}>
+                  Save SQL
+                </button>
+                <button type="button" className="button button-small" onClick={() => { setEditing(false); setError(null); }}>
+                  Cancel
+                </button>
+                {s.state === "APPROVED" && <span className="muted small">Saving an edit sends the suggestion back to pending.</span>}
+              </div>
+            </div>
+          )}
+          {s.editedSql && !editing && (
+            <>
+              <div className="detail-label">Original SQL</div>
+              <Sql text={s.sql} className="sql-muted" />
+            </>
+          )}
+          <div className="detail-label">Rollback</div>
+          <Sql text={s.editedSql ? s.editedRollbackSql || s.rollbackSql : s.rollbackSql} className="sql-muted" />
+        </div>
+        <div>
+          <div className="detail-label">Affected queries</div>
+          {s.queryImpacts?.length ? (
+            <table className="grid grid-inner">
+              <thead>
+                <tr>
+                  <th>Query</th>
+                  <th className="num">Cost before</th>
+                  <th className="num">After</th>
+                  <th className="num">Gain</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.queryImpacts.slice(0, 8).map((q, i) => {
+                  const before = q.costBefore ?? 0;
+                  const after = q.costAfter ?? 0;
+                  return (
+                    <tr key={i}>
+                      <td className="mono small query-text" title={q.text}>{q.text || q.queryId}</td>
+                      <td className="num">{before.toFixed(0)}</td>
+                      <td className="num">{after.toFixed(0)}</td>
+                      <td className="num">{before > 0 ? percent(((before - after) / before) * 100, 0) : "—"}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          ) : (
+            <p className="muted small">No per-query estimate.</p>
+          )}
+          {s.riskNotes && <p className="small"><strong>Risk:</strong> {s.riskNotes}</p>}
+          {s.verification && <p className="small"><strong>Verification:</strong> {s.verification}</p>}
+          {s.benchmarks?.length ? <BenchmarkTable suggestion={s} /> : null}
+          {s.failureReason && <div className="note note-error"><span>{s.failureReason}</span></div>}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function BenchmarkTable({ suggestion }: { suggestion: Suggestion }) {
+  const result = suggestion.benchmarks?.[0];
+  if (!result) return null;
+  const max = Math.max(1, ...(result.queries ?? []).flatMap((q) => [q.before?.medianMs ?? 0, q.after?.medianMs ?? 0]));
+  return (
+    <>
+      <div className="detail-label">Benchmark ({result.environment || "sandbox"}){result.regression ? " — a query got slower" : ""}</div>
+      <table className="grid grid-inner">
+        <tbody>
+          {(result.queries ?? []).map((q, i) => (
+            <tr key={i} className={q.regression ? "regression" : ""}>
+              <td className="mono small query-text" title={q.text}>{q.text || q.queryId}</td>
+              <td className="bars">
+                <div className="bar bar-before" style={{ width: `${((q.before?.medianMs ?? 0) / max) * 100}%` }} />
+                <div className="bar bar-after" style={{ width: `${((q.after?.medianMs ?? 0) / max) * 100}%` }} />
+              </td>
+              <td className="num nowrap">{(q.before?.medianMs ?? 0).toFixed(1)} → {(q.after?.medianMs ?? 0).toFixed(1)} ms</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}

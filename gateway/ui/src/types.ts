@@ -1,0 +1,159 @@
+// The REST API's JSON (the protobuf JSON mapping of pgsage.jobs.v1): lowerCamelCase names,
+// enums by name, 64-bit integers as strings, fields at their default value left out.
+
+export type JobState =
+  | "STATE_UNSPECIFIED"
+  | "PENDING"
+  | "RUNNING"
+  | "CANCELLING"
+  | "SUCCEEDED"
+  | "FAILED"
+  | "CANCELLED";
+
+export type SuggestionState =
+  | "STATE_UNSPECIFIED"
+  | "PENDING"
+  | "APPROVED"
+  | "DISMISSED"
+  | "APPLYING"
+  | "APPLIED"
+  | "APPLY_FAILED"
+  | "ROLLING_BACK"
+  | "ROLLED_BACK"
+  | "ROLLBACK_FAILED";
+
+export type AnalysisType = "MISSING_INDEXES" | "UNUSED_INDEXES" | "DUPLICATE_INDEXES";
+
+export interface Status {
+  code?: number;
+  message?: string;
+  details?: Array<Record<string, unknown>>;
+}
+
+export interface Insight {
+  severity?: string;
+  code?: string;
+  message?: string;
+  queryId?: string;
+}
+
+export interface Job {
+  name: string;
+  kind?: string;
+  state?: JobState;
+  target?: string;
+  analysisTypes?: AnalysisType[];
+  options?: { storageBudgetBytes?: string; maxIndexes?: number };
+  suggestion?: string;
+  progress?: { stage?: string; percent?: number; message?: string };
+  counts?: { queries?: number; insights?: number; suggestions?: number };
+  statisticsWindow?: { startTime?: string; endTime?: string };
+  summary?: {
+    workloadCostBefore?: number;
+    workloadCostAfter?: number;
+    workloadImprovementPercent?: number;
+    addedBytes?: string;
+    freedBytes?: string;
+    recommendations?: string[];
+    insights?: Insight[];
+  };
+  error?: Status;
+  attempt?: number;
+  maxAttempts?: number;
+  createTime?: string;
+  startTime?: string;
+  endTime?: string;
+  updateTime?: string;
+  revision?: string;
+  etag?: string;
+  cancelRequested?: boolean;
+}
+
+export interface QueryImpact {
+  queryId?: string;
+  text?: string;
+  costBefore?: number;
+  costAfter?: number;
+  weight?: number;
+  parameterMode?: string;
+}
+
+export interface Measurement {
+  medianMs?: number;
+  spreadMs?: number;
+  runs?: number;
+  indexUsed?: boolean;
+}
+
+export interface BenchmarkResult {
+  job?: string;
+  environment?: string;
+  queries?: Array<{
+    queryId?: string;
+    text?: string;
+    before?: Measurement;
+    after?: Measurement;
+    regression?: boolean;
+  }>;
+  indexSizeBytes?: string;
+  regression?: boolean;
+  createTime?: string;
+}
+
+export interface Suggestion {
+  name: string;
+  kind?: string;
+  state?: SuggestionState;
+  title?: string;
+  rationale?: string;
+  target?: string;
+  tables?: string[];
+  sql?: string;
+  rollbackSql?: string;
+  editedSql?: string;
+  editedRollbackSql?: string;
+  notes?: string;
+  estimatedSizeBytes?: string;
+  workloadImprovementPercent?: number;
+  marginalImprovementPercent?: number;
+  queryImpacts?: QueryImpact[];
+  confidence?: number;
+  risk?: string;
+  riskNotes?: string;
+  fingerprint?: string;
+  verified?: boolean;
+  verification?: string;
+  superseded?: boolean;
+  priorDecision?: string;
+  benchmarks?: BenchmarkResult[];
+  failureReason?: string;
+  createTime?: string;
+  updateTime?: string;
+  etag?: string;
+}
+
+export interface Target {
+  name: string;
+  applyAllowed?: boolean;
+  whatIfEngine?: string;
+  reachable?: boolean;
+  unreachableReason?: string;
+  serverVersion?: string;
+  pgStatStatements?: boolean;
+  hypopgVersion?: string;
+  sandbox?: string;
+}
+
+export interface WatchEvent {
+  revision: string;
+  eventType?: string;
+  eventTime?: string;
+  job?: Job;
+  suggestion?: Suggestion;
+}
+
+export interface Readiness {
+  status: "pass" | "warn" | "fail";
+  output?: string;
+  notes?: string[];
+}
