@@ -1,0 +1,259 @@
+"""One Analyze run: workload → statements → missing indexes → unused and duplicate indexes
+→ summary, emitting events as it goes.
+
+The run owns one session on the target (the what-if engine's); it is closed when the run
+ends, and terminated at once when the caller cancels. Nothing on the target changes:
+HypoPG objects live in that session and the transactional engine always rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from optimizer_service import (
+    advice,
+    candidates,
+    catalog,
+    drops,
+    errors,
+    explain,
+    parameters,
+    plans,
+    targets,
+    whatif,
+)
+from optimizer_service import workload as workloads
+from optimizer_service.costs import CostModel
+from optimizer_service.model import (
+    Insight,
+    Options,
+    ParamMode,
+    Source,
+    Summary,
+    Table,
+    Workload,
+)
+from optimizer_service.progress import Tracker
+from optimizer_service.selection import Limits, Selector
+from optimizer_service.settings import TargetConfig
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[object], Awaitable[None]]
+
+MISSING, UNUSED, DUPLICATE = 1, 2, 3
+
+
+@dataclass
+class Request:
+    target: TargetConfig
+    options: Options
+    workload: Workload | None  # None: read pg_stat_statements
+
+
+class Analysis:
+    """Runs one analysis; `emit` receives Workload, Insight, Advice and Summary objects."""
+
+    def __init__(self, request: Request, emit: Emit, tracker: Tracker, connect_timeout: float):
+        self.req = request
+        self.emit = emit
+        self.tracker = tracker
+        self.connect_timeout = connect_timeout
+        self.insights = 0
+
+    async def insight(self, severity: int, code: str, message: str, query_id: str = "") -> None:
+        self.insights += 1
+        await self.emit(Insight(severity, code, message, query_id))
+
+    async def run(self) -> None:
+        conn = await targets.connect(self.req.target, connect_timeout=self.connect_timeout)
+        ok = False
+        try:
+            await self._run(conn)
+            ok = True
+        finally:
+            if ok:
+                await targets.close(conn)
+            else:  # cancelled or failed: the session must go now, whatever state it is in
+                conn.terminate()
+
+    async def _workload(self, conn: asyncpg.Connection, caps: targets.Capabilities) -> Workload:
+        if self.req.workload is not None:
+            return self.req.workload
+        if not caps.pg_stat_statements:
+            await self.insight(
+                2,
+                "PG_STAT_STATEMENTS_MISSING",
+                "pg_stat_statements is not installed in the target database, so there is "
+                "no workload to read; give queries in the request or CREATE EXTENSION it",
+            )
+            return Workload(Source.PG_STAT_STATEMENTS, (), workloads.Window(None, None))
+        return await workloads.from_pg_stat_statements(conn, self.req.options.max_queries)
+
+    async def _run(self, conn: asyncpg.Connection) -> None:
+        opts = self.req.options
+        caps = await targets.capabilities(conn)
+        self.tracker.set("workload", 2, "reading the workload")
+        workload = await self._workload(conn, caps)
+        await self.emit(workload)
+        engine = await self._engine(conn, caps)
+        try:
+            statements, writes = await self._statements(conn, engine, workload, caps)
+            existing = await catalog.indexes(conn)
+            model = CostModel(engine, statements, writes) if engine else None
+            created = []
+            base_cost = after_cost = 0.0
+            if model is not None:
+                base_cost = after_cost = await model.total(frozenset())
+            if MISSING in opts.analyses and model is not None and statements:
+                created, after_cost = await self._missing(conn, model, statements, existing)
+            dropped = []
+            if opts.analyses & {UNUSED, DUPLICATE}:
+                self.tracker.set("unused", 85, "looking for unused and duplicate indexes")
+                finder = drops.DropFinder(
+                    conn=conn,
+                    target=self.req.target,
+                    caps=caps,
+                    statements=statements,
+                    existing=existing,
+                    window=workload.window,
+                    analyses=opts.analyses,
+                    engine_name=engine.name if engine else "",
+                )
+                if engine is not None:
+                    await engine.close()
+                    engine = None
+                for item in await finder.find():
+                    dropped.append(item)
+            for item in created + dropped:
+                await self.emit(item)
+            self.tracker.set("summary", 100, "done")
+            await self.emit(
+                Summary(
+                    fingerprints=tuple(a.fingerprint for a in created + dropped),
+                    cost_before=base_cost,
+                    cost_after=after_cost,
+                    improvement=advice.percent(base_cost - after_cost, base_cost),
+                    added_bytes=sum(a.size_bytes for a in created),
+                    freed_bytes=sum(a.size_bytes for a in dropped),
+                    queries_analyzed=len(statements),
+                    insights=self.insights,
+                    recommendations=advice.recommendations(created, dropped),
+                    what_if_calls=model.calls if model else 0,
+                    what_if_cache_hits=model.hits if model else 0,
+                )
+            )
+        finally:
+            if engine is not None:
+                await engine.close()
+
+    async def _engine(
+        self, conn: asyncpg.Connection, caps: targets.Capabilities
+    ) -> whatif.Engine | None:
+        if self.req.target.what_if_engine == "transactional":
+            engine = whatif.TransactionalEngine(conn, caps.server_version_num)
+            await engine.begin()
+            return engine
+        if not caps.hypopg_version:
+            await self.insight(
+                2,
+                "HYPOPG_MISSING",
+                "HypoPG is not installed in the target database, so missing-index analysis "
+                "was skipped (CREATE EXTENSION hypopg, or configure the transactional engine "
+                "on a sandbox); unused and duplicate indexes are still analysed",
+            )
+            return None
+        await conn.execute("SELECT hypopg_reset()")
+        return whatif.HypoPGEngine(conn, caps.server_version_num)
+
+    async def _statements(
+        self,
+        conn: asyncpg.Connection,
+        engine: whatif.Engine | None,
+        workload: Workload,
+        caps: targets.Capabilities,
+    ) -> tuple[list[explain.Statement], dict[Table, float]]:
+        """Plans each workload query once; collects its facts and the write load."""
+        opts = self.req.options
+        if caps.server_version_num < 160000:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+        statements: list[explain.Statement] = []
+        writes: dict[Table, float] = {}
+        total = max(len(workload.queries), 1)
+        for n, query in enumerate(workload.queries[: opts.max_queries]):
+            self.tracker.set("workload", 2 + 8 * n / total, f"planning query {n + 1} of {total}")
+            kind = workloads.statement_kind(query.text)
+            if kind in ("utility", "unparsable"):
+                await self.insight(
+                    1,
+                    "QUERY_SKIPPED" if kind == "utility" else "QUERY_NOT_PARSABLE",
+                    "not a SELECT, INSERT, UPDATE or DELETE statement; skipped"
+                    if kind == "utility"
+                    else "the statement could not be parsed; skipped",
+                    query.query_id,
+                )
+                continue
+            count = workloads.param_count(query.text)
+            mode, sql = ParamMode.LITERAL, query.text
+            if count:
+                mode, sql = await parameters.choose(conn, query.text, opts.parameter_mode)
+            stmt = explain.Statement(query=query, sql=sql, mode=mode, params=count, kind=kind)
+            try:
+                if engine is not None:
+                    plan = await engine.plan(stmt, frozenset())
+                else:
+                    plan = await explain.explain(conn, stmt, caps.server_version_num)
+            except asyncpg.PostgresError as exc:
+                await self.insight(
+                    2,
+                    "QUERY_NOT_PLANNABLE",
+                    "the query could not be planned: " + errors.scrub(str(exc)),
+                    query.query_id,
+                )
+                continue
+            stmt.plan = plan
+            stmt.facts = plans.facts(plan)
+            if stmt.facts.modified is not None:
+                rows = query.rows or query.calls
+                writes[stmt.facts.modified] = writes.get(stmt.facts.modified, 0.0) + rows
+            if kind != "insert":
+                statements.append(stmt)
+        if workload.source == Source.PG_STAT_STATEMENTS:
+            for table, tw in (await catalog.table_writes(conn)).items():
+                writes[table] = max(writes.get(table, 0.0), float(tw.rows_modified))
+        return statements, writes
+
+    async def _missing(
+        self,
+        conn: asyncpg.Connection,
+        model: CostModel,
+        statements: list[explain.Statement],
+        existing: list[catalog.ExistingIndex],
+    ) -> tuple[list, float]:
+        opts = self.req.options
+        self.tracker.set("candidates", 10, "deriving candidate indexes")
+        tables = sorted({t for s in statements if s.facts for t in s.facts.tables})
+        stats = await catalog.column_stats(conn, tables)
+        cands = candidates.generate(statements, stats, existing, opts.max_index_columns)
+        ext = candidates.extension_columns(statements)
+        base = await model.total(frozenset())
+        limits = Limits(
+            budget=opts.storage_budget_bytes,
+            max_indexes=opts.max_indexes,
+            min_gain=base * opts.min_improvement_percent / 100,
+            width=opts.max_index_columns,
+        )
+        self.tracker.set("selection", 15, f"{len(cands)} candidates; choosing for the workload")
+
+        def report(message: str) -> None:
+            self.tracker.set("selection", min(80.0, self.tracker.percent + 0.5), message)
+
+        selector = Selector(model, cands, ext, limits, report)
+        chosen = await selector.select()
+        self.tracker.set("advice", 82, f"describing {len(chosen)} indexes")
+        built = await advice.for_creates(model, selector.sizes, chosen, self.req.target)
+        return built, await model.total(frozenset(chosen))

@@ -1,0 +1,108 @@
+"""Workload cost under a set of indexes, with a what-if cache.
+
+A statement's cost depends only on the indexes it could use: those on its tables whose
+leading column it filters, joins, sorts or groups on, or that cover every column it reads
+there. The cache is keyed by (statement, that relevant subset). A plan that used only the
+indexes U of a configuration C also answers any configuration between U and C (the planner
+chose it among more options), which the cache exploits as well.
+
+Writes cost something: every index adds `WRITE_COST_PER_ROW` per row modified on its table
+in the workload's window, so a write-heavy table needs a bigger read gain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer_service import plans
+from optimizer_service.explain import Statement
+from optimizer_service.model import IndexDef, Table
+from optimizer_service.whatif import Engine
+
+log = logging.getLogger(__name__)
+
+# Planner cost units per modified row per index: a descent, a leaf write and its WAL.
+WRITE_COST_PER_ROW = 4.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    cost: float
+    used: frozenset[IndexDef]
+    plan: Any
+
+
+def relevant(stmt: Statement, index: IndexDef) -> bool:
+    """Whether `index` could change the plan of `stmt`."""
+    facts = stmt.facts
+    if facts is None or index.table not in facts.tables:
+        return False
+    use = facts.uses.get(index.table)
+    if use is None:
+        return False
+    if index.columns[0] in use.indexable:
+        return True
+    return bool(use.used) and set(index.columns) | set(index.include) >= use.used
+
+
+class CostModel:
+    """Costs statements and whole configurations through a what-if engine, cached."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        statements: list[Statement],
+        write_rows: dict[Table, float],
+    ) -> None:
+        self.engine = engine
+        self.statements = statements
+        self.write_rows = write_rows
+        self.calls = 0
+        self.hits = 0
+        self._cache: dict[tuple[str, frozenset[IndexDef]], Evaluation] = {}
+        self._by_query: dict[str, list[tuple[frozenset[IndexDef], Evaluation]]] = {}
+
+    def relevant_subset(self, stmt: Statement, config: frozenset[IndexDef]) -> frozenset[IndexDef]:
+        return frozenset(i for i in config if relevant(stmt, i))
+
+    async def evaluate(self, stmt: Statement, config: frozenset[IndexDef]) -> Evaluation:
+        """The plan of `stmt` as if exactly `config` (new indexes) existed."""
+        key_set = self.relevant_subset(stmt, config)
+        key = (stmt.query_id, key_set)
+        found = self._cache.get(key)
+        if found is None:
+            for seen, evaluation in self._by_query.get(stmt.query_id, ()):
+                if evaluation.used <= key_set <= seen:
+                    found = evaluation
+                    break
+        if found is not None:
+            self.hits += 1
+            return found
+        self.calls += 1
+        plan = await self.engine.plan(stmt, key_set)
+        top = plans.root(plan)
+        used = frozenset(
+            i for name in plans.indexes_used(top) if (i := self.engine.index_of(name)) is not None
+        )
+        evaluation = Evaluation(cost=float(top["Total Cost"]), used=used, plan=plan)
+        self._cache[key] = evaluation
+        self._by_query.setdefault(stmt.query_id, []).append((key_set, evaluation))
+        return evaluation
+
+    async def query_costs(self, config: frozenset[IndexDef]) -> dict[str, float]:
+        return {s.query_id: (await self.evaluate(s, config)).cost for s in self.statements}
+
+    def maintenance(self, config: frozenset[IndexDef]) -> float:
+        return sum(self.write_rows.get(i.table, 0.0) * WRITE_COST_PER_ROW for i in config)
+
+    async def read_cost(self, config: frozenset[IndexDef]) -> float:
+        total = 0.0
+        for stmt in self.statements:
+            total += stmt.weight * (await self.evaluate(stmt, config)).cost
+        return total
+
+    async def total(self, config: frozenset[IndexDef]) -> float:
+        """Weighted read cost of the workload plus the write cost of the new indexes."""
+        return await self.read_cost(config) + self.maintenance(config)

@@ -1,0 +1,189 @@
+"""Choosing new indexes for the whole workload under a storage budget and a count limit.
+
+1. Greedy by benefit per byte, Extend-style (Schlosser et al., ICDE 2019): each step either
+   adds a candidate or appends one workload column to an index already chosen, taking the
+   step with the largest cost reduction per extra byte; it stops at the budget or when the
+   best step gains less than the minimum improvement. It runs twice — with single-column
+   candidates only (plain Extend) and with the richer per-statement multi-column and
+   covering candidates — and keeps the cheaper result.
+2. Local search: drop each chosen index in turn and refill the freed budget greedily;
+   keep the change when the workload gets cheaper; repeat until nothing improves.
+3. Prune indexes whose removal costs less than the minimum improvement (writes included).
+
+Costs include the write cost of each index (see `costs`). Every loop runs in a sorted,
+deterministic order with deterministic tie-breaks, so the same input gives the same result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from optimizer_service import whatif
+from optimizer_service.costs import CostModel
+from optimizer_service.model import IndexDef, Table
+
+log = logging.getLogger(__name__)
+
+MIN_BYTES = 8192
+LOCAL_SEARCH_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class Limits:
+    budget: int
+    max_indexes: int
+    min_gain: float  # absolute cost units
+    width: int
+
+
+class Selector:
+    def __init__(
+        self,
+        model: CostModel,
+        candidates: list[IndexDef],
+        extension_columns: dict[Table, list[str]],
+        limits: Limits,
+        report: Callable[[str], None] = lambda _m: None,
+    ) -> None:
+        self.model = model
+        self.candidates = candidates
+        self.ext = extension_columns
+        self.limits = limits
+        self.report = report
+        self.sizes: dict[IndexDef, int] = {}
+        self.unusable: set[IndexDef] = set()
+
+    async def size(self, index: IndexDef) -> int | None:
+        if index in self.unusable:
+            return None
+        if index not in self.sizes:
+            try:
+                self.sizes[index] = max(await self.model.engine.size(index), MIN_BYTES)
+            except whatif.WhatIfError as exc:
+                log.info("candidate %s left out: %s", index, exc)
+                self.unusable.add(index)
+                return None
+        return self.sizes[index]
+
+    def used_bytes(self, config: list[IndexDef]) -> int:
+        return sum(self.sizes.get(i, 0) for i in config)
+
+    async def cost(self, config: list[IndexDef] | frozenset[IndexDef]) -> float:
+        return await self.model.total(frozenset(config))
+
+    async def _moves(
+        self, chosen: list[IndexDef], pool: list[IndexDef], extend: bool
+    ) -> list[tuple[IndexDef | None, IndexDef]]:
+        moves: list[tuple[IndexDef | None, IndexDef]] = []
+        if len(chosen) < self.limits.max_indexes:
+            moves.extend((None, c) for c in pool if c not in chosen)
+        if extend:
+            for index in chosen:
+                if index.width >= self.limits.width or index.include:
+                    continue
+                for col in self.ext.get(index.table, ()):
+                    if col not in index.columns:
+                        wider = index.extended(col)
+                        if wider not in chosen:
+                            moves.append((index, wider))
+        return moves
+
+    async def greedy(
+        self, start: list[IndexDef], pool: list[IndexDef], extend: bool = True
+    ) -> list[IndexDef]:
+        """Extend-style greedy from `start`, best cost reduction per extra byte first."""
+        chosen = list(start)
+        current = await self.cost(chosen)
+        while True:
+            used = self.used_bytes(chosen)
+            best: tuple[float, float, IndexDef, IndexDef | None] | None = None
+            for old, new in await self._moves(chosen, pool, extend):
+                new_size = await self.size(new)
+                if new_size is None:
+                    continue
+                extra = new_size - (self.sizes[old] if old else 0)
+                if used + extra > self.limits.budget:
+                    continue
+                trial = [i for i in chosen if i != old] + [new]
+                gain = current - await self.cost(trial)
+                if gain <= self.limits.min_gain:
+                    continue
+                score = gain / max(extra, MIN_BYTES)
+                key = (score, gain, new, old)
+                if (
+                    best is None
+                    or (score, gain) > (best[0], best[1])
+                    or ((score, gain) == (best[0], best[1]) and new < best[2])
+                ):
+                    best = key
+            if best is None:
+                return chosen
+            _, gain, new, old = best
+            chosen = [i for i in chosen if i != old] + [new]
+            current -= gain
+            self.report(f"{len(chosen)} indexes chosen, {self.used_bytes(chosen)} bytes")
+
+    async def local_search(self, chosen: list[IndexDef], pool: list[IndexDef]) -> list[IndexDef]:
+        """Drop-and-refill moves while they lower the workload cost."""
+        best = chosen
+        best_cost = await self.cost(best)
+        for _round in range(LOCAL_SEARCH_ROUNDS):
+            improved = False
+            for index in sorted(best):
+                rest = [i for i in best if i != index]
+                trial = await self.greedy(rest, [c for c in pool if c != index])
+                trial_cost = await self.cost(trial)
+                if trial_cost < best_cost - 1e-6 * max(best_cost, 1.0):
+                    best, best_cost, improved = trial, trial_cost, True
+                    self.report(f"local search improved the set to {len(best)} indexes")
+                    break
+            if not improved:
+                break
+        return best
+
+    async def prune(self, chosen: list[IndexDef]) -> list[IndexDef]:
+        """Removes indexes that no longer earn the minimum improvement."""
+        result = list(chosen)
+        while result:
+            full = await self.cost(result)
+            worst = None
+            for index in sorted(result):
+                loss = await self.cost([i for i in result if i != index]) - full
+                if loss < self.limits.min_gain and (worst is None or loss < worst[0]):
+                    worst = (loss, index)
+            if worst is None:
+                break
+            result.remove(worst[1])
+        return result
+
+    async def select(self) -> list[IndexDef]:
+        """The chosen set, in the order that adds the most benefit first."""
+        singles = [c for c in self.candidates if c.width == 1 and not c.include]
+        self.report("greedy over single-column candidates (Extend-style)")
+        plain = await self.greedy([], singles)
+        self.report("greedy over multi-column and covering candidates")
+        rich = await self.greedy([], self.candidates)
+        plain_cost, rich_cost = await self.cost(plain), await self.cost(rich)
+        chosen = rich if rich_cost <= plain_cost else plain
+        self.report("local search")
+        chosen = await self.local_search(chosen, self.candidates)
+        chosen = await self.prune(chosen)
+        return await self.order(chosen)
+
+    async def order(self, chosen: list[IndexDef]) -> list[IndexDef]:
+        """Orders `chosen` so each next index adds the largest reduction on top of the rest."""
+        ordered: list[IndexDef] = []
+        remaining = sorted(chosen)
+        current = await self.cost([])
+        while remaining:
+            scored = []
+            for index in remaining:
+                scored.append((current - await self.cost([*ordered, index]), index))
+            scored.sort(key=lambda s: (-s[0], s[1]))
+            gain, index = scored[0]
+            ordered.append(index)
+            remaining.remove(index)
+            current -= gain
+        return ordered

@@ -1,0 +1,126 @@
+"""The gRPC face of the optimizer: `pgsage.optimizer.v1.OptimizerService`.
+
+Analyze runs the analysis in a task that feeds a queue; the stream sends what it queues,
+plus the current progress every second while a long phase runs. When the caller cancels,
+the stream's generator is closed, the task is cancelled, and the analysis terminates its
+session on the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from optimizer_service import analysis, diagnostics, mappers, targets, validation
+from optimizer_service import errors as opt_errors
+from optimizer_service import workload as workloads
+from optimizer_service.model import Progress, Workload
+from optimizer_service.progress import Tracker
+from optimizer_service.settings import Settings
+from pgsage import errors
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+_DONE = object()
+
+
+class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
+    """Stateless between calls; every call resolves its target from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _request(self, request: pb.AnalyzeRequest) -> analysis.Request:
+        if not request.target:
+            raise errors.InvalidArgument("target", "target is required")
+        target = targets.resolve(self.settings, request.target)
+        options = mappers.options_from_proto(request.options, list(request.analysis_types))
+        given = mappers.workload_from_proto(request.workload)
+        workload: Workload | None = None
+        if given is not None:
+            queries, source = given
+            workload = workloads.from_request(queries, source)
+            if source == workloads.Source.REPLAY:
+                workload = Workload(
+                    source, workload.queries, mappers.replay_window(request.workload)
+                )
+        return analysis.Request(target=target, options=options, workload=workload)
+
+    async def Analyze(
+        self, request: pb.AnalyzeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.AnalyzeResponse]:
+        req = self._request(request)
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        tracker = Tracker()
+
+        async def emit(event: object) -> None:
+            await queue.put(event)
+
+        run = analysis.Analysis(req, emit, tracker, self.settings.connect_timeout_seconds)
+
+        async def work() -> None:
+            try:
+                await run.run()
+            finally:
+                await queue.put(_DONE)
+
+        log.info("analysis of target %s started", req.target.name)
+        task = asyncio.create_task(work())
+        loop = asyncio.get_running_loop()
+        try:
+            last_tick = loop.time()
+            while True:
+                wait = max(0.0, last_tick + TICK_SECONDS - loop.time())
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=wait)
+                except TimeoutError:
+                    event = None
+                if event is _DONE:
+                    break
+                if event is not None and not isinstance(event, Progress):
+                    yield mappers.event_to_proto(event)
+                if loop.time() - last_tick >= TICK_SECONDS:
+                    last_tick = loop.time()
+                    yield mappers.event_to_proto(tracker.snapshot())
+            await task  # re-raises what the analysis failed with
+            log.info("analysis of target %s finished", req.target.name)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                log.info("analysis of target %s cancelled", req.target.name)
+
+    async def ListTargets(
+        self, request: pb.ListTargetsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTargetsResponse:
+        return pb.ListTargetsResponse(targets=await diagnostics.list_targets(self.settings))
+
+    async def GetDiagnostics(
+        self, request: pb.GetDiagnosticsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDiagnosticsResponse:
+        return pb.GetDiagnosticsResponse(dependencies=await diagnostics.dependencies(self.settings))
+
+    async def ValidateStatement(
+        self, request: pb.ValidateStatementRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ValidateStatementResponse:
+        return await validation.validate(self.settings, request)
+
+    async def Benchmark(self, request, context):  # type: ignore[override]
+        raise opt_errors.NotImplementedYet("Benchmark")
+        yield  # pragma: no cover - makes this a server-streaming handler
+
+    async def Apply(self, request, context):  # type: ignore[override]
+        raise opt_errors.NotImplementedYet("Apply")
+        yield  # pragma: no cover
+
+    async def Rollback(self, request, context):  # type: ignore[override]
+        raise opt_errors.NotImplementedYet("Rollback")
+        yield  # pragma: no cover

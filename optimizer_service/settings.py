@@ -1,0 +1,96 @@
+"""Settings of the optimizer service, read once in `__main__` and passed down.
+
+Environment variables carry the prefix `PGSAGE_OPTIMIZER_`:
+
+- `GRPC_HOST` (default `0.0.0.0`), `GRPC_PORT` (default 50052; 0 picks a free port)
+- `TARGETS_FILE`: a TOML file with one `[[targets]]` table per target (see below)
+- `TARGETS`: the same list as JSON, e.g.
+  `[{"name": "demo", "dsn": "postgresql://...", "what_if_engine": "transactional"}]`
+  (targets from both sources are merged; a name may appear once)
+- `GRACE_SECONDS` (default 10), `CONNECT_TIMEOUT_SECONDS` (default 5)
+
+A target, in TOML::
+
+    [[targets]]
+    name = "shop"                      # how jobs and the UI refer to it
+    dsn = "postgresql://advisor:secret@db:5432/shop"   # secret: never returned or logged
+    apply_allowed = false              # whether Apply/Rollback may run (a later issue)
+    what_if_engine = "hypopg"          # or "transactional" (opt-in: sandboxes, demo)
+    statement_timeout_ms = 30000       # for every statement of an analysis
+    lock_timeout_ms = 1000             # for the transactional engine and verified drops
+    sandbox = "shop-sandbox"           # optional: the target benchmarks run on
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class TargetConfig(BaseModel):
+    """One target database, configured by name; its DSN never leaves the optimizer."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str
+    dsn: SecretStr
+    apply_allowed: bool = False
+    what_if_engine: Literal["hypopg", "transactional"] = "hypopg"
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+    lock_timeout_ms: int = Field(default=1_000, ge=10)
+    sandbox: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("a target name is 1-63 letters, digits, '_', '.', '-'")
+        return value
+
+
+class Settings(BaseSettings):
+    """Everything the optimizer needs to start; validated at start-up (fail fast)."""
+
+    model_config = SettingsConfigDict(env_prefix="PGSAGE_OPTIMIZER_", extra="ignore")
+
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = Field(default=50052, ge=0, le=65535)
+    targets_file: Path | None = None
+    targets: list[TargetConfig] = Field(default_factory=list)
+    grace_seconds: float = 10.0
+    connect_timeout_seconds: float = 5.0
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _targets_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @model_validator(mode="after")
+    def _merge_file_targets(self) -> Settings:
+        if self.targets_file is not None:
+            with self.targets_file.open("rb") as f:
+                data = tomllib.load(f)
+            extra = [TargetConfig.model_validate(t) for t in data.get("targets", [])]
+            self.targets = [*self.targets, *extra]
+        names = [t.name for t in self.targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"target names must be unique; repeated: {', '.join(dupes)}")
+        for t in self.targets:
+            if t.sandbox is not None and t.sandbox not in names:
+                raise ValueError(f"target {t.name!r} names an unknown sandbox {t.sandbox!r}")
+        return self
+
+    def target(self, name: str) -> TargetConfig | None:
+        """The target called `name`, or None."""
+        return next((t for t in self.targets if t.name == name), None)

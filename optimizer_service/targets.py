@@ -1,0 +1,136 @@
+"""Connections to target databases, and what each target can do.
+
+Every connection is the optimizer's own session, named `application_name=pgsage-optimizer`
+(so an operator and the tests can see it in pg_stat_activity), with the target's
+`statement_timeout`, and is closed when the work ends or the caller cancels. Connection
+failures become `TargetUnavailable` naming the target and a scrubbed cause (never the DSN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from optimizer_service import errors
+from optimizer_service.settings import Settings, TargetConfig
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "pgsage-optimizer"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a reachable target offers the analyses."""
+
+    server_version: str
+    server_version_num: int
+    pg_stat_statements: bool
+    hypopg_version: str
+    hypopg_can_hide: bool
+
+
+def resolve(settings: Settings, name: str) -> TargetConfig:
+    """The target called `name`, or TargetNotFound."""
+    target = settings.target(name)
+    if target is None:
+        raise errors.TargetNotFound(name, [t.name for t in settings.targets])
+    return target
+
+
+def _password(target: TargetConfig) -> tuple[str, ...]:
+    dsn = target.dsn.get_secret_value()
+    secrets = [dsn]
+    if "@" in dsn and "://" in dsn:
+        creds = dsn.split("://", 1)[1].rsplit("@", 1)[0]
+        if ":" in creds:
+            secrets.append(creds.split(":", 1)[1])
+    return tuple(secrets)
+
+
+def cause_of(target: TargetConfig, exc: BaseException) -> str:
+    """A short, scrubbed description of why talking to `target` failed."""
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "connection timed out"
+    text = str(exc) or type(exc).__name__
+    return errors.scrub(text, _password(target))
+
+
+async def connect(target: TargetConfig, *, connect_timeout: float) -> asyncpg.Connection:
+    """Opens the optimizer's own session on `target`, or raises TargetUnavailable."""
+    try:
+        return await asyncpg.connect(
+            dsn=target.dsn.get_secret_value(),
+            timeout=connect_timeout,
+            statement_cache_size=0,
+            server_settings={
+                "application_name": APPLICATION_NAME,
+                "statement_timeout": str(target.statement_timeout_ms),
+                "lock_timeout": str(target.lock_timeout_ms),
+                "idle_in_transaction_session_timeout": str(
+                    max(60_000, 4 * target.statement_timeout_ms)
+                ),
+            },
+        )
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        cause = cause_of(target, exc)
+        log.warning("target %s unreachable: %s", target.name, cause)
+        raise errors.TargetUnavailable(target.name, cause) from None
+    except ValueError as exc:  # a malformed DSN; its text may hold the DSN itself
+        del exc
+        raise errors.TargetUnavailable(target.name, "the configured DSN is malformed") from None
+
+
+async def close(conn: asyncpg.Connection) -> None:
+    """Closes `conn` politely, or terminates it when that cannot finish (cancelled, stuck)."""
+    if conn.is_closed():
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(conn.close()), timeout=2)
+    except BaseException:
+        conn.terminate()
+        raise
+
+
+@contextlib.asynccontextmanager
+async def session(
+    target: TargetConfig, *, connect_timeout: float
+) -> AsyncIterator[asyncpg.Connection]:
+    """One session on `target` for the duration of the block, always closed after it."""
+    conn = await connect(target, connect_timeout=connect_timeout)
+    try:
+        yield conn
+    finally:
+        try:
+            await close(conn)
+        except asyncio.CancelledError:
+            conn.terminate()
+            raise
+        except Exception:
+            conn.terminate()
+
+
+async def capabilities(conn: asyncpg.Connection) -> Capabilities:
+    """Reads the server version and the extensions the analyses use."""
+    row = await conn.fetchrow(
+        """
+        SELECT current_setting('server_version') AS version,
+               current_setting('server_version_num')::int AS version_num,
+               (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements')
+                   AS pgss,
+               (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS hypopg,
+               EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'hypopg_hide_index') AS can_hide
+        """
+    )
+    return Capabilities(
+        server_version=row["version"].split(" ")[0],
+        server_version_num=row["version_num"],
+        pg_stat_statements=row["pgss"] is not None,
+        hypopg_version=row["hypopg"] or "",
+        hypopg_can_hide=bool(row["can_hide"]),
+    )

@@ -1,0 +1,192 @@
+"""ValidateStatement: an edited statement checked against the target before anyone runs it.
+
+Allowed: one `CREATE INDEX CONCURRENTLY` (expressions, partial, INCLUDE fine; no UNIQUE,
+no TABLESPACE) on an existing table whose columns exist, or one `DROP INDEX CONCURRENTLY`
+of an existing index that backs no primary key, unique or other constraint. The answer
+carries the statement normalised (schema-qualified, named) and the SQL that undoes it.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import pglast
+from pglast import ast, enums
+from pglast.stream import RawStream
+
+from optimizer_service import errors, sqltext, targets
+from optimizer_service.model import IndexDef, Kind, Table
+from optimizer_service.settings import Settings
+from pgsage import errors as pgsage_errors
+from pgsage.optimizer.v1 import advice_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+
+DROP_KINDS = {Kind.DROP_UNUSED_INDEX, Kind.DROP_DUPLICATE_INDEX}
+MAX_SQL = 20_000
+
+
+def _parse(sql: str) -> ast.Node:
+    if not sql.strip():
+        raise pgsage_errors.InvalidArgument("sql", "sql is required")
+    if len(sql) > MAX_SQL:
+        raise errors.InvalidStatement(f"the statement is longer than {MAX_SQL} characters")
+    try:
+        stmts = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        raise errors.InvalidStatement(f"the statement does not parse: {exc}") from None
+    if len(stmts) != 1:
+        raise errors.InvalidStatement(f"exactly one statement is allowed, got {len(stmts)}")
+    return stmts[0].stmt
+
+
+def _columns_in(node: object) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, ast.ColumnRef):
+        last = node.fields[-1]
+        if isinstance(last, ast.String):
+            found.add(last.sval)
+    elif isinstance(node, ast.Node):
+        for name in node:
+            found |= _columns_in(getattr(node, name))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            found |= _columns_in(item)
+    return found
+
+
+async def _table(conn: asyncpg.Connection, rel: ast.RangeVar) -> tuple[Table, set[str]]:
+    name = ".".join(sqltext.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
+    row = await conn.fetchrow(
+        """
+        SELECT n.nspname, c.relname, c.relkind,
+               ARRAY(SELECT attname FROM pg_attribute
+                     WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped) AS columns
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = to_regclass($1)
+        """,
+        name,
+    )
+    if row is None or row["relkind"] not in ("r", "p", "m"):
+        raise errors.InvalidStatement(
+            f"table {pgsage_errors.cap(name, 100)} does not exist on the target"
+        )
+    return Table(row["nspname"], row["relname"]), set(row["columns"])
+
+
+async def _create(
+    conn: asyncpg.Connection, stmt: ast.IndexStmt, expected_table: str
+) -> pb.ValidateStatementResponse:
+    if not stmt.concurrent:
+        raise errors.InvalidStatement("use CREATE INDEX CONCURRENTLY (it does not block writes)")
+    if stmt.unique or stmt.primary or stmt.isconstraint:
+        raise errors.InvalidStatement("UNIQUE indexes are not allowed (they change semantics)")
+    if stmt.tableSpace:
+        raise errors.InvalidStatement("TABLESPACE is not allowed")
+    table, columns = await _table(conn, stmt.relation)
+    _check_table(table, expected_table)
+    used = set()
+    for elem in (*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())):
+        used |= {elem.name} if elem.name else _columns_in(elem.expr)
+    used |= _columns_in(stmt.whereClause)
+    missing = sorted(used - columns)
+    if missing:
+        raise errors.InvalidStatement(f"{table} has no column(s) {', '.join(missing)}")
+    if not stmt.idxname:
+        keys = [e.name or "expr" for e in stmt.indexParams]
+        stmt.idxname = sqltext.index_name(IndexDef(table, tuple(keys)))
+    exists = await conn.fetchval(
+        "SELECT to_regclass($1) IS NOT NULL",
+        f"{sqltext.quote_ident(table.schema)}.{sqltext.quote_ident(stmt.idxname)}",
+    )
+    if exists and not stmt.if_not_exists:
+        raise errors.InvalidStatement(
+            f"an index named {stmt.idxname} already exists in {table.schema}"
+        )
+    stmt.relation.schemaname = table.schema
+    stmt.relation.relname = table.name
+    return pb.ValidateStatementResponse(
+        kind=advice_pb2.ADVICE_KIND_CREATE_INDEX,
+        table=str(table),
+        index_name=stmt.idxname,
+        normalized_sql=RawStream()(stmt),
+        rollback_sql=sqltext.drop_sql(table.schema, stmt.idxname),
+    )
+
+
+async def _drop(
+    conn: asyncpg.Connection, stmt: ast.DropStmt, expected_kind: Kind, expected_table: str
+) -> pb.ValidateStatementResponse:
+    if stmt.removeType != enums.ObjectType.OBJECT_INDEX:
+        raise errors.InvalidStatement("only DROP INDEX CONCURRENTLY is allowed")
+    if not stmt.concurrent:
+        raise errors.InvalidStatement("use DROP INDEX CONCURRENTLY (it does not block writes)")
+    if len(stmt.objects) != 1:
+        raise errors.InvalidStatement("drop exactly one index per statement")
+    if stmt.behavior == enums.DropBehavior.DROP_CASCADE:
+        raise errors.InvalidStatement("CASCADE is not allowed")
+    parts = [p.sval for p in stmt.objects[0]]
+    name = ".".join(sqltext.quote_ident(p) for p in parts)
+    row = await conn.fetchrow(
+        """
+        SELECT n.nspname, i.relname AS index, t.relname AS table, ix.indisprimary,
+               ix.indisunique, ix.indisexclusion, pg_get_indexdef(ix.indexrelid) AS def,
+               EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid) AS con
+        FROM pg_index ix
+        JOIN pg_class i ON i.oid = ix.indexrelid
+        JOIN pg_class t ON t.oid = ix.indrelid
+        JOIN pg_namespace n ON n.oid = i.relnamespace
+        WHERE ix.indexrelid = to_regclass($1)
+        """,
+        name,
+    )
+    if row is None:
+        raise errors.InvalidStatement(
+            f"index {pgsage_errors.cap(name, 100)} does not exist on the target"
+        )
+    if row["indisprimary"] or row["indisunique"] or row["indisexclusion"] or row["con"]:
+        raise errors.InvalidStatement(
+            f"{row['index']} backs a primary key, unique or other constraint and cannot be dropped"
+        )
+    table = Table(row["nspname"], row["table"])
+    _check_table(table, expected_table)
+    kind = expected_kind if expected_kind in DROP_KINDS else Kind.DROP_UNUSED_INDEX
+    return pb.ValidateStatementResponse(
+        kind=int(kind),
+        table=str(table),
+        index_name=row["index"],
+        normalized_sql=sqltext.drop_sql(row["nspname"], row["index"]),
+        rollback_sql=sqltext.concurrent_indexdef(row["def"]),
+    )
+
+
+def _check_table(table: Table, expected: str) -> None:
+    if expected and expected not in (str(table), table.name):
+        raise errors.InvalidStatement(
+            f"the statement acts on {table}, not on {pgsage_errors.cap(expected, 100)}"
+        )
+
+
+async def validate(
+    settings: Settings, request: pb.ValidateStatementRequest
+) -> pb.ValidateStatementResponse:
+    if not request.target:
+        raise pgsage_errors.InvalidArgument("target", "target is required")
+    target = targets.resolve(settings, request.target)
+    stmt = _parse(request.sql)
+    expected = (
+        Kind(request.expected_kind) if request.expected_kind in Kind._value2member_map_ else None
+    )
+    if expected is None:
+        raise pgsage_errors.InvalidArgument("expected_kind", "unknown advice kind")
+    is_create = isinstance(stmt, ast.IndexStmt)
+    if not is_create and not isinstance(stmt, ast.DropStmt):
+        raise errors.InvalidStatement(
+            "only CREATE INDEX CONCURRENTLY or DROP INDEX CONCURRENTLY is allowed"
+        )
+    if expected == Kind.CREATE_INDEX and not is_create:
+        raise errors.InvalidStatement("expected a CREATE INDEX CONCURRENTLY statement")
+    if expected in DROP_KINDS and is_create:
+        raise errors.InvalidStatement("expected a DROP INDEX CONCURRENTLY statement")
+    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+        if is_create:
+            return await _create(conn, stmt, request.expected_table)
+        return await _drop(conn, stmt, expected, request.expected_table)

@@ -1,0 +1,171 @@
+"""What-if engines: plan a statement as if a set of indexes existed, without changing the
+target.
+
+- `HypoPGEngine`: hypothetical indexes (HypoPG) that live only in the optimizer's own
+  session; `hypopg_reset()` at the end.
+- `TransactionalEngine` (opt-in per target): real indexes built inside one transaction that
+  is always rolled back, each in a savepoint (one failure does not poison the rest), with the
+  target's short `lock_timeout`. Each candidate is built once; a plan without some of them
+  drops those inside a savepoint that is rolled back right after the EXPLAIN.
+
+Both keep, per table, exactly the wanted indexes present when a statement is planned, and map
+the index names in plans back to index definitions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Protocol
+
+import asyncpg
+
+from optimizer_service import explain, sqltext
+from optimizer_service.model import IndexDef, Table
+
+log = logging.getLogger(__name__)
+
+
+class WhatIfError(Exception):
+    """A what-if index could not be made (the candidate is then left out)."""
+
+
+class Engine(Protocol):
+    name: str
+
+    async def size(self, index: IndexDef) -> int: ...
+
+    async def plan(self, stmt: explain.Statement, config: frozenset[IndexDef]) -> Any: ...
+
+    def index_of(self, plan_index_name: str) -> IndexDef | None: ...
+
+    async def close(self) -> None: ...
+
+
+class HypoPGEngine:
+    """Hypothetical indexes in the optimizer's own session."""
+
+    name = "hypopg"
+
+    def __init__(self, conn: asyncpg.Connection, server_version_num: int) -> None:
+        self.conn = conn
+        self.version = server_version_num
+        self.live: dict[IndexDef, tuple[int, str]] = {}
+        self.by_name: dict[str, IndexDef] = {}
+        self.sizes: dict[IndexDef, int] = {}
+
+    async def _create(self, index: IndexDef) -> None:
+        sql = sqltext.create_sql(index, concurrently=False, name="pgsage_hypo")
+        try:
+            row = await self.conn.fetchrow(
+                "SELECT indexrelid, indexname FROM hypopg_create_index($1)", sql
+            )
+        except asyncpg.PostgresError as exc:
+            raise WhatIfError(str(exc)) from exc
+        self.live[index] = (row["indexrelid"], row["indexname"])
+        self.by_name[row["indexname"]] = index
+
+    async def _drop(self, index: IndexDef) -> None:
+        oid, _ = self.live.pop(index)
+        await self.conn.execute("SELECT hypopg_drop_index($1)", oid)
+
+    async def size(self, index: IndexDef) -> int:
+        if index not in self.sizes:
+            if index not in self.live:
+                await self._create(index)
+            oid, _ = self.live[index]
+            self.sizes[index] = int(
+                await self.conn.fetchval("SELECT hypopg_relation_size($1)", oid)
+            )
+        return self.sizes[index]
+
+    async def _reconcile(self, config: frozenset[IndexDef], tables: set[Table]) -> None:
+        for index in [i for i in self.live if i.table in tables and i not in config]:
+            await self._drop(index)
+        for index in sorted(config):
+            if index not in self.live:
+                await self._create(index)
+
+    async def plan(self, stmt: explain.Statement, config: frozenset[IndexDef]) -> Any:
+        tables = stmt.facts.tables if stmt.facts else set()
+        await self._reconcile(config, tables)
+        return await explain.explain(self.conn, stmt, self.version)
+
+    def index_of(self, plan_index_name: str) -> IndexDef | None:
+        return self.by_name.get(plan_index_name)
+
+    async def close(self) -> None:
+        self.live.clear()
+        if not self.conn.is_closed():
+            await self.conn.execute("SELECT hypopg_reset()")
+
+
+class TransactionalEngine:
+    """Real indexes inside one transaction that is always rolled back."""
+
+    name = "transactional"
+
+    def __init__(self, conn: asyncpg.Connection, server_version_num: int) -> None:
+        self.conn = conn
+        self.version = server_version_num
+        self.built: dict[IndexDef, str] = {}
+        self.failed: dict[IndexDef, str] = {}
+        self.by_name: dict[str, IndexDef] = {}
+        self.sizes: dict[IndexDef, int] = {}
+        self._names = itertools.count(1)
+        self._open = False
+
+    async def begin(self) -> None:
+        await self.conn.execute("BEGIN")
+        self._open = True
+
+    async def _build(self, index: IndexDef) -> None:
+        if index in self.failed:
+            raise WhatIfError(self.failed[index])
+        name = f"pgsage_whatif_{next(self._names)}"
+        await self.conn.execute("SAVEPOINT pgsage_build")
+        try:
+            await self.conn.execute(sqltext.create_sql(index, concurrently=False, name=name))
+        except asyncpg.PostgresError as exc:
+            await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_build")
+            self.failed[index] = str(exc)
+            raise WhatIfError(str(exc)) from exc
+        await self.conn.execute("RELEASE SAVEPOINT pgsage_build")
+        self.built[index] = name
+        self.by_name[name] = index
+
+    async def size(self, index: IndexDef) -> int:
+        if index not in self.sizes:
+            if index not in self.built:
+                await self._build(index)
+            schema = sqltext.quote_ident(index.table.schema)
+            self.sizes[index] = int(
+                await self.conn.fetchval(
+                    "SELECT pg_relation_size(to_regclass($1))",
+                    f"{schema}.{self.built[index]}",
+                )
+            )
+        return self.sizes[index]
+
+    async def plan(self, stmt: explain.Statement, config: frozenset[IndexDef]) -> Any:
+        for index in sorted(config):
+            if index not in self.built:
+                await self._build(index)
+        tables = stmt.facts.tables if stmt.facts else set()
+        hide = sorted(i for i in self.built if i.table in tables and i not in config)
+        await self.conn.execute("SAVEPOINT pgsage_plan")
+        try:
+            for index in hide:
+                schema = sqltext.quote_ident(index.table.schema)
+                await self.conn.execute(f"DROP INDEX {schema}.{self.built[index]}")
+            return await explain.explain(self.conn, stmt, self.version)
+        finally:
+            await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_plan")
+
+    def index_of(self, plan_index_name: str) -> IndexDef | None:
+        return self.by_name.get(plan_index_name)
+
+    async def close(self) -> None:
+        if self._open and not self.conn.is_closed():
+            await self.conn.execute("ROLLBACK")
+        self._open = False
