@@ -1,0 +1,121 @@
+"""`pgsage`: the command line of pgsage (start the stack, run analyses, review suggestions).
+
+Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051).
+Exit codes: 0 ok, 1 failure, 2 usage, 3 unavailable (see `pgsage.cli.errors`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from pgsage.cli import commands
+from pgsage.cli.errors import USAGE, CliError
+
+DEFAULT_ADDRESS = "localhost:50051"
+
+
+def _up(args: argparse.Namespace, out) -> int:
+    # Imported here: the embedded PostgreSQL package is slow to import and noisy about
+    # XDG_RUNTIME_DIR, and no other command needs it.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgsage.cli import up
+
+    return up.run(args, out)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit code 2 with a hint, as shells expect
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(USAGE)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = _Parser(prog="pgsage", description="Find what would make PostgreSQL faster.")
+    root.add_argument(
+        "--address",
+        default=os.environ.get("PGSAGE_ADDRESS", DEFAULT_ADDRESS),
+        help="job service host:port (env PGSAGE_ADDRESS; default %(default)s)",
+    )
+    root.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per call (default %(default)s)"
+    )
+    sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("up", help="start the whole stack with the demo target")
+    p.add_argument("--data-dir", default=".pgsage", help="where state and logs go")
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--jobs-port", type=int, default=50051)
+    p.add_argument("--optimizer-port", type=int, default=50052)
+    p.add_argument("--database-url", help="job store PostgreSQL (default: embedded)")
+    p.add_argument("--demo-dsn", help="PostgreSQL server for the demo target (default: embedded)")
+    p.add_argument("--demo-scale", type=float, default=0.05, help="size of the demo data")
+    p.add_argument("--rebuild-demo", action="store_true", help="build the demo database again")
+    p.set_defaults(run=_up)
+
+    p = sub.add_parser("analyze", help="start an analysis of a target")
+    p.add_argument("--target", required=True)
+    p.add_argument(
+        "--analysis",
+        action="append",
+        choices=sorted(commands.ANALYSES),
+        help="what to look for (repeatable; default: all)",
+    )
+    p.add_argument("--budget-mb", type=float, help="storage budget for new indexes, in MB")
+    p.add_argument("--watch", action="store_true", help="follow the job and print its results")
+    p.set_defaults(run=commands.analyze)
+
+    jobs = sub.add_parser("jobs", help="list, show or cancel jobs")
+    jobs_sub = jobs.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = jobs_sub.add_parser("list", help="newest first")
+    p.add_argument("--state", help="e.g. running, or pending,running")
+    p.add_argument("--target")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=commands.jobs_list)
+    p = jobs_sub.add_parser("show", help="one job and its suggestions")
+    p.add_argument("job", help="job id or jobs/<id>")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=commands.jobs_show)
+    p = jobs_sub.add_parser("cancel", help="cancel a job")
+    p.add_argument("job")
+    p.set_defaults(run=commands.jobs_cancel)
+
+    sugg = sub.add_parser("suggestions", help="list, approve or dismiss suggestions")
+    sugg_sub = sugg.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = sugg_sub.add_parser("list", help="of one job (--job) or of all jobs")
+    p.add_argument("--job")
+    p.add_argument("--state", help="e.g. pending, or approved,applied")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=commands.suggestions_list)
+    for action, run in (
+        ("approve", commands.suggestions_approve),
+        ("dismiss", commands.suggestions_dismiss),
+    ):
+        p = sugg_sub.add_parser(action, help=f"{action} a suggestion")
+        p.add_argument("suggestion", help="jobs/<job>/suggestions/<id>, or <id> with --job")
+        p.add_argument("--job")
+        if action == "dismiss":
+            p.add_argument("--reason", help="why (kept in the audit trail)")
+        p.set_defaults(run=run)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args, sys.stdout)
+    except CliError as exc:
+        sys.stderr.write(f"pgsage: {exc.message}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        sys.stderr.write("\npgsage: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,276 @@
+"""The CLI's commands against the job service's gRPC API (jobs, suggestions, analyze)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+import grpc
+from google.protobuf import json_format
+
+from pgsage.cli import render
+from pgsage.cli.errors import FAILURE, OK, USAGE, CliError, from_rpc
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+
+Job = job_pb2.Job
+Suggestion = suggestion_pb2.Suggestion
+TERMINAL = {Job.SUCCEEDED, Job.FAILED, Job.CANCELLED}
+ANALYSES = {
+    "missing": job_pb2.MISSING_INDEXES,
+    "unused": job_pb2.UNUSED_INDEXES,
+    "duplicate": job_pb2.DUPLICATE_INDEXES,
+}
+_UUIDISH = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+
+
+class Client:
+    """A channel to the job service with a deadline on every unary call."""
+
+    def __init__(self, address: str, timeout: float) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.channel = grpc.insecure_channel(address)
+        self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
+
+    def call(self, method: str, request):
+        try:
+            return getattr(self.stub, method)(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc(exc, self.address) from None
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+@contextmanager
+def client_for(args: argparse.Namespace) -> Iterator[Client]:
+    client = Client(args.address, args.timeout)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def job_name(value: str) -> str:
+    value = value.strip().removeprefix("jobs/")
+    if not value or "/" in value:
+        raise CliError(f"{value!r} is not a job (give its id or jobs/<id>)", USAGE)
+    return f"jobs/{value}"
+
+
+def suggestion_name(value: str, job: str | None) -> str:
+    value = value.strip()
+    if value.startswith("jobs/"):
+        if not re.fullmatch(r"jobs/[^/]+/suggestions/[^/]+", value):
+            raise CliError(f"{value!r} is not a suggestion name", USAGE)
+        return value
+    if job is None or not _UUIDISH.match(value):
+        raise CliError(
+            "give the suggestion as jobs/<job>/suggestions/<id>, or its id with --job", USAGE
+        )
+    return f"{job_name(job)}/suggestions/{value}"
+
+
+def _dump(message, out: TextIO) -> None:
+    out.write(json.dumps(json_format.MessageToDict(message), indent=2) + "\n")
+
+
+def _all_suggestions(client: Client, parent: str, filter_: str = "") -> list[Suggestion]:
+    found: list[Suggestion] = []
+    token = ""
+    while True:
+        page = client.call(
+            "ListSuggestions",
+            job_service_pb2.ListSuggestionsRequest(
+                parent=parent, page_size=500, page_token=token, filter=filter_
+            ),
+        )
+        found.extend(s for s in page.suggestions if not s.superseded)
+        token = page.next_page_token
+        if not token:
+            return found
+
+
+def _state_filter(state: str | None, enum) -> str:
+    if not state:
+        return ""
+    names = [n.strip().upper() for n in state.split(",") if n.strip()]
+    for name in names:
+        if name not in enum.keys() or name == "STATE_UNSPECIFIED":
+            choices = ", ".join(k.lower() for k in enum.keys() if k != "STATE_UNSPECIFIED")
+            raise CliError(f"unknown state {name.lower()!r} (one of: {choices})", USAGE)
+    return f"state = ({', '.join(names)})" if len(names) > 1 else f"state = {names[0]}"
+
+
+def _show_job(job: Job, out: TextIO) -> None:
+    rows = [
+        ("job", job.name),
+        ("kind", Job.Kind.Name(job.kind).lower()),
+        ("target", job.target),
+        ("state", render.state(job)),
+        ("progress", f"{job.progress.percent:.0f}% {job.progress.stage} {job.progress.message}"),
+        ("attempt", f"{job.attempt} of {job.max_attempts}"),
+        ("created", render.when(job.create_time)),
+        ("ended", render.when(job.end_time)),
+        ("suggestions", str(job.counts.suggestions)),
+    ]
+    if job.HasField("summary"):
+        rows.append(("improvement", f"{job.summary.workload_improvement_percent:.1f}%"))
+    if job.HasField("error") and job.error.message:
+        rows.append(("error", job.error.message))
+    for key, value in rows:
+        out.write(f"{key + ':':<13}{value.strip()}\n")
+
+
+def jobs_list(args: argparse.Namespace, out: TextIO) -> int:
+    terms = [t for t in (_state_filter(args.state, Job.State),) if t]
+    if args.target:
+        terms.append(f"target = {json.dumps(args.target)}")
+    with client_for(args) as client:
+        page = client.call(
+            "ListJobs",
+            job_service_pb2.ListJobsRequest(page_size=args.limit, filter=" AND ".join(terms)),
+        )
+    if args.json:
+        _dump(page, out)
+        return OK
+    if not page.jobs:
+        out.write("no jobs\n")
+        return OK
+    render.table(
+        ["JOB", "KIND", "TARGET", "STATE", "PROGRESS", "SUGGESTIONS", "CREATED"],
+        [
+            [
+                render.job_id(j.name),
+                Job.Kind.Name(j.kind).lower(),
+                j.target,
+                render.state(j),
+                f"{j.progress.percent:.0f}%",
+                j.counts.suggestions,
+                render.when(j.create_time),
+            ]
+            for j in page.jobs
+        ],
+        out,
+    )
+    return OK
+
+
+def jobs_show(args: argparse.Namespace, out: TextIO) -> int:
+    name = job_name(args.job)
+    with client_for(args) as client:
+        job = client.call("GetJob", job_service_pb2.GetJobRequest(name=name))
+        items = _all_suggestions(client, name)
+    if args.json:
+        out.write(
+            json.dumps(
+                {
+                    "job": json_format.MessageToDict(job),
+                    "suggestions": [json_format.MessageToDict(s) for s in items],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return OK
+    _show_job(job, out)
+    out.write("\n")
+    render.suggestions(items, out)
+    return OK
+
+
+def jobs_cancel(args: argparse.Namespace, out: TextIO) -> int:
+    with client_for(args) as client:
+        job = client.call("CancelJob", job_service_pb2.CancelJobRequest(name=job_name(args.job)))
+    out.write(f"{job.name}: {render.state(job)}\n")
+    return OK
+
+
+def suggestions_list(args: argparse.Namespace, out: TextIO) -> int:
+    parent = job_name(args.job) if args.job else "jobs/-"
+    with client_for(args) as client:
+        items = _all_suggestions(client, parent, _state_filter(args.state, Suggestion.State))
+    if args.json:
+        out.write(json.dumps([json_format.MessageToDict(s) for s in items], indent=2) + "\n")
+        return OK
+    render.suggestions(items, out)
+    return OK
+
+
+def suggestions_approve(args: argparse.Namespace, out: TextIO) -> int:
+    name = suggestion_name(args.suggestion, args.job)
+    with client_for(args) as client:
+        s = client.call("ApproveSuggestion", job_service_pb2.ApproveSuggestionRequest(name=name))
+    out.write(f"{s.name}: {render.state(s)}\n")
+    return OK
+
+
+def suggestions_dismiss(args: argparse.Namespace, out: TextIO) -> int:
+    name = suggestion_name(args.suggestion, args.job)
+    request = job_service_pb2.DismissSuggestionRequest(name=name, reason=args.reason or "")
+    with client_for(args) as client:
+        s = client.call("DismissSuggestion", request)
+    out.write(f"{s.name}: {render.state(s)}\n")
+    return OK
+
+
+def analyze(args: argparse.Namespace, out: TextIO) -> int:
+    job = Job(target=args.target, kind=Job.ANALYZE)
+    for kind in args.analysis or []:
+        job.analysis_types.append(ANALYSES[kind])
+    if args.budget_mb is not None:
+        if args.budget_mb < 0:
+            raise CliError("--budget-mb must be 0 or more", USAGE)
+        job.options.storage_budget_bytes = int(args.budget_mb * 1024 * 1024)
+    request = job_service_pb2.CreateJobRequest(job=job, request_id=str(uuid.uuid4()))
+    with client_for(args) as client:
+        created = client.call("CreateJob", request)
+        if not args.watch:
+            out.write(f"{created.name}\n")
+            return OK
+        sys.stderr.write(f"{created.name} started on {created.target}\n")
+        finished = _watch(client, created.name)
+        items = _all_suggestions(client, finished.name)
+    out.write("\n")
+    _show_job(finished, out)
+    out.write("\n")
+    render.suggestions(items, out)
+    return OK if finished.state == Job.SUCCEEDED else FAILURE
+
+
+def _watch(client: Client, name: str) -> Job:
+    """Follows the job to its end; resumes after a dropped stream from the last revision."""
+    bar = render.ProgressBar()
+    revision = 0
+    last: Job | None = None
+    try:
+        for _ in range(100):
+            stream = client.stub.WatchJob(
+                job_service_pb2.WatchJobRequest(name=name, since_revision=revision),
+                timeout=3600,
+            )
+            try:
+                for change in stream:
+                    revision = max(revision, change.revision)
+                    last = change.job
+                    bar.update(last)
+            except grpc.RpcError as exc:
+                if exc.code() not in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ):
+                    raise from_rpc(exc, client.address) from None
+            if last is not None and last.state in TERMINAL:
+                return last
+            last = client.call("GetJob", job_service_pb2.GetJobRequest(name=name))
+            if last.state in TERMINAL:
+                return last
+        raise CliError(f"lost track of {name}; see `pgsage jobs show {name}`", FAILURE)
+    finally:
+        bar.close()
