@@ -88,7 +88,7 @@ async def real_sizes(dsn: str, statements: list[str]) -> tuple[int, ...]:
                 before = set(await conn.fetchval(query, table) or [])
                 await conn.execute(s)
                 (oid,) = set(await conn.fetchval(query, table) or []) - before
-                sizes.append(int(await conn.fetchval("SELECT pg_relation_size($1)", oid)))
+                sizes.append(int(await conn.fetchval("SELECT pg_relation_size($1::oid)", oid)))
         finally:
             await tx.rollback()
     finally:

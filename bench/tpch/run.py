@@ -109,7 +109,7 @@ async def run(
                     pg = Result(
                         await evaluator.evaluate(dsn, workload, list(advice.statements)),
                         advice.seconds,
-                        advice.statements,
+                        tuple(whatif.describe(s) for s in advice.statements),
                     )
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]

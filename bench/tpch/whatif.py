@@ -62,6 +62,20 @@ def table_of(statement: str) -> str:
     return _index_stmt(statement).relation.relname
 
 
+def describe(statement: str) -> str:
+    """`table(a, b)` for a CREATE INDEX statement, with INCLUDE and a partial marker if any."""
+    stmt = _index_stmt(statement)
+    keys = ", ".join(p.name or "<expr>" for p in stmt.indexParams)
+    text = f"{stmt.relation.relname}({keys})"
+    if stmt.indexIncludingParams:
+        text += " INCLUDE (" + ", ".join(p.name for p in stmt.indexIncludingParams) + ")"
+    if stmt.whereClause is not None:
+        text += " WHERE …"
+    if stmt.accessMethod and stmt.accessMethod != "btree":
+        text += f" USING {stmt.accessMethod}"
+    return text
+
+
 def key_columns(statement: str) -> frozenset[columns.Column] | None:
     """The plain key columns of a CREATE INDEX statement; None when a key is an expression."""
     stmt = _index_stmt(statement)
