@@ -111,6 +111,8 @@ class RunningService:
     listener: notifications.Listener
     settings: Settings
     embedded: EmbeddedStore | None = None
+    database_monitor: monitors.DatabaseMonitor | None = None
+    optimizer_monitor: monitors.OptimizerMonitor | None = None
     _stoppables: list = field(default_factory=list)
     _optimizer: optimizer.OptimizerClient | None = None
 
@@ -212,6 +214,8 @@ async def start(settings: Settings) -> RunningService:
         listener=listener,
         settings=settings,
         embedded=embedded,
+        database_monitor=db_monitor,
+        optimizer_monitor=optimizer_monitor,
         _stoppables=stoppables[1:],
         _optimizer=optimizer_client,
     )

@@ -39,7 +39,15 @@ class OptimizerClient:
     def __init__(self, address: str | None, *, timeout: float) -> None:
         self.address = address or None
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(self.address) if self.address else None
+        # Short reconnect backoff: an optimizer that comes back is used again within ~2 s.
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
+        self._channel = (
+            grpc.aio.insecure_channel(self.address, options=options) if self.address else None
+        )
 
     def _stub(self) -> optimizer_service_pb2_grpc.OptimizerServiceStub:
         if self._channel is None:
