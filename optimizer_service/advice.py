@@ -59,7 +59,7 @@ async def for_creates(
         for stmt in model.statements:
             before = await model.evaluate(stmt, before_set)
             after = await model.evaluate(stmt, after_set)
-            if index not in after.used and after.cost >= before.cost:
+            if costs.project(stmt, index) not in after.used and after.cost >= before.cost:
                 continue
             impacts.append(
                 QueryImpact(

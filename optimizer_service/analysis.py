@@ -238,7 +238,8 @@ class Analysis:
         self.tracker.set("candidates", 10, "deriving candidate indexes")
         tables = sorted({t for s in statements if s.facts for t in s.facts.tables})
         stats = await catalog.column_stats(conn, tables)
-        cands = candidates.generate(statements, stats, existing, opts.max_index_columns)
+        visible = await catalog.all_visible_fractions(conn, tables)
+        cands = candidates.generate(statements, stats, existing, opts.max_index_columns, visible)
         ext = candidates.extension_columns(statements)
         base = await model.total(frozenset())
         limits = Limits(

@@ -19,6 +19,8 @@ from optimizer_service.model import IndexDef, Table
 from optimizer_service.plans import ColumnUse
 
 MAX_INCLUDE = 3
+# Covering variants only where index-only scans can skip most heap visits.
+MIN_ALL_VISIBLE = 0.5
 
 
 def _by_selectivity(
@@ -49,6 +51,7 @@ def for_table(
     use: ColumnUse,
     stats: dict[tuple[Table, str], ColumnStats],
     width: int,
+    covering: bool = True,
 ) -> set[IndexDef]:
     """Candidates for one statement's use of one table."""
     eq = _by_selectivity(table, use.eq, stats)
@@ -69,7 +72,7 @@ def for_table(
             if len(prefix) > 1:
                 keys.add(prefix)
     result = {IndexDef(table, k) for k in keys}
-    for k in list(keys):
+    for k in list(keys) if covering else ():
         rest = sorted(use.used - set(k))
         if 0 < len(rest) <= MAX_INCLUDE and len(k) < width + 1:
             result.add(IndexDef(table, k, tuple(rest)))
@@ -97,6 +100,7 @@ def generate(
     stats: dict[tuple[Table, str], ColumnStats],
     existing: list[ExistingIndex],
     width: int,
+    all_visible: dict[Table, float],
 ) -> list[IndexDef]:
     """All candidates of the workload, sorted (deterministic), minus what exists already."""
     found: set[IndexDef] = set()
@@ -104,7 +108,8 @@ def generate(
         if stmt.facts is None:
             continue
         for table, use in stmt.facts.uses.items():
-            found |= for_table(table, use, stats, width)
+            covering = all_visible.get(table, 0.0) >= MIN_ALL_VISIBLE
+            found |= for_table(table, use, stats, width, covering)
     return sorted(i for i in found if not provided(i, existing))
 
 

@@ -145,3 +145,22 @@ async def table_writes(conn: asyncpg.Connection) -> dict[Table, TableWrites]:
         Table(r["schemaname"], r["relname"]): TableWrites(int(r["modified"]), r["stats_reset"])
         for r in rows
     }
+
+
+async def all_visible_fractions(
+    conn: asyncpg.Connection, tables: list[Table]
+) -> dict[Table, float]:
+    """Per table, the fraction of pages the visibility map marks all-visible (index-only
+    scans pay a heap visit for every other page, so covering indexes help only here)."""
+    rows = await conn.fetch(
+        """
+        SELECT n.nspname, c.relname,
+               CASE WHEN c.relpages > 0 THEN c.relallvisible::float8 / c.relpages ELSE 0 END
+                   AS fraction
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        """,
+        [t.schema for t in tables],
+        [t.name for t in tables],
+    )
+    return {Table(r["nspname"], r["relname"]): float(r["fraction"]) for r in rows}

@@ -47,6 +47,22 @@ def relevant(stmt: Statement, index: IndexDef) -> bool:
     return bool(use.used) and set(index.columns) | set(index.include) >= use.used
 
 
+def project(stmt: Statement, index: IndexDef) -> IndexDef:
+    """`index` as `stmt` sees it: key columns after the last one the statement uses cannot
+    help it (they only make the index bigger), so they are cut, and statements whose use of
+    a table is the same share what-if plans across index widths."""
+    facts = stmt.facts
+    use = facts.uses.get(index.table) if facts else None
+    if use is None or index.include:
+        return index
+    keep = len(index.columns)
+    while keep > 1 and index.columns[keep - 1] not in use.used:
+        keep -= 1
+    if keep == len(index.columns):
+        return index
+    return IndexDef(index.table, index.columns[:keep])
+
+
 class CostModel:
     """Costs statements and whole configurations through a what-if engine, cached."""
 
@@ -65,10 +81,12 @@ class CostModel:
         self._by_query: dict[str, list[tuple[frozenset[IndexDef], Evaluation]]] = {}
 
     def relevant_subset(self, stmt: Statement, config: frozenset[IndexDef]) -> frozenset[IndexDef]:
-        return frozenset(i for i in config if relevant(stmt, i))
+        """The indexes of `config` that may change `stmt`'s plan, projected (see `project`)."""
+        return frozenset(project(stmt, i) for i in config if relevant(stmt, i))
 
     async def evaluate(self, stmt: Statement, config: frozenset[IndexDef]) -> Evaluation:
-        """The plan of `stmt` as if exactly `config` (new indexes) existed."""
+        """The plan of `stmt` as if exactly `config` (new indexes) existed; `used` holds
+        the projected definitions of the indexes the plan uses."""
         key_set = self.relevant_subset(stmt, config)
         key = (stmt.query_id, key_set)
         found = self._cache.get(key)

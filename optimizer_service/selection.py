@@ -17,6 +17,7 @@ deterministic order with deterministic tie-breaks, so the same input gives the s
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MIN_BYTES = 8192
 LOCAL_SEARCH_ROUNDS = 4
+# What-if calls the local search may spend (a count, not a time, so runs stay repeatable).
+LOCAL_SEARCH_CALLS = 600
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Selector:
         self.report = report
         self.sizes: dict[IndexDef, int] = {}
         self.unusable: set[IndexDef] = set()
+        self.alone: dict[IndexDef, float] = {}
 
     async def size(self, index: IndexDef) -> int | None:
         if index in self.unusable:
@@ -90,34 +94,61 @@ class Selector:
                             moves.append((index, wider))
         return moves
 
+    async def _try(
+        self, chosen: list[IndexDef], current: float, old: IndexDef | None, new: IndexDef
+    ) -> tuple[float, float] | None:
+        """(gain, gain per extra byte) of replacing `old` (or nothing) by `new`, or None
+        when `new` cannot be made or does not fit the budget."""
+        new_size = await self.size(new)
+        if new_size is None:
+            return None
+        extra = new_size - (self.sizes[old] if old else 0)
+        if self.used_bytes(chosen) + extra > self.limits.budget:
+            return None
+        gain = current - await self.cost([i for i in chosen if i != old] + [new])
+        return gain, gain / max(extra, MIN_BYTES)
+
+    async def _alone(self, pool: list[IndexDef]) -> None:
+        """Each candidate's benefit per byte on its own: the first upper bound of the lazy
+        greedy (an index rarely gains more when others already exist)."""
+        empty = await self.cost([])
+        for index in pool:
+            if index not in self.alone:
+                found = await self._try([], empty, None, index)
+                self.alone[index] = found[1] if found else -math.inf
+
     async def greedy(
         self, start: list[IndexDef], pool: list[IndexDef], extend: bool = True
     ) -> list[IndexDef]:
-        """Extend-style greedy from `start`, best cost reduction per extra byte first."""
+        """Extend-style greedy from `start`, best cost reduction per extra byte first.
+
+        Lazy (CELF): moves are tried in the order of their last known score, and the search
+        stops once the best real score found beats every remaining bound.
+        """
+        await self._alone(pool)
         chosen = list(start)
         current = await self.cost(chosen)
+        bounds: dict[tuple[IndexDef | None, IndexDef], float] = {}
+
+        def bound(move: tuple[IndexDef | None, IndexDef]) -> float:
+            if move in bounds:
+                return bounds[move]
+            return self.alone.get(move[1], math.inf) if move[0] is None else math.inf
+
         while True:
-            used = self.used_bytes(chosen)
+            moves = await self._moves(chosen, pool, extend)
+            moves.sort(key=lambda m: (-bound(m), m[1], m[0] is None, m[0] or m[1]))
             best: tuple[float, float, IndexDef, IndexDef | None] | None = None
-            for old, new in await self._moves(chosen, pool, extend):
-                new_size = await self.size(new)
-                if new_size is None:
+            for old, new in moves:
+                if best is not None and bound((old, new)) <= best[0]:
+                    break
+                found = await self._try(chosen, current, old, new)
+                bounds[(old, new)] = found[1] if found else -math.inf
+                if found is None or found[0] <= self.limits.min_gain:
                     continue
-                extra = new_size - (self.sizes[old] if old else 0)
-                if used + extra > self.limits.budget:
-                    continue
-                trial = [i for i in chosen if i != old] + [new]
-                gain = current - await self.cost(trial)
-                if gain <= self.limits.min_gain:
-                    continue
-                score = gain / max(extra, MIN_BYTES)
-                key = (score, gain, new, old)
-                if (
-                    best is None
-                    or (score, gain) > (best[0], best[1])
-                    or ((score, gain) == (best[0], best[1]) and new < best[2])
-                ):
-                    best = key
+                gain, score = found
+                if best is None or (score, gain) > (best[0], best[1]):
+                    best = (score, gain, new, old)
             if best is None:
                 return chosen
             _, gain, new, old = best
@@ -129,9 +160,12 @@ class Selector:
         """Drop-and-refill moves while they lower the workload cost."""
         best = chosen
         best_cost = await self.cost(best)
+        stop_at = self.model.calls + LOCAL_SEARCH_CALLS
         for _round in range(LOCAL_SEARCH_ROUNDS):
             improved = False
             for index in sorted(best):
+                if self.model.calls >= stop_at:
+                    return best
                 rest = [i for i in best if i != index]
                 trial = await self.greedy(rest, [c for c in pool if c != index])
                 trial_cost = await self.cost(trial)
@@ -158,18 +192,26 @@ class Selector:
             result.remove(worst[1])
         return result
 
+    def _phase(self, name: str) -> None:
+        log.debug("selection phase %s done: %d what-if calls", name, self.model.calls)
+
     async def select(self) -> list[IndexDef]:
         """The chosen set, in the order that adds the most benefit first."""
         singles = [c for c in self.candidates if c.width == 1 and not c.include]
         self.report("greedy over single-column candidates (Extend-style)")
         plain = await self.greedy([], singles)
+        self._phase("plain greedy")
         self.report("greedy over multi-column and covering candidates")
         rich = await self.greedy([], self.candidates)
+        self._phase("rich greedy")
         plain_cost, rich_cost = await self.cost(plain), await self.cost(rich)
         chosen = rich if rich_cost <= plain_cost else plain
+        log.debug("plain %.1f rich %.1f", plain_cost, rich_cost)
         self.report("local search")
         chosen = await self.local_search(chosen, self.candidates)
+        self._phase("local search")
         chosen = await self.prune(chosen)
+        self._phase("prune")
         return await self.order(chosen)
 
     async def order(self, chosen: list[IndexDef]) -> list[IndexDef]:
