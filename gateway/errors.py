@@ -60,7 +60,8 @@ def status_from_rpc_error(error: grpc.RpcError, dependency: str) -> status_pb2.S
         return status
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     if code == grpc.StatusCode.UNAVAILABLE:
-        reason, message = f"{dependency.upper()}_UNAVAILABLE", f"{dependency} unavailable"
+        reason = f"{dependency.upper().replace(' ', '_')}_UNAVAILABLE"
+        message = f"{dependency} unavailable"
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
         reason, message = "DEADLINE_EXCEEDED", f"{dependency} did not answer in time"
     else:

@@ -80,7 +80,11 @@ async def patch_sql(request: Request) -> Response:
         job_service_pb2.GetJobRequest(name=name), timeout=settings.call_timeout
     )
     approved = await _suggestions(client, settings, name, "state = APPROVED")
-    approved = [s for s in approved if not s.superseded]
+    # In the order the analysis found them, which is the order a reviewer read them in.
+    approved = sorted(
+        (s for s in approved if not s.superseded),
+        key=lambda s: (s.create_time.ToNanoseconds(), s.name),
+    )
     script = patch.render(job, approved)
     filename = f"pgsage-{name.removeprefix('jobs/')}.sql"
     return Response(

@@ -32,6 +32,14 @@ _INTEGER_TYPES = {
     FD.TYPE_SFIXED64,
 }
 _FLOAT_TYPES = {FD.TYPE_DOUBLE, FD.TYPE_FLOAT}
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+_RANGES = {
+    **dict.fromkeys((FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32), _INT32),
+    **dict.fromkeys((FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64), _INT64),
+    **dict.fromkeys((FD.TYPE_UINT32, FD.TYPE_FIXED32), (0, 2**32 - 1)),
+    **dict.fromkeys((FD.TYPE_UINT64, FD.TYPE_FIXED64), (0, 2**64 - 1)),
+}
 # Well-known types whose JSON form is a string, so a query parameter can carry them.
 _STRING_MESSAGES = {
     "google.protobuf.Timestamp",
@@ -51,19 +59,21 @@ def _field(msg_desc: descriptor.Descriptor, name: str) -> FD | None:
     return None
 
 
-def _parse_error(exc: Exception, default_field: str) -> errors.InvalidArgument:
+def _parse_error(exc: Exception, default_field: str, prefix: str = "") -> errors.InvalidArgument:
     """INVALID_ARGUMENT for a json_format error, naming the field it is about."""
+    if not isinstance(exc, json_format.ParseError):
+        return errors.InvalidArgument(
+            default_field,
+            f"{default_field} does not have the shape of the request's JSON",
+            reason="MALFORMED_REQUEST",
+        )
     text = str(exc).split("\n", 1)[0].strip()
-    field = default_field
-    for pattern in (
-        r'has no field named "([^"]+)"',
-        r"Failed to parse (\w+) field",
-        r" at ([\w.]+)\.?$",
-    ):
-        found = re.search(pattern, text)
-        if found:
-            field = found.group(1)
-            break
+    # "Failed to parse options field: Failed to parse maxIndexes field: ..." → options.maxIndexes
+    path = re.findall(r"Failed to parse (\w+) field", text)
+    unknown = re.search(r'has no field named "([^"]+)"', text)
+    if unknown:
+        path.append(unknown.group(1))
+    field = prefix + ".".join(path) if path else default_field
     return errors.InvalidArgument(field, f"invalid value: {text}", reason="MALFORMED_REQUEST")
 
 
@@ -82,8 +92,11 @@ def _query_value(field: FD, key: str, raw: str) -> object:
         except ValueError:
             raise errors.InvalidArgument(key, f"{key} must be a number, not {raw!r}") from None
     if field.type in _INTEGER_TYPES:
-        if not re.fullmatch(r"-?\d{1,20}", raw):
-            raise errors.InvalidArgument(key, f"{key} must be an integer, not {raw!r}")
+        low, high = _RANGES[field.type]
+        if not re.fullmatch(r"-?\d{1,20}", raw) or not low <= int(raw) <= high:
+            raise errors.InvalidArgument(
+                key, f"{key} must be an integer from {low} to {high}, not {raw!r}"
+            )
         return raw
     if field.type == FD.TYPE_MESSAGE and field.message_type.full_name not in _STRING_MESSAGES:
         raise errors.InvalidArgument(key, f"{key} cannot be set in the query string")
@@ -161,15 +174,17 @@ def build_request(
     fields = query_to_dict(route, desc, query)
     try:
         json_format.ParseDict(fields, request)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
+    except Exception as exc:  # json_format raises more than ParseError on odd input
         raise _parse_error(exc, "query") from None
     if route.body:
         value = _body(body)
         target = request if route.body == "*" else getattr(request, route.body)
         try:
             json_format.ParseDict(value, target)
-        except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-            raise _parse_error(exc, "body") from None
+        except Exception as exc:  # json_format raises more than ParseError on odd input
+            if route.body == "*":
+                raise _parse_error(exc, "body") from None
+            raise _parse_error(exc, route.body, prefix=f"{route.body}.") from None
     elif body.strip():
         raise errors.InvalidArgument("body", f"{route.http_method} {route.template} takes no body")
     for field_path, value in path_values.items():
