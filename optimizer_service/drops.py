@@ -13,6 +13,7 @@ dropping it cannot change those plans, and the advice says so; else it is unveri
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -171,9 +172,12 @@ class DropFinder:
     async def find(self) -> list[Advice]:
         result: list[Advice] = []
         dup_oids: set[int] = set()
+        # An index that makes another redundant is kept, whatever its scan count.
+        keepers: set[int] = set()
         if 3 in self.analyses:
             for a, b in self.duplicates():
                 dup_oids.add(a.oid)
+                keepers.add(b.oid)
                 check = await self.verify(a)
                 what = "duplicates" if a.keys == b.keys else "is a prefix of"
                 result.append(
@@ -190,7 +194,7 @@ class DropFinder:
         if 2 in self.analyses:
             reset = await self.stats_reset()
             for index in sorted(self.existing, key=lambda i: (i.table, i.name)):
-                if index.protected or not index.is_valid or index.oid in dup_oids:
+                if index.protected or not index.is_valid or index.oid in dup_oids | keepers:
                     continue
                 if index.idx_scan > 0 or self.used_by_plans(index):
                     continue
@@ -254,6 +258,4 @@ def _window_confidence(reset: datetime | None) -> tuple[float, str]:
 
 
 def _dump(plan: object) -> str:
-    import json
-
     return json.dumps(plan, indent=1, sort_keys=True)
