@@ -116,7 +116,11 @@ def render(outcome: Outcome) -> str:
             f"{sum(outcome.real_sizes) / MB:.1f} MB (each index, MB: {pairs})"
         )
     v = verdict(outcome)
-    out += ["", "Target:", *v.lines, "", "Chosen sets:"]
+    out += ["", "Target:", *v.lines]
+    for r in outcome.rows:
+        if r.budget_mb in v.above_extend and r.pgsage is not None:
+            out += ["", *_per_query(r.budget_mb, r.extend, r.pgsage)]
+    out += ["", "Chosen sets:"]
     for r in outcome.rows:
         out.append(f"  {r.budget_mb:g} MB")
         out.append(
@@ -127,6 +131,19 @@ def render(outcome: Outcome) -> str:
         if r.pgsage is not None:
             out.append("    pgsage: " + "; ".join(r.pgsage.labels))
     return "\n".join(out)
+
+
+def _per_query(budget_mb: float, extend: Result, pgsage: Result) -> list[str]:
+    """Where pgsage loses to Extend at one budget: each query's cost under both sets."""
+    lines = [
+        f"Per query at {budget_mb:g} MB (EXPLAIN cost; pgsage above Extend here):",
+        "| query | no index | Extend | pgsage | pgsage - Extend |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    pairs = zip(extend.evaluation.per_query, pgsage.evaluation.per_query, strict=True)
+    for (number, none, ext), (_, _, pg) in pairs:
+        lines.append(f"| Q{number} | {none:,.0f} | {ext:,.0f} | {pg:,.0f} | {pg - ext:+,.0f} |")
+    return lines
 
 
 def _sanity(outcome: Outcome) -> str:
