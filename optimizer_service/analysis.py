@@ -223,9 +223,30 @@ class Analysis:
             if kind != "insert":
                 statements.append(stmt)
         if workload.source == Source.PG_STAT_STATEMENTS:
-            for table, tw in (await catalog.table_writes(conn)).items():
-                writes[table] = max(writes.get(table, 0.0), float(tw.rows_modified))
+            self._table_writes(await catalog.table_writes(conn), workload, writes)
         return statements, writes
+
+    @staticmethod
+    def _table_writes(
+        table_writes: dict[Table, catalog.TableWrites],
+        workload: Workload,
+        writes: dict[Table, float],
+    ) -> None:
+        """Adds pg_stat_user_tables' modified rows, scaled to the workload's window.
+
+        Its counters run since the database's statistics reset, the workload's since
+        pg_stat_statements' reset; without both starts the two cannot be compared (a bulk
+        load long ago is no write load now), so only the workload's own DML counts then.
+        """
+        start, end = workload.window.start, workload.window.end
+        for table, tw in table_writes.items():
+            if start is None or end is None or tw.since is None:
+                continue
+            table_window = (end - tw.since).total_seconds()
+            if table_window <= 0:
+                continue
+            share = min(1.0, max(0.0, (end - start).total_seconds()) / table_window)
+            writes[table] = max(writes.get(table, 0.0), tw.rows_modified * share)
 
     async def _missing(
         self,

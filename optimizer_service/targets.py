@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -57,6 +59,11 @@ def cause_of(target: TargetConfig, exc: BaseException) -> str:
     """A short, scrubbed description of why talking to `target` failed."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "connection timed out"
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == 111:
+        where = re.search(r"\('([^']+)', (\d+)\)", str(exc))
+        return "connection refused" + (f" at {where[1]}:{where[2]}" if where else "")
+    if isinstance(exc, socket.gaierror):
+        return "the host name could not be resolved"
     text = str(exc) or type(exc).__name__
     return errors.scrub(text, _password(target))
 

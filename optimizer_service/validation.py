@@ -57,7 +57,7 @@ async def _table(conn: asyncpg.Connection, rel: ast.RangeVar) -> tuple[Table, se
     name = ".".join(sqltext.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
     row = await conn.fetchrow(
         """
-        SELECT n.nspname, c.relname, c.relkind,
+        SELECT n.nspname, c.relname, c.relkind::text AS relkind,
                ARRAY(SELECT attname FROM pg_attribute
                      WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped) AS columns
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
