@@ -8,6 +8,7 @@ protobuf parts (options, summary, error, suggestion details) stay serialized byt
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,9 +28,9 @@ class Job:
     revision: int
     create_time: datetime
     update_time: datetime
-    analysis_types: tuple[str, ...] = ()
+    analysis_types: Sequence[str] = ()
     options: bytes | None = None
-    queries: tuple[str, ...] = ()
+    queries: Sequence[str] = ()
     suggestion_job_id: uuid.UUID | None = None
     suggestion_id: uuid.UUID | None = None
     progress_stage: str = ""

@@ -40,11 +40,9 @@ _TERMINAL = "('SUCCEEDED', 'FAILED', 'CANCELLED')"
 _LIVE = "(" + ", ".join(f"'{s}'" for s in LIVE_SUGGESTION_STATES) + ")"
 
 
-def _job(row: Any) -> domain.Job:
-    values = {f: row[f] for f in _FIELDS}
-    values["analysis_types"] = tuple(values["analysis_types"] or ())
-    values["queries"] = tuple(values["queries"] or ())
-    return domain.Job(**values)
+def job_from_row(row: Any) -> domain.Job:
+    # COLUMNS lists the fields in the dataclass's order: positional is the cheap way.
+    return domain.Job(*row[: len(_FIELDS)])
 
 
 def job_from_snapshot(snapshot: dict[str, Any]) -> domain.Job:
@@ -63,8 +61,6 @@ def job_from_snapshot(snapshot: dict[str, Any]) -> domain.Job:
             value = uuid.UUID(value)
         elif "bytes" in kind:
             value = bytes.fromhex(value[2:])
-        elif "tuple" in kind:
-            value = tuple(value)
         values[name] = value
     return domain.Job(**values)
 
@@ -80,7 +76,7 @@ class Params:
         return f"${len(self.values)}{'::' + cast if cast else ''}"
 
 
-def _change(set_clause: str, where: str, event_type: str) -> str:
+def change_statement(set_clause: str, where: str, event_type: str) -> str:
     """A guarded update of one job that also writes its event and notifies watchers.
 
     `event_type` is an SQL expression over the updated row (usually a literal).
@@ -132,14 +128,14 @@ async def create(conn: Connection, new: domain.NewJob) -> tuple[domain.Job, bool
         new.suggestion_id,
         new.max_attempts,
     )
-    return _job(row), bool(row["inserted"])
+    return job_from_row(row), bool(row["inserted"])
 
 
 async def get(conn: Connection, job_id: uuid.UUID) -> domain.Job:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM job WHERE id = $1", job_id)
     if row is None:
         raise errors.JobNotFound(names.job_name(job_id))
-    return _job(row)
+    return job_from_row(row)
 
 
 def _conditions(flt: filters.Filter, params: Params) -> list[str]:
@@ -185,7 +181,7 @@ async def list_page(
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {COLUMNS} FROM job {clause} {order} LIMIT {limit_param}"
     rows = await conn.fetch(sql, *params.values)
-    jobs = tuple(_job(r) for r in rows[:limit])
+    jobs = tuple(job_from_row(r) for r in rows[:limit])
     more = len(rows) > limit
     return domain.Page(jobs, (jobs[-1].create_time, jobs[-1].id) if more else None)
 
@@ -218,7 +214,7 @@ async def _explain(conn: Connection, job_id: uuid.UUID, etag: str) -> domain.Job
     return job
 
 
-_CANCEL = _change(
+_CANCEL = change_statement(
     "state = CASE state WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END, "
     "cancel_requested = true, "
     "end_time = CASE state WHEN 'PENDING' THEN now() ELSE end_time END, "
@@ -237,14 +233,14 @@ async def cancel(conn: Connection, job_id: uuid.UUID, etag: str, ttl: timedelta)
     revision = expected_version(etag)
     row = await conn.fetchrow(_CANCEL, job_id, revision, ttl)
     if row is not None:
-        return _job(row)
+        return job_from_row(row)
     job = await _explain(conn, job_id, etag)
     if job.state in ("CANCELLING", "CANCELLED"):
         return job
     raise errors.InvalidStateTransition(name, job.state, "cancel", why="it has finished")
 
 
-_RETRY = _change(
+_RETRY = change_statement(
     "state = 'PENDING', error = NULL, summary = NULL, start_time = NULL, end_time = NULL, "
     "expire_time = NULL, lease_owner = NULL, lease_expire_time = NULL, "
     "cancel_requested = false, progress_stage = '', progress_percent = 0, "
@@ -261,7 +257,7 @@ async def retry(conn: Connection, job_id: uuid.UUID, etag: str, attempts: int) -
     revision = expected_version(etag)
     row = await conn.fetchrow(_RETRY, job_id, revision, attempts)
     if row is not None:
-        return _job(row)
+        return job_from_row(row)
     job = await _explain(conn, job_id, etag)
     raise errors.InvalidStateTransition(
         name, job.state, "retry", why="only FAILED or CANCELLED jobs can be retried"

@@ -7,10 +7,9 @@ map the optimizer's `Target` onto the jobs API's.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
-from google.rpc import status_pb2
 
 from job_service import domain, errors, names
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, suggestion_pb2
@@ -22,60 +21,76 @@ MAX_QUERIES = 1000
 MAX_QUERY_LENGTH = 100_000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_JOB_KINDS = dict(job_pb2.Job.Kind.items())
+_JOB_STATES = dict(job_pb2.Job.State.items())
+_ANALYSIS_TYPES = dict(job_pb2.AnalysisType.items())
+
+
+def _set_ts(field: timestamp_pb2.Timestamp, value: datetime) -> None:
+    # Timestamp.FromDatetime costs ~4 µs; this ~1 µs (lists map 50 jobs a page).
+    delta = value - _EPOCH
+    field.seconds = delta.days * 86400 + delta.seconds
+    field.nanos = delta.microseconds * 1000
+
+
 def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
     ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
+    _set_ts(ts, value)
     return ts
 
 
 def job_to_proto(job: domain.Job) -> job_pb2.Job:
     message = job_pb2.Job(
-        name=names.job_name(job.id),
-        kind=job_pb2.Job.Kind.Value(job.kind),
-        state=job_pb2.Job.State.Value(job.state),
+        name=f"jobs/{job.id}",
+        kind=_JOB_KINDS[job.kind],
+        state=_JOB_STATES[job.state],
         target=job.target,
-        analysis_types=[job_pb2.AnalysisType.Value(t) for t in job.analysis_types],
-        queries=job.queries,
-        suggestion=(
-            names.suggestion_name(job.suggestion_job_id, job.suggestion_id)
-            if job.suggestion_id and job.suggestion_job_id
-            else ""
-        ),
-        progress=job_pb2.Progress(
-            stage=job.progress_stage, percent=job.progress_percent, message=job.progress_message
-        ),
-        counts=job_pb2.Counts(
-            queries=job.query_count,
-            insights=job.insight_count,
-            suggestions=job.suggestion_count,
-        ),
         attempt=job.attempt,
         max_attempts=job.max_attempts,
         lease_owner=job.lease_owner or "",
-        create_time=_ts(job.create_time),
-        start_time=_ts(job.start_time),
-        end_time=_ts(job.end_time),
-        update_time=_ts(job.update_time),
-        expire_time=_ts(job.expire_time),
-        lease_expire_time=_ts(job.lease_expire_time),
         revision=job.revision,
         etag=job.etag,
         cancel_requested=job.cancel_requested,
     )
+    if job.analysis_types:
+        message.analysis_types.extend(_ANALYSIS_TYPES[t] for t in job.analysis_types)
+    if job.queries:
+        message.queries.extend(job.queries)
+    if job.suggestion_id and job.suggestion_job_id:
+        message.suggestion = names.suggestion_name(job.suggestion_job_id, job.suggestion_id)
+    if job.progress_stage or job.progress_percent or job.progress_message:
+        progress = message.progress
+        progress.stage = job.progress_stage
+        progress.percent = job.progress_percent
+        progress.message = job.progress_message
+    if job.query_count or job.insight_count or job.suggestion_count:
+        counts = message.counts
+        counts.queries = job.query_count
+        counts.insights = job.insight_count
+        counts.suggestions = job.suggestion_count
+    _set_ts(message.create_time, job.create_time)
+    _set_ts(message.update_time, job.update_time)
+    for field, value in (
+        (message.start_time, job.start_time),
+        (message.end_time, job.end_time),
+        (message.expire_time, job.expire_time),
+        (message.lease_expire_time, job.lease_expire_time),
+    ):
+        if value is not None:
+            _set_ts(field, value)
     if job.options:
         message.options.ParseFromString(job.options)
     if job.summary:
         message.summary.ParseFromString(job.summary)
     if job.error:
-        message.error.CopyFrom(status_pb2.Status.FromString(job.error))
-    if job.statistics_start_time or job.statistics_end_time:
-        window = message.statistics_window
-        if job.statistics_start_time:
-            window.start_time.FromDatetime(job.statistics_start_time)
-        if job.statistics_end_time:
-            window.end_time.FromDatetime(job.statistics_end_time)
+        message.error.ParseFromString(job.error)
+    if job.statistics_start_time:
+        _set_ts(message.statistics_window.start_time, job.statistics_start_time)
+    if job.statistics_end_time:
+        _set_ts(message.statistics_window.end_time, job.statistics_end_time)
     return message
 
 
