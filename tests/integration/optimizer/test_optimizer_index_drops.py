@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
-from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
-from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
-
-from .conftest import (
+from optimizer_support import (
     ENGINES,
     analyze,
     create_database,
@@ -17,6 +12,10 @@ from .conftest import (
     targets_for,
     workload,
 )
+
+from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 
 SEED = """
 CREATE TABLE accounts (

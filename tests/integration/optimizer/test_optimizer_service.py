@@ -9,14 +9,7 @@ import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from optimizer_service import app as optimizer_app
-from pgsage import rpc
-from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
-from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
-from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
-
-from .conftest import (
+from optimizer_support import (
     ENGINES,
     analyze,
     create_database,
@@ -26,6 +19,12 @@ from .conftest import (
     targets_for,
     workload,
 )
+
+from optimizer_service import app as optimizer_app
+from pgsage import rpc
+from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 
 SEED = """
 CREATE EXTENSION pg_stat_statements;
