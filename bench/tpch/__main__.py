@@ -2,7 +2,7 @@
 
 The printout is also written to `--out` (default /tmp/tpch_latest.txt) and beside it per scale
 (/tmp/tpch_latest_sf1.txt, /tmp/tpch_latest_sf0.01.txt), so the latest numbers can be read
-without rerunning. Exit status 0 when pgsage meets the target, 1 when it does not.
+without rerunning (baseline-only runs, `--no-pgsage`, do not overwrite them). Exit status 0 when pgsage meets the target, 1 when it does not.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = report.render(outcome)
     print(text)
-    if args.out:
+    if args.out and not args.no_pgsage:
         args.out.write_text(text + "\n")
         per_scale = args.out.with_name(f"{args.out.stem}_sf{args.scale:g}{args.out.suffix}")
         per_scale.write_text(text + "\n")

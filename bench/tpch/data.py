@@ -71,6 +71,8 @@ class Dataset:
     """One scale factor: where its files live and which database holds it."""
 
     scale: float
+    # The database's name; empty means the default for the scale (`database`).
+    name: str = ""
 
     @property
     def label(self) -> str:
@@ -83,8 +85,8 @@ class Dataset:
 
     @property
     def database(self) -> str:
-        """`pgsage_tpch_sf1`, `pgsage_tpch_sf001`."""
-        return "pgsage_tpch_sf" + self.label.replace(".", "")
+        """`pgsage_tpch_sf1`, `pgsage_tpch_sf001`, unless a name was given."""
+        return self.name or "pgsage_tpch_sf" + self.label.replace(".", "")
 
 
 def generate(dataset: Dataset) -> Path:
@@ -201,8 +203,9 @@ async def ensure_loaded(server_dsn: str, dataset: Dataset, database: str | None 
     `server_dsn` is any DSN on the server (its database is only used to create the TPC-H one);
     `database` overrides the default name (tests use a name of their own and drop it after).
     """
-    name = database or dataset.database
-    dataset = Dataset(dataset.scale) if database is None else _Named(dataset.scale, name)
+    if database:
+        dataset = Dataset(dataset.scale, database)
+    name = dataset.database
     admin = await asyncpg.connect(server_dsn)
     try:
         # One process at a time checks or loads a given TPC-H database.
@@ -234,14 +237,3 @@ async def drop_database(server_dsn: str, database: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await admin.close()
-
-
-@dataclass(frozen=True)
-class _Named(Dataset):
-    """A dataset loaded under a database name of the caller's choosing."""
-
-    name: str = ""
-
-    @property
-    def database(self) -> str:
-        return self.name
