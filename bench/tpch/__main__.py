@@ -2,7 +2,8 @@
 
 The printout is also written to `--out` (default /tmp/tpch_latest.txt) and beside it per scale
 (/tmp/tpch_latest_sf1.txt, /tmp/tpch_latest_sf0.01.txt), so the latest numbers can be read
-without rerunning (baseline-only runs, `--no-pgsage`, do not overwrite them). Exit status 0 when pgsage meets the target, 1 when it does not.
+without rerunning (baseline-only runs, `--no-pgsage`, do not overwrite them). Exit status 0
+when pgsage meets the target, 1 when it does not.
 """
 
 from __future__ import annotations
