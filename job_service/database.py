@@ -9,8 +9,9 @@ at one round trip with little CPU.
 `connection()` gives a connection in autocommit (a single statement is its own
 transaction: the hot paths are one guarded statement each); `transaction()` wraps several
 statements in one transaction. Both translate driver errors once: connection-class failures
-become `DatabaseUnavailable` (and the broken connection leaves the pool); anything else
-propagates and is reported as INTERNAL at the edge.
+become `DatabaseUnavailable` (and the broken connection leaves the pool), violations of named
+constraints become the domain error they mean; anything else propagates and is reported as
+INTERNAL at the edge.
 """
 
 from __future__ import annotations
@@ -90,6 +91,31 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _constraint_error(exc: BaseException) -> pgsage_errors.PgsageError | None:
+    """The domain error a violated constraint means, keyed by the constraint's name."""
+    name = getattr(exc, "constraint_name", None)
+    if name == "uq_suggestion_job_id_fingerprint":
+        return pgsage_errors.AlreadyExists(
+            "this job already has a suggestion with that fingerprint",
+            reason="SUGGESTION_ALREADY_EXISTS",
+            metadata={"constraint": name},
+        )
+    if name in ("fk_suggestion_job_id_job", "fk_job_event_job_id_job"):
+        return pgsage_errors.NotFound(
+            "the job does not exist (any more)",
+            reason="JOB_NOT_FOUND",
+            metadata={"constraint": name},
+        )
+    return None
+
+
+def translate(exc: BaseException) -> BaseException:
+    """The domain error for a driver error, or `exc` itself when it has no domain meaning."""
+    if is_unavailable(exc):
+        return errors.DatabaseUnavailable(describe(exc))
+    return _constraint_error(exc) or exc
+
+
 class Database:
     """The pool of the job store, opened at start-up and disposed at shutdown."""
 
@@ -135,9 +161,10 @@ class Database:
         except pgsage_errors.PgsageError:
             raise
         except Exception as exc:
-            if is_unavailable(exc):
-                raise errors.DatabaseUnavailable(describe(exc)) from exc
-            raise
+            translated = translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -149,9 +176,10 @@ class Database:
             except pgsage_errors.PgsageError:
                 raise
             except Exception as exc:
-                if is_unavailable(exc):
-                    raise errors.DatabaseUnavailable(describe(exc)) from exc
-                raise
+                translated = translate(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
 
     async def ping(self, limit: float | None = None) -> float:
         """Runs `SELECT 1`; returns its latency in seconds or raises `DatabaseUnavailable`."""

@@ -7,6 +7,7 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
+from pgsage import errors
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
 
 S = suggestion_pb2.Suggestion
@@ -264,3 +265,13 @@ async def test_the_sql_of_an_applied_suggestion_cannot_change(stub, create, seed
     )
     noted = await stub.UpdateSuggestion(update(name_of(job, s), "notes", notes="applied Tuesday"))
     assert noted.notes == "applied Tuesday" and noted.state == S.APPLIED
+
+
+async def test_a_fingerprint_is_stored_once_per_job(create, seed):
+    job = await create()
+    await seed(job.name, fingerprint="same-change")
+    with pytest.raises(errors.AlreadyExists) as caught:
+        await seed(job.name, fingerprint="same-change")
+    assert caught.value.reason == "SUGGESTION_ALREADY_EXISTS"
+    other = await create()
+    await seed(other.name, fingerprint="same-change")  # another job may hold it
