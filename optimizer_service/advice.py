@@ -59,7 +59,8 @@ async def for_creates(
         for stmt in model.statements:
             before = await model.evaluate(stmt, before_set)
             after = await model.evaluate(stmt, after_set)
-            if costs.project(stmt, index) not in after.used and after.cost >= before.cost:
+            uses = index in after.used or costs.project(stmt, index) in after.used
+            if not uses and after.cost >= before.cost:
                 continue
             impacts.append(
                 QueryImpact(

@@ -97,6 +97,8 @@ class Analysis:
     async def _run(self, conn: asyncpg.Connection) -> None:
         opts = self.req.options
         caps = await targets.capabilities(conn)
+        # Only prepared statements are affected: the generic plans of `$n` queries.
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
         self.tracker.set("workload", 2, "reading the workload")
         workload = await self._workload(conn, caps)
         await self.emit(workload)
@@ -179,8 +181,6 @@ class Analysis:
     ) -> tuple[list[explain.Statement], dict[Table, float]]:
         """Plans each workload query once; collects its facts and the write load."""
         opts = self.req.options
-        if caps.server_version_num < 160000:
-            await conn.execute("SET plan_cache_mode = force_generic_plan")
         statements: list[explain.Statement] = []
         writes: dict[Table, float] = {}
         total = max(len(workload.queries), 1)
@@ -207,7 +207,7 @@ class Analysis:
                     plan = await engine.plan(stmt, frozenset())
                 else:
                     plan = await explain.explain(conn, stmt, caps.server_version_num)
-            except asyncpg.PostgresError as exc:
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 await self.insight(
                     2,
                     "QUERY_NOT_PLANNABLE",
@@ -262,11 +262,11 @@ class Analysis:
         visible = await catalog.all_visible_fractions(conn, tables)
         cands = candidates.generate(statements, stats, existing, opts.max_index_columns, visible)
         ext = candidates.extension_columns(statements)
-        base = await model.total(frozenset())
+        await model.total(frozenset())
         limits = Limits(
             budget=opts.storage_budget_bytes,
             max_indexes=opts.max_indexes,
-            min_gain=base * opts.min_improvement_percent / 100,
+            min_fraction=opts.min_improvement_percent / 100,
             width=opts.max_index_columns,
         )
         self.tracker.set("selection", 15, f"{len(cands)} candidates; choosing for the workload")

@@ -80,14 +80,23 @@ class CostModel:
         self._cache: dict[tuple[str, frozenset[IndexDef]], Evaluation] = {}
         self._by_query: dict[str, list[tuple[frozenset[IndexDef], Evaluation]]] = {}
 
-    def relevant_subset(self, stmt: Statement, config: frozenset[IndexDef]) -> frozenset[IndexDef]:
-        """The indexes of `config` that may change `stmt`'s plan, projected (see `project`)."""
-        return frozenset(project(stmt, i) for i in config if relevant(stmt, i))
-
     async def evaluate(self, stmt: Statement, config: frozenset[IndexDef]) -> Evaluation:
-        """The plan of `stmt` as if exactly `config` (new indexes) existed; `used` holds
-        the projected definitions of the indexes the plan uses."""
-        key_set = self.relevant_subset(stmt, config)
+        """The plan of `stmt` as if exactly `config` (new indexes) existed.
+
+        First planned with each index projected (see `project`); only when that plan uses a
+        projected index — whose real, wider version is bigger and so dearer to scan — is the
+        statement planned again with the real definitions.
+        """
+        exact = frozenset(i for i in config if relevant(stmt, i))
+        projected = frozenset(project(stmt, i) for i in exact)
+        if projected != exact:
+            evaluation = await self._plan(stmt, projected)
+            narrowed = projected - exact
+            if not evaluation.used & narrowed:
+                return evaluation
+        return await self._plan(stmt, exact)
+
+    async def _plan(self, stmt: Statement, key_set: frozenset[IndexDef]) -> Evaluation:
         key = (stmt.query_id, key_set)
         found = self._cache.get(key)
         if found is None:

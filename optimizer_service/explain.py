@@ -1,10 +1,10 @@
 """Planning one workload statement on a session, in its parameter mode.
 
 Statements without `$n` are planned as written. Parameterised ones are planned with values
-from pg_stats (already substituted by `parameters`), or generically: `EXPLAIN (GENERIC_PLAN)`
-on PostgreSQL 16+, and before that `PREPARE` with `plan_cache_mode = force_generic_plan`
-(then `EXECUTE` with NULLs, which a generic plan ignores). A fresh statement name per call
-keeps a plan cached before a what-if change from being reused.
+from pg_stats (already substituted by `parameters`), or generically: `PREPARE` with
+`plan_cache_mode = force_generic_plan`, then `EXPLAIN EXECUTE` with NULLs, which a generic
+plan ignores (the same plan `EXPLAIN (GENERIC_PLAN)` gives on 16+). A fresh statement name
+per call keeps a plan cached before a what-if change from being reused.
 """
 
 from __future__ import annotations
@@ -45,13 +45,16 @@ class Statement:
 
 
 async def explain(conn: asyncpg.Connection, stmt: Statement, server_version_num: int) -> Any:
-    """EXPLAIN (VERBOSE, FORMAT JSON) of `stmt`, as parsed JSON."""
+    """EXPLAIN (VERBOSE, FORMAT JSON) of `stmt`, as parsed JSON.
+
+    Generic plans go through PREPARE on every version: asyncpg always uses the extended
+    protocol for queries that return rows, where the `$n` of `EXPLAIN (GENERIC_PLAN)` would be
+    taken as parameters of the EXPLAIN itself. The session runs with
+    `plan_cache_mode = force_generic_plan` (set by the analysis).
+    """
+    del server_version_num  # the same path serves every supported version
     if stmt.mode != ParamMode.GENERIC or stmt.params == 0:
         return json.loads(await conn.fetchval("EXPLAIN (VERBOSE, FORMAT JSON) " + stmt.sql))
-    if server_version_num >= 160000:
-        return json.loads(
-            await conn.fetchval("EXPLAIN (VERBOSE, GENERIC_PLAN, FORMAT JSON) " + stmt.sql)
-        )
     name = f"pgsage_q{next(_counter)}"
     await conn.execute(f"PREPARE {name} AS {stmt.sql}")
     try:

@@ -31,13 +31,15 @@ MIN_BYTES = 8192
 LOCAL_SEARCH_ROUNDS = 4
 # What-if calls the local search may spend (a count, not a time, so runs stay repeatable).
 LOCAL_SEARCH_CALLS = 600
+SWAP_CANDIDATES = 25
 
 
 @dataclass(frozen=True)
 class Limits:
     budget: int
     max_indexes: int
-    min_gain: float  # absolute cost units
+    # Smallest gain of a step, as a fraction of the workload cost before it (as Extend).
+    min_fraction: float
     width: int
 
 
@@ -144,7 +146,7 @@ class Selector:
                     break
                 found = await self._try(chosen, current, old, new)
                 bounds[(old, new)] = found[1] if found else -math.inf
-                if found is None or found[0] <= self.limits.min_gain:
+                if found is None or found[0] <= current * self.limits.min_fraction:
                     continue
                 gain, score = found
                 if best is None or (score, gain) > (best[0], best[1]):
@@ -157,22 +159,53 @@ class Selector:
             self.report(f"{len(chosen)} indexes chosen, {self.used_bytes(chosen)} bytes")
 
     async def local_search(self, chosen: list[IndexDef], pool: list[IndexDef]) -> list[IndexDef]:
-        """Drop-and-refill moves while they lower the workload cost."""
+        """Swap, then drop-and-refill moves, while they lower the workload cost.
+
+        A swap replaces one chosen index by one of the most promising other candidates
+        (best benefit per byte on their own) when the set still fits and gets cheaper; the
+        freed budget is then refilled greedily. A drop-and-refill removes one index and
+        refills. Both stop after `LOCAL_SEARCH_CALLS` what-if calls (a count, so runs repeat).
+        """
         best = chosen
         best_cost = await self.cost(best)
         stop_at = self.model.calls + LOCAL_SEARCH_CALLS
+        promising = sorted(
+            (c for c in pool if self.alone.get(c, -math.inf) > 0),
+            key=lambda c: (-self.alone[c], c),
+        )[:SWAP_CANDIDATES]
         for _round in range(LOCAL_SEARCH_ROUNDS):
             improved = False
-            for index in sorted(best):
-                if self.model.calls >= stop_at:
-                    return best
-                rest = [i for i in best if i != index]
-                trial = await self.greedy(rest, [c for c in pool if c != index])
-                trial_cost = await self.cost(trial)
-                if trial_cost < best_cost - 1e-6 * max(best_cost, 1.0):
-                    best, best_cost, improved = trial, trial_cost, True
-                    self.report(f"local search improved the set to {len(best)} indexes")
+            for out in sorted(best):
+                rest = [i for i in best if i != out]
+                room = self.limits.budget - self.used_bytes(rest)
+                for inn in promising:
+                    if self.model.calls >= stop_at:
+                        return best
+                    if inn in best or inn == out or (self.sizes.get(inn) or 0) > room:
+                        continue
+                    trial_cost = await self.cost([*rest, inn])
+                    if trial_cost < best_cost * (1 - 1e-6):
+                        best = await self.greedy([*rest, inn], pool)
+                        best_cost = await self.cost(best)
+                        improved = True
+                        self.report(
+                            f"local search: swapped in {inn.table} ({', '.join(inn.columns)})"
+                        )
+                        break
+                if improved:
                     break
+            if not improved:
+                for out in sorted(best):
+                    if self.model.calls >= stop_at:
+                        return best
+                    trial = await self.greedy(
+                        [i for i in best if i != out], [c for c in pool if c != out]
+                    )
+                    trial_cost = await self.cost(trial)
+                    if trial_cost < best_cost * (1 - 1e-6):
+                        best, best_cost, improved = trial, trial_cost, True
+                        self.report(f"local search improved the set to {len(best)} indexes")
+                        break
             if not improved:
                 break
         return best
@@ -185,7 +218,9 @@ class Selector:
             worst = None
             for index in sorted(result):
                 loss = await self.cost([i for i in result if i != index]) - full
-                if loss < self.limits.min_gain and (worst is None or loss < worst[0]):
+                if loss < (full + loss) * self.limits.min_fraction and (
+                    worst is None or loss < worst[0]
+                ):
                     worst = (loss, index)
             if worst is None:
                 break
