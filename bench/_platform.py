@@ -13,10 +13,12 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -70,10 +72,14 @@ async def job_service(url: str) -> AsyncIterator[str]:
         "PGSAGE_JOBS_DATABASE_URL": url,
         "PGSAGE_JOBS_GRPC_HOST": "127.0.0.1",
         "PGSAGE_JOBS_GRPC_PORT": str(port),
-        "PGSAGE_JOBS_LOG_LEVEL": "WARNING",
         "PGSAGE_JOBS_POOL_SIZE": "20",
     }
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "job_service", env=env)
+    # The service logs as in production (INFO); the log goes to a file, not the table.
+    log_path = Path(tempfile.gettempdir()) / f"pgsage-bench-job-service-{port}.log"
+    log_file = log_path.open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "job_service", env=env, stdout=log_file, stderr=log_file
+    )
     address = f"127.0.0.1:{port}"
     try:
         async with grpc.aio.insecure_channel(address) as channel:
@@ -84,10 +90,10 @@ async def job_service(url: str) -> AsyncIterator[str]:
                     if response.status == health_pb2.HealthCheckResponse.SERVING:
                         break
                 if proc.returncode is not None:
-                    raise RuntimeError("job service exited during start-up")
+                    raise RuntimeError(f"job service exited during start-up; see {log_path}")
                 await asyncio.sleep(0.1)
             else:
-                raise RuntimeError("job service did not become SERVING")
+                raise RuntimeError(f"job service did not become SERVING; see {log_path}")
         yield address
     finally:
         if proc.returncode is None:
@@ -96,6 +102,7 @@ async def job_service(url: str) -> AsyncIterator[str]:
                 await asyncio.wait_for(proc.wait(), 30)
             except TimeoutError:
                 proc.kill()
+        log_file.close()
 
 
 @dataclass

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -73,6 +76,15 @@ def _settings_for(url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings.model_validate(values)
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A directory for an embedded cluster, outside pytest's tmp_path: concurrent pytest
+    sessions reset /tmp/pytest-of-<user> to mode 0700, locking the cluster's user out."""
+    path = Path(tempfile.mkdtemp(prefix="pgsage-jobs-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

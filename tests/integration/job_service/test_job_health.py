@@ -16,8 +16,8 @@ from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 
 @pytest.fixture
-async def own_postgres(tmp_path):
-    postgres = EmbeddedPostgres(tmp_path / "pg")
+async def own_postgres(scratch_dir):
+    postgres = EmbeddedPostgres(scratch_dir / "pg")
     await asyncio.to_thread(postgres.start)
     yield postgres
     await asyncio.to_thread(postgres.stop, "immediate")

@@ -11,7 +11,7 @@ import sys
 
 import grpc
 
-from pgsage.embedded import free_port
+from pgsage.embedded import EmbeddedPostgres, free_port
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 
@@ -76,8 +76,8 @@ def env_for(**values: str) -> dict[str, str]:
     return env
 
 
-async def test_embedded_store_survives_restarts_and_serves_one_replica(tmp_path):
-    data_dir = str(tmp_path / "jobs-postgres")
+async def test_embedded_store_survives_restarts_and_serves_one_replica(scratch_dir):
+    data_dir = str(scratch_dir / "jobs-postgres")
     first = Process(env_for(data_dir=data_dir))
     second = Process(env_for(data_dir=data_dir))
     again = Process(env_for(data_dir=data_dir))
@@ -112,6 +112,8 @@ async def test_embedded_store_survives_restarts_and_serves_one_replica(tmp_path)
     finally:
         for p in (first, second, again):
             p.kill()
+        # A killed service leaves its embedded cluster running: stop it.
+        await asyncio.to_thread(EmbeddedPostgres(data_dir).stop, "immediate")
 
 
 async def test_database_url_is_migrated_and_never_logged(module_db):
