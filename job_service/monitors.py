@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from job_service import database, errors, optimizer
+from job_service import checks, database, errors, optimizer
 from pgsage import health
 
 log = logging.getLogger(__name__)
@@ -36,23 +36,23 @@ class DatabaseMonitor:
         self._names = list(names)
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
-        self.last: optimizer.Check | None = None
+        self.last: checks.Check | None = None
         self.serving = False
         self._had_outage = False
 
-    async def check_once(self) -> optimizer.Check:
+    async def check_once(self) -> checks.Check:
         now = datetime.now(UTC)
         started = time.monotonic()
         try:
             latency = await self._db.ping()
-            check = optimizer.Check(True, "answering", now, latency)
+            check = checks.Check(True, "answering", now, latency)
         except errors.DatabaseUnavailable as exc:
-            check = optimizer.Check(False, exc.message, now, time.monotonic() - started)
+            check = checks.Check(False, exc.message, now, time.monotonic() - started)
         self.last = check
         await self._apply(check)
         return check
 
-    async def _apply(self, check: optimizer.Check) -> None:
+    async def _apply(self, check: checks.Check) -> None:
         if self._health.shutting_down:
             return
         if check.ok and not self.serving:
@@ -95,9 +95,9 @@ class OptimizerMonitor:
         self._health = servicer
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
-        self.last: optimizer.Check | None = None
+        self.last: checks.Check | None = None
 
-    async def check_once(self) -> optimizer.Check:
+    async def check_once(self) -> checks.Check:
         check = await self._client.check()
         if self.last is None or self.last.ok != check.ok:
             log.info("optimizer %s: %s", "reachable" if check.ok else "unavailable", check.message)

@@ -8,29 +8,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from job_service import errors, mappers
+from job_service.checks import Check
 from pgsage.jobs.v1 import job_service_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "pgsage.optimizer.v1.OptimizerService"
-
-
-@dataclass(frozen=True)
-class Check:
-    """The outcome of one reachability check."""
-
-    ok: bool
-    message: str
-    time: datetime
-    latency: float
 
 
 class OptimizerClient:

@@ -17,6 +17,7 @@ import grpc
 from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2
 
 from job_service import (
+    checks,
     database,
     domain,
     errors,
@@ -335,7 +336,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         )
 
 
-def _dependency(name: str, check: optimizer.Check) -> job_service_pb2.Dependency:
+def _dependency(name: str, check: checks.Check) -> job_service_pb2.Dependency:
     when = timestamp_pb2.Timestamp()
     when.FromDatetime(check.time)
     latency = duration_pb2.Duration()
