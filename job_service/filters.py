@@ -15,6 +15,7 @@ page token to the filter it was issued for.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -56,7 +57,7 @@ class Term:
 class Filter:
     terms: tuple[Term, ...] = ()
 
-    @property
+    @functools.cached_property
     def canonical(self) -> str:
         """The same filter always reads the same, however it was written."""
         parts = sorted(
@@ -64,7 +65,7 @@ class Filter:
         )
         return " AND ".join(parts)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         return hashlib.sha256(self.canonical.encode()).hexdigest()[:16]
 
@@ -95,8 +96,20 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str, fields: tuple[tuple[str, FieldSpec], ...]) -> Filter:
+    return _parse(text, dict(fields))
+
+
 def parse(text: str, fields: Mapping[str, FieldSpec]) -> Filter:
-    """Parses `text` against `fields`; an empty text is the empty filter."""
+    """Parses `text` against `fields`; an empty text is the empty filter.
+
+    Parsed filters are immutable, and a UI sends the same few again and again: cached.
+    """
+    return _parse_cached(text, tuple(fields.items()))
+
+
+def _parse(text: str, fields: Mapping[str, FieldSpec]) -> Filter:
     if len(text) > MAX_FILTER_LENGTH:
         raise errors.InvalidFilter(f"longer than {MAX_FILTER_LENGTH} characters")
     tokens = _tokens(text)
