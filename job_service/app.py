@@ -115,6 +115,7 @@ class RunningService:
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     _stoppables: list = field(default_factory=list)
     _optimizer: optimizer.OptimizerClient | None = None
+    _stopped: bool = False
 
     @property
     def address(self) -> str:
@@ -122,6 +123,9 @@ class RunningService:
 
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, end watches (they resume elsewhere), drain, then close everything."""
+        if self._stopped:
+            return
+        self._stopped = True
         grace = self.settings.shutdown_grace.total_seconds() if grace is None else grace
         await self.server.health.enter_graceful_shutdown()
         await self.listener.close()
