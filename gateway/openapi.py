@@ -44,6 +44,9 @@ _WELL_KNOWN: dict[str, dict] = {
     },
 }
 
+# Resource ids are UUIDs; anything else is answered with 400 INVALID_NAME.
+_ID = {"type": "string", "format": "uuid"}
+
 ERROR_SCHEMA = {
     "type": "object",
     "description": "AIP-193 error: `code` is the HTTP status, `status` the gRPC code name.",
@@ -163,8 +166,9 @@ def _operation(schemas: _Schemas, route: routes.Route) -> tuple[str, dict]:
             "name": name,
             "in": "path",
             "required": True,
-            "description": f"sets `{field_path}` to `{prefix}/{{{name}}}`",
-            "schema": {"type": "string", "pattern": "^[^/:]+$"},
+            "description": f"sets `{field_path}` to `{prefix}/{{{name}}}` (a UUID"
+            + (", or `-` for every job)" if field_path == "parent" else ")"),
+            "schema": _ID,
         }
         for name, (field_path, prefix) in params.items()
     ]
@@ -203,8 +207,7 @@ def _operation(schemas: _Schemas, route: routes.Route) -> tuple[str, dict]:
 
 
 def _job_param() -> dict:
-    schema = {"type": "string", "pattern": "^[^/:]+$"}
-    return {"name": "job", "in": "path", "required": True, "schema": schema}
+    return {"name": "job", "in": "path", "required": True, "schema": _ID}
 
 
 def _json(schema: dict) -> dict:

@@ -189,7 +189,22 @@ def build_request(
         raise errors.InvalidArgument("body", f"{route.http_method} {route.template} takes no body")
     for field_path, value in path_values.items():
         _set_path(request, field_path, value)
+    _reject_nul(request, "")
     return request
+
+
+def _reject_nul(msg: message.Message, prefix: str) -> None:
+    """PostgreSQL text cannot hold U+0000, and no pgsage field needs it: refuse it here."""
+    for field, value in msg.ListFields():
+        name = prefix + field.json_name
+        values = value if field.is_repeated else [value]
+        if field.type == FD.TYPE_STRING:
+            for text in values:
+                if "\x00" in text:
+                    raise errors.InvalidArgument(name, f"{name} contains a NUL character")
+        elif field.type == FD.TYPE_MESSAGE and not (field.message_type.GetOptions().map_entry):
+            for item in values:
+                _reject_nul(item, name + ".")
 
 
 _CLASSES: dict[str, type[message.Message]] = {}

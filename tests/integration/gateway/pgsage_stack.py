@@ -24,6 +24,8 @@ from gateway.settings import GatewaySettings
 from job_service import app as job_app
 from job_service import database, domain, jobs, schema, suggestions
 from job_service.settings import Settings as JobSettings
+from optimizer_service import app as optimizer_app
+from optimizer_service.settings import Settings as OptimizerSettings
 from pgsage.jobs.v1 import suggestion_pb2
 
 SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -71,6 +73,19 @@ async def job_service(store_dsn: str, **overrides: object) -> AsyncIterator[job_
     }
     values.update(overrides)
     running = await job_app.start(JobSettings.model_validate(values))
+    try:
+        yield running
+    finally:
+        await running.stop(0.5)
+
+
+@asynccontextmanager
+async def optimizer(targets: list[dict] | None = None) -> AsyncIterator[optimizer_app.Running]:
+    """A real optimizer service knowing `targets` (dicts of its target settings)."""
+    settings = OptimizerSettings.model_validate(
+        {"grpc_host": "127.0.0.1", "grpc_port": 0, "targets": targets or [], "grace_seconds": 1}
+    )
+    running = await optimizer_app.start(settings)
     try:
         yield running
     finally:
@@ -134,7 +149,7 @@ async def finish_job(store_dsn: str, job_name: str, state: str = "SUCCEEDED") ->
     """Ends a job as the dispatcher will (a guarded change with its event row)."""
     conn = await asyncpg.connect(store_dsn)
     try:
-        statement = jobs._change(  # the repository's own guarded-change statement
+        statement = jobs.change_statement(  # the repository's guarded change + event row
             "state = $2, end_time = now(), expire_time = now() + interval '30 days'",
             "id = $1 AND state IN ('PENDING', 'RUNNING')",
             "$3::text",

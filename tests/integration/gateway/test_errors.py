@@ -42,6 +42,8 @@ from pgsage.embedded import free_port
         ("GET", "/v1/jobs", b'{"x": 1}', "body", "INVALID_ARGUMENT"),
         ("POST", "/v1/jobs/x:cancel?name=jobs/y", b"", "name", "INVALID_ARGUMENT"),
         ("POST", "/v1/jobs", b"", "job", "REQUIRED_FIELD_MISSING"),
+        ("POST", "/v1/jobs", b'{"target": "de\\u0000mo"}', "job.target", "INVALID_ARGUMENT"),
+        ("GET", "/v1/jobs?filter=%00", b"", "filter", "INVALID_ARGUMENT"),
     ],
 )
 async def test_bad_input_is_400_naming_the_field(http, method, path, body, field, reason):

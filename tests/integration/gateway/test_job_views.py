@@ -55,20 +55,21 @@ async def test_events_stream_every_change_and_resume_after_last_event_id(
     await seed(job["name"])
     await seed(job["name"], column="created_at")
     await finish(job["name"])
-    # From the start: every change since creation, in order, then `end`.
-    everything = await _events(http, f"/v1/{job['name']}/events?sinceRevision=0")
-    changes = [e for e in everything if e.get("event") is None]
-    assert everything[-1]["event"] == "end"
-    revisions = [int(e["id"]) for e in changes]
-    assert revisions[-1] == 4
-    assert [json.loads(e["data"])["job"]["state"] for e in changes][-1] == "SUCCEEDED"
-    # Resuming after revision 1 replays 2, 3 and 4: nothing missed, nothing repeated.
+    # Without a revision: the job as it is now (finished), then `end`.
+    current = await _events(http, f"/v1/{job['name']}/events")
+    assert [e.get("event") for e in current] == [None, "end"]
+    latest = json.loads(current[0]["data"])
+    assert latest["job"]["state"] == "SUCCEEDED"
+    last = int(current[0]["id"])
+    # Resuming after revision 1 replays every later change in order: no gap, no repeat.
     resumed = await _events(http, f"/v1/{job['name']}/events", {"Last-Event-ID": "1"})
-    replayed = [e for e in resumed if e.get("event") is None]
-    assert [int(e["id"]) for e in replayed] == [2, 3, 4]
-    kinds = [json.loads(e["data"])["eventType"] for e in replayed]
-    assert kinds[:2] == ["suggestion", "suggestion"]
-    assert json.loads(replayed[0]["data"])["suggestion"]["name"].startswith(job["name"])
+    assert resumed[-1]["event"] == "end"
+    replayed = [json.loads(e["data"]) for e in resumed if e.get("event") is None]
+    assert [int(e["id"]) for e in resumed if e.get("event") is None] == list(range(2, last + 1))
+    assert [e["eventType"] for e in replayed].count("suggestion") == 2
+    assert replayed[-1]["job"]["state"] == "SUCCEEDED"
+    with_suggestion = next(e for e in replayed if e["eventType"] == "suggestion")
+    assert with_suggestion["suggestion"]["name"].startswith(job["name"])
 
 
 async def test_events_of_an_unknown_job_is_404_and_a_bad_last_event_id_is_400(http):
@@ -121,3 +122,25 @@ async def test_patch_of_a_job_without_approvals_says_so_and_unknown_is_404(http,
     empty = await http.get(f"/v1/{job['name']}/patch.sql")
     assert empty.status_code == 200 and "no approved suggestion" in empty.text
     assert error_of(await http.get(f"/v1/jobs/{uuid.uuid4()}/patch.sql"))[:2] == (404, "NOT_FOUND")
+
+
+async def test_events_arrive_while_the_stream_is_open(http, create_job, seed, finish):
+    job = await create_job()
+    seen: list[dict] = []
+    async with http.stream("GET", f"/v1/{job['name']}/events") as response:
+        lines = response.aiter_lines()
+        async for line in lines:
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                break
+        # The stream is open and has delivered the job as it is: now it changes.
+        await seed(job["name"])
+        await finish(job["name"])
+        async for line in lines:
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+            if line == "event: end":
+                break
+    assert seen[0]["job"]["state"] == "PENDING"
+    assert [e["eventType"] for e in seen[1:]] == ["suggestion", "succeeded"]
+    assert seen[-1]["job"]["state"] == "SUCCEEDED"
