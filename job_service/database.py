@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeAlias
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -33,7 +34,7 @@ from pgsage import errors as pgsage_errors
 
 log = logging.getLogger(__name__)
 
-Connection = asyncpg.Connection
+Connection: TypeAlias = asyncpg.Connection
 
 _DSN = re.compile(r"\b\w+(\+\w+)?://\S+")
 
@@ -62,9 +63,10 @@ def describe(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {text}"[:300]
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` means the database cannot be reached (rather than a bad statement)."""
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached (rather than a bad statement)."""
     seen: set[int] = set()
+    exc: BaseException | None = error
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, sa_exc.TimeoutError):  # pool exhausted

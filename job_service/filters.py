@@ -194,11 +194,11 @@ def _convert(field: str, spec: FieldSpec, token: tuple[str, str, int]) -> object
     if spec.type == "job":
         return names.parse_job(text, field="filter")
     try:
-        value = datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text)
     except ValueError:
         raise errors.InvalidFilter(
             f'{field} needs an RFC 3339 time such as "2026-01-01T00:00:00Z", not {text!r}'
         ) from None
-    if value.tzinfo is None:
+    if when.tzinfo is None:
         raise errors.InvalidFilter(f"{field} needs a time zone (such as Z) in {text!r}")
-    return value
+    return when

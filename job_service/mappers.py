@@ -7,6 +7,7 @@ map the optimizer's `Target` onto the jobs API's.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
@@ -149,7 +150,7 @@ def current_to_proto(job: domain.Job) -> job_service_pb2.WatchJobResponse:
 
 def new_job(
     request: job_service_pb2.CreateJobRequest, max_attempts: int
-) -> tuple[domain.NewJob, tuple[str, str] | None]:
+) -> tuple[domain.NewJob, tuple[uuid.UUID, uuid.UUID] | None]:
     """Validates a CreateJob request.
 
     Returns the job to create and, for jobs acting on a suggestion, that suggestion's

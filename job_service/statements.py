@@ -97,7 +97,8 @@ class _Functions(visitors.Visitor):
         self.subquery = False
 
     def visit_FuncCall(self, parent: object, node: ast.FuncCall) -> None:
-        self.names.append(node.funcname[-1].sval.lower())
+        if node.funcname:
+            self.names.append(node.funcname[-1].sval.lower())
 
     def visit_SQLValueFunction(self, parent: object, node: ast.SQLValueFunction) -> None:
         self.names.append("current_timestamp")
@@ -146,6 +147,7 @@ def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
     if bad:
         raise refuse(f"only immutable functions can be indexed; {', '.join(bad)} is not")
     relation = stmt.relation
+    assert relation is not None  # the grammar requires ON table
     return IndexStatement(
         action="create",
         index_schema=relation.schemaname,
@@ -162,11 +164,12 @@ def _drop(stmt: ast.DropStmt, field: str) -> IndexStatement:
 
     if not stmt.concurrent:
         raise refuse("use DROP INDEX CONCURRENTLY, so the table stays usable meanwhile")
-    if len(stmt.objects) != 1:
-        raise refuse(f"drop exactly one index, not {len(stmt.objects)}")
+    objects = stmt.objects or ()
+    if len(objects) != 1:
+        raise refuse(f"drop exactly one index, not {len(objects)}")
     if stmt.behavior == enums.DropBehavior.DROP_CASCADE:
         raise refuse("CASCADE is not allowed: it would drop what depends on the index too")
-    parts = [p.sval for p in stmt.objects[0]]
+    parts = [p.sval for p in objects[0]]
     return IndexStatement(
         action="drop",
         index_schema=parts[-2] if len(parts) > 1 else None,

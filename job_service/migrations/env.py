@@ -35,7 +35,7 @@ if connection is not None:
 else:
 
     async def _main() -> None:
-        engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+        engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
         async with engine.begin() as conn:
             await conn.run_sync(_run)
         await engine.dispose()
