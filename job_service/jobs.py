@@ -41,8 +41,8 @@ _LIVE = "(" + ", ".join(f"'{s}'" for s in LIVE_SUGGESTION_STATES) + ")"
 
 
 def job_from_row(row: Any) -> domain.Job:
-    # COLUMNS lists the fields in the dataclass's order: positional is the cheap way.
-    return domain.Job(*row[: len(_FIELDS)])
+    # COLUMNS lists the fields in the dataclass's order.
+    return domain.Job.from_values(row[: len(_FIELDS)])
 
 
 def job_from_snapshot(snapshot: dict[str, Any]) -> domain.Job:
