@@ -97,11 +97,7 @@ def _constraint_error(exc: BaseException) -> pgsage_errors.PgsageError | None:
     """The domain error a violated constraint means, keyed by the constraint's name."""
     name = getattr(exc, "constraint_name", None)
     if name == "uq_suggestion_job_id_fingerprint":
-        return pgsage_errors.AlreadyExists(
-            "this job already has a suggestion with that fingerprint",
-            reason="SUGGESTION_ALREADY_EXISTS",
-            metadata={"constraint": name},
-        )
+        return errors.SuggestionAlreadyExists()
     if name in ("fk_suggestion_job_id_job", "fk_job_event_job_id_job"):
         return pgsage_errors.NotFound(
             "the job does not exist (any more)",

@@ -14,6 +14,8 @@ translated into them once, in `job_service.database`.
     ├── NotFound
     │   ├── JobNotFound               JOB_NOT_FOUND
     │   └── SuggestionNotFound        SUGGESTION_NOT_FOUND
+    ├── AlreadyExists
+    │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
     ├── FailedPrecondition
     │   ├── InvalidStateTransition    INVALID_STATE_TRANSITION
     │   └── JobNotDeletable           JOB_NOT_DELETABLE
@@ -85,6 +87,16 @@ class SuggestionNotFound(errors.NotFound):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} does not exist", metadata={"resource": name})
+
+
+class SuggestionAlreadyExists(errors.AlreadyExists):
+    default_reason = "SUGGESTION_ALREADY_EXISTS"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this job already has a suggestion with that fingerprint",
+            metadata={"constraint": "uq_suggestion_job_id_fingerprint"},
+        )
 
 
 class InvalidStateTransition(errors.FailedPrecondition):
