@@ -4,9 +4,12 @@ events, in bounded batches, except jobs owning a suggestion live on a target."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from job_service import expiry
-from pgsage.jobs.v1 import job_service_pb2
+import grpc
+
+from job_service import app, expiry
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 
 async def test_sweep_deletes_expired_jobs_in_batches_but_keeps_live_ones(
@@ -63,3 +66,30 @@ async def test_sweep_deletes_expired_jobs_in_batches_but_keeps_live_ones(
             == 0
         )
     assert await expiry.sweep(db, batch=2) == 0
+
+
+async def test_the_service_sweeps_in_the_background(module_db, settings_for, eventually):
+    running = await app.start(settings_for(module_db, expiry_interval=timedelta(seconds=0.2)))
+    try:
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            job = await stub.CreateJob(
+                job_service_pb2.CreateJobRequest(job=job_pb2.Job(target="sweeper")), timeout=5
+            )
+            await stub.CancelJob(job_service_pb2.CancelJobRequest(name=job.name), timeout=5)
+            async with running.db.connection() as conn:
+                await conn.execute(
+                    "UPDATE job SET expire_time = now() - interval '1 second' WHERE id = $1",
+                    uuid.UUID(job.name.split("/")[1]),
+                )
+
+            async def gone() -> bool:
+                try:
+                    await stub.GetJob(job_service_pb2.GetJobRequest(name=job.name), timeout=5)
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code() == grpc.StatusCode.NOT_FOUND
+                return False
+
+            await eventually(gone)
+    finally:
+        await running.stop(0)

@@ -56,5 +56,17 @@ async def test_health_follows_the_database(own_postgres, settings_for, eventuall
             await eventually(lambda: status_is(health.SERVING))
             got = await stub.GetJob(job_service_pb2.GetJobRequest(name=job.name), timeout=5)
             assert got.name == job.name
+
+            # The notification listener reconnected too: watches see changes again.
+            async def listening() -> bool:
+                return running.listener.connected
+
+            await eventually(listening)
+            stream = stub.WatchJob(job_service_pb2.WatchJobRequest(name=job.name))
+            first = await asyncio.wait_for(stream.read(), 10)
+            assert first.job.state == job_pb2.Job.PENDING
+            await stub.CancelJob(job_service_pb2.CancelJobRequest(name=job.name), timeout=5)
+            change = await asyncio.wait_for(stream.read(), 10)
+            assert change.event_type == "cancelled"
     finally:
         await running.stop(0)
