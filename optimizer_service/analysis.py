@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 Emit = Callable[[object], Awaitable[None]]
 
 MISSING, UNUSED, DUPLICATE = 1, 2, 3
+# HypoPG sessions per analysis (what-if plans run in parallel; the transactional engine
+# always uses one, since its real indexes would lock each other out).
+WHAT_IF_SESSIONS = 2
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Analysis:
         self.tracker = tracker
         self.connect_timeout = connect_timeout
         self.insights = 0
+        self.sessions: list[asyncpg.Connection] = []
 
     async def insight(self, severity: int, code: str, message: str, query_id: str = "") -> None:
         self.insights += 1
@@ -71,15 +75,28 @@ class Analysis:
 
     async def run(self) -> None:
         conn = await targets.connect(self.req.target, connect_timeout=self.connect_timeout)
+        self.sessions.append(conn)
         ok = False
         try:
             await self._run(conn)
             ok = True
         finally:
-            if ok:
-                await targets.close(conn)
-            else:  # cancelled or failed: the session must go now, whatever state it is in
-                conn.terminate()
+            for session in self.sessions:
+                if ok:
+                    await targets.close(session)
+                else:  # cancelled or failed: the sessions must go now, whatever their state
+                    session.terminate()
+
+    async def _helpers(self, caps: targets.Capabilities) -> list[whatif.Engine]:
+        """Extra HypoPG sessions, so what-if plans are asked for in parallel."""
+        helpers: list[whatif.Engine] = []
+        for _ in range(WHAT_IF_SESSIONS - 1):
+            conn = await targets.connect(self.req.target, connect_timeout=self.connect_timeout)
+            self.sessions.append(conn)
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await conn.execute("SELECT hypopg_reset()")
+            helpers.append(whatif.HypoPGEngine(conn, caps.server_version_num))
+        return helpers
 
     async def _workload(self, conn: asyncpg.Connection, caps: targets.Capabilities) -> Workload:
         if self.req.workload is not None:
@@ -106,7 +123,10 @@ class Analysis:
         try:
             statements, writes = await self._statements(conn, engine, workload, caps)
             existing = await catalog.indexes(conn)
-            model = CostModel(engine, statements, writes) if engine else None
+            model = None
+            if engine is not None:
+                helpers = await self._helpers(caps) if engine.name == "hypopg" else []
+                model = CostModel(engine, statements, writes, helpers)
             created = []
             base_cost = after_cost = 0.0
             if model is not None:
@@ -274,7 +294,8 @@ class Analysis:
         def report(message: str) -> None:
             self.tracker.set("selection", min(80.0, self.tracker.percent + 0.5), message)
 
-        selector = Selector(model, cands, ext, limits, report)
+        reorder = candidates.sound_order(statements, stats)
+        selector = Selector(model, cands, ext, limits, report, reorder)
         chosen = await selector.select()
         self.tracker.set("advice", 82, f"describing {len(chosen)} indexes")
         built = await advice.for_creates(model, selector.sizes, chosen, self.req.target)

@@ -11,7 +11,7 @@ index already provides (same leading columns) are left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from optimizer_service.catalog import ColumnStats, ExistingIndex
 from optimizer_service.explain import Statement
@@ -122,3 +122,32 @@ def extension_columns(statements: list[Statement]) -> dict[Table, list[str]]:
         for table, use in stmt.facts.uses.items():
             cols.setdefault(table, set()).update(use.indexable)
     return {t: sorted(c) for t, c in cols.items()}
+
+
+def sound_order(
+    statements: list[Statement], stats: dict[tuple[Table, str], ColumnStats]
+) -> Callable[[IndexDef], IndexDef]:
+    """A function giving an index's key columns in the sound order for this workload:
+    equality (and join) columns first, most selective first; then range columns; then the
+    rest as they were. The selection keeps the reordered index only if it costs no more."""
+    eq: dict[Table, set[str]] = {}
+    rng: dict[Table, set[str]] = {}
+    for stmt in statements:
+        for table, use in stmt.facts.uses.items() if stmt.facts else ():
+            eq.setdefault(table, set()).update(use.eq | use.join)
+            rng.setdefault(table, set()).update(use.range)
+
+    def reorder(index: IndexDef) -> IndexDef:
+        cols = list(index.columns)
+        first = _by_selectivity(
+            index.table, [c for c in cols if c in eq.get(index.table, ())], stats
+        )
+        second = _by_selectivity(
+            index.table,
+            [c for c in cols if c in rng.get(index.table, ()) and c not in first],
+            stats,
+        )
+        rest = [c for c in cols if c not in first and c not in second]
+        return IndexDef(index.table, tuple(first + second + rest), index.include)
+
+    return reorder

@@ -12,6 +12,7 @@ in the workload's window, so a write-heavy table needs a bigger read gain.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,15 @@ class CostModel:
         engine: Engine,
         statements: list[Statement],
         write_rows: dict[Table, float],
+        helpers: list[Engine] | None = None,
     ) -> None:
         self.engine = engine
+        # Plans are asked for on every engine at once (each its own session); `engine` also
+        # answers sizes. Results do not depend on which session planned what.
+        self._free: asyncio.Queue[Engine] = asyncio.Queue()
+        for each in [engine, *(helpers or [])]:
+            self._free.put_nowait(each)
+        self.lookups = 0
         self.statements = statements
         self.write_rows = write_rows
         self.calls = 0
@@ -87,6 +95,7 @@ class CostModel:
         projected index — whose real, wider version is bigger and so dearer to scan — is the
         statement planned again with the real definitions.
         """
+        self.lookups += 1
         exact = frozenset(i for i in config if relevant(stmt, i))
         projected = frozenset(project(stmt, i) for i in exact)
         if projected != exact:
@@ -108,27 +117,29 @@ class CostModel:
             self.hits += 1
             return found
         self.calls += 1
-        plan = await self.engine.plan(stmt, key_set)
+        engine = await self._free.get()
+        try:
+            plan = await engine.plan(stmt, key_set)
+        finally:
+            self._free.put_nowait(engine)
         top = plans.root(plan)
         used = frozenset(
-            i for name in plans.indexes_used(top) if (i := self.engine.index_of(name)) is not None
+            i for name in plans.indexes_used(top) if (i := engine.index_of(name)) is not None
         )
         evaluation = Evaluation(cost=float(top["Total Cost"]), used=used, plan=plan)
         self._cache[key] = evaluation
         self._by_query.setdefault(stmt.query_id, []).append((key_set, evaluation))
         return evaluation
 
-    async def query_costs(self, config: frozenset[IndexDef]) -> dict[str, float]:
-        return {s.query_id: (await self.evaluate(s, config)).cost for s in self.statements}
+    def index_of(self, plan_index_name: str) -> IndexDef | None:
+        return self.engine.index_of(plan_index_name)
 
     def maintenance(self, config: frozenset[IndexDef]) -> float:
         return sum(self.write_rows.get(i.table, 0.0) * WRITE_COST_PER_ROW for i in config)
 
     async def read_cost(self, config: frozenset[IndexDef]) -> float:
-        total = 0.0
-        for stmt in self.statements:
-            total += stmt.weight * (await self.evaluate(stmt, config)).cost
-        return total
+        evaluations = await asyncio.gather(*(self.evaluate(s, config) for s in self.statements))
+        return sum(s.weight * e.cost for s, e in zip(self.statements, evaluations, strict=True))
 
     async def total(self, config: frozenset[IndexDef]) -> float:
         """Weighted read cost of the workload plus the write cost of the new indexes."""

@@ -1,13 +1,14 @@
 """Choosing new indexes for the whole workload under a storage budget and a count limit.
 
 1. Greedy by benefit per byte, Extend-style (Schlosser et al., ICDE 2019): each step either
-   adds a candidate or appends one workload column to an index already chosen, taking the
-   step with the largest cost reduction per extra byte; it stops at the budget or when the
-   best step gains less than the minimum improvement. It runs twice — with single-column
-   candidates only (plain Extend) and with the richer per-statement multi-column and
-   covering candidates — and keeps the cheaper result.
-2. Local search: drop each chosen index in turn and refill the freed budget greedily;
-   keep the change when the workload gets cheaper; repeat until nothing improves.
+   adds a single-column candidate or appends one workload column to an index already
+   chosen, taking the step with the largest cost reduction per extra byte; it stops at the
+   budget or when the best step gains less than the minimum improvement (a fraction of the
+   cost before the step). Lazy evaluation (CELF) keeps the what-if calls down.
+2. Local search over all candidates — the per-statement multi-column ones (equality before
+   range) and covering ones too: swap a chosen index for another candidate, or drop one,
+   and refill the freed budget greedily; keep a change only when the workload gets
+   cheaper. So the result is never worse than the greedy's, and can be better.
 3. Prune indexes whose removal costs less than the minimum improvement (writes included).
 
 Costs include the write cost of each index (see `costs`). Every loop runs in a sorted,
@@ -16,6 +17,7 @@ deterministic order with deterministic tie-breaks, so the same input gives the s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 MIN_BYTES = 8192
 LOCAL_SEARCH_ROUNDS = 4
 # What-if calls the local search may spend (a count, not a time, so runs stay repeatable).
-LOCAL_SEARCH_CALLS = 600
+LOCAL_SEARCH_LOOKUPS = 5_000
 SWAP_CANDIDATES = 25
 
 
@@ -51,7 +53,9 @@ class Selector:
         extension_columns: dict[Table, list[str]],
         limits: Limits,
         report: Callable[[str], None] = lambda _m: None,
+        reorder: Callable[[IndexDef], IndexDef] = lambda index: index,
     ) -> None:
+        self.reorder = reorder
         self.model = model
         self.candidates = candidates
         self.ext = extension_columns
@@ -114,10 +118,12 @@ class Selector:
         """Each candidate's benefit per byte on its own: the first upper bound of the lazy
         greedy (an index rarely gains more when others already exist)."""
         empty = await self.cost([])
-        for index in pool:
-            if index not in self.alone:
-                found = await self._try([], empty, None, index)
-                self.alone[index] = found[1] if found else -math.inf
+        todo = [i for i in pool if i not in self.alone]
+        for index in todo:  # sizes first: they come from one session
+            await self.size(index)
+        found = await asyncio.gather(*(self._try([], empty, None, i) for i in todo))
+        for index, result in zip(todo, found, strict=True):
+            self.alone[index] = result[1] if result else -math.inf
 
     async def greedy(
         self, start: list[IndexDef], pool: list[IndexDef], extend: bool = True
@@ -164,11 +170,12 @@ class Selector:
         A swap replaces one chosen index by one of the most promising other candidates
         (best benefit per byte on their own) when the set still fits and gets cheaper; the
         freed budget is then refilled greedily. A drop-and-refill removes one index and
-        refills. Both stop after `LOCAL_SEARCH_CALLS` what-if calls (a count, so runs repeat).
+        refills. Both stop after `LOCAL_SEARCH_LOOKUPS` cost lookups (a count, not a time, and
+        one that does not depend on how concurrent plans interleave, so runs repeat).
         """
         best = chosen
         best_cost = await self.cost(best)
-        stop_at = self.model.calls + LOCAL_SEARCH_CALLS
+        stop_at = self.model.lookups + LOCAL_SEARCH_LOOKUPS
         promising = sorted(
             (c for c in pool if self.alone.get(c, -math.inf) > 0),
             key=lambda c: (-self.alone[c], c),
@@ -179,7 +186,7 @@ class Selector:
                 rest = [i for i in best if i != out]
                 room = self.limits.budget - self.used_bytes(rest)
                 for inn in promising:
-                    if self.model.calls >= stop_at:
+                    if self.model.lookups >= stop_at:
                         return best
                     if inn in best or inn == out or (self.sizes.get(inn) or 0) > room:
                         continue
@@ -196,7 +203,7 @@ class Selector:
                     break
             if not improved:
                 for out in sorted(best):
-                    if self.model.calls >= stop_at:
+                    if self.model.lookups >= stop_at:
                         return best
                     trial = await self.greedy(
                         [i for i in best if i != out], [c for c in pool if c != out]
@@ -228,26 +235,42 @@ class Selector:
         return result
 
     def _phase(self, name: str) -> None:
-        log.debug("selection phase %s done: %d what-if calls", name, self.model.calls)
+        log.debug(
+            "selection phase %s done: %d what-if calls, %d lookups",
+            name,
+            self.model.calls,
+            self.model.lookups,
+        )
 
     async def select(self) -> list[IndexDef]:
         """The chosen set, in the order that adds the most benefit first."""
         singles = [c for c in self.candidates if c.width == 1 and not c.include]
-        self.report("greedy over single-column candidates (Extend-style)")
-        plain = await self.greedy([], singles)
-        self._phase("plain greedy")
-        self.report("greedy over multi-column and covering candidates")
-        rich = await self.greedy([], self.candidates)
-        self._phase("rich greedy")
-        plain_cost, rich_cost = await self.cost(plain), await self.cost(rich)
-        chosen = rich if rich_cost <= plain_cost else plain
-        log.debug("plain %.1f rich %.1f", plain_cost, rich_cost)
-        self.report("local search")
+        self.report("greedy over single-column candidates and their extensions (Extend-style)")
+        chosen = await self.greedy([], singles)
+        self._phase("greedy")
+        self.report("local search over every candidate, multi-column and covering ones too")
         chosen = await self.local_search(chosen, self.candidates)
         self._phase("local search")
         chosen = await self.prune(chosen)
+        chosen = await self.canonical(chosen)
         self._phase("prune")
         return await self.order(chosen)
+
+    async def canonical(self, chosen: list[IndexDef]) -> list[IndexDef]:
+        """Puts each index's key columns in the sound order (equality first, most selective
+        first, then range), when that costs the workload no more and still fits."""
+        result = list(chosen)
+        for index in sorted(chosen):
+            alt = self.reorder(index)
+            if alt == index or alt in result:
+                continue
+            size = await self.size(alt)
+            trial = [alt if i == index else i for i in result]
+            if size is None or self.used_bytes(trial) > self.limits.budget:
+                continue
+            if await self.cost(trial) <= await self.cost(result) * (1 + 1e-9):
+                result = trial
+        return result
 
     async def order(self, chosen: list[IndexDef]) -> list[IndexDef]:
         """Orders `chosen` so each next index adds the largest reduction on top of the rest."""

@@ -42,6 +42,15 @@ class Engine(Protocol):
     async def close(self) -> None: ...
 
 
+_RECONCILE_SQL = """
+SELECT (SELECT count(*) FROM unnest($1::oid[]) AS d(oid) WHERE hypopg_drop_index(d.oid))
+           AS dropped,
+       (SELECT array_agg(h.indexrelid::text || ':' || h.indexname ORDER BY t.ord)
+        FROM unnest($2::text[]) WITH ORDINALITY AS t(sql, ord),
+             LATERAL hypopg_create_index(t.sql) AS h) AS made
+"""
+
+
 class HypoPGEngine:
     """Hypothetical indexes in the optimizer's own session."""
 
@@ -80,11 +89,34 @@ class HypoPGEngine:
         return self.sizes[index]
 
     async def _reconcile(self, config: frozenset[IndexDef], tables: set[Table]) -> None:
-        for index in [i for i in self.live if i.table in tables and i not in config]:
-            await self._drop(index)
-        for index in sorted(config):
-            if index not in self.live:
+        """Makes the live hypothetical indexes on `tables` exactly those of `config`, in one
+        round trip (the what-if loop is bound by round trips)."""
+        drop = [i for i in self.live if i.table in tables and i not in config]
+        create = sorted(i for i in config if i not in self.live)
+        if not drop and not create:
+            return
+        if len(drop) + len(create) == 1:
+            await (self._drop(drop[0]) if drop else self._create(create[0]))
+            return
+        try:
+            row = await self.conn.fetchrow(
+                _RECONCILE_SQL,
+                [self.live[i][0] for i in drop],
+                [sqltext.create_sql(i, concurrently=False, name="pgsage_hypo") for i in create],
+            )
+        except asyncpg.PostgresError:
+            # HypoPG objects are not transactional: start over, one call at a time.
+            await self.conn.execute("SELECT hypopg_reset()")
+            self.live.clear()
+            for index in sorted(config):
                 await self._create(index)
+            return
+        for index in drop:
+            del self.live[index]
+        for index, pair in zip(create, row["made"] or [], strict=True):
+            oid, name = pair.split(":", 1)
+            self.live[index] = (int(oid), name)
+            self.by_name[name] = index
 
     async def plan(self, stmt: explain.Statement, config: frozenset[IndexDef]) -> Any:
         tables = stmt.facts.tables if stmt.facts else set()
