@@ -55,7 +55,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer-port", type=int, default=50052)
     p.add_argument("--database-url", help="job store PostgreSQL (default: embedded)")
     p.add_argument("--demo-dsn", help="PostgreSQL server for the demo target (default: embedded)")
-    p.add_argument("--demo-scale", type=float, default=0.05, help="size of the demo data")
+    p.add_argument(
+        "--demo-scale", type=float, default=0.1, help="demo data size (1.0: 400k orders)"
+    )
+    p.add_argument("--demo-rounds", type=int, default=3, help="demo workload rounds")
     p.add_argument("--rebuild-demo", action="store_true", help="build the demo database again")
     p.set_defaults(run=_up)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -27,10 +26,11 @@ from typing import TextIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import pgsage
 from pgsage.cli.errors import FAILURE, OK, UNAVAILABLE, CliError
 from pgsage.embedded import EmbeddedPostgres
 
-DEMO_DATABASE = "demo"
+DEMO_DATABASE = "pgsage_demo"
 _STOP_GRACE = 15.0
 
 
@@ -76,9 +76,12 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
         handle = log_path.open("ab")
+        # The services sit beside the pgsage package (a checkout or site-packages alike).
+        root = str(Path(pgsage.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            env={**os.environ, **env},
+            env={**os.environ, "PYTHONPATH": path, **env},
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -140,8 +143,9 @@ def http_ready(url: str) -> bool:
         return False
 
 
-def _demo_target(stack: Stack, args: argparse.Namespace) -> str:
-    """The DSN of the demo database, built once in an embedded PostgreSQL of its own."""
+def _demo_target(stack: Stack, args: argparse.Namespace) -> Path:
+    """The optimizer's targets file for the demo database, built once (`python -m pgsage.demo`)
+    in an embedded PostgreSQL of its own unless --demo-dsn names a server."""
     if args.demo_dsn:
         server_dsn = args.demo_dsn
     else:
@@ -151,33 +155,46 @@ def _demo_target(stack: Stack, args: argparse.Namespace) -> str:
         postgres.start()
         stack.demo_postgres = postgres
         server_dsn = postgres.dsn("postgres")
+    targets_file = stack.data_dir / "demo-targets.toml"
     marker = stack.data_dir / "demo.built"
-    base = server_dsn.rpartition("/")[0]
-    dsn = f"{base}/{DEMO_DATABASE}"
-    if args.rebuild_demo or not marker.exists() or marker.read_text() != dsn:
+    if args.rebuild_demo or not targets_file.exists() or _read(marker) != server_dsn:
         stack.out.write("building the demo database (once; --rebuild-demo builds it again)\n")
         stack.out.flush()
         demo = stack.spawn(
             "demo",
             "pgsage.demo",
             {},
+            "build",
             "--dsn",
             server_dsn,
             "--database",
             DEMO_DATABASE,
             "--scale",
             str(args.demo_scale),
+            "--rounds",
+            str(args.demo_rounds),
+            "--config",
+            str(targets_file),
         )
-        code = demo.process.wait()
+        while demo.process.poll() is None:
+            if stack.stopping.wait(0.3):
+                raise KeyboardInterrupt
         stack.children.remove(demo)
-        if code != 0:
+        if demo.process.returncode != 0:
             raise CliError(
-                f"building the demo database failed (exit {code}); "
+                f"building the demo database failed (exit {demo.process.returncode}); "
                 f"{demo.log_path} ends with:\n{demo.tail()}",
                 FAILURE,
             )
-        marker.write_text(dsn)
-    return dsn
+        marker.write_text(server_dsn)
+    return targets_file
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -207,15 +224,14 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
     jobs_address = f"127.0.0.1:{args.jobs_port}"
     http = f"http://127.0.0.1:{args.http_port}"
 
-    demo_dsn = _demo_target(stack, args)
-    targets = [{"name": "demo", "dsn": demo_dsn, "what_if_engine": "transactional"}]
+    targets_file = _demo_target(stack, args)
     optimizer = stack.spawn(
         "optimizer",
         "optimizer_service",
         {
             "PGSAGE_OPTIMIZER_GRPC_HOST": "127.0.0.1",
             "PGSAGE_OPTIMIZER_GRPC_PORT": str(args.optimizer_port),
-            "PGSAGE_OPTIMIZER_TARGETS": json.dumps(targets),
+            "PGSAGE_OPTIMIZER_TARGETS_FILE": str(targets_file),
         },
     )
     stack.wait_for(optimizer, lambda: grpc_serving(optimizer_address), "gRPC health", 60)
