@@ -150,15 +150,18 @@ def calls(size: Size, rounds: int, seed: int = 7) -> list[tuple[Statement, Param
     return out
 
 
-async def run(dsn: str, size: Size, rounds: int, concurrency: int = 2) -> int:
-    """Runs the workload on `concurrency` connections; returns the number of calls made."""
+async def run(dsn: str, size: Size, rounds: int, concurrency: int = 2) -> tuple[int, set[int]]:
+    """Runs the workload on `concurrency` connections: the number of calls, the sessions' pids."""
     queue: asyncio.Queue[tuple[Statement, Params]] = asyncio.Queue()
     work = calls(size, rounds)
     for item in work:
         queue.put_nowait(item)
 
+    pids: set[int] = set()
+
     async def worker() -> None:
         conn = await asyncpg.connect(dsn)
+        pids.add(conn.get_server_pid())
         try:
             while not queue.empty():
                 statement, params = queue.get_nowait()
@@ -167,7 +170,7 @@ async def run(dsn: str, size: Size, rounds: int, concurrency: int = 2) -> int:
             await conn.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(work)
+    return len(work), pids
 
 
 async def execute(conn: asyncpg.Connection, statement: Statement, params: Sequence[object]) -> None:

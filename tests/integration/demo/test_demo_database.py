@@ -2,7 +2,8 @@
 
 Missing indexes on foreign keys, unused indexes, a prefix-covered and an exact duplicate, and a
 pg_stat_statements window that holds the parameterised workload with its frequencies; the
-measuring command builds indexes, sees the plans use them, and leaves no index behind.
+measuring command builds indexes, sees the plans use them, and leaves no index behind; and the
+real optimizer, over gRPC with the demo's transactional target, finds those flaws.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import os
 import tomllib
 import uuid
+from pathlib import Path
 
 import asyncpg
+import pglast
 import pytest
+from pglast import ast
 
 from optimizer_service import settings
-from pgsage.demo import build, config, measure, schema, workload
+from pgsage.demo import advice, build, config, measure, schema, workload
 
 SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROUNDS = 2
@@ -136,3 +140,37 @@ def test_the_printed_target_is_a_valid_optimizer_target():
     assert target.what_if_engine == "transactional"
     assert target.apply_allowed
     assert target.dsn.get_secret_value() == dsn
+
+
+def _leading_column(create_sql: str) -> tuple[str, str]:
+    stmt = pglast.parse_sql(create_sql)[0].stmt
+    assert isinstance(stmt, ast.IndexStmt), create_sql
+    return stmt.relation.relname, stmt.indexParams[0].name
+
+
+def _dropped_index(drop_sql: str) -> str:
+    stmt = pglast.parse_sql(drop_sql)[0].stmt
+    assert isinstance(stmt, ast.DropStmt), drop_sql
+    return stmt.objects[0][-1].sval
+
+
+async def test_the_optimizer_finds_the_flaws_and_its_indexes_serve_the_workload(demo):
+    log_path = Path("test-artifacts") / "optimizer-demo-test.log"
+    async with advice.optimizer(demo.dsn, log_path) as address:
+        got = await advice.analyze(address)
+
+    leading = {_leading_column(sql) for sql in got.creates}
+    for hot_foreign_key in [
+        ("orders", "customer_id"),
+        ("order_items", "order_id"),
+        ("payments", "order_id"),
+    ]:
+        assert hot_foreign_key in leading, got.titles
+    dropped = {_dropped_index(sql) for sql in got.drops}
+    assert set(schema.UNUSED) | {redundant for redundant, _ in schema.DUPLICATES} <= dropped
+    kept = {covering for _, covering in schema.DUPLICATES} | {"customers_pkey", "orders_pkey"}
+    assert not dropped & kept
+
+    result = await measure.measure(demo.dsn, list(got.creates), samples=1)
+    uses = {t.name: t.uses_new_index for t in result.timings}
+    assert uses["customer_orders"] and uses["order_items"] and uses["order_payment"]
