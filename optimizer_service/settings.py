@@ -16,8 +16,10 @@ A target, in TOML::
     dsn = "postgresql://advisor:secret@db:5432/shop"   # secret: never returned or logged
     apply_allowed = false              # whether Apply/Rollback may run (a later issue)
     what_if_engine = "hypopg"          # or "transactional" (opt-in: sandboxes, demo)
-    statement_timeout_ms = 30000       # for every statement of an analysis
+    statement_timeout_ms = 30000       # for every statement of an analysis (milliseconds;
+                                       # `statement_timeout` is accepted too)
     lock_timeout_ms = 1000             # for the transactional engine and verified drops
+                                       # (`lock_timeout` is accepted too)
     sandbox = "shop-sandbox"           # optional: the target benchmarks run on
 """
 
@@ -29,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -38,14 +40,22 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 class TargetConfig(BaseModel):
     """One target database, configured by name; its DSN never leaves the optimizer."""
 
-    model_config = {"frozen": True, "extra": "forbid"}
+    model_config = {"frozen": True, "extra": "forbid", "populate_by_name": True}
 
     name: str
     dsn: SecretStr
     apply_allowed: bool = False
     what_if_engine: Literal["hypopg", "transactional"] = "hypopg"
-    statement_timeout_ms: int = Field(default=30_000, ge=100)
-    lock_timeout_ms: int = Field(default=1_000, ge=10)
+    statement_timeout_ms: int = Field(
+        default=30_000,
+        ge=100,
+        validation_alias=AliasChoices("statement_timeout_ms", "statement_timeout"),
+    )
+    lock_timeout_ms: int = Field(
+        default=1_000,
+        ge=10,
+        validation_alias=AliasChoices("lock_timeout_ms", "lock_timeout"),
+    )
     sandbox: str | None = None
 
     @field_validator("name")
