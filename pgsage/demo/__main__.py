@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0: 400,000 orders")
-    parser.add_argument("--rounds", type=int, default=5, help="workload rounds (206 calls each)")
+    parser.add_argument("--rounds", type=int, default=3, help="workload rounds (206 calls each)")
     parser.add_argument("--config", type=Path, help="write the optimizer target TOML here")
     parser.add_argument("--index", action="append", default=[], help="CREATE INDEX to measure")
     parser.add_argument("--advise", action="store_true", help="measure the optimizer's advice")
