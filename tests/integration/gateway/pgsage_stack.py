@@ -26,10 +26,12 @@ from job_service import database, domain, jobs, schema, suggestions
 from job_service.settings import Settings as JobSettings
 from optimizer_service import app as optimizer_app
 from optimizer_service.settings import Settings as OptimizerSettings
+from pgsage.embedded import free_port
 from pgsage.jobs.v1 import suggestion_pb2
 
 SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[3]
+__all__ = ["free_port"]
 UI_DIST = REPO / "gateway" / "ui" / "dist"
 
 

@@ -1,0 +1,179 @@
+// Browser flows of the pgsage UI, driven by playwright-core on Debian's Chromium.
+// Run by tests/e2e (pytest), which starts the stack and passes PGSAGE_URL. When a flow needs
+// what the dispatcher does (run a job), it prints `@@ run <job>` and waits for `ok` on stdin.
+// Exits non-zero with the failed check; saves screenshots under ARTIFACTS.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+
+const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
+const BASE = process.env.PGSAGE_URL;
+const ARTIFACTS = process.env.ARTIFACTS;
+const mode = process.argv[2];
+
+const stdin = createInterface({ input: process.stdin });
+const answers = stdin[Symbol.asyncIterator]();
+async function ask(verb, argument) {
+  console.log(`@@ ${verb} ${argument}`);
+  const { value } = await answers.next();
+  assert.equal(value, "ok", `pytest did not ${verb} ${argument}`);
+}
+
+async function until(check, what, tries = 150) {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
+const page = await context.newPage();
+const problems = [];
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => { if (m.type() === "error" && !/status of (4|5)\d\d/.test(m.text())) problems.push(`console: ${m.text()}`); });
+const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+const row = (title) => page.locator("tr.suggestion-row", { hasText: title });
+const state = (title) => row(title).locator(".badge").innerText();
+
+async function mainFlow() {
+  // New analysis: the target comes from ListTargets.
+  await page.goto(`${BASE}/`);
+  await page.getByRole("link", { name: "New analysis" }).first().click();
+  await page.waitForURL(`${BASE}/new`);
+  const select = page.locator("select[name=target]");
+  await select.waitFor();
+  assert.equal(await select.inputValue(), "demo");
+  await page.locator("input[name=DUPLICATE_INDEXES]").uncheck();
+  await page.locator("input[name=budget]").fill("25");
+  await shot("01-new-analysis");
+  await page.getByRole("button", { name: "Start analysis" }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  const job = `jobs/${page.url().split("/").pop()}`;
+  await page.getByText("Waiting for a worker").waitFor();
+  const facts = await page.locator(".facts").first().innerText();
+  assert.match(facts, /missing indexes, unused indexes/);
+  assert.match(facts, /25\.0 MB/);
+  await until(async () => (await page.locator(".live").innerText()).includes("live"), "SSE connected");
+  await shot("02-job-pending");
+
+  // The job runs; the page follows it live over Server-Sent Events, without a reload.
+  await ask("run", job);
+  await until(async () => (await page.locator("h1 .badge").innerText()) === "succeeded", "job succeeded on the page");
+  await until(async () => (await page.locator("tr.suggestion-row").count()) === 3, "three suggestions listed");
+  await shot("03-job-finished");
+
+  // Approve one, dismiss another (with a reason).
+  await row("customer_id").getByRole("button", { name: "Approve" }).click();
+  await until(async () => (await state("customer_id")) === "approved", "approved");
+  await row("events_kind").getByRole("button", { name: "Dismiss" }).click();
+  await row("events_kind").getByLabel("Reason for dismissing").fill("the nightly report uses it");
+  await row("events_kind").getByRole("button", { name: "Dismiss" }).click();
+  await until(async () => (await state("events_kind")) === "dismissed", "dismissed");
+
+  // Filters: each shows only its state, and the counts follow.
+  for (const [filter, titles] of [["pending", ["order_id"]], ["approved", ["customer_id"]], ["dismissed", ["events_kind"]]]) {
+    await page.locator(`button[data-filter=${filter}]`).click();
+    const rows = page.locator("tr.suggestion-row");
+    await until(
+      async () => (await rows.count()) === titles.length && (await rows.first().innerText()).includes(titles[0]),
+      `${filter} filter shows ${titles}`,
+    );
+  }
+  assert.match(await page.locator("button[data-filter=pending]").innerText(), /1$/);
+  await page.locator("button[data-filter=all]").click();
+  await until(async () => (await page.locator("tr.suggestion-row").count()) === 3, "all filter");
+
+  // Edit SQL: a statement of the wrong kind is refused, and the reason shows under the editor.
+  await row("order_id").locator("button.disclosure").click();
+  await page.getByRole("button", { name: "edit" }).click();
+  const editor = page.getByLabel("Edited SQL");
+  await editor.fill("DROP TABLE public.order_items");
+  await page.getByRole("button", { name: "Save SQL" }).click();
+  const sqlError = page.getByTestId("sql-error");
+  await sqlError.waitFor();
+  assert.ok((await sqlError.innerText()).length > 10);
+  await shot("04-edit-refused");
+  const edited = "CREATE INDEX CONCURRENTLY order_items_order_id_product_id_idx ON public.order_items (order_id, product_id)";
+  await editor.fill(edited);
+  await page.getByRole("button", { name: "Save SQL" }).click();
+  await until(async () => (await page.getByLabel("Edited SQL").count()) === 0, "editor closed");
+  await page.getByText("edited by a reviewer").waitFor();
+  assert.match(await row("order_id").innerText(), /edited/);
+
+  // Someone else changes the suggestion meanwhile: the conflict is explained, reload fixes it.
+  const name = await row("order_id").getAttribute("data-suggestion");
+  await ask("touch", name);
+  await row("order_id").getByRole("button", { name: "Approve" }).click();
+  const conflict = page.getByText("changed by someone else");
+  await conflict.waitFor();
+  await shot("05-conflict");
+  await page.getByRole("button", { name: "Reload suggestion" }).click();
+  await until(async () => (await conflict.count()) === 0, "conflict gone after reload");
+  await row("order_id").getByRole("button", { name: "Approve" }).click();
+  await until(async () => (await state("order_id")) === "approved", "approved after reload");
+  await shot("06-reviewed");
+
+  // The patch: both approved statements, the edited SQL in place of the original.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-patch").click()]);
+  const script = await readFile(await download.path(), "utf8");
+  const statements = script.split("\n").filter((l) => l && !l.startsWith("--"));
+  assert.deepEqual(statements.sort(), [`${edited};`, "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);"].sort());
+  assert.match(download.suggestedFilename(), /^pgsage-.*\.sql$/);
+  console.log("patch ok");
+
+  // History: the job is there, and the state filter finds it.
+  await page.getByRole("link", { name: "Jobs" }).first().click();
+  await page.locator("button[data-state=SUCCEEDED]").click();
+  await until(async () => (await page.locator("[data-testid=jobs-table] tbody tr").count()) === 1, "succeeded filter");
+  assert.match(await page.locator("button[data-state=SUCCEEDED]").innerText(), /1$/);
+  await shot("07-jobs");
+}
+
+async function historyFlow() {
+  // No reachable target: the form says so plainly, with the reason.
+  await page.goto(`${BASE}/new`);
+  const note = page.getByTestId("no-targets");
+  await note.waitFor();
+  const text = await note.innerText();
+  assert.match(text, /No target database can be reached/);
+  assert.match(text, /demo:/);
+  assert.ok(!(await page.getByRole("button", { name: "Start analysis" }).isEnabled()));
+  await shot("08-no-target");
+
+  // Pagination: 25 per page, newest first.
+  await page.goto(`${BASE}/`);
+  const rows = page.locator("[data-testid=jobs-table] tbody tr");
+  await until(async () => (await rows.count()) === 25, "first page full");
+  assert.match(await page.locator("button[data-state=ALL]").innerText(), /27$/);
+  await page.getByRole("button", { name: "Older →" }).click();
+  await until(async () => (await rows.count()) === 2, "second page");
+  await page.getByText("Page 2").waitFor();
+  await page.getByRole("button", { name: "← Newer" }).click();
+  await until(async () => (await rows.count()) === 25, "back to the first page");
+  await page.locator("button[data-state=CANCELLED]").click();
+  await until(async () => (await rows.count()) === 2, "cancelled filter");
+  await shot("09-history");
+}
+
+try {
+  if (mode === "main") await mainFlow();
+  else if (mode === "history") await historyFlow();
+  else throw new Error(`unknown flow ${mode}`);
+  assert.deepEqual(problems, []);
+  console.log(`flow ${mode} passed`);
+} catch (error) {
+  await shot(`failed-${mode}`).catch(() => {});
+  console.error(error.stack ?? String(error));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  stdin.close();
+}

@@ -1,0 +1,111 @@
+"""The browser UI through the gateway, on the built UI and a real stack (Chromium).
+
+Flow: start an analysis of the demo target from the form, watch it finish live, approve one
+suggestion, dismiss another, filter, edit SQL (refused, then accepted), resolve an etag
+conflict, download the patch, find the job in the history. Running the job is the
+dispatcher's part (issue 4): until it exists, `run_job` streams the suggestions into the job
+store the way the dispatcher will, through the job service's repository.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pgsage_stack
+import pytest
+from conftest import run_flow, targets_for
+
+from pgsage.jobs.v1 import suggestion_pb2
+
+Impact = suggestion_pb2.QueryImpact
+
+SUGGESTIONS = [
+    {
+        "table": "public.orders",
+        "column": "customer_id",
+        "rationale": "Orders are looked up by customer in 3 of the 5 costliest queries; "
+        "each reads the whole table today.",
+        "estimated_size_bytes": 9_437_184,
+        "workload_improvement_percent": 38.4,
+        "confidence": 0.92,
+        "risk": "LOW",
+        "query_impacts": [
+            Impact(
+                text="SELECT * FROM orders WHERE customer_id = $1", cost_before=8210, cost_after=12
+            ),
+        ],
+    },
+    {
+        "kind": "DROP_UNUSED_INDEX",
+        "title": "Drop unused index public.events_kind_idx",
+        "sql": "DROP INDEX CONCURRENTLY public.events_kind_idx",
+        "rollback_sql": "CREATE INDEX CONCURRENTLY events_kind_idx ON public.events (kind)",
+        "table": "public.events",
+        "rationale": "No scan since the statistics were reset; each insert pays for it.",
+        "estimated_size_bytes": 2_621_440,
+        "confidence": 0.7,
+        "risk": "MEDIUM",
+    },
+    {
+        "table": "public.order_items",
+        "column": "order_id",
+        "rationale": "Joins from orders to order_items scan order_items in full.",
+        "estimated_size_bytes": 26_738_688,
+        "workload_improvement_percent": 21.7,
+        "confidence": 0.85,
+        "risk": "LOW",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+async def stack(built_ui, demo_dsn):
+    async with pgsage_stack.job_store("pgsage_e2e") as store:
+        async with pgsage_stack.optimizer(targets_for(demo_dsn)) as optimizer:
+            address = optimizer.address
+            async with pgsage_stack.job_service(store, optimizer_address=address) as service:
+                async with pgsage_stack.gateway(service.address, ui_dir=built_ui) as gateway:
+                    yield store, gateway
+
+
+async def test_analysis_review_and_patch_in_the_browser(stack):
+    store, gateway = stack
+
+    async def on_request(verb: str, name: str) -> None:
+        if verb == "run":  # the dispatcher's part: suggestions stream in, then the job ends
+            for fields in SUGGESTIONS:
+                await pgsage_stack.seed_suggestion(store, name, **fields)
+            await pgsage_stack.finish_job(store, name)
+        elif verb == "touch":  # another reviewer changes the suggestion (its etag moves on)
+            async with httpx.AsyncClient(base_url=gateway.url) as client:
+                response = await client.patch(
+                    f"/v1/{name}", params={"updateMask": "notes"}, json={"notes": "looked at it"}
+                )
+                assert response.status_code == 200, response.text
+        else:
+            raise AssertionError(f"unknown request {verb}")
+
+    output = await run_flow("main", gateway.url, on_request)
+    assert "patch ok" in output and "flow main passed" in output
+
+
+@pytest.fixture(scope="module")
+async def unreachable_stack(built_ui):
+    dead = f"postgresql://postgres@127.0.0.1:{pgsage_stack.free_port()}/nothing"
+    async with pgsage_stack.job_store("pgsage_e2e") as store:
+        async with pgsage_stack.optimizer(targets_for(dead)) as optimizer:
+            address = optimizer.address
+            async with pgsage_stack.job_service(store, optimizer_address=address) as service:
+                async with pgsage_stack.gateway(service.address, ui_dir=built_ui) as gateway:
+                    yield gateway
+
+
+async def test_history_pages_and_an_unreachable_target_in_the_browser(unreachable_stack):
+    async with httpx.AsyncClient(base_url=unreachable_stack.url) as client:
+        names = []
+        for _ in range(27):
+            response = await client.post("/v1/jobs", json={"target": "demo"})
+            names.append(response.json()["name"])
+        for name in names[:2]:
+            assert (await client.post(f"/v1/{name}:cancel")).status_code == 200
+    output = await run_flow("history", unreachable_stack.url)
+    assert "flow history passed" in output
