@@ -44,6 +44,8 @@ class Advice:
     seconds: float
     estimated_bytes: tuple[int, ...]
     summary_improvement_percent: float | None
+    what_if_calls: int = 0
+    what_if_cache_hits: int = 0
     insights: tuple[str, ...] = field(default=())
 
 
@@ -138,6 +140,7 @@ class OptimizerProcess:
         sizes: list[int] = []
         insights: list[str] = []
         improvement = None
+        calls = hits = 0
         started = time.perf_counter()
         async for event in stub.Analyze(request, timeout=300):
             kind = event.WhichOneof("event")
@@ -148,10 +151,14 @@ class OptimizerProcess:
                 insights.append(f"{event.insight.code}: {event.insight.message}")
             elif kind == "summary":
                 improvement = event.summary.workload_improvement_percent
+                calls = event.summary.what_if_calls
+                hits = event.summary.what_if_cache_hits
         return Advice(
             statements=tuple(statements),
             seconds=time.perf_counter() - started,
             estimated_bytes=tuple(sizes),
             summary_improvement_percent=improvement,
+            what_if_calls=calls,
+            what_if_cache_hits=hits,
             insights=tuple(insights),
         )

@@ -129,7 +129,10 @@ def render(outcome: Outcome) -> str:
         )
         out.append("    union:  " + "; ".join(r.union.labels))
         if r.pgsage is not None:
-            out.append("    pgsage: " + "; ".join(r.pgsage.labels))
+            out.append(
+                f"    pgsage ({r.pgsage.what_if_calls} what-if calls, "
+                f"{r.pgsage.cache_hits} cached, as its summary says): " + "; ".join(r.pgsage.labels)
+            )
     return "\n".join(out)
 
 

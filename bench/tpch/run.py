@@ -110,6 +110,8 @@ async def run(
                         await evaluator.evaluate(dsn, workload, list(advice.statements)),
                         advice.seconds,
                         tuple(whatif.describe(s) for s in advice.statements),
+                        advice.what_if_calls,
+                        advice.what_if_cache_hits,
                     )
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
