@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -151,6 +152,8 @@ class Analysis:
                     engine = None
                 for item in await finder.find():
                     dropped.append(item)
+                if UNUSED in opts.analyses:
+                    await self._window_insight(await finder.stats_reset())
             for item in created + dropped:
                 await self.emit(item)
             self.tracker.set("summary", 100, "done")
@@ -172,6 +175,25 @@ class Analysis:
         finally:
             if engine is not None:
                 await engine.close()
+
+    async def _window_insight(self, reset: datetime | None) -> None:
+        """Says when "unused" rests on a short or unknown statistics window."""
+        if reset is None:
+            await self.insight(
+                1,
+                "STATISTICS_WINDOW_UNKNOWN",
+                "the statistics have never been reset, so how long 'unused' indexes have gone "
+                "unused is unknown; their drop advice has a low confidence",
+            )
+            return
+        days = (datetime.now(UTC) - reset).total_seconds() / 86400
+        if days < drops.SHORT_WINDOW.days:
+            await self.insight(
+                2,
+                "SHORT_STATISTICS_WINDOW",
+                f"the statistics cover only {days:.1f} days (since their last reset); an index "
+                "used weekly or monthly may look unused, so drop advice has a lower confidence",
+            )
 
     async def _engine(
         self, conn: asyncpg.Connection, caps: targets.Capabilities

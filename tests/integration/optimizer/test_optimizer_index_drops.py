@@ -87,6 +87,8 @@ async def test_prefix_covered_and_duplicate_indexes_are_dropped_never_pk_or_uniq
     unused = drops["accounts_created_idx"]
     # A fresh database: the statistics window is short or unknown, so confidence is low.
     assert unused.confidence < 0.5
+    codes = {i.code for i in of_kind(events, "insight")}
+    assert codes & {"STATISTICS_WINDOW_UNKNOWN", "SHORT_STATISTICS_WINDOW"}
     assert unused.fingerprint and unused.fingerprint != org.fingerprint
     summary = of_kind(events, "summary")[0]
     assert set(summary.fingerprints) == {a.fingerprint for a in drops.values()}
