@@ -71,12 +71,14 @@ async def gateway(address: str) -> AsyncIterator[int]:
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection issuing GETs and reading Content-Length bodies."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(
+        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.port, self.reader, self.writer = port, reader, writer
 
     @classmethod
     async def open(cls, port: int) -> HttpConnection:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+        return cls(port, *await asyncio.open_connection("127.0.0.1", port))
 
     @classmethod
     async def once(cls, port: int, path: str) -> tuple[int, bytes]:
@@ -87,6 +89,15 @@ class HttpConnection:
             conn.writer.close()
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            return await self._get(path)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # The server closed an idle keep-alive connection (between rounds): reconnect.
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            return await self._get(path)
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
         self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
