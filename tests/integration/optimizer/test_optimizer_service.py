@@ -312,3 +312,36 @@ async def test_validate_statement_refuses_what_is_not_allowed(stub, sql, expecte
     assert words.lower() in info.value.details().lower()
     _, metadata = rpc.errors.from_status(rpc.status_of(info.value))
     assert metadata["field"] == "sql"
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.AnalyzeRequest(), "target"),
+        (
+            pb.AnalyzeRequest(
+                target="hypopg", options=analysis_pb2.AnalysisOptions(storage_budget_bytes=-1)
+            ),
+            "options.storage_budget_bytes",
+        ),
+        (
+            pb.AnalyzeRequest(
+                target="hypopg", options=analysis_pb2.AnalysisOptions(max_index_columns=40)
+            ),
+            "options.max_index_columns",
+        ),
+        (
+            pb.AnalyzeRequest(
+                target="hypopg",
+                workload=analysis_pb2.Workload(queries=[analysis_pb2.WorkloadQuery(text=" ")]),
+            ),
+            "workload.queries[0].text",
+        ),
+    ],
+)
+async def test_bad_analyze_requests_name_the_field(stub, request_, field):
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await analyze(stub, request_)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, metadata = rpc.errors.from_status(rpc.status_of(info.value))
+    assert metadata["field"] == field
