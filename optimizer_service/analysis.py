@@ -8,6 +8,7 @@ HypoPG objects live in that session and the transactional engine always rolls ba
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -50,6 +51,16 @@ MISSING, UNUSED, DUPLICATE = 1, 2, 3
 # HypoPG sessions per analysis (what-if plans run in parallel; the transactional engine
 # always uses one, since its real indexes would lock each other out).
 WHAT_IF_SESSIONS = 2
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+
+
+async def _prepare_session(conn: asyncpg.Connection) -> None:
+    """Session settings of an analysis: generic plans for prepared `$n` statements, and
+    (where the role may) no pg_stat_statements entries for the optimizer's own statements,
+    so they do not pollute the workload of the next analysis."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    with contextlib.suppress(asyncpg.PostgresError):
+        await conn.execute("SET pg_stat_statements.track = 'none'")
 
 
 @dataclass
@@ -94,7 +105,7 @@ class Analysis:
         for _ in range(WHAT_IF_SESSIONS - 1):
             conn = await targets.connect(self.req.target, connect_timeout=self.connect_timeout)
             self.sessions.append(conn)
-            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await _prepare_session(conn)
             await conn.execute("SELECT hypopg_reset()")
             helpers.append(whatif.HypoPGEngine(conn, caps.server_version_num))
         return helpers
@@ -115,8 +126,7 @@ class Analysis:
     async def _run(self, conn: asyncpg.Connection) -> None:
         opts = self.req.options
         caps = await targets.capabilities(conn)
-        # Only prepared statements are affected: the generic plans of `$n` queries.
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await _prepare_session(conn)
         self.tracker.set("workload", 2, "reading the workload")
         workload = await self._workload(conn, caps)
         await self.emit(workload)
@@ -259,6 +269,11 @@ class Analysis:
                 continue
             stmt.plan = plan
             stmt.facts = plans.facts(plan)
+            if stmt.facts.tables and all(t.schema in SYSTEM_SCHEMAS for t in stmt.facts.tables):
+                await self.insight(
+                    1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id
+                )
+                continue
             if stmt.facts.modified is not None:
                 rows = query.rows or query.calls
                 writes[stmt.facts.modified] = writes.get(stmt.facts.modified, 0.0) + rows
