@@ -31,6 +31,7 @@ from optimizer_service import (
 from optimizer_service import workload as workloads
 from optimizer_service.costs import CostModel
 from optimizer_service.model import (
+    Advice,
     Insight,
     Options,
     ParamMode,
@@ -138,13 +139,13 @@ class Analysis:
             if engine is not None:
                 helpers = await self._helpers(caps) if engine.name == "hypopg" else []
                 model = CostModel(engine, statements, writes, helpers)
-            created = []
+            created: list[Advice] = []
             base_cost = after_cost = 0.0
             if model is not None:
                 base_cost = after_cost = await model.total(frozenset())
             if MISSING in opts.analyses and model is not None and statements:
                 created, after_cost = await self._missing(conn, model, statements, existing)
-            dropped = []
+            dropped: list[Advice] = []
             if opts.analyses & {UNUSED, DUPLICATE}:
                 self.tracker.set("unused", 85, "looking for unused and duplicate indexes")
                 finder = drops.DropFinder(

@@ -17,7 +17,7 @@ from optimizer_service import errors, targets
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
-_ENGINES = {
+_ENGINES: dict[str, pb.WhatIfEngine] = {
     "hypopg": pb.WHAT_IF_ENGINE_HYPOPG,
     "transactional": pb.WHAT_IF_ENGINE_TRANSACTIONAL,
 }
@@ -54,7 +54,7 @@ async def probe_all(settings: Settings) -> list[Probe]:
     )
 
 
-def engine_of(p: Probe) -> int:
+def engine_of(p: Probe) -> pb.WhatIfEngine:
     if p.target.what_if_engine == "hypopg" and p.caps is not None and not p.caps.hypopg_version:
         return pb.WHAT_IF_ENGINE_NONE
     return _ENGINES[p.target.what_if_engine]

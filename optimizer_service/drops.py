@@ -107,7 +107,9 @@ class DropFinder:
         ]
 
     async def _replan(self, index: ExistingIndex) -> Check:
-        impacts, evidence, worse = [], [], []
+        impacts: list[QueryImpact] = []
+        evidence: list[Evidence] = []
+        worse: list[str] = []
         for stmt in self.statements:
             if stmt.facts is None or index.table not in stmt.facts.tables:
                 continue

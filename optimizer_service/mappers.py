@@ -99,7 +99,7 @@ def workload_to_proto(w: Workload) -> analysis_pb2.Workload:
         start_time=_ts(w.window.start), end_time=_ts(w.window.end)
     )
     return analysis_pb2.Workload(
-        source=int(w.source),
+        source=analysis_pb2.WorkloadSource.ValueType(w.source),
         queries=[
             analysis_pb2.WorkloadQuery(
                 query_id=q.query_id,
@@ -123,7 +123,7 @@ def replay_window(w: analysis_pb2.Workload) -> Window:
 
 def advice_to_proto(a: Advice) -> advice_pb2.Advice:
     return advice_pb2.Advice(
-        kind=int(a.kind),
+        kind=advice_pb2.AdviceKind.ValueType(a.kind),
         title=a.title,
         rationale=a.rationale,
         tables=list(a.tables),
@@ -140,12 +140,12 @@ def advice_to_proto(a: Advice) -> advice_pb2.Advice:
                 cost_before=i.cost_before,
                 cost_after=i.cost_after,
                 weight=i.weight,
-                parameter_mode=int(i.mode),
+                parameter_mode=analysis_pb2.ParameterMode.ValueType(i.mode),
             )
             for i in a.impacts
         ],
         confidence=a.confidence,
-        risk=int(a.risk),
+        risk=advice_pb2.Risk.ValueType(a.risk),
         risk_notes=a.risk_notes,
         evidence=[
             advice_pb2.Evidence(
@@ -189,7 +189,7 @@ def event_to_proto(event: object) -> optimizer_service_pb2.AnalyzeResponse:
     if isinstance(event, Insight):
         return optimizer_service_pb2.AnalyzeResponse(
             insight=analysis_pb2.Insight(
-                severity=event.severity,
+                severity=analysis_pb2.Severity.ValueType(event.severity),
                 code=event.code,
                 message=event.message,
                 query_id=event.query_id,

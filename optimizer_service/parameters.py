@@ -36,8 +36,9 @@ class Use:
 def _column_fields(node: object) -> tuple[str, ...] | None:
     while isinstance(node, ast.TypeCast):
         node = node.arg
-    if isinstance(node, ast.ColumnRef) and all(isinstance(f, ast.String) for f in node.fields):
-        return tuple(f.sval for f in node.fields)
+    if isinstance(node, ast.ColumnRef) and node.fields:
+        if all(isinstance(f, ast.String) and f.sval for f in node.fields):
+            return tuple(f.sval for f in node.fields)
     return None
 
 

@@ -72,11 +72,11 @@ def indexes_used(plan: dict[str, Any]) -> set[str]:
 def _column(node: Any, aliases: dict[str, Table]) -> tuple[Table, str] | None:
     while isinstance(node, ast.TypeCast):
         node = node.arg
-    if isinstance(node, ast.ColumnRef) and len(node.fields) == 2:
+    if isinstance(node, ast.ColumnRef) and node.fields and len(node.fields) == 2:
         alias, col = node.fields
         if isinstance(alias, ast.String) and isinstance(col, ast.String):
-            table = aliases.get(alias.sval)
-            if table is not None:
+            table = aliases.get(alias.sval or "")
+            if table is not None and col.sval:
                 return table, col.sval
     return None
 
@@ -117,7 +117,7 @@ class _Collector:
 
     def expr(self, node: Any) -> None:
         if isinstance(node, ast.BoolExpr):
-            for arg in node.args:
+            for arg in node.args or ():
                 self.expr(arg)
             return
         if isinstance(node, ast.NullTest):
@@ -175,6 +175,8 @@ def _parse_expr(text: str) -> Any | None:
     try:
         stmt = pglast.parse_sql(f"SELECT {cleaned}")[0].stmt
     except pglast.parser.ParseError:
+        return None
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList:
         return None
     return stmt.targetList[0].val
 

@@ -21,7 +21,7 @@ from optimizer_service import workload as workloads
 from optimizer_service.model import Progress, Workload
 from optimizer_service.progress import Tracker
 from optimizer_service.settings import Settings
-from pgsage import errors
+from pgsage import errors, failpoints
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 
@@ -86,6 +86,8 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                     break
                 if event is not None and not isinstance(event, Progress):
                     yield mappers.event_to_proto(event)
+                    # Crash and cancel tests widen the window between two events here.
+                    await failpoints.hit("optimizer_between_events")
                 if loop.time() - last_tick >= TICK_SECONDS:
                     last_tick = loop.time()
                     yield mappers.event_to_proto(tracker.snapshot())

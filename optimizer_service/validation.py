@@ -33,7 +33,7 @@ def _parse(sql: str) -> ast.Node:
         stmts = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:
         raise errors.InvalidStatement(f"the statement does not parse: {exc}") from None
-    if len(stmts) != 1:
+    if len(stmts) != 1 or stmts[0].stmt is None:
         raise errors.InvalidStatement(f"exactly one statement is allowed, got {len(stmts)}")
     return stmts[0].stmt
 
@@ -41,8 +41,8 @@ def _parse(sql: str) -> ast.Node:
 def _columns_in(node: object) -> set[str]:
     found: set[str] = set()
     if isinstance(node, ast.ColumnRef):
-        last = node.fields[-1]
-        if isinstance(last, ast.String):
+        last = node.fields[-1] if node.fields else None
+        if isinstance(last, ast.String) and last.sval:
             found.add(last.sval)
     elif isinstance(node, ast.Node):
         for name in node:
@@ -81,9 +81,11 @@ async def _create(
         raise errors.InvalidStatement("UNIQUE indexes are not allowed (they change semantics)")
     if stmt.tableSpace:
         raise errors.InvalidStatement("TABLESPACE is not allowed")
+    if stmt.relation is None:
+        raise errors.InvalidStatement("the statement names no table")
     table, columns = await _table(conn, stmt.relation)
     _check_table(table, expected_table)
-    used = set()
+    used: set[str] = set()
     for elem in (*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())):
         used |= {elem.name} if elem.name else _columns_in(elem.expr)
     used |= _columns_in(stmt.whereClause)
@@ -91,7 +93,7 @@ async def _create(
     if missing:
         raise errors.InvalidStatement(f"{table} has no column(s) {', '.join(missing)}")
     if not stmt.idxname:
-        keys = [e.name or "expr" for e in stmt.indexParams]
+        keys = [e.name or "expr" for e in stmt.indexParams or ()]
         stmt.idxname = sqltext.index_name(IndexDef(table, tuple(keys)))
     exists = await conn.fetchval(
         "SELECT to_regclass($1) IS NOT NULL",
@@ -119,7 +121,7 @@ async def _drop(
         raise errors.InvalidStatement("only DROP INDEX CONCURRENTLY is allowed")
     if not stmt.concurrent:
         raise errors.InvalidStatement("use DROP INDEX CONCURRENTLY (it does not block writes)")
-    if len(stmt.objects) != 1:
+    if not stmt.objects or len(stmt.objects) != 1:
         raise errors.InvalidStatement("drop exactly one index per statement")
     if stmt.behavior == enums.DropBehavior.DROP_CASCADE:
         raise errors.InvalidStatement("CASCADE is not allowed")
@@ -150,7 +152,7 @@ async def _drop(
     _check_table(table, expected_table)
     kind = expected_kind if expected_kind in DROP_KINDS else Kind.DROP_UNUSED_INDEX
     return pb.ValidateStatementResponse(
-        kind=int(kind),
+        kind=advice_pb2.AdviceKind.ValueType(kind),
         table=str(table),
         index_name=row["index"],
         normalized_sql=sqltext.drop_sql(row["nspname"], row["index"]),
@@ -177,16 +179,15 @@ async def validate(
     )
     if expected is None:
         raise pgsage_errors.InvalidArgument("expected_kind", "unknown advice kind")
-    is_create = isinstance(stmt, ast.IndexStmt)
-    if not is_create and not isinstance(stmt, ast.DropStmt):
+    if not isinstance(stmt, ast.IndexStmt | ast.DropStmt):
         raise errors.InvalidStatement(
             "only CREATE INDEX CONCURRENTLY or DROP INDEX CONCURRENTLY is allowed"
         )
-    if expected == Kind.CREATE_INDEX and not is_create:
+    if expected == Kind.CREATE_INDEX and not isinstance(stmt, ast.IndexStmt):
         raise errors.InvalidStatement("expected a CREATE INDEX CONCURRENTLY statement")
-    if expected in DROP_KINDS and is_create:
+    if expected in DROP_KINDS and isinstance(stmt, ast.IndexStmt):
         raise errors.InvalidStatement("expected a DROP INDEX CONCURRENTLY statement")
     async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
-        if is_create:
+        if isinstance(stmt, ast.IndexStmt):
             return await _create(conn, stmt, request.expected_table)
         return await _drop(conn, stmt, expected, request.expected_table)

@@ -61,7 +61,7 @@ def param_count(text: str) -> int:
     def visit(node: object) -> None:
         nonlocal highest
         if isinstance(node, ast.ParamRef):
-            highest = max(highest, node.number)
+            highest = max(highest, node.number or 0)
         elif isinstance(node, ast.Node):
             for name in node:
                 visit(getattr(node, name))
