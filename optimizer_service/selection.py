@@ -34,6 +34,8 @@ LOCAL_SEARCH_ROUNDS = 4
 # What-if calls the local search may spend (a count, not a time, so runs stay repeatable).
 LOCAL_SEARCH_LOOKUPS = 5_000
 SWAP_CANDIDATES = 25
+# The step threshold of the first greedy pass, as in Extend (0.3 % of the cost before it).
+COARSE_STEP = 0.003
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,11 @@ class Selector:
             self.alone[index] = result[1] if result else -math.inf
 
     async def greedy(
-        self, start: list[IndexDef], pool: list[IndexDef], extend: bool = True
+        self,
+        start: list[IndexDef],
+        pool: list[IndexDef],
+        extend: bool = True,
+        min_fraction: float | None = None,
     ) -> list[IndexDef]:
         """Extend-style greedy from `start`, best cost reduction per extra byte first.
 
@@ -134,6 +140,7 @@ class Selector:
         stops once the best real score found beats every remaining bound.
         """
         await self._alone(pool)
+        threshold = self.limits.min_fraction if min_fraction is None else min_fraction
         chosen = list(start)
         current = await self.cost(chosen)
         bounds: dict[tuple[IndexDef | None, IndexDef], float] = {}
@@ -152,7 +159,7 @@ class Selector:
                     break
                 found = await self._try(chosen, current, old, new)
                 bounds[(old, new)] = found[1] if found else -math.inf
-                if found is None or found[0] <= current * self.limits.min_fraction:
+                if found is None or found[0] <= current * threshold:
                     continue
                 gain, score = found
                 if best is None or (score, gain) > (best[0], best[1]):
@@ -246,7 +253,12 @@ class Selector:
         """The chosen set, in the order that adds the most benefit first."""
         singles = [c for c in self.candidates if c.width == 1 and not c.include]
         self.report("greedy over single-column candidates and their extensions (Extend-style)")
-        chosen = await self.greedy([], singles)
+        # Coarse steps first (Extend's own threshold), so small high-ratio indexes cannot
+        # take budget a big step needs; then finer steps fill what budget is left.
+        coarse = max(self.limits.min_fraction, COARSE_STEP)
+        chosen = await self.greedy([], singles, min_fraction=coarse)
+        if coarse > self.limits.min_fraction:
+            chosen = await self.greedy(chosen, singles)
         self._phase("greedy")
         self.report("local search over every candidate, multi-column and covering ones too")
         chosen = await self.local_search(chosen, self.candidates)
