@@ -20,6 +20,7 @@ from typing import IO
 
 from job_service import (
     database,
+    dispatcher,
     errors,
     expiry,
     monitors,
@@ -111,6 +112,7 @@ class RunningService:
     listener: notifications.Listener
     settings: Settings
     embedded: EmbeddedStore | None = None
+    dispatcher: dispatcher.Dispatcher | None = None
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     _stoppables: list = field(default_factory=list)
@@ -128,6 +130,10 @@ class RunningService:
         self._stopped = True
         grace = self.settings.shutdown_grace.total_seconds() if grace is None else grace
         await self.server.health.enter_graceful_shutdown()
+        if self.dispatcher is not None:
+            # Running jobs go back to PENDING at once, so another replica (or this one,
+            # restarted) resumes them without waiting for a lease to lapse.
+            await self.dispatcher.stop()
         await self.listener.close()
         await self.server.grpc_server.stop(grace)
         for part in reversed(self._stoppables):
@@ -190,6 +196,24 @@ async def start(settings: Settings) -> RunningService:
             grpc_server.health,
             interval=settings.optimizer_check_interval.total_seconds(),
         )
+        job_dispatcher = dispatcher.Dispatcher(
+            db=db,
+            listener=listener,
+            optimizer_client=optimizer_client,
+            lease=settings.lease,
+            max_concurrent=settings.max_concurrent_jobs,
+            poll_interval=settings.poll_interval,
+            analyze_timeout=settings.analyze_timeout,
+            job_ttl=settings.job_ttl,
+            retry_backoff=settings.retry_backoff,
+            max_retry_backoff=settings.max_retry_backoff,
+        )
+        listener.on_any(job_dispatcher.wake)
+        # Start-up reconciliation, before anything reports SERVING: jobs whose owner died
+        # are requeued (or failed after their last attempt, or cancelled).
+        reconciled = await job_dispatcher.reconcile()
+        if reconciled:
+            log.info("start-up reconciliation: %d job(s) with lapsed leases", reconciled)
         sweeper = expiry.Sweeper(
             db,
             interval=settings.expiry_interval.total_seconds(),
@@ -197,7 +221,7 @@ async def start(settings: Settings) -> RunningService:
         )
         await grpc_server.start()
         stoppables.append(grpc_server)
-        for part in (db_monitor, optimizer_monitor, sweeper):
+        for part in (db_monitor, optimizer_monitor, sweeper, job_dispatcher):
             await part.start()
             stoppables.append(part)
     except BaseException:
@@ -218,6 +242,7 @@ async def start(settings: Settings) -> RunningService:
         listener=listener,
         settings=settings,
         embedded=embedded,
+        dispatcher=job_dispatcher,
         database_monitor=db_monitor,
         optimizer_monitor=optimizer_monitor,
         _stoppables=stoppables[1:],

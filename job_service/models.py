@@ -105,6 +105,8 @@ job = Table(
     Column("lease_owner", Text, nullable=True),
     Column("lease_expire_time", TS, nullable=True),
     Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    # A PENDING job waiting out a retry backoff is not claimed before this time.
+    Column("run_after", TS, nullable=True),
     Column("create_time", TS, nullable=False, server_default=_now()),
     Column("start_time", TS, nullable=True),
     Column("end_time", TS, nullable=True),

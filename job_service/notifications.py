@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 
@@ -54,7 +54,12 @@ class Listener:
         self._subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._on_any: list[Callable[[], None]] = []
         self.closing = False
+
+    def on_any(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` on every notification and reconnect (the dispatcher's wake-up)."""
+        self._on_any.append(callback)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="job-notifications")
@@ -83,11 +88,15 @@ class Listener:
                     del self._subscriptions[job_id]
 
     def _ring_all(self) -> None:
+        for callback in self._on_any:
+            callback()
         for subs in self._subscriptions.values():
             for sub in subs:
                 sub.ring()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        for callback in self._on_any:
+            callback()
         job_text = payload.split(" ", 1)[0]
         try:
             job_id = uuid.UUID(job_text)

@@ -6,6 +6,7 @@ call is UNAVAILABLE (`OPTIMIZER_UNAVAILABLE`) saying so. Every call has a deadli
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -50,6 +51,28 @@ class OptimizerClient:
         return errors.OptimizerUnavailable(
             f"{exc.code().name} from the optimizer at {self.address}: {(exc.details() or '')[:200]}"
         )
+
+    def stub(self) -> optimizer_service_pb2_grpc.OptimizerServiceStub:
+        """The optimizer's stub (UNAVAILABLE when none is configured)."""
+        return self._stub()
+
+    async def ready(self, within: float) -> bool:
+        """Whether the optimizer can be reached: True once connected, False as soon as a
+        connection attempt fails (or after `within` seconds)."""
+        if self._channel is None:
+            return False
+        channel = self._channel
+        state = channel.get_state(try_to_connect=True)
+        try:
+            async with asyncio.timeout(within):
+                while state != grpc.ChannelConnectivity.READY:
+                    if state == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                        return False
+                    await channel.wait_for_state_change(state)
+                    state = channel.get_state(try_to_connect=True)
+        except TimeoutError:
+            return False
+        return True
 
     async def list_targets(self) -> list[job_service_pb2.Target]:
         stub = self._stub()

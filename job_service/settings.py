@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     # How often the database is pinged for health.
     health_interval: timedelta = timedelta(seconds=1)
     max_attempts: int = Field(default=3, ge=1)
+    # The dispatcher: a running job's lease (renewed every third of it while its stream
+    # lives; a job whose owner died is taken over once it lapses), how many jobs this
+    # process runs at once, how often it looks for work when no notification woke it, the
+    # deadline of one Analyze stream, and the backoff between attempts.
+    lease: timedelta = timedelta(seconds=30)
+    max_concurrent_jobs: int = Field(default=16, ge=0)
+    poll_interval: timedelta = timedelta(seconds=2)
+    analyze_timeout: timedelta = timedelta(hours=1)
+    retry_backoff: timedelta = timedelta(seconds=1)
+    max_retry_backoff: timedelta = timedelta(seconds=60)
     pool_size: int = Field(default=10, ge=1)
     connect_timeout: timedelta = timedelta(seconds=3)
     shutdown_grace: timedelta = timedelta(seconds=10)

@@ -73,6 +73,10 @@ def _settings_for(url: str, **overrides: object) -> Settings:
         "health_interval": timedelta(seconds=0.2),
         "shutdown_grace": timedelta(seconds=1),
         "optimizer_timeout": timedelta(seconds=1),
+        # These tests drive the API on jobs exactly as they created them: the dispatcher is
+        # paused (an API-only replica), so no job leaves PENDING behind the test's back.
+        # tests/integration/dispatch runs jobs for real.
+        "max_concurrent_jobs": 0,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -71,7 +71,12 @@ class Process:
 
 
 def env_for(**values: str) -> dict[str, str]:
-    env = {"PGSAGE_JOBS_GRPC_HOST": "127.0.0.1", "PGSAGE_JOBS_GRPC_PORT": str(free_port())}
+    env = {
+        "PGSAGE_JOBS_GRPC_HOST": "127.0.0.1",
+        "PGSAGE_JOBS_GRPC_PORT": str(free_port()),
+        # API-only replica: jobs stay as the test created them (see conftest).
+        "PGSAGE_JOBS_MAX_CONCURRENT_JOBS": "0",
+    }
     env.update({f"PGSAGE_JOBS_{k.upper()}": v for k, v in values.items()})
     return env
 

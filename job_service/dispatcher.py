@@ -1,0 +1,499 @@
+"""The dispatcher: runs PENDING jobs on the optimizer, durably, on any replica.
+
+One loop per process claims jobs (`FOR UPDATE SKIP LOCKED`, oldest first) while it has room,
+woken by LISTEN/NOTIFY on job changes with a polling fallback (a lost notification only
+delays). Each claimed job runs in a task of its own (`JobRun`): it holds a lease that it
+renews while the stream lives, opens the optimizer's `Analyze` stream with a deadline, and
+persists every event as it arrives, each in its own short statement guarded by the lease.
+
+Failure handling, as DESIGN.md (Lifecycles) says:
+- optimizer unreachable before the stream starts → back to PENDING after a backoff, the
+  attempt given back (jobs wait, they do not burn attempts);
+- a stream that breaks after it started → PENDING after a backoff, attempt used; FAILED with
+  the reason after the last attempt;
+- the optimizer answers with an error of the request (unknown target, bad options) → FAILED;
+- cancel asked (CANCELLING) → the stream is cancelled, the job ends CANCELLED, what was
+  streamed stays;
+- the lease is lost (this process stalled and was taken over) → the run stops writing;
+- this process dies → its leases lapse; any replica's reaper requeues the jobs;
+- graceful shutdown → the runs stop and hand their jobs back at once (no attempt used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+import grpc
+from google.rpc import code_pb2
+
+from job_service import database, domain, errors, mappers, notifications, optimizer, runs
+from pgsage import errors as pgsage_errors
+from pgsage import failpoints, rpc
+from pgsage.optimizer.v1 import optimizer_service_pb2
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Statuses of a started stream worth another attempt (the optimizer or its target hiccuped).
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+
+
+def new_owner_id() -> str:
+    """A random id for this process's leases (never a host or pod name)."""
+    return f"js-{uuid.uuid4().hex[:16]}"
+
+
+def _make_status(code: int, reason: str, message: str) -> bytes:
+    """A serialized `google.rpc.Status` with an `ErrorInfo`, for `job.error`."""
+    error = pgsage_errors.PgsageError(message, reason=reason)
+    status = error.to_status()
+    status.code = code
+    return status.SerializeToString()
+
+
+class LeaseLost(Exception):
+    """This process no longer owns the job (it was taken over, or it finished elsewhere)."""
+
+
+class Dispatcher:
+    """Claims and runs jobs in this process; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        db: database.Database,
+        listener: notifications.Listener,
+        optimizer_client: optimizer.OptimizerClient,
+        lease: timedelta,
+        max_concurrent: int,
+        poll_interval: timedelta,
+        analyze_timeout: timedelta,
+        job_ttl: timedelta,
+        retry_backoff: timedelta,
+        max_retry_backoff: timedelta,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.listener = listener
+        self.optimizer = optimizer_client
+        self.lease = lease
+        self.max_concurrent = max_concurrent
+        self.poll_interval = poll_interval.total_seconds()
+        self.analyze_timeout = analyze_timeout.total_seconds()
+        self.job_ttl = job_ttl
+        self.retry_backoff = retry_backoff
+        self.max_retry_backoff = max_retry_backoff
+        self.owner = owner or new_owner_id()
+        self._wake = asyncio.Event()
+        self._runs: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.jobs_run = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Requeues (or fails, or cancels) every job whose lease has lapsed. Start-up runs
+        this before reporting SERVING; the loop runs it again every poll."""
+        error = _make_status(
+            code_pb2.UNAVAILABLE,
+            "LEASE_LAPSED",
+            "the job service running this job stopped renewing its lease (it crashed or "
+            "lost its database) and the job ran out of attempts",
+        )
+        total = 0
+        while True:
+            async with self.db.connection() as conn:
+                reaped = await runs.reap_lapsed(conn, error, self.job_ttl)
+            for job in reaped:
+                log.info(
+                    "job %s: lease lapsed, now %s (attempt %d of %d)",
+                    job.id,
+                    job.state,
+                    job.attempt,
+                    job.max_attempts,
+                )
+            total += len(reaped)
+            if len(reaped) < 100:
+                return total
+
+    def wake(self) -> None:
+        """Something changed (a job was created, retried or requeued): look for work now."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="dispatcher")
+
+    async def stop(self) -> None:
+        """Stops claiming; running jobs are handed back (PENDING, attempt given back)."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for task in list(self._runs.values()):
+            task.cancel()
+        if self._runs:
+            await asyncio.gather(*self._runs.values(), return_exceptions=True)
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    # -- the claim loop --------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        reap_every = max(self.lease.total_seconds() / 3, 0.2)
+        last_reap = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                if loop.time() - last_reap >= reap_every:
+                    last_reap = loop.time()
+                    await self.reconcile()
+                while len(self._runs) < self.max_concurrent and not self._stopping:
+                    async with self.db.connection() as conn:
+                        claimed = await runs.claim(conn, self.owner, self.lease)
+                    if claimed is None:
+                        break
+                    self._spawn(*claimed)
+            except errors.DatabaseUnavailable as exc:
+                log.warning("dispatcher: job store unavailable: %s", exc.message)
+            except Exception:
+                log.exception("dispatcher: unexpected error while claiming")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(self.poll_interval, reap_every)):
+                    await self._wake.wait()
+
+    def _spawn(self, job: domain.Job, workload: bytes | None) -> None:
+        run = JobRun(self, job, workload)
+        task = asyncio.create_task(run.run(), name=f"job-{job.id}")
+        self._runs[job.id] = task
+
+        def done(_: asyncio.Task[None], job_id: uuid.UUID = job.id) -> None:
+            self._runs.pop(job_id, None)
+            self.jobs_run += 1
+            self._wake.set()  # room for another job
+
+        task.add_done_callback(done)
+
+    def backoff(self, attempt: int) -> timedelta:
+        """Exponential backoff with jitter for the `attempt`-th retry."""
+        base = self.retry_backoff.total_seconds() * (2 ** max(attempt - 1, 0))
+        capped = min(base, self.max_retry_backoff.total_seconds())
+        return timedelta(seconds=capped * random.uniform(0.8, 1.2))
+
+    async def write(self, what: str, action: Callable[[database.Connection], Awaitable[T]]) -> T:
+        """Runs one guarded statement, waiting out a database outage (the job store may
+        restart under a running job: nothing streamed is dropped, the stream just waits)."""
+        delay = 0.1
+        while True:
+            try:
+                async with self.db.connection() as conn:
+                    return await action(conn)
+            except errors.DatabaseUnavailable as exc:
+                if self._stopping:
+                    raise
+                log.warning("%s: job store unavailable (%s); retrying", what, exc.message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+class JobRun:
+    """One attempt of one job in this process."""
+
+    def __init__(self, dispatcher: Dispatcher, job: domain.Job, workload: bytes | None) -> None:
+        self.d = dispatcher
+        self.job = job
+        self.workload = workload
+        self.id = job.id
+        self._cancel_seen = asyncio.Event()
+        self._lease_lost = asyncio.Event()
+        self._call: grpc.aio.UnaryStreamCall | None = None
+        self._insights: list[mappers.InsightTuple] = []
+        self._received = 0
+
+    async def run(self) -> None:
+        job = self.job
+        log.info(
+            "job %s: attempt %d of %d on %s", job.id, job.attempt, job.max_attempts, self.d.owner
+        )
+        keeper = asyncio.create_task(self._keep_lease(), name=f"lease-{job.id}")
+        try:
+            await failpoints.hit("after_claim")
+            await self._execute()
+        except asyncio.CancelledError:
+            # Graceful shutdown: hand the job back at once, no attempt used.
+            await self._cancel_call()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(3):
+                    async with self.d.db.connection() as conn:
+                        await runs.requeue(
+                            conn,
+                            job.id,
+                            self.d.owner,
+                            error=None,
+                            used_attempt=False,
+                            delay=timedelta(0),
+                            ttl=self.d.job_ttl,
+                        )
+                log.info("job %s: handed back on shutdown", job.id)
+            raise
+        except LeaseLost:
+            log.warning("job %s: lease lost; another replica owns it now", job.id)
+            await self._cancel_call()
+        except Exception:
+            log.exception("job %s: unexpected error in its run", job.id)
+            await self._cancel_call()
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper
+
+    # -- the lease -------------------------------------------------------------------
+
+    async def _keep_lease(self) -> None:
+        """Renews the lease every third of its length, and at once on any change of the
+        job (a cancel arrives by NOTIFY), until the run ends."""
+        every = self.d.lease.total_seconds() / 3
+        async with self.d.listener.subscribe(self.id) as bell:
+            while True:
+                await bell.wait(every)
+                try:
+                    async with self.d.db.connection() as conn:
+                        state = await runs.renew(conn, self.id, self.d.owner, self.d.lease)
+                except errors.DatabaseUnavailable:
+                    continue
+                if state is None:
+                    self._lease_lost.set()
+                    await self._cancel_call()
+                    return
+                if state[1] and not self._cancel_seen.is_set():
+                    log.info("job %s: cancel requested", self.id)
+                    self._cancel_seen.set()
+                    await self._cancel_call()
+
+    async def _cancel_call(self) -> None:
+        if self._call is not None and not self._call.done():
+            self._call.cancel()
+
+    # -- the stream ------------------------------------------------------------------
+
+    async def _execute(self) -> None:
+        job = self.job
+        if job.kind != "ANALYZE":
+            await self._fail(
+                code_pb2.UNIMPLEMENTED,
+                "KIND_NOT_SUPPORTED",
+                f"{job.kind} jobs are not supported by this job service yet",
+            )
+            return
+        if not await self.d.optimizer.ready(self.d.optimizer.timeout):
+            await self._requeue_unreached(
+                f"the optimizer at {self.d.optimizer.address or '(not configured)'} "
+                "cannot be reached; the job waits for it"
+            )
+            return
+        request = mappers.analyze_request(job, self.workload)
+        stub = self.d.optimizer.stub()
+        self._call = stub.Analyze(request, timeout=self.d.analyze_timeout)
+        if self._cancel_seen.is_set():
+            self._call.cancel()
+        summary_seen = False
+        try:
+            async for event in self._call:
+                self._received += 1
+                summary_seen = await self._persist(event)
+                if summary_seen:
+                    break
+        except grpc.aio.AioRpcError as exc:
+            await self._stream_failed(exc)
+            return
+        except asyncio.CancelledError:
+            # Iterating a call this run cancelled raises CancelledError too; anything
+            # else is this task being cancelled (shutdown), which `run` handles.
+            if self._lease_lost.is_set():
+                raise LeaseLost() from None
+            if not self._cancel_seen.is_set():
+                raise
+        if self._lease_lost.is_set():
+            raise LeaseLost()
+        if self._cancel_seen.is_set() and not summary_seen:
+            await self._cancelled()
+            return
+        if not summary_seen:
+            await self._retry(
+                used_attempt=True,
+                code=code_pb2.UNAVAILABLE,
+                reason="STREAM_ENDED_EARLY",
+                message="the optimizer's stream ended before its summary",
+            )
+
+    async def _persist(self, event: optimizer_service_pb2.AnalyzeResponse) -> bool:
+        """Stores one streamed event; True once the summary (the last event) is stored."""
+        which = event.WhichOneof("event")
+        owner = self.d.owner
+        result: object
+        if which == "workload":
+            workload = event.workload
+            window = mappers.window_of(workload)
+            result = await self.d.write(
+                f"job {self.id} workload",
+                lambda c: runs.record_workload(
+                    c,
+                    self.id,
+                    owner,
+                    workload.SerializeToString(),
+                    window,
+                    len(workload.queries),
+                ),
+            )
+        elif which == "progress":
+            p = event.progress
+            result = await self.d.write(
+                f"job {self.id} progress",
+                lambda c: runs.record_progress(c, self.id, owner, p.stage, p.percent, p.message),
+            )
+        elif which == "insight":
+            self._insights.append(mappers.insight_tuple(event.insight))
+            count = len(self._insights)
+            result = await self.d.write(
+                f"job {self.id} insight",
+                lambda c: runs.record_insights(c, self.id, owner, count),
+            )
+        elif which == "advice":
+            new = mappers.suggestion_from_advice(event.advice, self.job.target, self.job.attempt)
+            result = await self.d.write(
+                f"job {self.id} suggestion",
+                lambda c: runs.add_suggestion(c, self.id, owner, new),
+            )
+            await failpoints.hit("between_events")
+        elif which == "summary":
+            summary = mappers.summary_from_optimizer(event.summary, self._insights)
+            fingerprints = list(event.summary.fingerprints)
+            result = await self.d.write(
+                f"job {self.id} summary",
+                lambda c: runs.succeed(
+                    c,
+                    self.id,
+                    owner,
+                    summary.SerializeToString(),
+                    fingerprints,
+                    self.d.job_ttl,
+                ),
+            )
+            if result is None:
+                raise LeaseLost()
+            log.info("job %s: SUCCEEDED", self.id)
+            return True
+        else:
+            return False
+        if result is None:
+            self._lease_lost.set()
+            raise LeaseLost()
+        return False
+
+    # -- endings ---------------------------------------------------------------------
+
+    async def _stream_failed(self, exc: grpc.aio.AioRpcError) -> None:
+        if self._lease_lost.is_set():
+            raise LeaseLost()
+        if self._cancel_seen.is_set():
+            await self._cancelled()
+            return
+        status = rpc.status_of(exc)
+        reason, _ = pgsage_errors.from_status(status)
+        code = exc.code()
+        if code not in RETRYABLE:
+            await self._finish("FAILED", status.SerializeToString())
+            log.info("job %s: FAILED (%s %s)", self.id, code.name, reason)
+            return
+        # A transport failure before anything arrived: the optimizer was not reached.
+        started = self._received > 0 or bool(reason)
+        if not started:
+            await self._requeue_unreached(
+                f"the optimizer at {self.d.optimizer.address} went away before the stream "
+                f"started ({code.name}); the job waits for it"
+            )
+            return
+        await self._retry(
+            used_attempt=True,
+            code=status.code or code.value[0],
+            reason=reason or "OPTIMIZER_STREAM_BROKEN",
+            message=f"the optimizer's stream broke: {code.name}: {status.message}"[:900],
+        )
+
+    async def _requeue_unreached(self, message: str) -> None:
+        await self._retry(
+            used_attempt=False,
+            code=code_pb2.UNAVAILABLE,
+            reason="OPTIMIZER_UNAVAILABLE",
+            message=message,
+        )
+
+    async def _retry(self, *, used_attempt: bool, code: int, reason: str, message: str) -> None:
+        error = _make_status(code, reason, message)
+        delay = self.d.backoff(self.job.attempt)
+        job = await self.d.write(
+            f"job {self.id} requeue",
+            lambda c: runs.requeue(
+                c,
+                self.id,
+                self.d.owner,
+                error=error,
+                used_attempt=used_attempt,
+                delay=delay,
+                ttl=self.d.job_ttl,
+            ),
+        )
+        if job is None:
+            raise LeaseLost()
+        log.info(
+            "job %s: %s after %s (%s)",
+            self.id,
+            job.state,
+            reason,
+            "attempt used" if used_attempt else "attempt given back",
+        )
+        self.d.wake()
+
+    async def _cancelled(self) -> None:
+        await failpoints.hit("while_cancelling")
+        summary = mappers.summary_from_optimizer(None, self._insights)
+        await self._finish(
+            "CANCELLED",
+            _make_status(code_pb2.CANCELLED, "JOB_CANCELLED", "the job was cancelled"),
+            summary=summary.SerializeToString(),
+        )
+        log.info("job %s: CANCELLED", self.id)
+
+    async def _fail(self, code: int, reason: str, message: str) -> None:
+        await self._finish("FAILED", _make_status(code, reason, message))
+
+    async def _finish(self, state: str, error: bytes | None, summary: bytes | None = None) -> None:
+        job = await self.d.write(
+            f"job {self.id} {state}",
+            lambda c: runs.finish(c, self.id, self.d.owner, state, error, self.d.job_ttl, summary),
+        )
+        if job is None:
+            raise LeaseLost()

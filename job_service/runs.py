@@ -1,0 +1,329 @@
+"""The dispatcher's statements: claim, lease, persist what the optimizer streams, finish.
+
+Every statement that touches a running job is guarded by its lease (`lease_owner = $owner
+AND state IN ('RUNNING', 'CANCELLING')`): a process that lost its lease (it stalled, the job
+was taken over) can never write to the job again. Like `job_service.jobs`, each change bumps
+the revision, writes a `job_event` row and NOTIFYs watchers, in one statement.
+"""
+
+# Statements here are assembled from constant fragments and numbered placeholders only;
+# every value is a bind parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from job_service import domain, jobs
+from job_service.database import Connection
+
+_RUNNING = "state IN ('RUNNING', 'CANCELLING')"
+_OWNED = f"id = $1 AND lease_owner = $2 AND {_RUNNING}"
+# Decisions a new suggestion with the same fingerprint on the same target points at.
+DECIDED = (
+    "APPROVED",
+    "DISMISSED",
+    "APPLYING",
+    "APPLIED",
+    "APPLY_FAILED",
+    "ROLLING_BACK",
+    "ROLLED_BACK",
+    "ROLLBACK_FAILED",
+)
+
+_CLAIM = jobs.change_statement(
+    "state = 'RUNNING', attempt = attempt + 1, lease_owner = $1, "
+    "lease_expire_time = now() + $2::interval, start_time = COALESCE(start_time, now()), "
+    "run_after = NULL, error = NULL",
+    """id = (SELECT id FROM job
+             WHERE state = 'PENDING' AND (run_after IS NULL OR run_after <= now())
+             ORDER BY create_time, id
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED)""",
+    "'started'",
+)
+
+
+async def claim(
+    conn: Connection, owner: str, lease: timedelta
+) -> tuple[domain.Job, bytes | None] | None:
+    """Takes the oldest runnable PENDING job: RUNNING under `owner`'s lease, one attempt
+    more. Returns it with the workload an earlier attempt stored (sent back on a retry)."""
+    row = await conn.fetchrow(_CLAIM, owner, lease)
+    if row is None:
+        return None
+    job = jobs.job_from_row(row)
+    workload = await conn.fetchval("SELECT workload FROM job WHERE id = $1", job.id)
+    return job, workload
+
+
+_RENEW = """
+UPDATE job SET lease_expire_time = now() + $3::interval
+WHERE id = $1 AND lease_owner = $2 AND state IN ('RUNNING', 'CANCELLING')
+RETURNING state, cancel_requested"""
+
+
+async def renew(
+    conn: Connection, job_id: uuid.UUID, owner: str, lease: timedelta
+) -> tuple[str, bool] | None:
+    """Extends the lease; returns (state, cancel_requested), or None when the lease is lost.
+
+    Not an event: a lease renewal changes nothing a watcher cares about.
+    """
+    row = await conn.fetchrow(_RENEW, job_id, owner, lease)
+    return None if row is None else (row["state"], row["cancel_requested"])
+
+
+_WORKLOAD = jobs.change_statement(
+    "workload = $3, statistics_start_time = $4, statistics_end_time = $5, query_count = $6",
+    _OWNED,
+    "'workload'",
+)
+
+
+async def record_workload(
+    conn: Connection,
+    job_id: uuid.UUID,
+    owner: str,
+    workload: bytes,
+    window: tuple[datetime | None, datetime | None],
+    query_count: int,
+) -> domain.Job | None:
+    row = await conn.fetchrow(_WORKLOAD, job_id, owner, workload, *window, query_count)
+    return None if row is None else jobs.job_from_row(row)
+
+
+_PROGRESS = jobs.change_statement(
+    "progress_stage = $3, progress_percent = $4, progress_message = $5",
+    _OWNED,
+    "'progress'",
+)
+
+
+async def record_progress(
+    conn: Connection, job_id: uuid.UUID, owner: str, stage: str, percent: float, message: str
+) -> domain.Job | None:
+    row = await conn.fetchrow(_PROGRESS, job_id, owner, stage, percent, message)
+    return None if row is None else jobs.job_from_row(row)
+
+
+_INSIGHTS = jobs.change_statement("insight_count = $3", _OWNED, "'insight'")
+
+
+async def record_insights(
+    conn: Connection, job_id: uuid.UUID, owner: str, count: int
+) -> domain.Job | None:
+    row = await conn.fetchrow(_INSIGHTS, job_id, owner, count)
+    return None if row is None else jobs.job_from_row(row)
+
+
+_ADD_SUGGESTION = f"""
+WITH owned AS (
+    SELECT id FROM job WHERE {_OWNED} FOR UPDATE
+), prior AS (
+    SELECT job_id, id, state FROM suggestion
+    WHERE target = $5 AND fingerprint = $7 AND job_id <> $1
+      AND state = ANY($12::text[]) AND NOT superseded
+    ORDER BY update_time DESC, id
+    LIMIT 1
+), s AS (
+    INSERT INTO suggestion AS old (id, job_id, kind, state, target, title, fingerprint, sql,
+                                   rollback_sql, details, attempt, prior_decision)
+    SELECT $3, owned.id, $4, COALESCE((SELECT state FROM prior), 'PENDING'), $5, $6, $7, $8,
+           $9, $10, $11,
+           COALESCE((SELECT 'jobs/' || job_id || '/suggestions/' || id FROM prior), '')
+    FROM owned
+    ON CONFLICT (job_id, fingerprint) DO UPDATE
+        SET attempt = EXCLUDED.attempt, superseded = false, details = EXCLUDED.details,
+            update_time = now(), version = old.version + 1
+        WHERE old.attempt < EXCLUDED.attempt
+    RETURNING id, (xmax = 0) AS inserted
+), u AS (
+    -- CTEs share one snapshot: count what was there, plus what this statement inserted.
+    UPDATE job SET suggestion_count = (SELECT count(*) FROM suggestion
+                                       WHERE job_id = $1 AND NOT superseded)
+                                      + (SELECT count(*) FROM s WHERE inserted),
+                   revision = revision + 1, update_time = now()
+    WHERE id = (SELECT id FROM owned) AND EXISTS (SELECT 1 FROM s)
+    RETURNING *
+), e AS (
+    INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot, suggestion_id)
+    SELECT u.id, u.revision, 'suggestion', u.update_time, to_jsonb(u) - 'workload',
+           (SELECT id FROM s) FROM u
+)
+SELECT (SELECT id FROM owned) AS owned, (SELECT id FROM s) AS suggestion_id,
+       (SELECT pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text) FROM u)"""
+
+
+async def add_suggestion(
+    conn: Connection,
+    job_id: uuid.UUID,
+    owner: str,
+    new: domain.NewSuggestion,
+) -> bool | None:
+    """Stores a streamed suggestion, idempotent by fingerprint; None when the lease is lost.
+
+    A suggestion already stored for this job (an earlier attempt streamed it) is kept and
+    marked as produced again by this attempt. One whose fingerprint already has a decision
+    on the same target arrives in that decision's state, pointing at it.
+    Returns whether anything was stored or updated.
+    """
+    row = await conn.fetchrow(
+        _ADD_SUGGESTION,
+        job_id,
+        owner,
+        new.id,
+        new.kind,
+        new.target,
+        new.title,
+        new.fingerprint,
+        new.sql,
+        new.rollback_sql,
+        new.details,
+        new.attempt,
+        list(DECIDED),
+    )
+    if row["owned"] is None:
+        return None
+    return row["suggestion_id"] is not None
+
+
+_SUCCEED = f"""
+WITH owned AS (
+    SELECT id, attempt FROM job WHERE {_OWNED} FOR UPDATE
+), superseded AS (
+    UPDATE suggestion SET superseded = true, update_time = now(), version = version + 1
+    WHERE job_id = (SELECT id FROM owned) AND NOT superseded
+      AND NOT (fingerprint = ANY($4::text[]))
+    RETURNING id
+), u AS (
+    UPDATE job SET state = 'SUCCEEDED', summary = $3, end_time = now(),
+        expire_time = now() + $5::interval, lease_owner = NULL, lease_expire_time = NULL,
+        progress_percent = 100, progress_stage = 'done', progress_message = 'finished',
+        suggestion_count = (SELECT count(*) FROM suggestion
+                            WHERE job_id = (SELECT id FROM owned) AND NOT superseded)
+                           - (SELECT count(*) FROM superseded),
+        revision = revision + 1, update_time = now()
+    WHERE id = (SELECT id FROM owned)
+    RETURNING *
+), e AS (
+    INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot)
+    SELECT id, revision, 'succeeded', update_time, to_jsonb(u) - 'workload' FROM u
+)
+SELECT {jobs.COLUMNS}, pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text) FROM u"""
+
+
+async def succeed(
+    conn: Connection,
+    job_id: uuid.UUID,
+    owner: str,
+    summary: bytes,
+    valid_fingerprints: Sequence[str],
+    ttl: timedelta,
+) -> domain.Job | None:
+    """SUCCEEDED: stores the summary and marks suggestions outside its valid set superseded."""
+    row = await conn.fetchrow(_SUCCEED, job_id, owner, summary, list(valid_fingerprints), ttl)
+    return None if row is None else jobs.job_from_row(row)
+
+
+_FINISH = jobs.change_statement(
+    "state = $3, error = $4, summary = COALESCE($6, summary), end_time = now(), "
+    "expire_time = now() + $5::interval, lease_owner = NULL, lease_expire_time = NULL",
+    _OWNED,
+    "lower(state)",
+)
+
+
+async def finish(
+    conn: Connection,
+    job_id: uuid.UUID,
+    owner: str,
+    state: str,
+    error: bytes | None,
+    ttl: timedelta,
+    summary: bytes | None = None,
+) -> domain.Job | None:
+    """FAILED or CANCELLED (with the error saying why); the streamed suggestions stay."""
+    row = await conn.fetchrow(_FINISH, job_id, owner, state, error, ttl, summary)
+    return None if row is None else jobs.job_from_row(row)
+
+
+_REQUEUE = jobs.change_statement(
+    """state = CASE
+           WHEN cancel_requested THEN 'CANCELLED'
+           WHEN $4 AND attempt >= max_attempts THEN 'FAILED'
+           ELSE 'PENDING' END,
+       attempt = CASE WHEN $4 THEN attempt ELSE attempt - 1 END,
+       error = $3,
+       run_after = now() + $5::interval,
+       end_time = CASE WHEN cancel_requested OR ($4 AND attempt >= max_attempts)
+                       THEN now() END,
+       expire_time = CASE WHEN cancel_requested OR ($4 AND attempt >= max_attempts)
+                          THEN now() + $6::interval END,
+       lease_owner = NULL, lease_expire_time = NULL""",
+    _OWNED,
+    "CASE state WHEN 'PENDING' THEN 'requeued' ELSE lower(state) END",
+)
+
+
+async def requeue(
+    conn: Connection,
+    job_id: uuid.UUID,
+    owner: str,
+    *,
+    error: bytes | None,
+    used_attempt: bool,
+    delay: timedelta,
+    ttl: timedelta,
+) -> domain.Job | None:
+    """Back to PENDING, runnable after `delay`; FAILED when the last attempt was used.
+
+    `used_attempt=False` (the optimizer could not be reached before a stream started, or
+    this process is shutting down) gives the attempt back.
+    """
+    row = await conn.fetchrow(_REQUEUE, job_id, owner, error, used_attempt, delay, ttl)
+    return None if row is None else jobs.job_from_row(row)
+
+
+_REAP = f"""
+WITH lapsed AS (
+    SELECT id FROM job
+    WHERE {_RUNNING} AND lease_expire_time < now()
+    ORDER BY lease_expire_time
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), u AS (
+    UPDATE job SET
+        state = CASE
+            WHEN cancel_requested THEN 'CANCELLED'
+            WHEN attempt >= max_attempts THEN 'FAILED'
+            ELSE 'PENDING' END,
+        error = CASE WHEN cancel_requested THEN error ELSE $2 END,
+        end_time = CASE WHEN cancel_requested OR attempt >= max_attempts THEN now() END,
+        expire_time = CASE WHEN cancel_requested OR attempt >= max_attempts
+                           THEN now() + $3::interval END,
+        lease_owner = NULL, lease_expire_time = NULL, run_after = NULL,
+        revision = revision + 1, update_time = now()
+    FROM lapsed WHERE job.id = lapsed.id
+    RETURNING job.*
+), e AS (
+    INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot)
+    SELECT id, revision, 'lease_lapsed', update_time, to_jsonb(u) - 'workload' FROM u
+)
+SELECT {jobs.COLUMNS}, pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text) FROM u"""
+
+
+async def reap_lapsed(
+    conn: Connection, error: bytes, ttl: timedelta, batch: int = 100
+) -> list[domain.Job]:
+    """Jobs whose owner stopped renewing: requeued, failed after the last attempt, or
+    cancelled when a cancel was asked for. `error` says what happened (kept on FAILED)."""
+    rows = await conn.fetch(_REAP, batch, error, ttl)
+    return [jobs.job_from_row(r) for r in rows]
+
+
+async def owned_jobs(conn: Connection, owner: str) -> list[uuid.UUID]:
+    rows = await conn.fetch(f"SELECT id FROM job WHERE lease_owner = $1 AND {_RUNNING}", owner)
+    return [r["id"] for r in rows]
