@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 import pgsage_stack
 import pytest
-from conftest import run_flow, targets_for
+from e2e_browser import run_flow, targets_for
 
 from pgsage.jobs.v1 import suggestion_pb2
 

@@ -8,7 +8,7 @@ import uuid
 
 import grpc
 import pgsage_stack
-from conftest import run_pgsage
+from pgsage_cli import run_pgsage
 
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc

@@ -65,6 +65,7 @@ async def job_store(prefix: str = "pgsage_gw") -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def job_service(store_dsn: str, **overrides: object) -> AsyncIterator[job_app.RunningService]:
+    """A job service on `store_dsn`, dispatcher paused unless `max_concurrent_jobs` is given."""
     values: dict[str, object] = {
         "database_url": SecretStr(store_dsn),
         "grpc_host": "127.0.0.1",
@@ -72,6 +73,9 @@ async def job_service(store_dsn: str, **overrides: object) -> AsyncIterator[job_
         "health_interval": timedelta(seconds=0.2),
         "shutdown_grace": timedelta(seconds=1),
         "optimizer_timeout": timedelta(seconds=1),
+        # The dispatcher paused: these tests run jobs themselves (`seed_suggestion`,
+        # `finish_job`), so every change they see is one they made.
+        "max_concurrent_jobs": 0,
     }
     values.update(overrides)
     running = await job_app.start(JobSettings.model_validate(values))
