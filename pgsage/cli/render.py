@@ -64,9 +64,19 @@ def when(ts) -> str:
 
 
 def suggestions(items: Sequence[Suggestion], out: TextIO) -> None:
+    """New indexes first, biggest gain first; then drops, biggest first."""
     if not items:
         out.write("no suggestions\n")
         return
+    items = sorted(
+        items,
+        key=lambda s: (
+            s.kind != Suggestion.CREATE_INDEX,
+            -s.workload_improvement_percent,
+            -s.estimated_size_bytes,
+            s.name,
+        ),
+    )
     table(
         ["SUGGESTION", "STATE", "GAIN", "SIZE", "TITLE"],
         [

@@ -15,6 +15,20 @@ const FILTERS: Array<{ key: string; text: string; filter: string; match: (s: Sug
   { key: "dismissed", text: "Dismissed", filter: "state = DISMISSED", match: (s) => s.state === "DISMISSED" },
 ];
 
+/** New indexes first, biggest gain first; then drops, biggest first. Superseded ones hidden. */
+function ordered(list?: Suggestion[]): Suggestion[] {
+  const rank = (s: Suggestion) => (s.kind === "CREATE_INDEX" ? 0 : 1);
+  return (list ?? [])
+    .filter((s) => !s.superseded)
+    .sort(
+      (a, b) =>
+        rank(a) - rank(b) ||
+        (b.workloadImprovementPercent ?? 0) - (a.workloadImprovementPercent ?? 0) ||
+        Number(b.estimatedSizeBytes ?? 0) - Number(a.estimatedSizeBytes ?? 0) ||
+        a.name.localeCompare(b.name),
+    );
+}
+
 export function SuggestionList({ job, version }: { job: Job; version: number }) {
   const [filterKey, setFilterKey] = useState("all");
   const [all, setAll] = useState<Suggestion[] | null>(null);
@@ -29,9 +43,9 @@ export function SuggestionList({ job, version }: { job: Job; version: number }) 
         api.listSuggestions(job.name, ""),
         filter.filter ? api.listSuggestions(job.name, filter.filter) : Promise.resolve(null),
       ]);
-      const list = (everything.suggestions ?? []).filter((s) => !s.superseded);
+      const list = ordered(everything.suggestions);
       setAll(list);
-      setShown(filtered ? (filtered.suggestions ?? []).filter((s) => !s.superseded) : list);
+      setShown(filtered ? ordered(filtered.suggestions) : list);
       setError(null);
     } catch (e) {
       setError(e);
