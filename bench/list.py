@@ -5,7 +5,7 @@ page and on page 1,000 — BENCH.md "list"; target every shape ≤ 10 ms.
 
 The jobs are seeded once with generate_series into the database `pgsage_bench_list` (kept
 between runs; --reseed starts afresh): 10 targets, 70 % SUCCEEDED, create times 30 s apart
-over ~11.5 months. Page 1,000 (rows 49,951-50,000) is reached by walking the real tokens.
+over ~11.5 months, expiring in 10 years (so the expiry sweep leaves them alone). Page 1,000 (rows 49,951-50,000) is reached by walking the real tokens.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ SELECT gen_random_uuid(),
        CASE WHEN i % 10 < 7 THEN 'SUCCEEDED' WHEN i % 10 = 7 THEN 'FAILED'
             WHEN i % 10 = 8 THEN 'CANCELLED' ELSE 'PENDING' END,
        'target-' || (i / 10 % 10),
-       t, t, t, t + interval '20 seconds', t + interval '30 days', 1, 3
+       t, t, t, t + interval '20 seconds',
+       -- Far in the future: the service's expiry sweep must not eat the data set mid-run.
+       CASE WHEN i % 10 < 9 THEN now() + interval '10 years' END, 1, 3
 FROM generate_series(1, $1) AS i,
      LATERAL (SELECT timestamptz '2025-01-01 00:00:00+00' + i * interval '30 seconds') AS s(t)
 """
