@@ -5,7 +5,8 @@ page and on page 1,000 — BENCH.md "list"; target every shape ≤ 10 ms.
 
 The jobs are seeded once with generate_series into the database `pgsage_bench_list` (kept
 between runs; --reseed starts afresh): 10 targets, 70 % SUCCEEDED, create times 30 s apart
-over ~11.5 months, expiring in 10 years (so the expiry sweep leaves them alone). Page 1,000 (rows 49,951-50,000) is reached by walking the real tokens.
+over ~11.5 months, expiring in 10 years (so the expiry sweep leaves them alone).
+Page 1,000 (rows 49,951-50,000) is reached by walking the real tokens.
 """
 
 from __future__ import annotations
