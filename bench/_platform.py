@@ -73,6 +73,8 @@ async def job_service(url: str) -> AsyncIterator[str]:
         "PGSAGE_JOBS_GRPC_HOST": "127.0.0.1",
         "PGSAGE_JOBS_GRPC_PORT": str(port),
         "PGSAGE_JOBS_POOL_SIZE": "20",
+        # These benchmarks measure the API; running jobs is the lifecycle benchmark's part.
+        "PGSAGE_JOBS_MAX_CONCURRENT_JOBS": "0",
     }
     # The service logs as in production (INFO); the log goes to a file, not the table.
     log_path = Path(tempfile.gettempdir()) / f"pgsage-bench-job-service-{port}.log"
