@@ -36,6 +36,7 @@ LOCAL_SEARCH_LOOKUPS = 5_000
 SWAP_CANDIDATES = 25
 # The step threshold of the first greedy pass, as in Extend (0.3 % of the cost before it).
 COARSE_STEP = 0.003
+COARSE_WIDTH = 2
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,14 @@ class Selector:
         return await self.model.total(frozenset(config))
 
     async def _moves(
-        self, chosen: list[IndexDef], pool: list[IndexDef], extend: bool
+        self, chosen: list[IndexDef], pool: list[IndexDef], extend: bool, width: int
     ) -> list[tuple[IndexDef | None, IndexDef]]:
         moves: list[tuple[IndexDef | None, IndexDef]] = []
         if len(chosen) < self.limits.max_indexes:
             moves.extend((None, c) for c in pool if c not in chosen)
         if extend:
             for index in chosen:
-                if index.width >= self.limits.width or index.include:
+                if index.width >= width or index.include:
                     continue
                 for col in self.ext.get(index.table, ()):
                     if col not in index.columns:
@@ -133,6 +134,7 @@ class Selector:
         pool: list[IndexDef],
         extend: bool = True,
         min_fraction: float | None = None,
+        width: int | None = None,
     ) -> list[IndexDef]:
         """Extend-style greedy from `start`, best cost reduction per extra byte first.
 
@@ -141,6 +143,7 @@ class Selector:
         """
         await self._alone(pool)
         threshold = self.limits.min_fraction if min_fraction is None else min_fraction
+        widest = self.limits.width if width is None else min(width, self.limits.width)
         chosen = list(start)
         current = await self.cost(chosen)
         bounds: dict[tuple[IndexDef | None, IndexDef], float] = {}
@@ -151,7 +154,7 @@ class Selector:
             return self.alone.get(move[1], math.inf) if move[0] is None else math.inf
 
         while True:
-            moves = await self._moves(chosen, pool, extend)
+            moves = await self._moves(chosen, pool, extend, widest)
             moves.sort(key=lambda m: (-bound(m), m[1], m[0] is None, m[0] or m[1]))
             best: tuple[float, float, IndexDef, IndexDef | None] | None = None
             for old, new in moves:
@@ -253,12 +256,11 @@ class Selector:
         """The chosen set, in the order that adds the most benefit first."""
         singles = [c for c in self.candidates if c.width == 1 and not c.include]
         self.report("greedy over single-column candidates and their extensions (Extend-style)")
-        # Coarse steps first (Extend's own threshold), so small high-ratio indexes cannot
-        # take budget a big step needs; then finer steps fill what budget is left.
+        # Coarse steps first (Extend's own threshold and width), so small high-ratio indexes
+        # cannot take budget a big step needs; then finer and wider steps fill what is left.
         coarse = max(self.limits.min_fraction, COARSE_STEP)
-        chosen = await self.greedy([], singles, min_fraction=coarse)
-        if coarse > self.limits.min_fraction:
-            chosen = await self.greedy(chosen, singles)
+        chosen = await self.greedy([], singles, min_fraction=coarse, width=COARSE_WIDTH)
+        chosen = await self.greedy(chosen, singles)
         self._phase("greedy")
         self.report("local search over every candidate, multi-column and covering ones too")
         chosen = await self.local_search(chosen, self.candidates)
