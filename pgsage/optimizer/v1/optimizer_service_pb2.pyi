@@ -174,32 +174,36 @@ class Measurement(_message.Message):
     def __init__(self, median_ms: _Optional[float] = ..., spread_ms: _Optional[float] = ..., min_ms: _Optional[float] = ..., max_ms: _Optional[float] = ..., runs: _Optional[int] = ..., shared_hit_blocks: _Optional[int] = ..., shared_read_blocks: _Optional[int] = ..., plan: _Optional[str] = ..., index_used: _Optional[bool] = ...) -> None: ...
 
 class QueryBenchmark(_message.Message):
-    __slots__ = ("query_id", "text", "before", "after", "parameter_values", "regression")
+    __slots__ = ("query_id", "text", "before", "after", "parameter_values", "regression", "skipped_reason")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     BEFORE_FIELD_NUMBER: _ClassVar[int]
     AFTER_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_VALUES_FIELD_NUMBER: _ClassVar[int]
     REGRESSION_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_REASON_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     before: Measurement
     after: Measurement
     parameter_values: _containers.RepeatedScalarFieldContainer[str]
     regression: bool
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., before: _Optional[_Union[Measurement, _Mapping]] = ..., after: _Optional[_Union[Measurement, _Mapping]] = ..., parameter_values: _Optional[_Iterable[str]] = ..., regression: _Optional[bool] = ...) -> None: ...
+    skipped_reason: str
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., before: _Optional[_Union[Measurement, _Mapping]] = ..., after: _Optional[_Union[Measurement, _Mapping]] = ..., parameter_values: _Optional[_Iterable[str]] = ..., regression: _Optional[bool] = ..., skipped_reason: _Optional[str] = ...) -> None: ...
 
 class BenchmarkResult(_message.Message):
-    __slots__ = ("environment", "queries", "index_size_bytes", "regression")
+    __slots__ = ("environment", "queries", "index_size_bytes", "regression", "index_name")
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     INDEX_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REGRESSION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     environment: str
     queries: _containers.RepeatedCompositeFieldContainer[QueryBenchmark]
     index_size_bytes: int
     regression: bool
-    def __init__(self, environment: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryBenchmark, _Mapping]]] = ..., index_size_bytes: _Optional[int] = ..., regression: _Optional[bool] = ...) -> None: ...
+    index_name: str
+    def __init__(self, environment: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryBenchmark, _Mapping]]] = ..., index_size_bytes: _Optional[int] = ..., regression: _Optional[bool] = ..., index_name: _Optional[str] = ...) -> None: ...
 
 class BenchmarkResponse(_message.Message):
     __slots__ = ("progress", "statement", "result")
@@ -226,16 +230,18 @@ class ApplyRequest(_message.Message):
     def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., sql: _Optional[str] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., statement_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ChangeResult(_message.Message):
-    __slots__ = ("index_name", "index_exists", "index_valid", "index_size_bytes")
+    __slots__ = ("index_name", "index_exists", "index_valid", "index_size_bytes", "already_in_place")
     INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_EXISTS_FIELD_NUMBER: _ClassVar[int]
     INDEX_VALID_FIELD_NUMBER: _ClassVar[int]
     INDEX_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_IN_PLACE_FIELD_NUMBER: _ClassVar[int]
     index_name: str
     index_exists: bool
     index_valid: bool
     index_size_bytes: int
-    def __init__(self, index_name: _Optional[str] = ..., index_exists: _Optional[bool] = ..., index_valid: _Optional[bool] = ..., index_size_bytes: _Optional[int] = ...) -> None: ...
+    already_in_place: bool
+    def __init__(self, index_name: _Optional[str] = ..., index_exists: _Optional[bool] = ..., index_valid: _Optional[bool] = ..., index_size_bytes: _Optional[int] = ..., already_in_place: _Optional[bool] = ...) -> None: ...
 
 class ApplyResponse(_message.Message):
     __slots__ = ("progress", "statement", "result")
