@@ -7,6 +7,15 @@
     │   └── TargetUnavailable          TARGET_UNAVAILABLE: cannot connect (cause, scrubbed)
     ├── InvalidArgument
     │   └── InvalidStatement           INVALID_STATEMENT: edited SQL refused, field named
+    ├── FailedPrecondition
+    │   ├── ApplyNotAllowed            APPLY_NOT_ALLOWED: the target's config forbids DDL
+    │   ├── BenchmarkNotConfigured     BENCHMARK_NOT_CONFIGURED: no sandbox, no sampling
+    │   ├── IndexNameTaken             INDEX_NAME_TAKEN: that name is another table's index
+    │   └── StatementFailed            STATEMENT_FAILED: PostgreSQL refused a statement
+    ├── Aborted
+    │   └── LockTimeout                LOCK_TIMEOUT: lock_timeout ran out (retry later)
+    ├── DeadlineExceeded
+    │   └── StatementTimeout           STATEMENT_TIMEOUT: statement_timeout ran out
     └── Unimplemented                  NOT_IMPLEMENTED_YET: Benchmark/Apply/Rollback for now
 
 `scrub` removes anything DSN- or password-like from a driver message before it is used.
@@ -72,3 +81,68 @@ class NotImplementedYet(errors.Unimplemented):
             "Analyze, ListTargets, ValidateStatement and GetDiagnostics are",
             metadata={"method": method},
         )
+
+
+class ApplyNotAllowed(errors.FailedPrecondition):
+    default_reason = "APPLY_NOT_ALLOWED"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"target {target!r} does not allow apply or rollback; set apply_allowed = true "
+            "in its configuration to allow it",
+            metadata={"target": target},
+        )
+
+
+class BenchmarkNotConfigured(errors.FailedPrecondition):
+    default_reason = "BENCHMARK_NOT_CONFIGURED"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"target {target!r} has nowhere to benchmark: name a sandbox target in its "
+            "configuration (sandbox = \"<target>\"), or allow a sampled copy in a scratch "
+            "schema on it (benchmark_sampling = true, sample_percent = 10)",
+            metadata={"target": target},
+        )
+
+
+class IndexNameTaken(errors.FailedPrecondition):
+    default_reason = "INDEX_NAME_TAKEN"
+
+    def __init__(self, index: str, table: str) -> None:
+        super().__init__(
+            f"an index named {errors.cap(index, 80)} already exists on another table than "
+            f"{errors.cap(table, 100)}",
+            metadata={"index": index, "table": table},
+        )
+
+
+def _failure(statement: str, target: str, cause: str) -> tuple[str, dict[str, object]]:
+    return (
+        f"{statement} failed on target {target!r}: {cause}",
+        {"target": target, "statement": statement, "cause": cause},
+    )
+
+
+class StatementFailed(errors.FailedPrecondition):
+    default_reason = "STATEMENT_FAILED"
+
+    def __init__(self, statement: str, target: str, cause: str) -> None:
+        message, metadata = _failure(statement, target, cause)
+        super().__init__(message, metadata=metadata)
+
+
+class LockTimeout(errors.Aborted):
+    default_reason = "LOCK_TIMEOUT"
+
+    def __init__(self, statement: str, target: str, cause: str) -> None:
+        message, metadata = _failure(statement, target, cause)
+        super().__init__(message, metadata=metadata)
+
+
+class StatementTimeout(errors.DeadlineExceeded):
+    default_reason = "STATEMENT_TIMEOUT"
+
+    def __init__(self, statement: str, target: str, cause: str) -> None:
+        message, metadata = _failure(statement, target, cause)
+        super().__init__(message, metadata=metadata)

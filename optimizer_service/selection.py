@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 MIN_BYTES = 8192
 LOCAL_SEARCH_ROUNDS = 4
 # What-if calls the local search may spend (a count, not a time, so runs stay repeatable).
-LOCAL_SEARCH_LOOKUPS = 5_000
+LOCAL_SEARCH_LOOKUPS = 2_500
 SWAP_CANDIDATES = 25
 # The step threshold of the first greedy pass, as in Extend (0.3 % of the cost before it).
 COARSE_STEP = 0.003

@@ -15,8 +15,16 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from optimizer_service import analysis, diagnostics, mappers, targets, validation
-from optimizer_service import errors as opt_errors
+from optimizer_service import (
+    analysis,
+    apply,
+    benchmark,
+    diagnostics,
+    mappers,
+    streams,
+    targets,
+    validation,
+)
 from optimizer_service import workload as workloads
 from optimizer_service.model import Progress, Workload
 from optimizer_service.progress import Tracker
@@ -115,14 +123,34 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     ) -> pb.ValidateStatementResponse:
         return await validation.validate(self.settings, request)
 
-    async def Benchmark(self, request, context):  # type: ignore[override]
-        raise opt_errors.NotImplementedYet("Benchmark")
-        yield  # pragma: no cover - makes this a server-streaming handler
+    async def Benchmark(
+        self, request: pb.BenchmarkRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.BenchmarkResponse]:
+        async with contextlib.aclosing(
+            streams.relay(
+                lambda emit: benchmark.benchmark(self.settings, request, emit),
+                pb.BenchmarkResponse,
+            )
+        ) as events:
+            async for event in events:
+                yield event
 
-    async def Apply(self, request, context):  # type: ignore[override]
-        raise opt_errors.NotImplementedYet("Apply")
-        yield  # pragma: no cover
+    async def Apply(
+        self, request: pb.ApplyRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ApplyResponse]:
+        async with contextlib.aclosing(
+            streams.relay(lambda emit: apply.apply(self.settings, request, emit), pb.ApplyResponse)
+        ) as events:
+            async for event in events:
+                yield event
 
-    async def Rollback(self, request, context):  # type: ignore[override]
-        raise opt_errors.NotImplementedYet("Rollback")
-        yield  # pragma: no cover
+    async def Rollback(
+        self, request: pb.RollbackRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.RollbackResponse]:
+        async with contextlib.aclosing(
+            streams.relay(
+                lambda emit: apply.rollback(self.settings, request, emit), pb.RollbackResponse
+            )
+        ) as events:
+            async for event in events:
+                yield event

@@ -21,6 +21,10 @@ A target, in TOML::
     lock_timeout_ms = 1000             # for the transactional engine and verified drops
                                        # (`lock_timeout` is accepted too)
     sandbox = "shop-sandbox"           # optional: the target benchmarks run on
+    benchmark_sampling = false         # without a sandbox: may a benchmark copy a sample of
+                                       # the touched tables into a scratch schema on this
+                                       # target (opt-in; it reads and writes on the target)
+    sample_percent = 10.0              # the sample's size, in percent of each table
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ class TargetConfig(BaseModel):
         validation_alias=AliasChoices("lock_timeout_ms", "lock_timeout"),
     )
     sandbox: str | None = None
+    benchmark_sampling: bool = False
+    sample_percent: float = Field(default=10.0, gt=0, le=100)
 
     @field_validator("name")
     @classmethod

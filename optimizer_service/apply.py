@@ -1,0 +1,176 @@
+"""Apply and Rollback: one validated index statement carried to a target, and back.
+
+Only on a target whose configuration says `apply_allowed = true`. The statement is
+checked again like ValidateStatement (`changes`), then run outside any transaction after
+`SET lock_timeout` and `SET statement_timeout` (the request's values, else the target's).
+Both calls are idempotent, because a job that takes over after a crash simply calls again:
+
+- create: an index already there and VALID is success without a build; an INVALID one (a
+  build that died) is dropped and built again;
+- drop: an index already gone is success.
+
+A failed or cancelled `CREATE INDEX CONCURRENTLY` leaves an INVALID index; it is dropped
+(`DROP INDEX CONCURRENTLY IF EXISTS`) before the call ends — after a cancel, from a fresh
+session once the building one is terminated. Every call ends by reading pg_class/pg_index
+and streaming a ChangeResult (also before a failure's error status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from google.protobuf import duration_pb2
+
+from optimizer_service import changes, ddl, errors, targets
+from optimizer_service.model import Kind
+from optimizer_service.settings import Settings, TargetConfig
+from pgsage import errors as pgsage_errors
+from pgsage import failpoints
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+MAX_TIMEOUT_MS = 24 * 3600 * 1000
+DROP_KINDS = (Kind.DROP_UNUSED_INDEX, Kind.DROP_DUPLICATE_INDEX)
+
+
+def _allowed(settings: Settings, name: str) -> TargetConfig:
+    if not name:
+        raise pgsage_errors.InvalidArgument("target", "target is required")
+    target = targets.resolve(settings, name)
+    if not target.apply_allowed:
+        raise errors.ApplyNotAllowed(target.name)
+    return target
+
+
+def _kind(value: int) -> Kind:
+    if value not in Kind._value2member_map_:
+        raise pgsage_errors.InvalidArgument("kind", "unknown advice kind")
+    return Kind(value)
+
+
+def _ms(field: str, given: duration_pb2.Duration, present: bool, default: int) -> int:
+    if not present:
+        return default
+    ms = given.ToMilliseconds()
+    if not 0 < ms <= MAX_TIMEOUT_MS:
+        raise pgsage_errors.InvalidArgument(field, f"{field} must be between 1 ms and 24 h")
+    return ms
+
+
+def timeouts(target: TargetConfig, request: pb.ApplyRequest | pb.RollbackRequest) -> ddl.Timeouts:
+    """The request's timeouts, else the target's configured ones."""
+    return ddl.Timeouts(
+        lock_ms=_ms(
+            "lock_timeout",
+            request.lock_timeout,
+            request.HasField("lock_timeout"),
+            target.lock_timeout_ms,
+        ),
+        statement_ms=_ms(
+            "statement_timeout",
+            request.statement_timeout,
+            request.HasField("statement_timeout"),
+            target.statement_timeout_ms,
+        ),
+    )
+
+
+async def apply(settings: Settings, request: pb.ApplyRequest, emit: ddl.Emit) -> None:
+    """Runs an approved suggestion's statement (see the module doc)."""
+    target = _allowed(settings, request.target)
+    kind = _kind(request.kind)
+    t = timeouts(target, request)
+    change = await changes.prepare(settings, target, request.sql, kind, field="sql")
+    await _carry_out(settings, target, change, t, emit)
+
+
+async def rollback(settings: Settings, request: pb.RollbackRequest, emit: ddl.Emit) -> None:
+    """Runs the rollback statement of an applied suggestion: the inverse kind of statement."""
+    target = _allowed(settings, request.target)
+    kind = _kind(request.kind)
+    t = timeouts(target, request)
+    # Undoing a create is a drop, undoing a drop is a create.
+    expected = (
+        Kind.DROP_UNUSED_INDEX
+        if kind == Kind.CREATE_INDEX
+        else Kind.CREATE_INDEX
+        if kind in DROP_KINDS
+        else Kind.UNSPECIFIED
+    )
+    change = await changes.prepare(
+        settings, target, request.rollback_sql, expected, field="rollback_sql"
+    )
+    await _carry_out(settings, target, change, t, emit)
+
+
+async def _carry_out(
+    settings: Settings,
+    target: TargetConfig,
+    change: changes.Change,
+    t: ddl.Timeouts,
+    emit: ddl.Emit,
+) -> None:
+    where = target.name
+    if change.absent:
+        log.info("index %s already gone on %s; nothing to drop", change.index, where)
+        emit(ddl.change_result(change.index, ddl.ABSENT, already=True))
+        return
+    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+        state = await ddl.index_state(conn, change.schema, change.index)
+        if state.exists and state.table != change.table:
+            raise errors.IndexNameTaken(change.index, change.table)
+        creating = change.action == changes.Action.CREATE
+        if creating and state.exists and state.valid:
+            emit(ddl.change_result(change.index, state, already=True))
+            return
+        if creating and state.exists:
+            state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
+            if state.exists:
+                emit(ddl.change_result(change.index, state))
+                raise errors.StatementFailed(
+                    "DROP INDEX CONCURRENTLY", where, "an invalid index could not be dropped"
+                )
+        pid = conn.get_server_pid()
+        try:
+            await ddl.set_timeouts(conn, emit, where, t)
+            build = asyncio.ensure_future(ddl.run(conn, emit, where, change.sql))
+            try:
+                if failpoints.enabled():  # let the statement reach the server first
+                    await asyncio.sleep(0.05)
+                await failpoints.hit("optimizer_during_build")
+                await build
+            finally:
+                if not build.done():
+                    build.cancel()
+        except asyncpg.PostgresError as exc:
+            error = ddl.failure(exc, change.sql, where)
+            state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
+            emit(ddl.change_result(change.index, state))
+            raise error from None
+        except BaseException:
+            await ddl.finish(
+                _clean_after_cancel(settings, target, pid, change, t, emit),
+                f"cleanup of {change.index} on {where}",
+            )
+            raise
+        state = await ddl.index_state(conn, change.schema, change.index)
+        emit(ddl.change_result(change.index, state))
+
+
+async def _clean_after_cancel(
+    settings: Settings,
+    target: TargetConfig,
+    pid: int,
+    change: changes.Change,
+    t: ddl.Timeouts,
+    emit: ddl.Emit,
+) -> None:
+    """After a cancel: stop the session that ran the statement, then drop an invalid index."""
+    log.warning("%s on %s cancelled; cleaning up", change.index, target.name)
+    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+        await ddl.stop_backend(conn, pid)
+        state = await ddl.drop_invalid(conn, emit, target.name, change.schema, change.index, t)
+        emit(ddl.change_result(change.index, state))

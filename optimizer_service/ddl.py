@@ -1,0 +1,196 @@
+"""Running statements on a target for Benchmark, Apply and Rollback, each one reported.
+
+Every statement is streamed as a `StatementExecution` twice: STARTED before it runs, then
+SUCCEEDED or FAILED (the job service writes the intent to its audit trail before the
+outcome). Driver errors become domain errors here, in one place: a `lock_timeout` is
+ABORTED (retry later), a `statement_timeout` DEADLINE_EXCEEDED, anything else
+FAILED_PRECONDITION, each with the scrubbed PostgreSQL message.
+
+The catalog is the truth about an index: `index_state` reads pg_class/pg_index, and
+`drop_invalid` removes what a failed or cancelled concurrent build (or drop) left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from google.protobuf import timestamp_pb2
+
+from optimizer_service import errors, sqltext
+from pgsage import errors as pgsage_errors
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[object], None]
+Phase = pb.StatementExecution.Phase
+
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The `lock_timeout` and `statement_timeout` of the statements of one call, in ms."""
+
+    lock_ms: int
+    statement_ms: int
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What the catalog says about one index name."""
+
+    exists: bool
+    valid: bool
+    size_bytes: int
+    table: str  # schema.table it is on, empty when it does not exist
+
+
+ABSENT = IndexState(exists=False, valid=False, size_bytes=0, table="")
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def statement(where: str, sql: str, phase: int, error: str = "") -> pb.StatementExecution:
+    return pb.StatementExecution(
+        target=where, sql=sql, phase=Phase.ValueType(phase), error=error, time=_now()
+    )
+
+
+def label(sql: str) -> str:
+    """The first words of a statement, for error messages (never its values)."""
+    words = sql.split()
+    return " ".join(words[:4]) if words else "statement"
+
+
+def failure(exc: asyncpg.PostgresError, sql: str, where: str) -> pgsage_errors.PgsageError:
+    """The domain error for a statement PostgreSQL refused or cut short."""
+    cause = errors.scrub(str(exc))
+    code = getattr(exc, "sqlstate", "")
+    if code == LOCK_NOT_AVAILABLE:
+        return errors.LockTimeout(label(sql), where, cause)
+    if code == QUERY_CANCELED and "statement timeout" in cause:
+        return errors.StatementTimeout(label(sql), where, cause)
+    return errors.StatementFailed(label(sql), where, cause)
+
+
+async def run(
+    conn: asyncpg.Connection,
+    emit: Emit,
+    where: str,
+    sql: str,
+    *,
+    call: Callable[[str], Awaitable[object]] | None = None,
+    shown: str | None = None,
+) -> object:
+    """Runs `sql` on `conn` (with `call`, default `conn.execute`), reported before and after.
+
+    `shown` replaces the text reported (e.g. without a long EXPLAIN prefix); a PostgreSQL
+    error is reported FAILED and re-raised as is, a cancellation is reported FAILED too.
+    """
+    text = shown or sql
+    emit(statement(where, text, Phase.STARTED))
+    try:
+        result = await (call or conn.execute)(sql)
+    except asyncpg.PostgresError as exc:
+        emit(statement(where, text, Phase.FAILED, errors.scrub(str(exc))))
+        raise
+    except asyncio.CancelledError:
+        emit(statement(where, text, Phase.FAILED, "cancelled by the caller"))
+        raise
+    emit(statement(where, text, Phase.SUCCEEDED))
+    return result
+
+
+async def set_timeouts(conn: asyncpg.Connection, emit: Emit, where: str, t: Timeouts) -> None:
+    """`SET lock_timeout` and `SET statement_timeout` for this session, each reported."""
+    await run(conn, emit, where, f"SET lock_timeout = {int(t.lock_ms)}")
+    await run(conn, emit, where, f"SET statement_timeout = {int(t.statement_ms)}")
+
+
+async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> IndexState:
+    """Whether index `schema.name` exists, is valid, its size and its table."""
+    row = await conn.fetchrow(
+        """
+        SELECT ix.indisvalid AS valid, pg_relation_size(c.oid) AS size,
+               tn.nspname || '.' || t.relname AS table
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_index ix ON ix.indexrelid = c.oid
+        JOIN pg_class t ON t.oid = ix.indrelid
+        JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2
+        """,
+        schema,
+        name,
+    )
+    if row is None:
+        return ABSENT
+    return IndexState(True, bool(row["valid"]), int(row["size"]), row["table"])
+
+
+def change_result(name: str, state: IndexState, *, already: bool = False) -> pb.ChangeResult:
+    return pb.ChangeResult(
+        index_name=name,
+        index_exists=state.exists,
+        index_valid=state.valid,
+        index_size_bytes=state.size_bytes,
+        already_in_place=already,
+    )
+
+
+async def drop_invalid(
+    conn: asyncpg.Connection, emit: Emit, where: str, schema: str, name: str, t: Timeouts
+) -> IndexState:
+    """Drops index `schema.name` if the catalog holds it INVALID; returns the state after.
+
+    A concurrent drop waits for every transaction using the table, so this waits up to the
+    statement timeout for locks too (it blocks no reader or writer meanwhile). When it still
+    cannot finish, the state says so and a retry cleans up.
+    """
+    state = await index_state(conn, schema, name)
+    if not state.exists or state.valid:
+        return state
+    log.warning("dropping invalid index %s.%s on %s", schema, name, where)
+    wait = Timeouts(lock_ms=t.statement_ms, statement_ms=t.statement_ms)
+    try:
+        await set_timeouts(conn, emit, where, wait)
+        await run(conn, emit, where, sqltext.drop_sql(schema, name))
+    except asyncpg.PostgresError as exc:
+        log.warning("invalid index %s.%s on %s not dropped: %s", schema, name, where, exc)
+    return await index_state(conn, schema, name)
+
+
+async def finish(work: Awaitable[object], what: str) -> None:
+    """Runs cleanup `work` to its end even while the caller is being cancelled.
+
+    Errors are logged, never raised: a cleanup must not hide the error that caused it.
+    """
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+        except Exception:
+            break
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s did not finish: %s", what, errors.scrub(str(task.exception())))
+
+
+async def stop_backend(conn: asyncpg.Connection, pid: int, rounds: int = 50) -> None:
+    """Terminates backend `pid` (a cancelled call's session) and waits until it is gone."""
+    await conn.execute("SELECT pg_terminate_backend($1)", pid)
+    for _ in range(rounds):
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pid):
+            return
+        await asyncio.sleep(0.1)
