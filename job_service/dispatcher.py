@@ -33,7 +33,16 @@ from typing import TypeVar
 import grpc
 from google.rpc import code_pb2
 
-from job_service import database, domain, errors, mappers, notifications, optimizer, runs
+from job_service import (
+    changes,
+    database,
+    domain,
+    errors,
+    mappers,
+    notifications,
+    optimizer,
+    runs,
+)
 from pgsage import errors as pgsage_errors
 from pgsage import failpoints, rpc
 from pgsage.optimizer.v1 import optimizer_service_pb2
@@ -61,7 +70,7 @@ def new_owner_id() -> str:
     return f"js-{uuid.uuid4().hex[:16]}"
 
 
-def _make_status(code: int, reason: str, message: str) -> bytes:
+def make_status(code: int, reason: str, message: str) -> bytes:
     """A serialized `google.rpc.Status` with an `ErrorInfo`, for `job.error`."""
     error = pgsage_errors.PgsageError(message, reason=reason)
     status = error.to_status()
@@ -113,7 +122,7 @@ class Dispatcher:
     async def reconcile(self) -> int:
         """Requeues (or fails, or cancels) every job whose lease has lapsed. Start-up runs
         this before reporting SERVING; the loop runs it again every poll."""
-        error = _make_status(
+        error = make_status(
             code_pb2.UNAVAILABLE,
             "LEASE_LAPSED",
             "the job service running this job stopped renewing its lease (it crashed or "
@@ -133,6 +142,10 @@ class Dispatcher:
                 )
             total += len(reaped)
             if len(reaped) < 100:
+                async with self.db.connection() as conn:
+                    settled = await changes.settle_orphans(conn)
+                if settled:
+                    log.info("%d suggestion(s) settled after their change job ended", settled)
                 return total
 
     def wake(self) -> None:
@@ -232,6 +245,11 @@ class JobRun:
         self._call: grpc.aio.UnaryStreamCall | None = None
         self._insights: list[mappers.InsightTuple] = []
         self._received = 0
+        # The highest revision this run wrote itself (its notifications need no re-read),
+        # and the lease keeper's doorbell, rung to stop it once the run is over.
+        self._written = job.revision
+        self._finished = False
+        self._bell: notifications.Subscription | None = None
 
     async def run(self) -> None:
         job = self.job
@@ -266,19 +284,40 @@ class JobRun:
             log.exception("job %s: unexpected error in its run", job.id)
             await self._cancel_call()
         finally:
-            keeper.cancel()
+            # Stop the keeper between two renewals rather than cancel it mid-statement: a
+            # statement cancelled in flight costs a cancel request on a new connection.
+            self._finished = True
+            if self._bell is not None:
+                self._bell.ring()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await keeper
+                async with asyncio.timeout(5):
+                    await keeper
+            keeper.cancel()
 
     # -- the lease -------------------------------------------------------------------
 
     async def _keep_lease(self) -> None:
-        """Renews the lease every third of its length, and at once on any change of the
-        job (a cancel arrives by NOTIFY), until the run ends."""
+        """Renews the lease every third of its length, and at once on a change of the job
+        made by someone else (a cancel arrives by NOTIFY), until the run ends.
+
+        Notifications of this run's own writes are skipped: each of those statements
+        returns the job, cancel flag included (`_saw_own`), so re-reading it would tell
+        nothing new. A ring without a revision (the listener reconnected) always re-reads.
+        """
         every = self.d.lease.total_seconds() / 3
+        loop = asyncio.get_running_loop()
         async with self.d.listener.subscribe(self.id) as bell:
-            while True:
-                await bell.wait(every)
+            self._bell = bell
+            due = loop.time() + every
+            while not self._finished:
+                rang = await bell.wait(max(due - loop.time(), 0.0))
+                revision = bell.take()
+                if self._finished:
+                    return
+                if rang and loop.time() < due and revision is not None:
+                    if revision <= self._written:
+                        continue
+                due = loop.time() + every
                 try:
                     async with self.d.db.connection() as conn:
                         state = await runs.renew(conn, self.id, self.d.owner, self.d.lease)
@@ -302,11 +341,7 @@ class JobRun:
     async def _execute(self) -> None:
         job = self.job
         if job.kind != "ANALYZE":
-            await self._fail(
-                code_pb2.UNIMPLEMENTED,
-                "KIND_NOT_SUPPORTED",
-                f"{job.kind} jobs are not supported by this job service yet",
-            )
+            await self._execute_change()
             return
         if not await self.d.optimizer.ready(self.d.optimizer.timeout):
             await self._requeue_unreached(
@@ -348,6 +383,105 @@ class JobRun:
                 reason="STREAM_ENDED_EARLY",
                 message="the optimizer's stream ended before its summary",
             )
+
+    async def _execute_change(self) -> None:
+        """A BENCHMARK, APPLY or ROLLBACK job (see `job_service.changes`)."""
+        change = changes.ChangeRun(self)
+        s = await change.load()
+        if s is None:
+            await self._fail(
+                code_pb2.FAILED_PRECONDITION,
+                "SUGGESTION_NOT_FOUND",
+                "the suggestion this job acts on no longer exists",
+            )
+            return
+        if not await self.d.optimizer.ready(self.d.optimizer.timeout):
+            await self._requeue_unreached(
+                f"the optimizer at {self.d.optimizer.address or '(not configured)'} "
+                "cannot be reached; the job waits for it"
+            )
+            return
+        moved = await change.begin(s)
+        if moved is None:
+            await self._fail(
+                code_pb2.FAILED_PRECONDITION,
+                "INVALID_STATE_TRANSITION",
+                f"the suggestion changed since the job was created (it is {s.state} now)",
+            )
+            return
+        change.suggestion = moved
+        self._call = change.call(change.request(moved))
+        if self._cancel_seen.is_set():
+            self._call.cancel()
+        result: object | None = None
+        try:
+            async for event in self._call:
+                self._received += 1
+                which = event.WhichOneof("event")
+                if which == "progress":
+                    p = event.progress
+                    done = await self.d.write(
+                        f"job {self.id} progress",
+                        lambda c, p=p: runs.record_progress(
+                            c, self.id, self.d.owner, p.stage, p.percent, p.message
+                        ),
+                    )
+                    if done is None:
+                        self._lease_lost.set()
+                        raise LeaseLost()
+                elif which == "statement":
+                    await change.statement(moved, event.statement)
+                elif which == "result":
+                    result = event.result
+        except grpc.aio.AioRpcError as exc:
+            if self._lease_lost.is_set():
+                raise LeaseLost() from None
+            if self._cancel_seen.is_set():
+                await change.fail_reason("cancelled while it ran")
+                await self._cancelled()
+                return
+            status = rpc.status_of(exc)
+            reason, _ = pgsage_errors.from_status(status)
+            if exc.code() not in RETRYABLE:
+                await change.fail_reason(status.message)
+                await self._finish("FAILED", status.SerializeToString())
+                return
+            job = await self._retry(
+                used_attempt=True,
+                code=status.code or exc.code().value[0],
+                reason=reason or "OPTIMIZER_STREAM_BROKEN",
+                message=f"the optimizer's stream broke: {exc.code().name}: {status.message}"[:900],
+            )
+            if job.state == "FAILED":
+                await change.fail_reason(status.message or exc.code().name)
+            return
+        except asyncio.CancelledError:
+            if self._lease_lost.is_set():
+                raise LeaseLost() from None
+            if not self._cancel_seen.is_set():
+                raise
+        if self._lease_lost.is_set():
+            raise LeaseLost()
+        if result is None:
+            if self._cancel_seen.is_set():
+                await change.fail_reason("cancelled while it ran")
+                await self._cancelled()
+                return
+            job = await self._retry(
+                used_attempt=True,
+                code=code_pb2.UNAVAILABLE,
+                reason="STREAM_ENDED_EARLY",
+                message="the optimizer's stream ended before its result",
+            )
+            if job.state == "FAILED":
+                await change.fail_reason("the optimizer's stream ended before its result")
+            return
+        why = await change.finish(moved, result)
+        if why:
+            await self._fail(code_pb2.FAILED_PRECONDITION, "CHANGE_NOT_DONE", why)
+        else:
+            await self._finish("SUCCEEDED", None)
+        log.info("job %s: %s %s", self.id, self.job.kind, why or "done")
 
     async def _persist(self, event: optimizer_service_pb2.AnalyzeResponse) -> bool:
         """Stores one streamed event; True once the summary (the last event) is stored."""
@@ -411,7 +545,18 @@ class JobRun:
         if result is None:
             self._lease_lost.set()
             raise LeaseLost()
+        if isinstance(result, domain.Job):
+            await self._saw_own(result)
         return False
+
+    async def _saw_own(self, job: domain.Job) -> None:
+        """Notes a write of this run: its notification needs no re-read by the keeper, and
+        a cancel committed before it shows in the row it returned."""
+        self._written = max(self._written, job.revision)
+        if job.cancel_requested and not self._cancel_seen.is_set():
+            log.info("job %s: cancel requested", self.id)
+            self._cancel_seen.set()
+            await self._cancel_call()
 
     # -- endings ---------------------------------------------------------------------
 
@@ -451,8 +596,10 @@ class JobRun:
             message=message,
         )
 
-    async def _retry(self, *, used_attempt: bool, code: int, reason: str, message: str) -> None:
-        error = _make_status(code, reason, message)
+    async def _retry(
+        self, *, used_attempt: bool, code: int, reason: str, message: str
+    ) -> domain.Job:
+        error = make_status(code, reason, message)
         delay = self.d.backoff(self.job.attempt)
         job = await self.d.write(
             f"job {self.id} requeue",
@@ -482,13 +629,13 @@ class JobRun:
         summary = mappers.summary_from_optimizer(None, self._insights)
         await self._finish(
             "CANCELLED",
-            _make_status(code_pb2.CANCELLED, "JOB_CANCELLED", "the job was cancelled"),
+            make_status(code_pb2.CANCELLED, "JOB_CANCELLED", "the job was cancelled"),
             summary=summary.SerializeToString(),
         )
         log.info("job %s: CANCELLED", self.id)
 
     async def _fail(self, code: int, reason: str, message: str) -> None:
-        await self._finish("FAILED", _make_status(code, reason, message))
+        await self._finish("FAILED", make_status(code, reason, message))
 
     async def _finish(self, state: str, error: bytes | None, summary: bytes | None = None) -> None:
         job = await self.d.write(

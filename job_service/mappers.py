@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
-from job_service import domain, errors, names
-from pgsage.jobs.v1 import job_pb2, job_service_pb2, suggestion_pb2
+from job_service import audit, domain, errors, names
+from pgsage.jobs.v1 import audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2 as optimizer_advice_pb2
 from pgsage.optimizer.v1 import analysis_pb2 as optimizer_analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2
@@ -395,3 +395,23 @@ def summary_from_optimizer(
         message.freed_bytes = summary.freed_bytes
         message.recommendations.extend(summary.recommendations)
     return message
+
+
+def audit_to_proto(entry: audit.Entry) -> audit_pb2.AuditRecord:
+    record = audit_pb2.AuditRecord(
+        name=f"auditRecords/{entry.id}",
+        actor=entry.actor,
+        authenticated=entry.authenticated,
+        action=entry.action,
+        resource=entry.resource,
+        job=names.job_name(entry.job_id) if entry.job_id else "",
+        target=entry.target,
+        statement=entry.statement,
+        outcome=entry.outcome,
+        detail=entry.detail,
+        from_state=entry.from_state,
+        to_state=entry.to_state,
+    )
+    if entry.time is not None:
+        _set_ts(record.time, entry.time)
+    return record

@@ -210,3 +210,30 @@ suggestion = Table(
 
 LIVE_SUGGESTION_STATES = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
 """A job owning a suggestion in one of these states is never deleted (its rollback path)."""
+
+# The audit trail: who changed which suggestion, and every statement a job ran on a target.
+# No foreign keys: audit rows outlive job expiry and DeleteJob.
+audit_record = Table(
+    "audit_record",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("time", TS, nullable=False, server_default=text("clock_timestamp()")),
+    Column("actor", Text, nullable=False),
+    Column("authenticated", Boolean, nullable=False, server_default=text("false")),
+    Column("action", Text, nullable=False),
+    # `jobs/{job}/suggestions/{suggestion}` or `jobs/{job}`.
+    Column("resource", Text, nullable=False),
+    Column("job_id", UUID(as_uuid=True), nullable=True),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("statement", Text, nullable=False, server_default=""),
+    Column("outcome", Text, nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("from_state", Text, nullable=False, server_default=""),
+    Column("to_state", Text, nullable=False, server_default=""),
+    PrimaryKeyConstraint("id"),
+    # ListAuditRecords: newest first, keyset on (time, id), one index per filter shape.
+    Index("ix_audit_record_time_id", text("time DESC"), text("id DESC")),
+    Index("ix_audit_record_resource_time_id", "resource", text("time DESC"), text("id DESC")),
+    Index("ix_audit_record_job_id_time_id", "job_id", text("time DESC"), text("id DESC")),
+    Index("ix_audit_record_target_time_id", "target", text("time DESC"), text("id DESC")),
+)

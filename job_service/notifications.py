@@ -25,14 +25,29 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
-    """A watcher's doorbell for one job."""
+    """A watcher's doorbell for one job; it also remembers the highest revision rung."""
 
     def __init__(self, job_id: uuid.UUID) -> None:
         self.job_id = job_id
         self._event = asyncio.Event()
+        self._revision = 0
+        self._unknown = False
 
-    def ring(self) -> None:
+    def ring(self, revision: int | None = None) -> None:
+        """`revision`: the job's revision after the change; None when unknown (the
+        listener reconnected, or is closing): whoever listens must re-read."""
+        if revision is None:
+            self._unknown = True
+        else:
+            self._revision = max(self._revision, revision)
         self._event.set()
+
+    def take(self) -> int | None:
+        """The highest revision rung since the last `take` (0: none), or None when a ring
+        without one came; resets both."""
+        revision, unknown = self._revision, self._unknown
+        self._revision, self._unknown = 0, False
+        return None if unknown else revision
 
     async def wait(self, seconds: float) -> bool:
         """Waits for a ring (True) or `seconds` (False); clears the bell."""
@@ -97,13 +112,14 @@ class Listener:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         for callback in self._on_any:
             callback()
-        job_text = payload.split(" ", 1)[0]
+        job_text, _, revision_text = payload.partition(" ")
         try:
             job_id = uuid.UUID(job_text)
         except ValueError:
             return
+        revision = int(revision_text) if revision_text.isdigit() else None
         for sub in self._subscriptions.get(job_id, ()):
-            sub.ring()
+            sub.ring(revision)
 
     async def _run(self) -> None:
         backoff = 0.2

@@ -14,14 +14,19 @@ from datetime import UTC, datetime
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from job_service import errors, mappers
+from job_service import domain, errors, mappers
 from job_service.checks import Check
-from pgsage.jobs.v1 import job_service_pb2
-from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
+from pgsage.optimizer.v1 import advice_pb2, optimizer_service_pb2, optimizer_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "pgsage.optimizer.v1.OptimizerService"
+_ADVICE_KINDS = {
+    "CREATE_INDEX": advice_pb2.ADVICE_KIND_CREATE_INDEX,
+    "DROP_UNUSED_INDEX": advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX,
+    "DROP_DUPLICATE_INDEX": advice_pb2.ADVICE_KIND_DROP_DUPLICATE_INDEX,
+}
 
 
 class OptimizerClient:
@@ -73,6 +78,33 @@ class OptimizerClient:
         except TimeoutError:
             return False
         return True
+
+    async def validate_edit(self, current: domain.Suggestion, sql: str) -> None:
+        """Checks an edited statement against the suggestion's target (ValidateStatement):
+        same kind, same table, existing columns and index. Without a configured optimizer
+        the local checks stand alone; a configured one that cannot be reached is
+        UNAVAILABLE (an edit is never accepted unchecked when a check is possible)."""
+        if self._channel is None:
+            return
+        details = suggestion_pb2.Suggestion.FromString(current.details or b"")
+        request = optimizer_service_pb2.ValidateStatementRequest(
+            target=current.target,
+            sql=sql,
+            expected_kind=_ADVICE_KINDS.get(current.kind, 0),
+            expected_table=details.tables[0] if len(details.tables) == 1 else "",
+        )
+        try:
+            await self._stub().ValidateStatement(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise errors.InvalidStatement(
+                    f"the target {current.target!r} refuses it: {exc.details()}"
+                ) from None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise errors.InvalidStatement(
+                    f"the target {current.target!r} has no such object: {exc.details()}"
+                ) from None
+            raise self._unavailable(exc) from None
 
     async def list_targets(self) -> list[job_service_pb2.Target]:
         stub = self._stub()

@@ -17,6 +17,8 @@ import grpc
 from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2
 
 from job_service import (
+    audit,
+    changes,
     checks,
     database,
     domain,
@@ -67,7 +69,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         self, request: job_service_pb2.CreateJobRequest, context: grpc.aio.ServicerContext
     ) -> job_pb2.Job:
         new, suggestion_ids = mappers.new_job(request, self._max_attempts)
-        async with self._db.connection() as conn:
+        # A job on a suggestion is checked and audited with its creation, atomically; a
+        # plain analysis is one statement (the hot path).
+        scope = self._db.connection() if suggestion_ids is None else self._db.transaction()
+        async with scope as conn:
             if suggestion_ids is not None:
                 acted_on = await suggestions.get(conn, *suggestion_ids)
                 if acted_on.target != new.target:
@@ -76,7 +81,21 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                         f"{request.job.suggestion} is on target {acted_on.target!r}, "
                         f"not {new.target!r}",
                     )
+                await changes.check_can_start(conn, new.kind, acted_on)
             job, created = await jobs.create(conn, new)
+            if created and suggestion_ids is not None:
+                await audit.record(
+                    conn,
+                    audit.Entry(
+                        actor=audit.actor_of(context.invocation_metadata()),
+                        action=f"job.create.{new.kind.lower()}",
+                        resource=request.job.suggestion,
+                        job_id=job.id,
+                        target=job.target,
+                        outcome="OK",
+                        detail=f"{new.kind} job {names.job_name(job.id)} created",
+                    ),
+                )
         if created:
             log.info("created job %s (%s on %s)", job.id, job.kind, job.target)
         return mappers.job_to_proto(job)
@@ -235,10 +254,12 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         self, request: job_service_pb2.ApproveSuggestionRequest, context: grpc.aio.ServicerContext
     ) -> suggestion_pb2.Suggestion:
         job_id, suggestion_id = names.parse_suggestion(request.name)
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
+            before = await suggestions.get(conn, job_id, suggestion_id)
             found = await suggestions.decide(
                 conn, job_id, suggestion_id, state="APPROVED", etag=request.etag
             )
+            await self._audit_change(conn, context, "suggestion.approve", before, found)
         log.info("suggestion %s of job %s: %s", suggestion_id, job_id, found.state)
         return mappers.suggestion_to_proto(found)
 
@@ -248,7 +269,8 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         job_id, suggestion_id = names.parse_suggestion(request.name)
         if len(request.reason) > MAX_NOTES:
             raise errors.InvalidField("reason", f"reason is at most {MAX_NOTES} characters")
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
+            before = await suggestions.get(conn, job_id, suggestion_id)
             found = await suggestions.decide(
                 conn,
                 job_id,
@@ -256,6 +278,9 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                 state="DISMISSED",
                 etag=request.etag,
                 dismiss_reason=request.reason,
+            )
+            await self._audit_change(
+                conn, context, "suggestion.dismiss", before, found, detail=request.reason
             )
         log.info("suggestion %s of job %s: %s", suggestion_id, job_id, found.state)
         return mappers.suggestion_to_proto(found)
@@ -292,6 +317,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                     "edit the SQL of",
                     why="only PENDING or APPROVED suggestions can be edited",
                 )
+            if edited_sql != current.edited_sql and edited_sql is not None:
+                # Checked against the target itself (tables, columns, the index to drop)
+                # when an optimizer is configured; without one, the local checks above stand.
+                await self._optimizer.validate_edit(current, edited_sql)
             updated = await suggestions.update(
                 conn,
                 current,
@@ -299,7 +328,65 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                 edited_sql=edited_sql,
                 edited_rollback_sql=edited_rollback,
             )
+            if edited_sql != current.edited_sql:
+                await self._audit_change(
+                    conn,
+                    context,
+                    "suggestion.edit",
+                    current,
+                    updated,
+                    statement=edited_sql or "",
+                    detail="edited SQL" if edited_sql else "edit cleared: the original SQL applies",
+                )
+            elif notes != current.notes:
+                await self._audit_change(conn, context, "suggestion.notes", current, updated)
         return mappers.suggestion_to_proto(updated)
+
+    async def _audit_change(
+        self,
+        conn: database.Connection,
+        context: grpc.aio.ServicerContext,
+        action: str,
+        before: domain.Suggestion,
+        after: domain.Suggestion,
+        *,
+        statement: str = "",
+        detail: str = "",
+    ) -> None:
+        """Records a change of a suggestion in the audit trail (nothing when it did not
+        change: deciding the same way twice is not a new decision)."""
+        if after.version == before.version:
+            return
+        await audit.record(
+            conn,
+            audit.Entry(
+                actor=audit.actor_of(context.invocation_metadata()),
+                action=action,
+                resource=names.suggestion_name(after.job_id, after.id),
+                job_id=after.job_id,
+                target=after.target,
+                statement=statement,
+                outcome="OK",
+                detail=detail,
+                from_state=before.state,
+                to_state=after.state,
+            ),
+        )
+
+    async def ListAuditRecords(
+        self, request: job_service_pb2.ListAuditRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> job_service_pb2.ListAuditRecordsResponse:
+        flt = filters.parse(request.filter, audit.FILTER_FIELDS)
+        size = pagination.page_size(request.page_size)
+        position = pagination.decode(request.page_token, flt.digest)
+        async with self._db.connection() as conn:
+            page = await audit.list_page(conn, flt, position, size)
+        return job_service_pb2.ListAuditRecordsResponse(
+            audit_records=[mappers.audit_to_proto(e) for e in page.items],
+            next_page_token=(
+                pagination.encode(page.next_position, flt.digest) if page.next_position else ""
+            ),
+        )
 
     @staticmethod
     def _check_edit(current: domain.Suggestion, text: str) -> tuple[str | None, str | None]:

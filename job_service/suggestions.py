@@ -33,6 +33,11 @@ _FIELDS = [f for f in domain.Suggestion.__dataclass_fields__]
 COLUMNS = ", ".join(_FIELDS)
 
 
+def from_row(row: Any) -> domain.Suggestion:
+    """A suggestion from a row holding `COLUMNS`."""
+    return _suggestion(row)
+
+
 def _suggestion(row: Any) -> domain.Suggestion:
     values = {f: row[f] for f in _FIELDS}
     values["benchmarks"] = tuple(values["benchmarks"] or ())

@@ -104,6 +104,11 @@ class JobServiceStub:
                 request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.UpdateSuggestionRequest.SerializeToString,
                 response_deserializer=pgsage_dot_jobs_dot_v1_dot_suggestion__pb2.Suggestion.FromString,
                 _registered_method=True)
+        self.ListAuditRecords = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/ListAuditRecords',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsResponse.FromString,
+                _registered_method=True)
         self.ListTargets = channel.unary_unary(
                 '/pgsage.jobs.v1.JobService/ListTargets',
                 request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListTargetsRequest.SerializeToString,
@@ -211,6 +216,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditRecords(self, request, context):
+        """Lists the audit trail, newest first: who changed which suggestion when, and every
+        statement a job ran on a target.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListTargets(self, request, context):
         """Lists the targets the optimizer knows (names and capabilities, never a DSN).
         """
@@ -292,6 +305,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.UpdateSuggestion,
                     request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.UpdateSuggestionRequest.FromString,
                     response_serializer=pgsage_dot_jobs_dot_v1_dot_suggestion__pb2.Suggestion.SerializeToString,
+            ),
+            'ListAuditRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditRecords,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsResponse.SerializeToString,
             ),
             'ListTargets': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTargets,
@@ -657,6 +675,33 @@ class JobService:
             '/pgsage.jobs.v1.JobService/UpdateSuggestion',
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.UpdateSuggestionRequest.SerializeToString,
             pgsage_dot_jobs_dot_v1_dot_suggestion__pb2.Suggestion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/ListAuditRecords',
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

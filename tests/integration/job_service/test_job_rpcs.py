@@ -84,10 +84,31 @@ async def test_apply_job_needs_an_existing_suggestion_on_its_target(
         job_service_pb2.CreateJobRequest(job=Job(target="other", kind=Job.APPLY, suggestion=name))
     )
     await expect_error(other, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")
-    job = await stub.CreateJob(
-        job_service_pb2.CreateJobRequest(job=Job(target="demo", kind=Job.APPLY, suggestion=name))
+    # Only an approved suggestion is applied, and only one change job at a time.
+    apply = job_service_pb2.CreateJobRequest(
+        job=Job(target="demo", kind=Job.APPLY, suggestion=name)
     )
+    await expect_error(
+        stub.CreateJob(apply), grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION"
+    )
+    rollback = job_service_pb2.CreateJobRequest(
+        job=Job(target="demo", kind=Job.ROLLBACK, suggestion=name)
+    )
+    await expect_error(
+        stub.CreateJob(rollback), grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE_TRANSITION"
+    )
+    await stub.ApproveSuggestion(job_service_pb2.ApproveSuggestionRequest(name=name))
+    job = await stub.CreateJob(apply)
     assert job.kind == Job.APPLY and job.suggestion == name
+    await expect_error(
+        stub.CreateJob(
+            job_service_pb2.CreateJobRequest(
+                job=Job(target="demo", kind=Job.APPLY, suggestion=name)
+            )
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INVALID_STATE_TRANSITION",
+    )
 
 
 async def test_get_errors(stub, expect_error):

@@ -1,0 +1,117 @@
+"""The audit trail's repository: append a record, list them newest first.
+
+Records are appended in the same transaction as the change they describe (a suggestion's
+state change), or — for statements a job runs on a target — before the statement runs
+(`INTENT`) and again with its outcome. They are never updated, and never deleted with a job.
+"""
+
+# Statements here are assembled from constant fragments and numbered placeholders only.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from job_service import domain, filters, jobs
+from job_service.database import Connection
+
+ACTOR_METADATA = "x-pgsage-actor"
+MAX_ACTOR = 200
+ANONYMOUS = "anonymous"
+
+FILTER_FIELDS = {
+    "resource": filters.FieldSpec("text"),
+    "job": filters.FieldSpec("job"),
+    "target": filters.FieldSpec("text"),
+    "action": filters.FieldSpec("text"),
+    "actor": filters.FieldSpec("text"),
+    "time": filters.FieldSpec("time"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit record (what the repository stores and returns)."""
+
+    actor: str
+    action: str
+    resource: str
+    outcome: str
+    job_id: uuid.UUID | None = None
+    target: str = ""
+    statement: str = ""
+    detail: str = ""
+    from_state: str = ""
+    to_state: str = ""
+    authenticated: bool = False
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    time: datetime | None = None
+
+
+def actor_of(metadata: Any) -> str:
+    """Who is calling, from the `x-pgsage-actor` metadata (unauthenticated, capped)."""
+    for key, value in metadata or ():
+        if key == ACTOR_METADATA:
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            text = "".join(ch for ch in text if ch.isprintable()).strip()
+            return text[:MAX_ACTOR] or ANONYMOUS
+    return ANONYMOUS
+
+
+_INSERT = """
+INSERT INTO audit_record (id, actor, authenticated, action, resource, job_id, target,
+                          statement, outcome, detail, from_state, to_state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"""
+
+
+async def record(conn: Connection, entry: Entry) -> None:
+    await conn.execute(
+        _INSERT,
+        entry.id,
+        entry.actor,
+        entry.authenticated,
+        entry.action,
+        entry.resource,
+        entry.job_id,
+        entry.target,
+        entry.statement,
+        entry.outcome,
+        entry.detail[:2000],
+        entry.from_state,
+        entry.to_state,
+    )
+
+
+_COLUMNS = (
+    "id, time, actor, authenticated, action, resource, job_id, target, statement, outcome, "
+    "detail, from_state, to_state"
+)
+
+
+async def list_page(
+    conn: Connection,
+    flt: filters.Filter,
+    position: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> domain.Page:
+    """One page of records, newest first, keyset after `position`."""
+    params = jobs.Params()
+    where: list[str] = []
+    for term in flt.terms:
+        column = "job_id" if term.field == "job" else term.field
+        op = term.op if term.field == "time" else "="
+        where.append(f"{column} {op} {params.add(term.values[0])}")
+    if position is not None:
+        where.append(f"(time, id) < ({params.add(position[0])}, {params.add(position[1])})")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM audit_record {clause} ORDER BY time DESC, id DESC "
+        f"LIMIT {params.add(limit + 1)}",
+        *params.values,
+    )
+    items = tuple(Entry(**dict(r)) for r in rows[:limit])
+    more = len(rows) > limit
+    return domain.Page(items, (items[-1].time, items[-1].id) if more else None)

@@ -1,0 +1,394 @@
+"""BENCHMARK, APPLY and ROLLBACK jobs: carrying one suggestion to a target and back.
+
+They run in the dispatcher like analyses (lease, retry, cancel, exactly one terminal state)
+on the optimizer's server-streaming Benchmark, Apply and Rollback. Around the stream:
+
+- before anything runs, the suggestion moves APPROVED → APPLYING (or APPLIED →
+  ROLLING_BACK) in a guarded statement, and the statement about to run is written to the
+  audit trail as an INTENT, in the same transaction;
+- every statement the optimizer reports (STARTED, then SUCCEEDED or FAILED) is audited;
+- the end state follows what the optimizer read back from the target's catalog (pg_index),
+  never what was merely attempted: APPLIED only when the index exists and is valid;
+- a takeover after a crash mid-apply runs Apply again, which is idempotent on the target (a
+  valid index is kept, an invalid one rebuilt) and reports what `pg_index` really holds.
+A suggestion whose change job ended without a result (crashed on its last attempt, or
+cancelled) is set to APPLY_FAILED / ROLLBACK_FAILED with that reason by `settle_orphans`.
+"""
+
+# Statements here are assembled from constant fragments and numbered placeholders only.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from google.protobuf import json_format
+
+from job_service import audit, domain, errors, names, suggestions
+from job_service.database import Connection
+from pgsage.jobs.v1 import suggestion_pb2
+from pgsage.optimizer.v1 import advice_pb2, analysis_pb2, optimizer_service_pb2
+
+if TYPE_CHECKING:
+    from job_service.dispatcher import JobRun
+
+log = logging.getLogger(__name__)
+
+APPLICABLE = ("APPROVED", "APPLY_FAILED", "ROLLED_BACK")
+ROLLBACKABLE = ("APPLIED", "ROLLBACK_FAILED")
+LIVE = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
+_ADVICE_KINDS = {
+    "CREATE_INDEX": advice_pb2.ADVICE_KIND_CREATE_INDEX,
+    "DROP_UNUSED_INDEX": advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX,
+    "DROP_DUPLICATE_INDEX": advice_pb2.ADVICE_KIND_DROP_DUPLICATE_INDEX,
+}
+
+
+def statement_of(s: domain.Suggestion) -> str:
+    """What apply, benchmark and export run: the edit when there is one."""
+    return s.edited_sql or s.sql
+
+
+def rollback_of(s: domain.Suggestion) -> str:
+    return s.edited_rollback_sql or s.rollback_sql
+
+
+# -- preconditions (CreateJob) ---------------------------------------------------------
+
+_ACTIVE_CHANGE_JOB = """
+SELECT id, kind FROM job
+WHERE suggestion_id = $1 AND kind IN ('APPLY', 'ROLLBACK')
+  AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
+LIMIT 1"""
+
+_APPLIED_TWIN = """
+SELECT job_id, id, state FROM suggestion
+WHERE target = $1 AND fingerprint = $2 AND id <> $3 AND state = ANY($4::text[])
+LIMIT 1"""
+
+
+async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> None:
+    """FAILED_PRECONDITION unless a `kind` job may start on suggestion `s` now."""
+    name = names.suggestion_name(s.job_id, s.id)
+    if kind == "BENCHMARK":
+        if s.kind != "CREATE_INDEX":
+            raise errors.InvalidStateTransition(
+                name, s.kind, "benchmark", why="benchmarks measure new indexes"
+            )
+        if s.state == "DISMISSED":
+            raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
+        return
+    if kind == "APPLY":
+        if s.state not in APPLICABLE:
+            raise errors.InvalidStateTransition(
+                name,
+                s.state,
+                "apply",
+                why="only an APPROVED (or APPLY_FAILED, ROLLED_BACK) suggestion is applied",
+            )
+        if s.superseded:
+            raise errors.InvalidStateTransition(
+                name, "superseded", "apply", why="a later attempt of its job did not reach it"
+            )
+        twin = await conn.fetchrow(_APPLIED_TWIN, s.target, s.fingerprint, s.id, list(LIVE))
+        if twin is not None:
+            other = names.suggestion_name(twin["job_id"], twin["id"])
+            raise errors.InvalidStateTransition(
+                name,
+                s.state,
+                "apply",
+                why=f"the same change is already {twin['state']} on {s.target!r} as {other}",
+            )
+    elif kind == "ROLLBACK":
+        if s.state not in ROLLBACKABLE:
+            raise errors.InvalidStateTransition(
+                name,
+                s.state,
+                "roll back",
+                why="only an APPLIED (or ROLLBACK_FAILED) suggestion is rolled back",
+            )
+    active = await conn.fetchrow(_ACTIVE_CHANGE_JOB, s.id)
+    if active is not None:
+        raise errors.InvalidStateTransition(
+            name,
+            s.state,
+            kind.lower(),
+            why=f"{active['kind']} job {names.job_name(active['id'])} is still running for it",
+        )
+
+
+# -- guarded transitions -----------------------------------------------------------------
+
+_MOVE = f"""
+UPDATE suggestion SET state = $3, failure_reason = $4, version = version + 1,
+                      update_time = now()
+WHERE id = $1 AND job_id = $2 AND state = ANY($5::text[])
+RETURNING {suggestions.COLUMNS}"""
+
+
+async def move(
+    conn: Connection,
+    s: domain.Suggestion,
+    to: str,
+    allowed_from: tuple[str, ...],
+    *,
+    actor: str,
+    action: str,
+    job_id: uuid.UUID,
+    reason: str = "",
+) -> domain.Suggestion | None:
+    """Moves `s` to `to` if it is in `allowed_from`, with its audit record; None if not."""
+    row = await conn.fetchrow(_MOVE, s.id, s.job_id, to, reason, list(allowed_from))
+    if row is None:
+        return None
+    moved = suggestions.from_row(row)
+    await audit.record(
+        conn,
+        audit.Entry(
+            actor=actor,
+            action=action,
+            resource=names.suggestion_name(s.job_id, s.id),
+            job_id=job_id,
+            target=s.target,
+            outcome="OK",
+            detail=reason,
+            from_state=s.state,
+            to_state=to,
+        ),
+    )
+    return moved
+
+
+_ADD_BENCHMARK = f"""
+UPDATE suggestion SET benchmarks = ARRAY[$3::bytea] || benchmarks, version = version + 1,
+                      update_time = now()
+WHERE id = $1 AND job_id = $2
+RETURNING {suggestions.COLUMNS}"""
+
+
+_ORPHANS = """
+WITH o AS (
+    SELECT s.id, s.job_id, s.state, s.target, j.id AS change_job, j.state AS job_state
+    FROM suggestion s JOIN job j ON j.suggestion_id = s.id
+    WHERE s.state IN ('APPLYING', 'ROLLING_BACK') AND j.kind IN ('APPLY', 'ROLLBACK')
+      AND j.state IN ('FAILED', 'CANCELLED')
+      AND NOT EXISTS (SELECT 1 FROM job a WHERE a.suggestion_id = s.id
+                      AND a.state IN ('PENDING', 'RUNNING', 'CANCELLING'))
+    FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE suggestion s SET
+    state = CASE o.state WHEN 'APPLYING' THEN 'APPLY_FAILED' ELSE 'ROLLBACK_FAILED' END,
+    failure_reason = 'its ' || lower(o.job_state) || ' job ' || 'jobs/' || o.change_job
+        || ' ended without a result; what the target holds is in pg_index',
+    version = s.version + 1, update_time = now()
+FROM o WHERE s.id = o.id
+RETURNING s.id, s.job_id, s.target, o.state AS from_state, s.state AS to_state,
+          s.failure_reason, o.change_job"""
+
+
+async def settle_orphans(conn: Connection) -> int:
+    """Suggestions left APPLYING/ROLLING_BACK by a change job that ended without a result."""
+    rows = await conn.fetch(_ORPHANS)
+    for r in rows:
+        await audit.record(
+            conn,
+            audit.Entry(
+                actor="pgsage",
+                action="suggestion.settle",
+                resource=names.suggestion_name(r["job_id"], r["id"]),
+                job_id=r["change_job"],
+                target=r["target"],
+                outcome="OK",
+                detail=r["failure_reason"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+            ),
+        )
+    return len(rows)
+
+
+# -- running a change job -------------------------------------------------------------------
+
+
+class ChangeRun:
+    """The BENCHMARK / APPLY / ROLLBACK part of a `JobRun`."""
+
+    def __init__(self, run: JobRun) -> None:
+        self.run = run
+        self.d = run.d
+        self.job = run.job
+        self.actor = f"pgsage:{names.job_name(self.job.id)}"
+        self.suggestion: domain.Suggestion | None = None
+
+    async def load(self) -> domain.Suggestion | None:
+        job = self.job
+        if job.suggestion_id is None or job.suggestion_job_id is None:
+            return None
+        async with self.d.db.connection() as conn:
+            try:
+                return await suggestions.get(conn, job.suggestion_job_id, job.suggestion_id)
+            except errors.SuggestionNotFound:
+                return None
+
+    async def begin(self, s: domain.Suggestion) -> domain.Suggestion | None:
+        """APPLYING / ROLLING_BACK, with the intent audited before anything runs."""
+        kind = self.job.kind
+        if kind == "BENCHMARK":
+            statement, to, allowed = statement_of(s), None, ()
+        elif kind == "APPLY":
+            statement, to, allowed = statement_of(s), "APPLYING", (*APPLICABLE, "APPLYING")
+        else:
+            statement, to = rollback_of(s), "ROLLING_BACK"
+            allowed = (*ROLLBACKABLE, "ROLLING_BACK")
+
+        async def action(conn: Connection) -> domain.Suggestion | None:
+            async with conn.transaction():
+                moved: domain.Suggestion | None = s
+                if to is not None:
+                    moved = await move(
+                        conn,
+                        s,
+                        to,
+                        allowed,
+                        actor=self.actor,
+                        action=f"suggestion.{kind.lower()}",
+                        job_id=self.job.id,
+                    )
+                    if moved is None:
+                        return None
+                await audit.record(
+                    conn,
+                    audit.Entry(
+                        actor=self.actor,
+                        action=f"{kind.lower()}.intent",
+                        resource=names.suggestion_name(s.job_id, s.id),
+                        job_id=self.job.id,
+                        target=s.target,
+                        statement=statement,
+                        outcome="INTENT",
+                        detail=f"attempt {self.job.attempt}",
+                    ),
+                )
+                return moved
+
+        return await self.d.write(f"job {self.job.id} begin", action)
+
+    def request(self, s: domain.Suggestion) -> object:
+        kind = _ADVICE_KINDS[s.kind]
+        if self.job.kind == "APPLY":
+            return optimizer_service_pb2.ApplyRequest(
+                target=s.target, kind=kind, sql=statement_of(s)
+            )
+        if self.job.kind == "ROLLBACK":
+            return optimizer_service_pb2.RollbackRequest(
+                target=s.target, kind=kind, rollback_sql=rollback_of(s)
+            )
+        details = suggestion_pb2.Suggestion.FromString(s.details or b"")
+        return optimizer_service_pb2.BenchmarkRequest(
+            target=s.target,
+            kind=kind,
+            sql=statement_of(s),
+            rollback_sql=rollback_of(s),
+            queries=[
+                analysis_pb2.WorkloadQuery(query_id=q.query_id, text=q.text, weight=q.weight)
+                for q in details.query_impacts
+            ],
+        )
+
+    def call(self, request: object) -> object:
+        stub = self.d.optimizer.stub()
+        timeout = self.d.analyze_timeout
+        if self.job.kind == "APPLY":
+            return stub.Apply(request, timeout=timeout)
+        if self.job.kind == "ROLLBACK":
+            return stub.Rollback(request, timeout=timeout)
+        return stub.Benchmark(request, timeout=timeout)
+
+    async def statement(
+        self, s: domain.Suggestion, e: optimizer_service_pb2.StatementExecution
+    ) -> None:
+        phase = optimizer_service_pb2.StatementExecution.Phase.Name(e.phase)
+        entry = audit.Entry(
+            actor=self.actor,
+            action="statement.execute",
+            resource=names.suggestion_name(s.job_id, s.id),
+            job_id=self.job.id,
+            target=e.target or s.target,
+            statement=e.sql,
+            outcome=phase,
+            detail=e.error,
+        )
+
+        async def action(conn: Connection) -> None:
+            await audit.record(conn, entry)
+
+        await self.d.write(f"job {self.job.id} audit", action)
+
+    async def finish(self, s: domain.Suggestion, result: object | None) -> str:
+        """Stores the outcome; '' when the change is done, else why it is not."""
+        kind = self.job.kind
+        if kind == "BENCHMARK":
+            assert isinstance(result, optimizer_service_pb2.BenchmarkResult)
+            stored = suggestion_pb2.BenchmarkResult()
+            json_format.ParseDict(
+                json_format.MessageToDict(result, preserving_proto_field_name=True), stored
+            )
+            stored.job = names.job_name(self.job.id)
+            stored.create_time.GetCurrentTime()
+
+            async def add(conn: Connection) -> object:
+                return await conn.fetchrow(
+                    _ADD_BENCHMARK, s.id, s.job_id, stored.SerializeToString()
+                )
+
+            await self.d.write(f"job {self.job.id} benchmark", add)
+            return ""
+        assert isinstance(result, optimizer_service_pb2.ChangeResult)
+        creates = (kind == "APPLY") == (s.kind == "CREATE_INDEX")
+        if creates:
+            ok = result.index_exists and result.index_valid
+            why = (
+                ""
+                if ok
+                else (
+                    f"index {result.index_name} is INVALID"
+                    if result.index_exists
+                    else f"index {result.index_name} does not exist"
+                )
+            )
+        else:
+            ok = not result.index_exists
+            why = "" if ok else f"index {result.index_name} still exists"
+        done, failed = (
+            ("APPLIED", "APPLY_FAILED") if kind == "APPLY" else ("ROLLED_BACK", "ROLLBACK_FAILED")
+        )
+        await self.end(s, done if ok else failed, why)
+        return why
+
+    async def end(self, s: domain.Suggestion, to: str, reason: str) -> None:
+        current = ("APPLYING",) if self.job.kind == "APPLY" else ("ROLLING_BACK",)
+
+        async def action(conn: Connection) -> None:
+            async with conn.transaction():
+                await move(
+                    conn,
+                    dataclasses.replace(s, state=current[0]),
+                    to,
+                    current,
+                    actor=self.actor,
+                    action=f"suggestion.{to.lower()}",
+                    job_id=self.job.id,
+                    reason=reason,
+                )
+
+        await self.d.write(f"job {self.job.id} {to}", action)
+
+    async def fail_reason(self, reason: str) -> None:
+        """The change job failed for good: the suggestion says so too."""
+        if self.job.kind == "BENCHMARK" or self.suggestion is None:
+            return
+        failed = "APPLY_FAILED" if self.job.kind == "APPLY" else "ROLLBACK_FAILED"
+        await self.end(self.suggestion, failed, reason)
