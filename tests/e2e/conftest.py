@@ -2,24 +2,22 @@
 and the gateway serving the BUILT UI (gateway/ui/dist); Chromium driven by playwright-core.
 
 The browser side is `flow.mjs` (node, playwright-core from gateway/ui/node_modules, Debian's
-/usr/bin/chromium). It asks pytest to do what the dispatcher will do (run a job) with a line
-`@@ run <job>` on stdout and waits for `ok` on stdin.
+/usr/bin/chromium). test_analysis.py lets the dispatcher run a real analysis of the demo
+target; test_ui.py pauses it and runs its job itself when the flow asks (`@@ run <job>` on
+stdout, `ok` on stdin), so that it knows the exact suggestions to edit and conflict over.
 """
 
 from __future__ import annotations
 
 import sys
-import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "gateway"))
 import pgsage_stack
 from e2e_browser import CHROMIUM, PLAYWRIGHT, UI
-
-from pgsage.demo import build as demo_build
 
 
 @pytest.fixture(scope="session")
@@ -33,13 +31,7 @@ def built_ui() -> Path:
 
 
 @pytest.fixture(scope="module")
-async def demo_dsn() -> str:
+async def demo_dsn() -> AsyncIterator[str]:
     """A small demo shop on the shared server, as the optimizer's `demo` target."""
-    name = f"pgsage_e2e_demo_{uuid.uuid4().hex[:8]}"
-    built = await demo_build.build(pgsage_stack.SHARED_PG, name, 0.01, 1)
-    yield built.dsn
-    conn = await asyncpg.connect(pgsage_stack.SHARED_PG)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    async with pgsage_stack.demo_database() as dsn:
+        yield dsn

@@ -1,5 +1,5 @@
 """Runs a browser flow (`flow.mjs`, node + playwright-core + Debian's Chromium) and answers
-its requests for what the dispatcher will do."""
+its requests (`@@ verb argument`) for what the test does meanwhile."""
 
 from __future__ import annotations
 
@@ -60,7 +60,3 @@ async def run_flow(
     output = "\n".join(lines)
     assert process.returncode == 0, output[-5000:]
     return output
-
-
-def targets_for(dsn: str) -> list[dict]:
-    return [{"name": "demo", "dsn": dsn, "what_if_engine": "transactional"}]

@@ -163,8 +163,51 @@ async function historyFlow() {
   await shot("09-history");
 }
 
+async function analysisFlow() {
+  // A real analysis of the demo target, run by the dispatcher on the optimizer.
+  await page.goto(`${BASE}/new`);
+  const select = page.locator("select[name=target]");
+  await select.waitFor();
+  assert.equal(await select.inputValue(), "demo");
+  await page.locator("input[name=budget]").fill("");
+  await page.getByRole("button", { name: "Start analysis" }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await until(async () => (await page.locator("h1 .badge").innerText()) === "succeeded", "the analysis finished", 1200);
+  const rows = page.locator("tr.suggestion-row");
+  await until(async () => (await rows.count()) >= 2, "suggestions listed");
+  const total = await rows.count();
+  await page.getByText("Workload improvement").waitFor();
+  await shot("10-analysis-finished");
+
+  // Approve the first (the biggest gain), dismiss the second.
+  const first = await rows.nth(0).getAttribute("data-suggestion");
+  const second = await rows.nth(1).getAttribute("data-suggestion");
+  const byName = (name) => page.locator(`tr[data-suggestion="${name}"]`);
+  await byName(first).getByRole("button", { name: "Approve" }).click();
+  await until(async () => (await byName(first).locator(".badge").innerText()) === "approved", "approved");
+  await byName(second).getByRole("button", { name: "Dismiss" }).click();
+  await byName(second).getByRole("button", { name: "Dismiss" }).click();
+  await until(async () => (await byName(second).locator(".badge").innerText()) === "dismissed", "dismissed");
+  for (const [filter, count] of [["approved", 1], ["dismissed", 1], ["pending", total - 2], ["all", total]]) {
+    await page.locator(`button[data-filter=${filter}]`).click();
+    await until(async () => (await rows.count()) === count, `${filter} shows ${count}`);
+  }
+  await page.locator("button[data-filter=approved]").click();
+  await until(async () => (await rows.count()) === 1, "approved only");
+  await rows.first().locator("button.disclosure").click();
+  const sql = (await page.locator("pre.sql").first().innerText()).trim();
+  await shot("11-analysis-reviewed");
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-patch").click()]);
+  const script = await readFile(await download.path(), "utf8");
+  const statements = script.split("\n").filter((l) => l && !l.startsWith("--"));
+  assert.deepEqual(statements, [sql.endsWith(";") ? sql : `${sql};`]);
+  console.log("patch ok");
+}
+
 try {
   if (mode === "main") await mainFlow();
+  else if (mode === "analysis") await analysisFlow();
   else if (mode === "history") await historyFlow();
   else throw new Error(`unknown flow ${mode}`);
   assert.deepEqual(problems, []);

@@ -2,9 +2,10 @@
 
 Flow: start an analysis of the demo target from the form, watch it finish live, approve one
 suggestion, dismiss another, filter, edit SQL (refused, then accepted), resolve an etag
-conflict, download the patch, find the job in the history. Running the job is the
-dispatcher's part (issue 4): until it exists, `run_job` streams the suggestions into the job
-store the way the dispatcher will, through the job service's repository.
+conflict, download the patch, find the job in the history. The dispatcher is paused here:
+when the flow asks, the test streams known suggestions into the job store the way the
+dispatcher does (through the job service's repository), so the flow knows what to edit.
+(test_analysis.py runs a real analysis with the dispatcher.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import httpx
 import pgsage_stack
 import pytest
-from e2e_browser import run_flow, targets_for
+from e2e_browser import run_flow
 
 from pgsage.jobs.v1 import suggestion_pb2
 
@@ -60,7 +61,7 @@ SUGGESTIONS = [
 @pytest.fixture(scope="module")
 async def stack(built_ui, demo_dsn):
     async with pgsage_stack.job_store("pgsage_e2e") as store:
-        async with pgsage_stack.optimizer(targets_for(demo_dsn)) as optimizer:
+        async with pgsage_stack.optimizer(pgsage_stack.demo_targets(demo_dsn)) as optimizer:
             address = optimizer.address
             async with pgsage_stack.job_service(store, optimizer_address=address) as service:
                 async with pgsage_stack.gateway(service.address, ui_dir=built_ui) as gateway:
@@ -92,7 +93,7 @@ async def test_analysis_review_and_patch_in_the_browser(stack):
 async def unreachable_stack(built_ui):
     dead = f"postgresql://postgres@127.0.0.1:{pgsage_stack.free_port()}/nothing"
     async with pgsage_stack.job_store("pgsage_e2e") as store:
-        async with pgsage_stack.optimizer(targets_for(dead)) as optimizer:
+        async with pgsage_stack.optimizer(pgsage_stack.demo_targets(dead)) as optimizer:
             address = optimizer.address
             async with pgsage_stack.job_service(store, optimizer_address=address) as service:
                 async with pgsage_stack.gateway(service.address, ui_dir=built_ui) as gateway:

@@ -135,7 +135,7 @@ export function JobPage({ id }: { id: string }) {
           <div><dt>Job</dt><dd className="mono small">{job.name}</dd></div>
           <div><dt>Kind</dt><dd>{label(job.kind)}</dd></div>
           <div><dt>Analyses</dt><dd>{job.analysisTypes?.length ? job.analysisTypes.map(analysisLabel).join(", ") : "all"}</dd></div>
-          <div><dt>Budget</dt><dd>{bytes(job.options?.storageBudgetBytes)}</dd></div>
+          <div><dt>Budget</dt><dd>{job.options?.storageBudgetBytes ? bytes(job.options.storageBudgetBytes) : "optimizer default"}</dd></div>
           <div><dt>Attempt</dt><dd>{job.attempt ?? 0} of {job.maxAttempts ?? "—"}</dd></div>
           <div><dt>Created</dt><dd>{dateTime(job.createTime)}</dd></div>
           <div><dt>Ran for</dt><dd>{job.startTime ? duration(job.startTime, job.endTime) : "—"}</dd></div>

@@ -26,6 +26,8 @@ from job_service import database, domain, jobs, schema, suggestions
 from job_service.settings import Settings as JobSettings
 from optimizer_service import app as optimizer_app
 from optimizer_service.settings import Settings as OptimizerSettings
+from pgsage.demo import build as demo_build
+from pgsage.demo import config as demo_config
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import suggestion_pb2
 
@@ -61,6 +63,22 @@ async def job_store(prefix: str = "pgsage_gw") -> AsyncIterator[str]:
         yield dsn(name)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def demo_database(scale: float = 0.01, rounds: int = 1) -> AsyncIterator[str]:
+    """The demo shop (`pgsage.demo`) on the shared server, its workload run; yields its DSN."""
+    name = f"pgsage_test_demo_{uuid.uuid4().hex[:8]}"
+    try:
+        built = await demo_build.build(SHARED_PG, name, scale, rounds)
+        yield built.dsn
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def demo_targets(dsn: str) -> list[dict]:
+    """The optimizer's targets for the demo database (transactional what-if, as the demo's)."""
+    return [demo_config.target(dsn)]
 
 
 @asynccontextmanager

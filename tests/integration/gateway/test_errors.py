@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -77,9 +78,24 @@ async def test_job_service_unreachable_is_503():
     assert metadata == {"service": "job_service"}
 
 
-async def test_deadline_exceeded_is_504(service):
-    # A deadline no call can meet: the gateway's own deadline on the call is what fires.
-    async with pgsage_stack.gateway(service.address, call_timeout=0.000_001) as gw:
-        async with httpx.AsyncClient(base_url=gw.url) as client:
-            response = await client.get("/v1/jobs")
-    assert error_of(response)[:2] == (504, "DEADLINE_EXCEEDED")
+async def test_deadline_exceeded_is_504():
+    # A "job service" that accepts connections and never answers: the call's deadline fires.
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        async with pgsage_stack.gateway(f"127.0.0.1:{port}", call_timeout=0.5) as gw:
+            async with httpx.AsyncClient(base_url=gw.url) as client:
+                response = await client.get("/v1/jobs")
+    finally:
+        for writer in held:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
+    status, code, _, _ = error_of(response)
+    assert (status, code) == (504, "DEADLINE_EXCEEDED")
+    assert response.json()["error"]["message"] == "job service did not answer in time"
