@@ -29,6 +29,7 @@ from google.protobuf import json_format
 
 from job_service import audit, domain, errors, names, suggestions
 from job_service.database import Connection
+from pgsage import failpoints
 from pgsage.jobs.v1 import suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2, optimizer_service_pb2
 
@@ -326,6 +327,9 @@ class ChangeRun:
             await audit.record(conn, entry)
 
         await self.d.write(f"job {self.job.id} audit", action)
+        if phase == "STARTED":
+            # Crash tests kill the job service here: the target is mid-statement.
+            await failpoints.hit("during_change")
 
     async def finish(self, s: domain.Suggestion, result: object | None) -> str:
         """Stores the outcome; '' when the change is done, else why it is not."""

@@ -53,6 +53,44 @@ def _columns_in(node: object) -> set[str]:
     return found
 
 
+def _functions_in(node: object) -> set[str]:
+    """Names of the functions a node calls (schema-qualified when the SQL says so)."""
+    found: set[str] = set()
+    if isinstance(node, ast.FuncCall):
+        parts = [p.sval for p in node.funcname or () if isinstance(p, ast.String)]
+        found.add(".".join(parts))
+    if isinstance(node, ast.Node):
+        for name in node:
+            found |= _functions_in(getattr(node, name))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            found |= _functions_in(item)
+    return found
+
+
+async def _check_immutable(conn: asyncpg.Connection, functions: set[str]) -> None:
+    """Index expressions and predicates may call IMMUTABLE functions only: anything else
+    could run side effects on the target (or make the index wrong)."""
+    for name in sorted(functions):
+        schema, _, proname = name.rpartition(".")
+        volatilities = await conn.fetch(
+            "SELECT DISTINCT p.provolatile::text AS v FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.proname = $1 AND ($2 = '' OR n.nspname = $2)",
+            proname,
+            schema,
+        )
+        if not volatilities:
+            raise errors.InvalidStatement(
+                f"function {pgsage_errors.cap(name, 100)} does not exist on the target"
+            )
+        if any(r["v"] != "i" for r in volatilities):
+            raise errors.InvalidStatement(
+                f"function {pgsage_errors.cap(name, 100)} is not IMMUTABLE; an index may only "
+                "call immutable functions"
+            )
+
+
 async def _table(conn: asyncpg.Connection, rel: ast.RangeVar) -> tuple[Table, set[str]]:
     name = ".".join(sqltext.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
     row = await conn.fetchrow(
@@ -92,6 +130,10 @@ async def _create(
     missing = sorted(used - columns)
     if missing:
         raise errors.InvalidStatement(f"{table} has no column(s) {', '.join(missing)}")
+    called: set[str] = _functions_in(stmt.whereClause)
+    for elem in (*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())):
+        called |= _functions_in(elem.expr)
+    await _check_immutable(conn, called)
     if not stmt.idxname:
         keys = [e.name or "expr" for e in stmt.indexParams or ()]
         stmt.idxname = sqltext.index_name(IndexDef(table, tuple(keys)))

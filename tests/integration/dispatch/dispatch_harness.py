@@ -114,9 +114,12 @@ class Cluster:
     tmp: Path
     procs: list[Proc] = field(default_factory=list)
 
-    def optimizer(self, name: str = "optimizer", **env: str) -> Proc:
+    def optimizer(
+        self, name: str = "optimizer", *, targets: list[dict] | None = None, **env: str
+    ) -> Proc:
         port = free_port()
-        targets = [{"name": "shop", "dsn": self.target_dsn, "what_if_engine": "hypopg"}]
+        if targets is None:
+            targets = [{"name": "shop", "dsn": self.target_dsn, "what_if_engine": "hypopg"}]
         proc = Proc(
             name=name,
             args=["optimizer_service"],

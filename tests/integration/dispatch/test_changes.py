@@ -1,0 +1,209 @@
+"""From suggestion to production and back: APPLY and ROLLBACK jobs on a real target.
+
+Real processes (job service, optimizer), a target database of this module's own on the
+shared server; the target's catalog is the judge of what really happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import grpc
+from dispatch_harness import check_invariants, create_jobs, wait_finished
+
+from pgsage import rpc
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+
+Job = job_pb2.Job
+Suggestion = suggestion_pb2.Suggestion
+ALICE = (("x-pgsage-actor", "alice"),)
+
+
+def targets(cluster, *, apply_allowed: bool) -> list[dict]:
+    return [
+        {
+            "name": "shop",
+            "dsn": cluster.target_dsn,
+            "what_if_engine": "hypopg",
+            "apply_allowed": apply_allowed,
+        }
+    ]
+
+
+async def catalog(dsn: str) -> list[tuple]:
+    """The target's indexes as pg_index sees them (name, valid)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' ORDER BY 1"
+        )
+        return [tuple(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def start(cluster, *, apply_allowed: bool = True, **job_env: str):
+    opt = cluster.optimizer(targets=targets(cluster, apply_allowed=apply_allowed)).start()
+    await opt.wait_serving()
+    js = cluster.job_service(opt, **job_env).start()
+    await js.wait_serving()
+    return opt, js
+
+
+async def approved_create_index(stub, address: str) -> Suggestion:
+    """Runs an analysis and approves its index on invoice(account_id)."""
+    [name] = await create_jobs(address, 1, queries=["SELECT * FROM invoice WHERE account_id = 42"])
+    [job] = await wait_finished(address, [name], limit=60)
+    assert job.state == Job.SUCCEEDED, job
+    listed = await stub.ListSuggestions(job_service_pb2.ListSuggestionsRequest(parent=name))
+    [s] = [x for x in listed.suggestions if x.kind == Suggestion.CREATE_INDEX]
+    return await stub.ApproveSuggestion(
+        job_service_pb2.ApproveSuggestionRequest(name=s.name), metadata=ALICE
+    )
+
+
+async def run_change(stub, address: str, kind: int, suggestion: str) -> Job:
+    job = await stub.CreateJob(
+        job_service_pb2.CreateJobRequest(job=Job(kind=kind, target="shop", suggestion=suggestion)),
+        metadata=ALICE,
+    )
+    [done] = await wait_finished(address, [job.name], limit=90)
+    return done
+
+
+async def test_apply_then_rollback_leaves_the_catalog_as_it_was(cluster):
+    _, js = await start(cluster)
+    before = await catalog(cluster.target_dsn)
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        s = await approved_create_index(stub, js.address)
+
+        applied_job = await run_change(stub, js.address, Job.APPLY, s.name)
+        assert applied_job.state == Job.SUCCEEDED, applied_job
+        applied = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+        assert applied.state == Suggestion.APPLIED
+        after_apply = await catalog(cluster.target_dsn)
+        added = sorted(set(after_apply) - set(before))
+        assert len(added) == 1 and added[0][1] is True, added  # one new, valid index
+
+        # The same change cannot be applied twice.
+        try:
+            await stub.CreateJob(
+                job_service_pb2.CreateJobRequest(
+                    job=Job(kind=Job.APPLY, target="shop", suggestion=s.name)
+                )
+            )
+            raise AssertionError("applying an APPLIED suggestion must be refused")
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+        rolled_job = await run_change(stub, js.address, Job.ROLLBACK, s.name)
+        assert rolled_job.state == Job.SUCCEEDED, rolled_job
+        rolled = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+        assert rolled.state == Suggestion.ROLLED_BACK
+        assert await catalog(cluster.target_dsn) == before
+
+        trail = await stub.ListAuditRecords(
+            job_service_pb2.ListAuditRecordsRequest(filter=f'resource = "{s.name}"')
+        )
+        records = list(reversed(trail.audit_records))  # oldest first
+        actions = [(r.action, r.outcome) for r in records]
+        assert actions[0] == ("suggestion.approve", "OK") and records[0].actor == "alice"
+        intent = actions.index(("apply.intent", "INTENT"))
+        started = actions.index(("statement.execute", "STARTED"))
+        assert intent < started, actions  # the intent is written before anything runs
+        assert ("statement.execute", "SUCCEEDED") in actions
+        assert ("suggestion.applied", "OK") in actions
+        assert ("suggestion.rolled_back", "OK") in actions
+        executed = [r.statement for r in records if r.action == "statement.execute"]
+        assert any(st.startswith("CREATE INDEX CONCURRENTLY") for st in executed), executed
+        assert any(st.startswith("DROP INDEX CONCURRENTLY") for st in executed), executed
+    conn = await cluster.store_conn()
+    await check_invariants(conn)
+    await conn.close()
+
+
+async def test_apply_on_a_target_that_forbids_it_fails_with_the_reason(cluster):
+    _, js = await start(cluster, apply_allowed=False)
+    before = await catalog(cluster.target_dsn)
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        s = await approved_create_index(stub, js.address)
+        job = await run_change(stub, js.address, Job.APPLY, s.name)
+        assert job.state == Job.FAILED
+        assert job.error.code == grpc.StatusCode.FAILED_PRECONDITION.value[0], job.error
+        failed = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+        assert failed.state == Suggestion.APPLY_FAILED
+        assert "apply" in failed.failure_reason.lower()
+    assert await catalog(cluster.target_dsn) == before
+
+
+async def test_injected_sql_in_an_edit_never_runs(cluster):
+    _, js = await start(cluster)
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        s = await approved_create_index(stub, js.address)
+        for sql in (
+            "CREATE INDEX CONCURRENTLY x ON public.invoice (status); DROP TABLE public.invoice",
+            "DROP TABLE public.invoice",
+            "CREATE INDEX CONCURRENTLY x ON public.invoice ((pg_terminate_backend(1)::int))",
+        ):
+            try:
+                await stub.UpdateSuggestion(
+                    job_service_pb2.UpdateSuggestionRequest(
+                        suggestion={"name": s.name, "edited_sql": sql}
+                    )
+                )
+                raise AssertionError(f"accepted: {sql}")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, (sql, exc.details())
+                assert rpc.reason_of(exc) == "INVALID_STATEMENT"
+        # An expression index with an immutable function is a legitimate edit.
+        fine = "CREATE INDEX CONCURRENTLY invoice_abs_amount_idx ON public.invoice (abs(amount))"
+        edited = await stub.UpdateSuggestion(
+            job_service_pb2.UpdateSuggestionRequest(suggestion={"name": s.name, "edited_sql": fine})
+        )
+        assert edited.edited_sql.startswith("CREATE INDEX CONCURRENTLY")
+        assert "invoice_abs_amount_idx" in edited.edited_rollback_sql
+        assert edited.state == Suggestion.PENDING  # an edit sends an approval back
+    conn = await asyncpg.connect(cluster.target_dsn)
+    assert await conn.fetchval("SELECT count(*) FROM invoice") == 100000
+    await conn.close()
+
+
+async def test_job_killed_during_the_build_ends_as_pg_index_says(cluster):
+    opt, victim = await start(cluster, PGSAGE_FAILPOINTS="during_change=kill")
+    before = await catalog(cluster.target_dsn)
+    async with grpc.aio.insecure_channel(victim.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        s = await approved_create_index(stub, victim.address)
+        job = await stub.CreateJob(
+            job_service_pb2.CreateJobRequest(
+                job=Job(kind=Job.APPLY, target="shop", suggestion=s.name)
+            )
+        )
+    for _ in range(300):
+        if not victim.alive():
+            break
+        await asyncio.sleep(0.1)
+    assert not victim.alive(), "the failpoint never fired"
+    assert [h[0] for h in cluster.failpoint_hits()] == ["during_change"]
+    survivor = cluster.job_service(opt, name="survivor").start()
+    await survivor.wait_serving()
+    [done] = await wait_finished(survivor.address, [job.name], limit=60)
+    async with grpc.aio.insecure_channel(survivor.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        final = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+    now = await catalog(cluster.target_dsn)
+    added = sorted(set(now) - set(before))
+    assert all(valid for _, valid in now), f"an invalid index was left behind: {now}"
+    if final.state == Suggestion.APPLIED:
+        assert done.state == Job.SUCCEEDED and len(added) == 1
+    else:
+        assert final.state == Suggestion.APPLY_FAILED and not added, (final, added)
+    conn = await cluster.store_conn()
+    await check_invariants(conn)
+    await conn.close()
