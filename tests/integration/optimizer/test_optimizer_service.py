@@ -135,21 +135,6 @@ async def test_unreachable_target_is_unavailable_naming_target_and_cause(stub):
     assert SECRET not in str(status) and "postgresql://" not in str(status)
 
 
-@pytest.mark.parametrize("method", ["Benchmark", "Apply", "Rollback"])
-async def test_later_rpcs_answer_unimplemented_with_a_clear_message(stub, method):
-    requests = {
-        "Benchmark": pb.BenchmarkRequest(target="hypopg", sql="x"),
-        "Apply": pb.ApplyRequest(target="hypopg", sql="x"),
-        "Rollback": pb.RollbackRequest(target="hypopg", rollback_sql="x"),
-    }
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        async for _ in getattr(stub, method)(requests[method]):
-            pass
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert rpc.reason_of(info.value) == "NOT_IMPLEMENTED_YET"
-    assert method in info.value.details()
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 async def test_stream_order_and_an_unplannable_query_becomes_an_insight(stub, engine):
     events = await analyze(
