@@ -4,9 +4,10 @@
 setup:
 	bash scripts/setup-machine.sh
 
-# Sets up, then runs pgsage (embedded PostgreSQL unless PGSAGE_JOBS_DATABASE_URL is set).
+# Sets up, then runs the whole of pgsage: embedded PostgreSQL (job store and demo target),
+# the demo database, job service, optimizer and gateway; prints the UI address.
 run: setup
-	.venv/bin/python -m job_service
+	.venv/bin/pgsage up
 
 # Sets up, then runs every check and the whole test suite.
 test: setup
