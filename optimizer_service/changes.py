@@ -74,6 +74,75 @@ async def _validate(
         raise errors.InvalidStatement(exc.message, field=field) from None
 
 
+def _routines(stmt: ast.IndexStmt) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
+    """The functions and operators the index's expressions and predicate call."""
+    funcs: set[tuple[str, ...]] = set()
+    ops: set[tuple[str, ...]] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, ast.FuncCall) and node.funcname:
+            funcs.add(tuple(p.sval for p in node.funcname))
+        if isinstance(node, ast.A_Expr) and node.name:
+            ops.add(tuple(p.sval for p in node.name))
+        if isinstance(node, ast.Node):
+            for attr in node:
+                visit(getattr(node, attr))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    visit([e.expr for e in stmt.indexParams or () if e.expr is not None])
+    visit(stmt.whereClause)
+    return funcs, ops
+
+
+async def _builtin_only(
+    settings: Settings, target: TargetConfig, stmt: ast.IndexStmt, field: str
+) -> None:
+    """Refuses an index whose expressions call anything but built-in immutable routines.
+
+    An index build evaluates its expressions on every row; a user-defined function, even
+    one marked IMMUTABLE, could do anything there. Built-in (pg_catalog) ones cannot.
+    """
+    funcs, ops = _routines(stmt)
+    if not funcs and not ops:
+        return
+    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+        for name in sorted(funcs):
+            bad = await conn.fetchval(
+                """
+                SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog' OR p.provolatile <> 'i')
+                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE p.proname = $1
+                  AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
+                """,
+                name[-1],
+                list(name[:-1]) or None,
+            )
+            if bad:
+                raise errors.InvalidStatement(
+                    f"function {'.'.join(name)} is not a built-in immutable function; "
+                    "an index may only call those",
+                    field=field,
+                )
+        for name in sorted(ops):
+            bad = await conn.fetchval(
+                """
+                SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog')
+                FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                WHERE o.oprname = $1
+                  AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
+                """,
+                name[-1],
+                list(name[:-1]) or None,
+            )
+            if bad:
+                raise errors.InvalidStatement(
+                    f"operator {'.'.join(name)} is not built in; an index may only use those",
+                    field=field,
+                )
+
+
 async def _absent_index(settings: Settings, target: TargetConfig, parts: list[str]) -> bool:
     name = ".".join(sqltext.quote_ident(p) for p in parts)
     async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
@@ -108,6 +177,7 @@ async def prepare(
     if checked.kind == Kind.CREATE_INDEX:
         normal = _one(checked.normalized_sql)
         assert isinstance(normal, ast.IndexStmt)
+        await _builtin_only(settings, target, normal, field)
         normal.if_not_exists = False  # the catalog check decides, the build must really build
         return Change(
             Action.CREATE,

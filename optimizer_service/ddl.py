@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 from google.protobuf import timestamp_pb2
 
-from optimizer_service import errors, sqltext
+from optimizer_service import errors, sqltext, targets
 from pgsage import errors as pgsage_errors
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
@@ -189,8 +189,9 @@ async def finish(work: Awaitable[object], what: str) -> None:
 
 async def stop_backend(conn: asyncpg.Connection, pid: int, rounds: int = 50) -> None:
     """Terminates backend `pid` (a cancelled call's session) and waits until it is gone."""
-    await conn.execute("SELECT pg_terminate_backend($1)", pid)
+    mine = "SELECT {} FROM pg_stat_activity WHERE pid = $1 AND application_name = $2"
+    await conn.execute(mine.format("pg_terminate_backend(pid)"), pid, targets.APPLICATION_NAME)
     for _ in range(rounds):
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pid):
+        if await conn.fetchval(mine.format("count(*)"), pid, targets.APPLICATION_NAME) == 0:
             return
         await asyncio.sleep(0.1)

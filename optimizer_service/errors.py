@@ -100,7 +100,7 @@ class BenchmarkNotConfigured(errors.FailedPrecondition):
     def __init__(self, target: str) -> None:
         super().__init__(
             f"target {target!r} has nowhere to benchmark: name a sandbox target in its "
-            "configuration (sandbox = \"<target>\"), or allow a sampled copy in a scratch "
+            'configuration (sandbox = "<target>"), or allow a sampled copy in a scratch '
             "schema on it (benchmark_sampling = true, sample_percent = 10)",
             metadata={"target": target},
         )

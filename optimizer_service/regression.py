@@ -3,7 +3,7 @@
 Pure functions, no I/O, so the rule can be tested with synthetic timings.
 
 The rule: a query regresses when its median after the change is slower than its median
-before by more than max(10 % of the before-median, 3 × the run-to-run spread). The spread
+before by more than max(10 % of the before-median, 3 x the run-to-run spread). The spread
 is the median absolute deviation (MAD), robust to one slow outlier run; of the two sides,
 the larger spread is used, so noise on either side never flags a suggestion.
 """

@@ -1,0 +1,123 @@
+"""Helpers of the Apply/Rollback/Benchmark tests: databases of their own on the shared
+PostgreSQL, a real optimizer gRPC server on port 0, and catalog snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import grpc
+import pytest
+
+from optimizer_service import app
+from optimizer_service.settings import Settings
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+
+SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+STARTED = pb.StatementExecution.STARTED
+SUCCEEDED = pb.StatementExecution.SUCCEEDED
+FAILED = pb.StatementExecution.FAILED
+
+
+def dsn_for(database: str) -> str:
+    base, _, _ = SHARED_PG.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def create_database(prefix: str, seed_sql: str) -> str:
+    """A new, seeded and analysed database; returns its name."""
+    name = f"pgsage_apply_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(SHARED_PG)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(dsn_for(name))
+    try:
+        await conn.execute(seed_sql)
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_database(name: str) -> None:
+    admin = await asyncpg.connect(SHARED_PG)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def started_optimizer() -> AsyncIterator[Callable[[list[dict[str, object]]], object]]:
+    """Starts an optimizer for given targets and returns a stub; all stopped at the end."""
+    running: list[tuple[app.Running, grpc.aio.Channel]] = []
+
+    async def start(targets: list[dict[str, object]]) -> pb_grpc.OptimizerServiceStub:
+        server = await app.start(Settings(grpc_host="127.0.0.1", grpc_port=0, targets=targets))
+        channel = grpc.aio.insecure_channel(server.address)
+        running.append((server, channel))
+        return pb_grpc.OptimizerServiceStub(channel)
+
+    yield start
+    for server, channel in running:
+        await channel.close()
+        await server.stop(0)
+
+
+async def collect(call: object) -> tuple[list[object], grpc.aio.AioRpcError | None]:
+    """Every event of a stream (unwrapped from its oneof) and the error it ended with."""
+    events: list[object] = []
+    try:
+        async for response in call:  # type: ignore[attr-defined]
+            events.append(getattr(response, response.WhichOneof("event")))
+    except grpc.aio.AioRpcError as exc:
+        return events, exc
+    return events, None
+
+
+def statements(events: list[object], phase: int | None = None) -> list[str]:
+    return [
+        e.sql
+        for e in events
+        if isinstance(e, pb.StatementExecution) and (phase is None or e.phase == phase)
+    ]
+
+
+def results(events: list[object], kind: type) -> list[object]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def catalog(dsn: str) -> list[tuple[object, ...]]:
+    """The indexes of a database's user tables as pg_indexes and pg_index say."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT i.schemaname, i.tablename, i.indexname, i.indexdef,
+                   x.indisvalid, x.indisready, x.indislive
+            FROM pg_indexes i
+            JOIN pg_class c ON c.relname = i.indexname
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname
+            JOIN pg_index x ON x.indexrelid = c.oid
+            WHERE i.schemaname NOT IN ('pg_catalog', 'information_schema')
+            ORDER BY 1, 2, 3
+            """
+        )
+        return [tuple(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def eventually(check: Callable[[], object], what: str, attempts: int = 300) -> None:
+    """Polls an async `check` until it is truthy (bounded), else fails naming `what`."""
+    for _ in range(attempts):
+        if await check():  # type: ignore[misc]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
