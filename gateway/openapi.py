@@ -8,11 +8,13 @@ events, patch, probes) are added at the end.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from google.protobuf import descriptor
 
 from gateway import routes
 
-FD = descriptor.FieldDescriptor
+FD: TypeAlias = descriptor.FieldDescriptor
 
 _SCALARS: dict[int, dict] = {
     FD.TYPE_DOUBLE: {"type": "number", "format": "double"},

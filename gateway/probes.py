@@ -55,8 +55,8 @@ async def readyz(request: Request) -> JSONResponse:
     except grpc.RpcError as exc:
         output = f"job service unreachable: {exc.details() or exc.code().name}"
         check = {"status": "fail", "componentType": "system", "output": output}
-        body = {"status": "fail", "output": output, "checks": {"jobService": [check]}}
-        return _response(body, False)
+        failed = {"status": "fail", "output": output, "checks": {"jobService": [check]}}
+        return _response(failed, False)
     serving = health.status == health_pb2.HealthCheckResponse.SERVING
     checks: dict[str, list[dict]] = {
         "jobService": [

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from google.protobuf import descriptor, json_format, message, message_factory
 
 from gateway.routes import Route
 from pgsage import errors
 
-FD = descriptor.FieldDescriptor
+FD: TypeAlias = descriptor.FieldDescriptor
 _INTEGER_TYPES = {
     FD.TYPE_INT32,
     FD.TYPE_INT64,
@@ -177,10 +178,10 @@ def build_request(
     except Exception as exc:  # json_format raises more than ParseError on odd input
         raise _parse_error(exc, "query") from None
     if route.body:
-        value = _body(body)
+        parsed = _body(body)
         target = request if route.body == "*" else getattr(request, route.body)
         try:
-            json_format.ParseDict(value, target)
+            json_format.ParseDict(parsed, target)
         except Exception as exc:  # json_format raises more than ParseError on odd input
             if route.body == "*":
                 raise _parse_error(exc, "body") from None

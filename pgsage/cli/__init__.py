@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pgsage.cli import commands
 from pgsage.cli.errors import USAGE, CliError
@@ -30,7 +31,7 @@ def _up(args: argparse.Namespace, out) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit code 2 with a hint, as shells expect
+    def error(self, message: str) -> NoReturn:  # exit code 2 with a hint, as shells expect
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(USAGE)
