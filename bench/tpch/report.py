@@ -7,6 +7,7 @@ them, with a tolerance of 10⁻⁹ for float noise when both chose the same set.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -74,7 +75,9 @@ def render(outcome: Outcome) -> str:
         f"TPC-H SF {outcome.scale:g}, {outcome.query_count} queries (1-22 minus 2, 17, 20), "
         f"database {outcome.database}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "Relative workload cost = Σ EXPLAIN cost with the set (HypoPG) / Σ without; lower is "
-        "better. Sizes: HypoPG estimates, MB = 10^6 bytes.",
+        "better. Sizes: HypoPG estimates, MB = 10^6 bytes. Times are wall clock on a machine "
+        f"with {os.cpu_count()} CPUs and load average {outcome.load[0]:.1f} at the start, "
+        f"{outcome.load[1]:.1f} at the end.",
         "",
         "| budget | Extend | per-query union | pgsage | pgsage - Extend | Extend time "
         "| pgsage time | Extend idx / MB | union idx / MB | pgsage idx / MB |",

@@ -10,6 +10,7 @@ for real to set real sizes beside HypoPG's estimates.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 
@@ -58,6 +59,8 @@ class Outcome:
     union_unbounded: Result
     real_sizes: tuple[int, ...] | None  # pgsage's set at the largest budget, built for real
     query_count: int
+    # The machine's 1-minute load average at the start and the end (times are wall clock).
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 async def run(
@@ -69,6 +72,7 @@ async def run(
     real_sizes: bool = True,
 ) -> Outcome:
     """Loads (or reuses) the data and runs every algorithm at every budget of `scale`."""
+    load_start = os.getloadavg()[0]
     dataset = data.Dataset(scale)
     dsn = await data.ensure_loaded(server_dsn, dataset, database)
     workload = queries.workload()
@@ -133,6 +137,7 @@ async def run(
         union_unbounded=union_unbounded,
         real_sizes=sizes,
         query_count=len(workload),
+        load=(load_start, os.getloadavg()[0]),
     )
 
 

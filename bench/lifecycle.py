@@ -1,0 +1,226 @@
+"""Jobs/s from CreateJob to SUCCEEDED with an empty workload, with 1 and with 2 job services
+(each with an optimizer of its own) — BENCH.md "lifecycle"; target ≥ 150 jobs/s with 2.
+
+    .venv/bin/python -m bench.lifecycle [--jobs 300] [--rounds 3]
+
+The job: ANALYZE of the query `SELECT 1` with analysis_types = [DUPLICATE_INDEXES] on a
+target database with no tables and no extensions. It is the cheapest job that is still a
+real one: the optimizer opens its session on the target, reads the capabilities, plans
+the query (one EXPLAIN) and reads the catalog for duplicate indexes; it streams the
+workload, one insight (HypoPG missing) and the summary, and the job service persists each
+of them (workload, insight, SUCCEEDED: one guarded statement each, events and NOTIFY).
+
+A round creates `--jobs` jobs at 32 CreateJob calls in flight, spread over the job
+services, and ends when every one is terminal; its rate is jobs / (last end_time - first
+CreateJob sent). Latency per job is end_time - create_time (the store's clock, same
+machine). Baseline, in the same store in the same run: a plain asyncpg loop over a copy
+of the `job` table (same columns, indexes and rows, reset to PENDING) — claim with
+`FOR UPDATE SKIP LOCKED`, then mark SUCCEEDED — on 16 connections (the dispatcher's
+default concurrency), no events, no NOTIFY, no optimizer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import time
+from datetime import datetime
+
+import asyncpg
+import grpc
+
+from bench import _cluster
+from bench import _platform as bp
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+
+IN_FLIGHT = 32
+BASELINE_WORKERS = 16
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def empty_job() -> job_pb2.Job:
+    return job_pb2.Job(
+        kind=job_pb2.Job.ANALYZE,
+        target=_cluster.TARGET,
+        queries=["SELECT 1"],
+        analysis_types=[job_pb2.DUPLICATE_INDEXES],
+    )
+
+
+class Round:
+    def __init__(self, jobs: int, seconds: float, latencies: list[float], failed: int) -> None:
+        self.jobs, self.seconds, self.latencies, self.failed = jobs, seconds, latencies, failed
+
+    @property
+    def rate(self) -> float:
+        return self.jobs / self.seconds
+
+
+async def lifecycle_round(c: _cluster.Cluster, addresses: list[str], n: int) -> Round:
+    channels = [grpc.aio.insecure_channel(a) for a in addresses]
+    stubs = [job_service_pb2_grpc.JobServiceStub(ch) for ch in channels]
+    ids: list[str] = []
+    turn = itertools.cycle(range(len(stubs)))
+    store = await c.store_conn()
+    try:
+        started = time.time()
+        counter = iter(range(n))
+
+        async def creator() -> None:
+            for _ in counter:
+                job = await stubs[next(turn)].CreateJob(
+                    job_service_pb2.CreateJobRequest(job=empty_job()), timeout=30
+                )
+                ids.append(job.name.removeprefix("jobs/"))
+
+        await asyncio.gather(*(creator() for _ in range(IN_FLIGHT)))
+        deadline = time.monotonic() + 120
+        while True:
+            done = await store.fetchval(
+                "SELECT count(*) FROM job WHERE id = ANY($1::uuid[]) AND state = ANY($2)",
+                ids,
+                list(TERMINAL),
+            )
+            if done == n:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {done} of {n} jobs finished in 120 s")
+            await asyncio.sleep(0.01)
+        rows = await store.fetch(
+            "SELECT state, create_time, end_time FROM job WHERE id = ANY($1::uuid[])", ids
+        )
+    finally:
+        await store.close()
+        for ch in channels:
+            await ch.close()
+    last: datetime = max(r["end_time"] for r in rows)
+    latencies = [(r["end_time"] - r["create_time"]).total_seconds() for r in rows]
+    failed = sum(1 for r in rows if r["state"] != "SUCCEEDED")
+    return Round(n, last.timestamp() - started, latencies, failed)
+
+
+async def baseline_round(c: _cluster.Cluster, n: int) -> Round:
+    """Claim-and-finish over `bench_job`, a copy of `job` reset to PENDING."""
+    setup = await c.store_conn()
+    try:
+        await setup.execute(
+            """
+            DROP TABLE IF EXISTS bench_job;
+            CREATE TABLE bench_job (LIKE job INCLUDING ALL);
+            """
+        )
+        await setup.execute(
+            """
+            INSERT INTO bench_job SELECT * FROM job ORDER BY create_time LIMIT $1;
+            UPDATE bench_job SET state = 'PENDING', lease_owner = NULL,
+                lease_expire_time = NULL, end_time = NULL, start_time = NULL, attempt = 0,
+                create_time = clock_timestamp(), update_time = clock_timestamp();
+            ANALYZE bench_job;
+            """.replace("$1", str(int(n)))
+        )
+        count = await setup.fetchval("SELECT count(*) FROM bench_job")
+    finally:
+        await setup.close()
+    if count < n:
+        raise RuntimeError(f"baseline: only {count} jobs to copy, {n} needed")
+    conns = [await c.store_conn() for _ in range(BASELINE_WORKERS)]
+    claim = """
+        UPDATE bench_job SET state = 'RUNNING', attempt = attempt + 1, lease_owner = $1,
+            lease_expire_time = now() + interval '30 seconds',
+            start_time = COALESCE(start_time, now()), update_time = now()
+        WHERE id = (SELECT id FROM bench_job WHERE state = 'PENDING'
+                    ORDER BY create_time, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING id"""
+    finish = """
+        UPDATE bench_job SET state = 'SUCCEEDED', end_time = now(), update_time = now(),
+            lease_owner = NULL, lease_expire_time = NULL
+        WHERE id = $1 AND lease_owner = $2 AND state = 'RUNNING'"""
+    latencies: list[float] = []
+
+    async def worker(conn: asyncpg.Connection, owner: str) -> None:
+        while True:
+            t0 = time.perf_counter()
+            job_id = await conn.fetchval(claim, owner)
+            if job_id is None:
+                return
+            await conn.execute(finish, job_id, owner)
+            latencies.append(time.perf_counter() - t0)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(conn, f"w{i}") for i, conn in enumerate(conns)))
+        seconds = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            await conn.close()
+    return Round(len(latencies), seconds, latencies, 0)
+
+
+async def main(jobs: int, rounds: int) -> None:
+    results: dict[str, list[Round]] = {}
+    async with _cluster.cluster() as c:
+        opt1, opt2 = c.optimizer("optimizer-1"), c.optimizer("optimizer-2")
+        js1 = c.job_service(opt1, "jobs-1")
+        js2 = c.job_service(opt2, "jobs-2")
+        await c.start_all(opt1, js1)
+        # Warm-up: connections, prepared statements, the optimizer's first target session.
+        await lifecycle_round(c, [js1.address], 50)
+        for _ in range(rounds):
+            results.setdefault("1", []).append(await lifecycle_round(c, [js1.address], jobs))
+        await c.start_all(opt2, js2)
+        await lifecycle_round(c, [js1.address, js2.address], 50)
+        for _ in range(rounds):
+            results.setdefault("2", []).append(
+                await lifecycle_round(c, [js1.address, js2.address], jobs)
+            )
+        await baseline_round(c, jobs)  # warm-up
+        for _ in range(rounds):
+            results.setdefault("baseline", []).append(await baseline_round(c, jobs))
+
+    base = bp.median([r.rate for r in results["baseline"]])
+
+    def row(label: str, key: str) -> list[str]:
+        runs = results[key]
+        latencies = sorted(x for r in runs for x in r.latencies)
+        whole = bp.Run(len(latencies), 1, latencies)
+        rate = bp.median([r.rate for r in runs])
+        failed = sum(r.failed for r in runs)
+        return [
+            label,
+            f"{rate:.0f}",
+            f"{rate / base:.1%}",
+            bp.ms(whole.p(0.5)),
+            bp.ms(whole.p(0.99)),
+            str(failed),
+        ]
+
+    print(
+        bp.table(
+            f"lifecycle: {jobs} jobs per round, {rounds} rounds, {IN_FLIGHT} CreateJob in flight",
+            ["setup", "jobs/s (median)", "of baseline", "p50 ms", "p99 ms", "not SUCCEEDED"],
+            [
+                row("1 job service + 1 optimizer", "1"),
+                row("2 job services + 2 optimizers", "2"),
+                row(
+                    f"baseline: asyncpg SKIP LOCKED claim+finish, {BASELINE_WORKERS} conns",
+                    "baseline",
+                ),
+            ],
+        )
+    )
+    two = bp.median([r.rate for r in results["2"]])
+    verdict = "met" if two >= 150 else "MISSED"
+    print(
+        f"\n2 job services: {two:.0f} jobs/s = {two / base:.1%} of the baseline "
+        f"(target >= 150 jobs/s: {verdict}). Latency: CreateJob to SUCCEEDED per job "
+        "(baseline: claim to finish)."
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.rounds))
