@@ -9,6 +9,7 @@ for real to set real sizes beside HypoPG's estimates.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -95,10 +96,10 @@ async def run(
     union_unbounded = await _score(dsn, workload, [p.index for p in picks], union_seconds)
 
     rows = []
-    process = advisor.OptimizerProcess(dsn) if with_pgsage else None
-    try:
-        if process is not None:
-            await process.__aenter__()
+    async with contextlib.AsyncExitStack() as stack:
+        process = None
+        if with_pgsage:
+            process = await stack.enter_async_context(advisor.OptimizerProcess(dsn))
         for budget in BUDGETS_MB[scale]:
             budget_bytes = round(budget * MB)
             log.info("budget %g MB: extend", budget)
@@ -109,21 +110,11 @@ async def run(
             if process is not None:
                 log.info("budget %g MB: pgsage", budget)
                 try:
-                    advice = await process.analyze(workload, budget_bytes)
-                    pg = Result(
-                        await evaluator.evaluate(dsn, workload, list(advice.statements)),
-                        advice.seconds,
-                        tuple(whatif.describe(s) for s in advice.statements),
-                        advice.what_if_calls,
-                        advice.what_if_cache_hits,
-                    )
+                    pg = await _pgsage(process, dsn, workload, budget_bytes)
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
                     log.warning("pgsage failed at %g MB: %s", budget, error)
             rows.append(Row(budget, ext, uni, pg, error))
-    finally:
-        if process is not None:
-            await process.__aexit__()
 
     sizes = None
     last = rows[-1].pgsage
@@ -146,6 +137,22 @@ async def _score(
 ) -> Result:
     ev = await evaluator.evaluate(dsn, workload, [i.sql for i in chosen])
     return Result(ev, seconds, tuple(str(i) for i in chosen))
+
+
+async def _pgsage(
+    process: advisor.OptimizerProcess,
+    dsn: str,
+    workload: list[queries.Query],
+    budget_bytes: int,
+) -> Result:
+    advice = await process.analyze(workload, budget_bytes)
+    return Result(
+        await evaluator.evaluate(dsn, workload, list(advice.statements)),
+        advice.seconds,
+        tuple(whatif.describe(s) for s in advice.statements),
+        advice.what_if_calls,
+        advice.what_if_cache_hits,
+    )
 
 
 async def _extend(
