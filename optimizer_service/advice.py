@@ -48,7 +48,8 @@ async def for_creates(
     base = await model.total(frozenset())
     names = {
         name: sqltext.index_name(index)
-        for name, index in getattr(model.engine, "by_name", {}).items()
+        for engine in model.engines
+        for name, index in getattr(engine, "by_name", {}).items()
     }
     result = []
     for k, index in enumerate(chosen):

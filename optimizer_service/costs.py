@@ -77,8 +77,9 @@ class CostModel:
         self.engine = engine
         # Plans are asked for on every engine at once (each its own session); `engine` also
         # answers sizes. Results do not depend on which session planned what.
+        self.engines = [engine, *(helpers or [])]
         self._free: asyncio.Queue[Engine] = asyncio.Queue()
-        for each in [engine, *(helpers or [])]:
+        for each in self.engines:
             self._free.put_nowait(each)
         self.lookups = 0
         self.statements = statements
