@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
+import grpc
 
 from bench.tpch import advisor, columns, data, evaluator, extend, queries, union, whatif
 
@@ -97,9 +98,9 @@ async def run(
 
     rows = []
     async with contextlib.AsyncExitStack() as stack:
-        process = None
+        channel = None
         if with_pgsage:
-            process = await stack.enter_async_context(advisor.OptimizerProcess(dsn))
+            channel = await stack.enter_async_context(advisor.optimizer(dsn))
         for budget in BUDGETS_MB[scale]:
             budget_bytes = round(budget * MB)
             log.info("budget %g MB: extend", budget)
@@ -107,10 +108,10 @@ async def run(
             trimmed = union.trim(picks, budget_bytes)
             uni = await _score(dsn, workload, [p.index for p in trimmed], union_seconds)
             pg, error = None, None
-            if process is not None:
+            if channel is not None:
                 log.info("budget %g MB: pgsage", budget)
                 try:
-                    pg = await _pgsage(process, dsn, workload, budget_bytes)
+                    pg = await _pgsage(channel, dsn, workload, budget_bytes)
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
                     log.warning("pgsage failed at %g MB: %s", budget, error)
@@ -140,12 +141,12 @@ async def _score(
 
 
 async def _pgsage(
-    process: advisor.OptimizerProcess,
+    channel: grpc.aio.Channel,
     dsn: str,
     workload: list[queries.Query],
     budget_bytes: int,
 ) -> Result:
-    advice = await process.analyze(workload, budget_bytes)
+    advice = await advisor.analyze(channel, workload, budget_bytes)
     return Result(
         await evaluator.evaluate(dsn, workload, list(advice.statements)),
         advice.seconds,

@@ -58,7 +58,7 @@ async def _measure(args: argparse.Namespace) -> int:
             got = await advice.analyze(args.optimizer, args.target)
         else:
             log_path = Path("test-artifacts") / "optimizer-demo.log"
-            async with advice.optimizer(dsn, log_path) as address:
+            async with advice.optimizer([config.target(dsn)], log_path) as address:
                 got = await advice.analyze(address)
         print("optimizer advice:")
         for title in got.titles:

@@ -1,9 +1,10 @@
 """Asks the optimizer for its advice on the demo, through its real gRPC interface.
 
 Either a running optimizer is given (`address`, with the demo configured as a target there),
-or one is started for the call: `python -m optimizer_service` in a subprocess on a free port,
-with exactly the demo target (see `config.target`). The workload is the optimizer's default:
-the demo database's pg_stat_statements.
+or one is started for the call: `optimizer` runs `python -m optimizer_service` in a subprocess
+on a free port with exactly the given targets (the demo's is `config.target`), configured the
+documented way (`PGSAGE_OPTIMIZER_*`); the TPC-H benchmark starts its optimizer the same way.
+The workload is the optimizer's default: the demo database's pg_stat_statements.
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ class Advice:
 
 
 @contextlib.asynccontextmanager
-async def optimizer(dsn: str, log_path: Path) -> AsyncIterator[str]:
-    """An optimizer subprocess with the demo target; yields its address."""
+async def optimizer(targets: list[dict[str, object]], log_path: Path) -> AsyncIterator[str]:
+    """An optimizer subprocess serving `targets`, once SERVING; yields its address."""
     port = embedded.free_port()
     env = {
         **os.environ,
         "PGSAGE_OPTIMIZER_GRPC_HOST": "127.0.0.1",
         "PGSAGE_OPTIMIZER_GRPC_PORT": str(port),
-        "PGSAGE_OPTIMIZER_TARGETS": json.dumps([config.target(dsn)]),
+        "PGSAGE_OPTIMIZER_TARGETS": json.dumps(targets),
     }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log_file:

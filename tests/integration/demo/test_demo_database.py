@@ -156,7 +156,7 @@ def _dropped_index(drop_sql: str) -> str:
 
 async def test_the_optimizer_finds_the_flaws_and_its_indexes_serve_the_workload(demo):
     log_path = Path("test-artifacts") / "optimizer-demo-test.log"
-    async with advice.optimizer(demo.dsn, log_path) as address:
+    async with advice.optimizer([config.target(demo.dsn)], log_path) as address:
         got = await advice.analyze(address)
 
     leading = {_leading_column(sql) for sql in got.creates}
