@@ -124,6 +124,8 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
     schema = place.scratch or change.schema
     try:
         result = await _measure_all(conn, emit, place, change, request, runs, name)
+    except asyncpg.PostgresError as exc:
+        raise ddl.failure(exc, "benchmark", place.where) from None
     finally:
         await ddl.finish(
             _cleanup(settings, place, conn, pid, schema, name, emit),

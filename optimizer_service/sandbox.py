@@ -27,6 +27,7 @@ from pglast import ast
 from pglast.stream import RawStream
 
 from optimizer_service import ddl, sqltext
+from pgsage import errors
 
 SYSTEM_MIN_PAGES = 1000
 SEED = 42
@@ -205,7 +206,11 @@ async def copy_sample(
     sources = await _sources(conn, oids)
     names = {s.name for s in sources.values()}
     if len(names) < len(sources):
-        raise ValueError("two touched tables share a name in different schemas")
+        raise errors.FailedPrecondition(
+            "two tables the benchmark touches share a name in different schemas; a scratch "
+            "schema cannot hold both (use a sandbox target)",
+            reason="BENCHMARK_TABLE_NAME_CLASH",
+        )
     sizes = dict(
         await conn.fetch(
             "SELECT oid::int, reltuples FROM pg_class WHERE oid = ANY($1::oid[])", list(oids)
