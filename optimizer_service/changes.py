@@ -9,6 +9,10 @@ retried or taken-over call must be able to find its own work already done:
 - a `CREATE INDEX CONCURRENTLY name ...` whose index already exists is accepted here (the
   caller then looks at pg_index: valid means done, invalid means drop and rebuild);
 - a `DROP INDEX CONCURRENTLY` of an index that no longer exists is accepted as already done.
+
+One check is stricter than an edit-time one: an index about to be built may call only
+built-in (pg_catalog) immutable functions and operators, since a user function marked
+IMMUTABLE could still do anything while the build evaluates it on every row.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from optimizer_service import errors, sqltext, targets, validation
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
+from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
 
@@ -67,7 +72,9 @@ def _plain_drop(stmt: ast.Node) -> list[str] | None:
 async def _validate(
     settings: Settings, target: TargetConfig, sql: str, expected: Kind, field: str
 ) -> pb.ValidateStatementResponse:
-    request = pb.ValidateStatementRequest(target=target.name, sql=sql, expected_kind=expected)
+    request = pb.ValidateStatementRequest(
+        target=target.name, sql=sql, expected_kind=advice_pb2.AdviceKind.ValueType(expected)
+    )
     try:
         return await validation.validate(settings, request)
     except errors.InvalidStatement as exc:

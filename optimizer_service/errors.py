@@ -16,7 +16,7 @@
     │   └── LockTimeout                LOCK_TIMEOUT: lock_timeout ran out (retry later)
     ├── DeadlineExceeded
     │   └── StatementTimeout           STATEMENT_TIMEOUT: statement_timeout ran out
-    └── Unimplemented                  NOT_IMPLEMENTED_YET: Benchmark/Apply/Rollback for now
+    └── Unimplemented                  NOT_IMPLEMENTED_YET: an RPC this version lacks
 
 `scrub` removes anything DSN- or password-like from a driver message before it is used.
 """

@@ -120,7 +120,7 @@ def relation_names(sql: str) -> list[str]:
     return [n for n in dict.fromkeys(names) if n not in {sqltext.quote_ident(c) for c in ctes}]
 
 
-def rewrite(sql: str, mapping: Mapping[str, str], schema: str) -> str:
+def rewrite(sql: str, mapping: Mapping[str, object], schema: str) -> str:
     """`sql` with every relation named in `mapping` moved to `schema` (same table name)."""
     stmts = pglast.parse_sql(sql)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from optimizer_service import ddl
@@ -32,7 +32,7 @@ def progress(stage: str, percent: float, message: str) -> analysis_pb2.Progress:
 
 async def relay(
     work: Callable[[ddl.Emit], Awaitable[None]], response: Callable[..., Any]
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """Runs `work(emit)` and yields each emitted message as `response(<field>=message)`."""
     queue: asyncio.Queue[object] = asyncio.Queue()
 
