@@ -3,13 +3,17 @@
 1. Greedy by benefit per byte, Extend-style (Schlosser et al., ICDE 2019): each step either
    adds a single-column candidate or appends one workload column to an index already
    chosen, taking the step with the largest cost reduction per extra byte; it stops at the
-   budget or when the best step gains less than the minimum improvement (a fraction of the
-   cost before the step). Lazy evaluation (CELF) keeps the what-if calls down.
+   budget or when the best step gains less than a threshold (a fraction of the cost before
+   the step). A first pass uses Extend's own threshold (0.3 %) and width (2), so small
+   high-ratio indexes cannot take budget a big step needs; a second pass continues with the
+   caller's minimum improvement and index width and fills what budget is left. Lazy
+   evaluation (CELF) keeps the what-if calls down.
 2. Local search over all candidates — the per-statement multi-column ones (equality before
    range) and covering ones too: swap a chosen index for another candidate, or drop one,
    and refill the freed budget greedily; keep a change only when the workload gets
    cheaper. So the result is never worse than the greedy's, and can be better.
-3. Prune indexes whose removal costs less than the minimum improvement (writes included).
+3. Prune indexes a later one made redundant (the workload, writes included, costs no more
+   without them), then put each key in the sound order when that costs no more.
 
 Costs include the write cost of each index (see `costs`). Every loop runs in a sorted,
 deterministic order with deterministic tie-breaks, so the same input gives the same result.
@@ -31,7 +35,7 @@ log = logging.getLogger(__name__)
 
 MIN_BYTES = 8192
 LOCAL_SEARCH_ROUNDS = 4
-# What-if calls the local search may spend (a count, not a time, so runs stay repeatable).
+# Cost lookups the local search may spend (a count, not a time, so runs stay repeatable).
 LOCAL_SEARCH_LOOKUPS = 2_500
 SWAP_CANDIDATES = 25
 # The step threshold of the first greedy pass, as in Extend (0.3 % of the cost before it).
@@ -228,16 +232,18 @@ class Selector:
         return best
 
     async def prune(self, chosen: list[IndexDef]) -> list[IndexDef]:
-        """Removes indexes that no longer earn the minimum improvement."""
+        """Removes indexes that no longer pay for themselves: a later, better index made
+        them redundant, so the workload (writes included) costs no more without them.
+
+        Every index passed the step threshold when it was added; removing one that still
+        helps a little would only make the set worse."""
         result = list(chosen)
         while result:
             full = await self.cost(result)
             worst = None
             for index in sorted(result):
                 loss = await self.cost([i for i in result if i != index]) - full
-                if loss < (full + loss) * self.limits.min_fraction and (
-                    worst is None or loss < worst[0]
-                ):
+                if loss <= 0 and (worst is None or loss < worst[0]):
                     worst = (loss, index)
             if worst is None:
                 break
