@@ -82,6 +82,7 @@ class CostModel:
         for each in self.engines:
             self._free.put_nowait(each)
         self.lookups = 0
+        self._views: dict[tuple[str, IndexDef], IndexDef | None] = {}
         self.statements = statements
         self.write_rows = write_rows
         self.calls = 0
@@ -97,14 +98,23 @@ class CostModel:
         statement planned again with the real definitions.
         """
         self.lookups += 1
-        exact = frozenset(i for i in config if relevant(stmt, i))
-        projected = frozenset(project(stmt, i) for i in exact)
+        views = [self._view(stmt, i) for i in config]
+        exact = frozenset(i for i, seen in zip(config, views, strict=True) if seen is not None)
+        projected = frozenset(seen for seen in views if seen is not None)
         if projected != exact:
             evaluation = await self._plan(stmt, projected)
             narrowed = projected - exact
             if not evaluation.used & narrowed:
                 return evaluation
         return await self._plan(stmt, exact)
+
+    def _view(self, stmt: Statement, index: IndexDef) -> IndexDef | None:
+        """`index` projected for `stmt`, or None when it is not relevant to it (memoised:
+        the selection asks this hundreds of thousands of times)."""
+        key = (stmt.query_id, index)
+        if key not in self._views:
+            self._views[key] = project(stmt, index) if relevant(stmt, index) else None
+        return self._views[key]
 
     async def _plan(self, stmt: Statement, key_set: frozenset[IndexDef]) -> Evaluation:
         key = (stmt.query_id, key_set)
