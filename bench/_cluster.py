@@ -116,9 +116,13 @@ class Cluster:
     tmp: Path
     procs: list[Proc] = field(default_factory=list)
 
-    def optimizer(self, name: str = "optimizer", **env: str) -> Proc:
+    def optimizer(
+        self, name: str = "optimizer", target: dict[str, object] | None = None, **env: str
+    ) -> Proc:
+        """An optimizer with the target `bench`; `target` overrides its config (timeouts)."""
         port = free_port()
-        targets = [{"name": TARGET, "dsn": self.target_dsn, "what_if_engine": "hypopg"}]
+        config = {"name": TARGET, "dsn": self.target_dsn, "what_if_engine": "hypopg"}
+        targets = [config | (target or {})]
         proc = Proc(
             name=name,
             module="optimizer_service",

@@ -8,7 +8,10 @@ analyses `SELECT * FROM t`, so the optimizer's session on the target waits for t
 while planning it (the workload and an insight are already streamed and stored; the job is
 RUNNING). The optimizer is observed from outside, without touching its code: its session
 (application_name `pgsage-optimizer`) disappears from the target's pg_stat_activity once
-the optimizer, seeing the cancelled stream, stops the analysis and closes that session.
+the optimizer, seeing the cancelled stream, stops the analysis and closes that session
+(the target database has client_connection_check_interval = 5 ms, so a backend waiting on
+a lock notices at once that its client left; and the target's lock_timeout is raised from
+the optimizer's 1 s default so that the analysis really waits until cancelled).
 
 Two job services share the store; only replica A runs jobs (B has
 PGSAGE_JOBS_MAX_CONCURRENT_JOBS=0). A sample: CreateJob; wait until the optimizer's session
@@ -31,7 +34,16 @@ from bench import _cluster
 from bench import _platform as bp
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
-TARGET_SQL = "CREATE TABLE t (id int PRIMARY KEY, v text)"
+# A backend waiting on a lock notices that its client left only with
+# client_connection_check_interval set; without it the optimizer's closed session would
+# wait on the target until the lock goes.
+TARGET_SQL = """
+CREATE TABLE t (id int PRIMARY KEY, v text);
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET client_connection_check_interval = 5',
+                 current_database());
+END $$;
+"""
 # The optimizer's sessions on a target carry this name (optimizer_service.targets).
 APPLICATION_NAME = "pgsage-optimizer"
 
@@ -103,7 +115,8 @@ async def one_sample(
 async def main(samples: int) -> None:
     results: dict[str, list[tuple[float, float, float]]] = {}
     async with _cluster.cluster(TARGET_SQL) as c:
-        opt = c.optimizer("optimizer")
+        # The analysis must wait for the lock until cancelled: no lock_timeout (default 1 s).
+        opt = c.optimizer("optimizer", {"lock_timeout_ms": 600_000})
         ja = c.job_service(opt, "jobs-a")
         jb = c.job_service(opt, "jobs-b", PGSAGE_JOBS_MAX_CONCURRENT_JOBS="0")
         await c.start_all(opt, ja, jb)
