@@ -1,44 +1,41 @@
-"""Benchmark: build a suggested index for real, away from production, and measure the
+"""Benchmark: carry a suggestion out for real, away from production, and measure the
 affected queries before and after.
 
-Where: the target's `sandbox` target when one is configured (the index is built there under
-a unique name), else — only when the target opts in with `benchmark_sampling = true` — a
-scratch schema on the target holding a consistent sample of the touched tables (`sandbox`
-module), where the statement and the queries are rewritten to the copies. Neither: a
-FAILED_PRECONDITION that says how to configure one.
+Where: the target's `sandbox` target when one is configured, else — only when the target
+opts in with `benchmark_sampling = true` — a scratch schema on the target holding a
+consistent sample of the touched tables (`sandbox` module), where the statement and the
+queries are rewritten to the copies. Neither: a FAILED_PRECONDITION that says how to
+configure one.
 
-What: each query (SELECT, INSERT, UPDATE or DELETE) gets its `$n` values from the data
-(`samples`), then runs `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` once to warm the cache and
-`runs` times measured, before and after the build — inside a transaction that is rolled
-back (READ ONLY for a SELECT), so a measured write changes nothing. Timings are the
-executor's own (`Execution Time`); the regression rule is `regression.regressed`.
+What: a CREATE INDEX is built for real under a unique name (`pgsage_bench_...`); a DROP
+INDEX is measured with the index dropped inside each measured run's transaction (rolled
+back, so the index is never really gone). Each query (SELECT, INSERT, UPDATE or DELETE)
+gets its `$n` values from the data (`samples`) and is measured by `measure`; the
+regression rule is `regression.regressed`.
 
-Cleanup always: the scratch schema, or the index on the sandbox, is dropped in a `finally`
-from a fresh session after the measuring one is closed or terminated — also when the call
-fails or the caller cancels. Every statement run is streamed as a StatementExecution.
+Cleanup always: the scratch schema, or the index built on the sandbox, is dropped in a
+`finally` from a fresh session after the measuring one is closed or terminated — also when
+the call fails or the caller cancels. Every statement run is streamed as a
+StatementExecution.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import pglast
 from pglast import ast
 from pglast.stream import RawStream
 
-from optimizer_service import changes, ddl, errors, regression, samples, sandbox, sqltext, targets
-from optimizer_service import workload as workloads
+from optimizer_service import changes, ddl, errors, measure, sandbox, sqltext, targets
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from optimizer_service.streams import progress
 from pgsage import errors as pgsage_errors
-from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -46,7 +43,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RUNS = 5
 MAX_RUNS = 50
 MAX_QUERIES = 50
-MEASURED = {"select", "insert", "update", "delete"}
 
 
 @dataclass(frozen=True)
@@ -62,15 +58,17 @@ class Place:
         return self.config.name
 
 
-@dataclass
-class Prepared:
-    """One query made ready to measure, or the reason it will not be."""
+@dataclass(frozen=True)
+class Subject:
+    """The index a benchmark is about, as named where it runs."""
 
-    query: analysis_pb2.WorkloadQuery
-    sql: str = ""
-    kind: str = ""
-    values: tuple[str, ...] = ()
-    skipped: str = ""
+    schema: str
+    name: str
+    build_sql: str  # empty for a drop: the index already exists there
+
+    @property
+    def qualified(self) -> str:
+        return f"{sqltext.quote_ident(self.schema)}.{sqltext.quote_ident(self.name)}"
 
 
 def _place(settings: Settings, target: TargetConfig, request: pb.BenchmarkRequest) -> Place:
@@ -89,13 +87,6 @@ def _place(settings: Settings, target: TargetConfig, request: pb.BenchmarkReques
 def _check(request: pb.BenchmarkRequest) -> tuple[Kind, int]:
     if request.kind not in Kind._value2member_map_:
         raise pgsage_errors.InvalidArgument("kind", "unknown advice kind")
-    kind = Kind(request.kind)
-    if kind not in (Kind.CREATE_INDEX, Kind.UNSPECIFIED):
-        raise pgsage_errors.Unimplemented(
-            "benchmarking a drop suggestion is not supported yet; only CREATE INDEX is",
-            reason="BENCHMARK_KIND_UNSUPPORTED",
-            metadata={"kind": kind.name},
-        )
     runs = request.runs or DEFAULT_RUNS
     if not 1 <= runs <= MAX_RUNS:
         raise pgsage_errors.InvalidArgument("runs", f"runs must be between 1 and {MAX_RUNS}")
@@ -104,44 +95,92 @@ def _check(request: pb.BenchmarkRequest) -> tuple[Kind, int]:
     for n, q in enumerate(request.queries):
         if not q.text.strip():
             raise pgsage_errors.InvalidArgument(f"queries[{n}].text", "a query needs its text")
-    return kind, runs
+    return Kind(request.kind), runs
 
 
 async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.Emit) -> None:
-    """Measures the queries of `request` before and after its index (see the module doc)."""
+    """Measures the queries of `request` before and after its change (see the module doc)."""
     if not request.target:
         raise pgsage_errors.InvalidArgument("target", "target is required")
     target = targets.resolve(settings, request.target)
     place = _place(settings, target, request)
     kind, runs = _check(request)
     change = await changes.prepare(settings, target, request.sql, kind)
-    if change.action != changes.Action.CREATE:
-        raise errors.InvalidStatement("a benchmark builds an index: expected CREATE INDEX")
-    name = f"pgsage_bench_{uuid.uuid4().hex[:8]}"
+    if change.absent:
+        raise pgsage_errors.FailedPrecondition(
+            f"index {change.index} does not exist on target {target.name}; nothing to measure",
+            reason="INDEX_NOT_FOUND",
+            metadata={"index": change.index, "target": target.name},
+        )
+    built = f"pgsage_bench_{uuid.uuid4().hex[:8]}"
     emit(progress("prepare", 0, f"benchmark on {place.where}"))
     conn = await targets.connect(place.config, connect_timeout=settings.connect_timeout_seconds)
     pid = conn.get_server_pid()
-    schema = place.scratch or change.schema
     try:
-        result = await _measure_all(conn, emit, place, change, request, runs, name)
+        result = await _measure_all(conn, emit, place, change, request, runs, built)
     except asyncpg.PostgresError as exc:
         raise ddl.failure(exc, "benchmark", place.where) from None
     finally:
         await ddl.finish(
-            _cleanup(settings, place, conn, pid, schema, name, emit),
+            _cleanup(settings, place, conn, pid, change, built, emit),
             f"benchmark cleanup on {place.where}",
         )
     emit(progress("done", 100, "benchmark finished"))
     emit(result)
 
 
-def _index_sql(change: changes.Change, name: str, place: Place) -> str:
+def _build_sql(change: changes.Change, name: str, place: Place) -> str:
     stmt = pglast.parse_sql(change.sql)[0].stmt
     assert isinstance(stmt, ast.IndexStmt)
     stmt.idxname = name
     if place.scratch is not None:
         stmt.concurrent = False  # nobody else uses the copy; a plain build is quicker
     return RawStream()(stmt)
+
+
+async def _on_sandbox(
+    conn: asyncpg.Connection, place: Place, change: changes.Change, built: str
+) -> Subject:
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", change.table):
+        raise pgsage_errors.FailedPrecondition(
+            f"table {change.table} does not exist on sandbox {place.where}",
+            reason="SANDBOX_TABLE_MISSING",
+            metadata={"sandbox": place.where, "table": change.table},
+        )
+    if change.action == changes.Action.CREATE:
+        return Subject(change.schema, built, _build_sql(change, built, place))
+    subject = Subject(change.schema, change.index, "")
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", subject.qualified):
+        raise pgsage_errors.FailedPrecondition(
+            f"index {subject.qualified} does not exist on sandbox {place.where}",
+            reason="SANDBOX_INDEX_MISSING",
+            metadata={"sandbox": place.where, "index": subject.qualified},
+        )
+    return subject
+
+
+async def _copied_index(conn: asyncpg.Connection, change: changes.Change, scratch: str) -> str:
+    """The name of the scratch copy's index with the same definition as the dropped one."""
+    original = f"{sqltext.quote_ident(change.schema)}.{sqltext.quote_ident(change.index)}"
+    table = f"{sqltext.quote_ident(scratch)}.{sqltext.quote_ident(change.table.split('.', 1)[1])}"
+    name = await conn.fetchval(
+        """
+        SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = to_regclass($2)
+          AND split_part(pg_get_indexdef(i.indexrelid), ' USING ', 2)
+              = split_part(pg_get_indexdef(to_regclass($1)), ' USING ', 2)
+        ORDER BY c.relname LIMIT 1
+        """,
+        original,
+        table,
+    )
+    if name is None:
+        raise pgsage_errors.FailedPrecondition(
+            f"the scratch copy of {change.table} has no index like {change.index}",
+            reason="SCRATCH_INDEX_MISSING",
+            metadata={"index": change.index},
+        )
+    return str(name)
 
 
 async def _measure_all(
@@ -151,61 +190,84 @@ async def _measure_all(
     change: changes.Change,
     request: pb.BenchmarkRequest,
     runs: int,
-    name: str,
+    built: str,
 ) -> pb.BenchmarkResult:
     where = place.where
-    index_sql = _index_sql(change, name, place)
     texts = [q.text for q in request.queries]
     if place.scratch is None:
         environment = f"sandbox target {place.where}"
-        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", change.table):
-            raise pgsage_errors.FailedPrecondition(
-                f"table {change.table} does not exist on sandbox {place.where}",
-                reason="SANDBOX_TABLE_MISSING",
-                metadata={"sandbox": place.where, "table": change.table},
-            )
+        subject = await _on_sandbox(conn, place, change, built)
     else:
         environment = f"sample {place.percent:g}% in schema {place.scratch} on {place.where}"
         emit(progress("sample", 5, environment))
-        texts, index_sql = await _copy(conn, emit, place, index_sql, texts)
+        touched = [change.table] if change.table else []
+        texts, mapping = await _copy(conn, emit, place, texts, touched)
+        if change.action == changes.Action.CREATE:
+            build = sandbox.rewrite(_build_sql(change, built, place), mapping, place.scratch)
+            subject = Subject(place.scratch, built, build)
+        else:
+            subject = Subject(place.scratch, await _copied_index(conn, change, place.scratch), "")
     prepared = [
-        await _prepare(conn, emit, where, q, t) for q, t in zip(request.queries, texts, strict=True)
+        await measure.prepare(conn, emit, where, q, t)
+        for q, t in zip(request.queries, texts, strict=True)
     ]
-    live = [p for p in prepared if not p.skipped]
-    before: dict[int, pb.Measurement] = {}
-    after: dict[int, pb.Measurement] = {}
-    for n, p in enumerate(live):
-        emit(progress("before", 10 + 40 * n / max(1, len(live)), f"query {p.query.query_id}"))
-        measured = await _measure(conn, emit, where, p, runs, name)
-        if isinstance(measured, str):
-            p.skipped = measured
-        else:
-            before[id(p)] = measured
-    emit(progress("build", 50, f"building {name}"))
-    await ddl.run(conn, emit, where, index_sql)
-    schema = place.scratch or change.schema
-    size = await conn.fetchval(
-        "SELECT pg_relation_size(to_regclass($1))",
-        f"{sqltext.quote_ident(schema)}.{sqltext.quote_ident(name)}",
+    dropping = change.action == changes.Action.DROP
+    await _side(conn, emit, where, prepared, runs, subject, "before", None)
+    size = 0
+    if subject.build_sql:
+        emit(progress("build", 50, f"building {subject.name}"))
+        await ddl.run(conn, emit, where, subject.build_sql)
+    size = int(
+        await conn.fetchval("SELECT pg_relation_size(to_regclass($1))", subject.qualified) or 0
     )
+    await _side(
+        conn, emit, where, prepared, runs, subject, "after", subject.qualified if dropping else None
+    )
+    queries = [measure.query_result(p) for p in prepared]
+    return pb.BenchmarkResult(
+        environment=environment,
+        queries=queries,
+        index_size_bytes=size,
+        regression=any(q.regression for q in queries),
+        index_name=subject.name,
+    )
+
+
+async def _side(
+    conn: asyncpg.Connection,
+    emit: ddl.Emit,
+    where: str,
+    prepared: list[measure.Prepared],
+    runs: int,
+    subject: Subject,
+    side: str,
+    drop: str | None,
+) -> None:
+    """Measures every query still in the running on one side (before or after)."""
+    live = [p for p in prepared if not p.skipped]
+    base = 10 if side == "before" else 55
     for n, p in enumerate(live):
-        if p.skipped:
-            continue
-        emit(progress("after", 55 + 40 * n / max(1, len(live)), f"query {p.query.query_id}"))
-        measured = await _measure(conn, emit, where, p, runs, name)
-        if isinstance(measured, str):
-            p.skipped = measured
+        emit(progress(side, base + 40 * n / max(1, len(live)), f"query {p.query.query_id}"))
+        got = await measure.measure(conn, emit, where, p, runs, subject.name, drop)
+        if isinstance(got, str):
+            p.skipped = got
+        elif side == "before":
+            p.before = got
         else:
-            after[id(p)] = measured
-    return _result(environment, prepared, before, after, int(size or 0), name)
+            p.after = got
 
 
 async def _copy(
-    conn: asyncpg.Connection, emit: ddl.Emit, place: Place, index_sql: str, texts: list[str]
-) -> tuple[list[str], str]:
-    """Copies the touched tables into the scratch schema; returns the rewritten SQL."""
+    conn: asyncpg.Connection,
+    emit: ddl.Emit,
+    place: Place,
+    texts: list[str],
+    touched: list[str],
+) -> tuple[list[str], dict[str, int]]:
+    """Copies the touched tables into the scratch schema; returns the rewritten queries and
+    the relation names that were copied."""
     assert place.scratch is not None
-    names = sandbox.relation_names(index_sql)
+    names = [".".join(sqltext.quote_ident(p) for p in t.split(".", 1)) for t in touched]
     for text in texts:
         with contextlib.suppress(pglast.parser.ParseError):
             names += sandbox.relation_names(text)
@@ -226,108 +288,8 @@ async def _copy(
         try:
             rewritten.append(sandbox.rewrite(text, mapping, place.scratch))
         except pglast.parser.ParseError:
-            rewritten.append(text)  # refused as unparsable by `_prepare`
-    return rewritten, sandbox.rewrite(index_sql, mapping, place.scratch)
-
-
-async def _prepare(
-    conn: asyncpg.Connection, emit: ddl.Emit, where: str, query: Any, text: str
-) -> Prepared:
-    kind = workloads.statement_kind(text)
-    if kind not in MEASURED:
-        return Prepared(query, skipped=f"not measured: a {kind} statement")
-    try:
-        drawn = await samples.draw(conn, emit, where, text)
-    except asyncpg.PostgresError as exc:
-        return Prepared(query, skipped=f"no parameter values: {errors.scrub(str(exc))}")
-    if drawn is None:
-        return Prepared(query, skipped="no value could be drawn for a $n parameter")
-    values, sql = drawn
-    return Prepared(query, sql=sql, kind=kind, values=tuple(values))
-
-
-def _uses(node: object, name: str) -> bool:
-    if isinstance(node, dict):
-        return node.get("Index Name") == name or any(_uses(v, name) for v in node.values())
-    if isinstance(node, list):
-        return any(_uses(v, name) for v in node)
-    return False
-
-
-async def _measure(
-    conn: asyncpg.Connection, emit: ddl.Emit, where: str, p: Prepared, runs: int, name: str
-) -> pb.Measurement | str:
-    """`runs` measured EXPLAIN ANALYZE runs after one warm-up, or why it failed."""
-    explain = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.sql}"
-    begin = "BEGIN READ ONLY" if p.kind == "select" else "BEGIN"
-    plans: list[dict[str, Any]] = []
-    for n in range(runs + 1):
-        await conn.execute(begin)
-        try:
-            raw = await ddl.run(
-                conn,
-                emit,
-                where,
-                explain,
-                call=conn.fetchval,
-                shown=f"{begin}; {explain}; ROLLBACK",
-            )
-        except asyncpg.PostgresError as exc:
-            return f"failed: {errors.scrub(str(exc))}"
-        finally:
-            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
-                await conn.execute("ROLLBACK")
-        if n > 0:
-            plans.append(json.loads(str(raw))[0])
-    timings = [float(plan["Execution Time"]) for plan in plans]
-    stats = regression.summarize(timings)
-    chosen = plans[regression.representative(timings)]
-    top = chosen["Plan"]
-    return pb.Measurement(
-        median_ms=stats.median,
-        spread_ms=stats.spread,
-        min_ms=stats.minimum,
-        max_ms=stats.maximum,
-        runs=stats.runs,
-        shared_hit_blocks=int(top.get("Shared Hit Blocks", 0)),
-        shared_read_blocks=int(top.get("Shared Read Blocks", 0)),
-        plan=json.dumps(chosen),
-        index_used=_uses(chosen, name),
-    )
-
-
-def _stats(m: pb.Measurement) -> regression.Stats:
-    return regression.Stats(m.median_ms, m.spread_ms, m.min_ms, m.max_ms, m.runs)
-
-
-def _result(
-    environment: str,
-    prepared: list[Prepared],
-    before: dict[int, pb.Measurement],
-    after: dict[int, pb.Measurement],
-    size: int,
-    name: str,
-) -> pb.BenchmarkResult:
-    queries = []
-    for p in prepared:
-        q = pb.QueryBenchmark(
-            query_id=p.query.query_id or workloads.text_id(p.query.text),
-            text=p.query.text,
-            parameter_values=list(p.values),
-            skipped_reason=p.skipped,
-        )
-        if not p.skipped and id(p) in before and id(p) in after:
-            q.before.CopyFrom(before[id(p)])
-            q.after.CopyFrom(after[id(p)])
-            q.regression = regression.regressed(_stats(q.before), _stats(q.after))
-        queries.append(q)
-    return pb.BenchmarkResult(
-        environment=environment,
-        queries=queries,
-        index_size_bytes=size,
-        regression=any(q.regression for q in queries),
-        index_name=name,
-    )
+            rewritten.append(text)  # refused as unparsable by `measure.prepare`
+    return rewritten, mapping
 
 
 async def _cleanup(
@@ -335,8 +297,8 @@ async def _cleanup(
     place: Place,
     conn: asyncpg.Connection,
     pid: int,
-    schema: str,
-    name: str,
+    change: changes.Change,
+    built: str,
     emit: ddl.Emit,
 ) -> None:
     """Closes the measuring session, then drops the scratch schema or the sandbox index."""
@@ -351,6 +313,8 @@ async def _cleanup(
         await ddl.stop_backend(clean, pid)
         if place.scratch is not None:
             sql = f"DROP SCHEMA IF EXISTS {sqltext.quote_ident(place.scratch)} CASCADE"
+        elif change.action == changes.Action.CREATE:
+            sql = sqltext.drop_sql(change.schema, built)
         else:
-            sql = sqltext.drop_sql(schema, name)
+            return  # a drop is measured inside rolled-back transactions: nothing to undo
         await ddl.run(clean, emit, place.where, sql)

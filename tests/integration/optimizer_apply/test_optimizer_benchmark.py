@@ -38,6 +38,7 @@ CREATE TABLE orders (
 );
 INSERT INTO orders
 SELECT g, g % 5000 + 1, g % 1000, repeat('x', 40) FROM generate_series(1, 200000) g;
+CREATE INDEX orders_amount_idx ON orders (amount);
 """
 CREATE = advice_pb2.ADVICE_KIND_CREATE_INDEX
 INDEX = "CREATE INDEX CONCURRENTLY pgsage_orders_customer ON public.orders (customer_id)"
@@ -159,6 +160,32 @@ async def test_a_sandbox_benchmark_runs_there_and_removes_its_index(stub, databa
     assert {e.target for e in events if isinstance(e, pb.StatementExecution)} == {"box"}
     assert await catalog(dsn_for(box)) == box_before
     assert await catalog(dsn_for(target)) == target_before
+
+
+@pytest.mark.parametrize("where", ["sampled", "boxed"])
+async def test_a_drop_is_measured_without_the_index_and_the_index_stays(stub, databases, where):
+    target, box = databases
+    target_before, box_before = await catalog(dsn_for(target)), await catalog(dsn_for(box))
+    request = pb.BenchmarkRequest(
+        target=where,
+        kind=advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX,
+        sql="DROP INDEX CONCURRENTLY public.orders_amount_idx",
+        runs=2,
+        queries=queries("SELECT count(*) FROM orders WHERE amount = $1"),
+    )
+    events, error = await collect(stub.Benchmark(request))
+    assert error is None, error
+    [result] = results(events, pb.BenchmarkResult)
+    [q] = result.queries
+    assert not q.skipped_reason, q.skipped_reason
+    assert q.before.index_used and not q.after.index_used
+    assert blocks(q.after) > 5 * blocks(q.before)
+    assert result.index_size_bytes > 0
+    measured = [s for s in statements(events, SUCCEEDED) if "EXPLAIN" in s]
+    assert any("DROP INDEX" in s and s.endswith("ROLLBACK") for s in measured)
+    assert await catalog(dsn_for(target)) == target_before
+    assert await catalog(dsn_for(box)) == box_before
+    assert await scratch_schemas(target) == []
 
 
 async def test_a_failed_benchmark_still_removes_its_scratch_schema(stub, databases):

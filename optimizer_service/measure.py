@@ -1,0 +1,134 @@
+"""Measuring one benchmark query: `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` runs inside a
+transaction that is always rolled back, and the per-query result.
+
+Each side gets one warm-up run (not counted) and then `runs` measured ones. A SELECT runs
+in a READ ONLY transaction, so even a function with side effects cannot write; a write runs
+in a plain one, rolled back. For a drop, the "after" side drops the index inside that same
+transaction first, so the index is gone only for the measured statement. Timings are the
+executor's own (`Execution Time`, without planning); buffers are those of the
+representative run (the one closest to the median), whose plan is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from optimizer_service import ddl, errors, regression, samples
+from optimizer_service import workload as workloads
+from pgsage.optimizer.v1 import analysis_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+
+MEASURED = {"select", "insert", "update", "delete"}
+
+
+@dataclass
+class Prepared:
+    """One query made ready to measure, or the reason it will not be."""
+
+    query: analysis_pb2.WorkloadQuery
+    sql: str = ""
+    kind: str = ""
+    values: tuple[str, ...] = ()
+    skipped: str = ""
+    before: pb.Measurement | None = None
+    after: pb.Measurement | None = None
+
+
+async def prepare(
+    conn: asyncpg.Connection, emit: ddl.Emit, where: str, query: Any, text: str
+) -> Prepared:
+    """`text` (already rewritten for where it runs) with its `$n` values drawn."""
+    kind = workloads.statement_kind(text)
+    if kind not in MEASURED:
+        return Prepared(query, skipped=f"not measured: a {kind} statement")
+    try:
+        drawn = await samples.draw(conn, emit, where, text)
+    except asyncpg.PostgresError as exc:
+        return Prepared(query, skipped=f"no parameter values: {errors.scrub(str(exc))}")
+    if drawn is None:
+        return Prepared(query, skipped="no value could be drawn for a $n parameter")
+    values, sql = drawn
+    return Prepared(query, sql=sql, kind=kind, values=tuple(values))
+
+
+def uses(node: object, index: str) -> bool:
+    """Whether an EXPLAIN JSON plan reads index `index` anywhere."""
+    if isinstance(node, dict):
+        return node.get("Index Name") == index or any(uses(v, index) for v in node.values())
+    if isinstance(node, list):
+        return any(uses(v, index) for v in node)
+    return False
+
+
+async def measure(
+    conn: asyncpg.Connection,
+    emit: ddl.Emit,
+    where: str,
+    p: Prepared,
+    runs: int,
+    index: str,
+    drop: str | None = None,
+) -> pb.Measurement | str:
+    """`runs` measured runs after one warm-up, or why the query failed.
+
+    `index` is the benchmarked index's name (to tell whether plans use it); `drop`, when
+    given, is the qualified index to drop inside each run's transaction.
+    """
+    explain = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.sql}"
+    begin = "BEGIN READ ONLY" if p.kind == "select" and drop is None else "BEGIN"
+    steps = [begin, *([f"DROP INDEX {drop}"] if drop else []), explain, "ROLLBACK"]
+    plans: list[dict[str, Any]] = []
+    for n in range(runs + 1):
+        await conn.execute(begin)
+        try:
+            if drop:
+                await conn.execute(f"DROP INDEX {drop}")
+            raw = await ddl.run(
+                conn, emit, where, explain, call=conn.fetchval, shown="; ".join(steps)
+            )
+        except asyncpg.PostgresError as exc:
+            return f"failed: {errors.scrub(str(exc))}"
+        finally:
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                await conn.execute("ROLLBACK")
+        if n > 0:
+            plans.append(json.loads(str(raw))[0])
+    timings = [float(plan["Execution Time"]) for plan in plans]
+    stats = regression.summarize(timings)
+    chosen = plans[regression.representative(timings)]
+    top = chosen["Plan"]
+    return pb.Measurement(
+        median_ms=stats.median,
+        spread_ms=stats.spread,
+        min_ms=stats.minimum,
+        max_ms=stats.maximum,
+        runs=stats.runs,
+        shared_hit_blocks=int(top.get("Shared Hit Blocks", 0)),
+        shared_read_blocks=int(top.get("Shared Read Blocks", 0)),
+        plan=json.dumps(chosen),
+        index_used=uses(chosen, index),
+    )
+
+
+def _stats(m: pb.Measurement) -> regression.Stats:
+    return regression.Stats(m.median_ms, m.spread_ms, m.min_ms, m.max_ms, m.runs)
+
+
+def query_result(p: Prepared) -> pb.QueryBenchmark:
+    """The proto of one query's benchmark, with its regression flag."""
+    q = pb.QueryBenchmark(
+        query_id=p.query.query_id or workloads.text_id(p.query.text),
+        text=p.query.text,
+        parameter_values=list(p.values),
+        skipped_reason=p.skipped,
+    )
+    if not p.skipped and p.before is not None and p.after is not None:
+        q.before.CopyFrom(p.before)
+        q.after.CopyFrom(p.after)
+        q.regression = regression.regressed(_stats(p.before), _stats(p.after))
+    return q
