@@ -47,12 +47,11 @@ async def prepare(
     if kind not in MEASURED:
         return Prepared(query, skipped=f"not measured: a {kind} statement")
     try:
-        drawn = await samples.draw(conn, emit, where, text)
+        values, sql = await samples.draw(conn, emit, where, text)
+    except samples.NoValue as exc:
+        return Prepared(query, skipped=str(exc))
     except asyncpg.PostgresError as exc:
         return Prepared(query, skipped=f"no parameter values: {errors.scrub(str(exc))}")
-    if drawn is None:
-        return Prepared(query, skipped="no value could be drawn for a $n parameter")
-    values, sql = drawn
     return Prepared(query, sql=sql, kind=kind, values=tuple(values))
 
 

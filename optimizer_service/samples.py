@@ -1,9 +1,11 @@
 """Parameter values for a benchmark's `$n` queries, drawn from the data being measured.
 
-A parameter compared for equality (or IN) with a column gets a random existing value of
-that column (`ORDER BY random()` after `setseed`, so a rerun draws the same values); a range
-bound gets the pg_stats histogram bound the analysis would use (`parameters`), so a range
-selects about a tenth of the rows rather than a random slice. LIMIT gets 100, OFFSET 0.
+A parameter compared for equality (or IN) with a column, or assigned to one (UPDATE SET,
+INSERT VALUES), gets a random existing value of that column (`ORDER BY random()` after
+`setseed`, so a rerun draws the same values); a range bound gets the pg_stats histogram
+bound the analysis would use (`parameters`), so a range selects about a tenth of the rows
+rather than a random slice. LIMIT gets 100, OFFSET 0. Anything else (a `$n` passed to a
+function, say) has no value to draw: its query is reported as not measured, and why.
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ import pglast
 from pglast import ast
 
 from optimizer_service import ddl, parameters, sqltext
+
+
+class NoValue(Exception):
+    """A `$n` that cannot be given a value from the data (so its query is not measured)."""
+
+    def __init__(self, number: int, why: str) -> None:
+        super().__init__(f"no value could be drawn for ${number}: {why}")
+
 
 _PARAM = re.compile(r"\$(\d+)(?!\d)")
 SEED = 0.42
@@ -57,29 +67,68 @@ async def _random_value(
     return None
 
 
+def _param_number(node: object) -> int | None:
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    return node.number if isinstance(node, ast.ParamRef) else None
+
+
+def _assignments(tree: object) -> dict[int, tuple[str, ...]]:
+    """`$n` assigned to a column (`UPDATE ... SET col = $n`, `INSERT (col) VALUES ($n)`)."""
+    found: dict[int, tuple[str, ...]] = {}
+
+    def visit(node: object) -> None:
+        if isinstance(node, ast.UpdateStmt):
+            for target in node.targetList or ():
+                number = _param_number(target.val)
+                if number is not None and target.name:
+                    found[number] = (target.name,)
+        if isinstance(node, ast.InsertStmt) and node.cols:
+            names = [c.name for c in node.cols]
+            select = node.selectStmt
+            for row in getattr(select, "valuesLists", None) or ():
+                for name, value in zip(names, row, strict=False):
+                    number = _param_number(value)
+                    if number is not None and name:
+                        found[number] = (name,)
+        if isinstance(node, ast.Node):
+            for attr in node:
+                visit(getattr(node, attr))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    visit(tree)
+    return found
+
+
 async def draw(
     conn: asyncpg.Connection, emit: ddl.Emit, where: str, text: str
-) -> tuple[list[str], str] | None:
-    """The values for `$1..$n` and `text` with them filled in, or None when one has none."""
+) -> tuple[list[str], str]:
+    """The values for the `$n` of `text` and `text` with them filled in; NoValue when one
+    cannot be given a value."""
     wanted = sorted({int(m) for m in _PARAM.findall(text)})
     if not wanted:
         return [], text
     uses: dict[int, parameters.Use] = {}
     fixed: dict[int, str] = {}
     rels: list[ast.RangeVar] = []
-    parameters._walk(pglast.parse_sql(text), uses, fixed, rels)
+    tree = pglast.parse_sql(text)
+    parameters._walk(tree, uses, fixed, rels)
+    for number, column in _assignments(tree).items():
+        uses.setdefault(number, parameters.Use(column, -1))
     values: dict[int, str] = {}
     for number in wanted:
         if number in fixed:
             value: str | None = fixed[number]
         elif number not in uses:
-            return None
+            raise NoValue(number, "it is compared with no column")
         elif uses[number].position < 0:
             value = await _random_value(conn, emit, where, uses[number].column, rels)
         else:
             value = await parameters._value(conn, uses[number], rels)
         if value is None:
-            return None
+            raise NoValue(number, "its column has no value to draw")
         values[number] = value
     filled = _PARAM.sub(lambda m: sqltext.quote_literal(values[int(m.group(1))]), text)
     return [values[n] for n in sorted(values)], filled

@@ -3,9 +3,10 @@ of related tables, and the rewrite of statements to a scratch schema."""
 
 from __future__ import annotations
 
+import pglast
 import pytest
 
-from optimizer_service import regression, sandbox
+from optimizer_service import regression, samples, sandbox
 
 
 def stats(*timings: float) -> regression.Stats:
@@ -98,3 +99,12 @@ def test_rewrite_moves_only_mapped_relations_and_keeps_parameters():
     assert "pgsage_bench_x.orders" in out
     assert "v_people" in out and "pgsage_bench_x.v_people" not in out
     assert "$1" in out
+
+
+def test_parameters_assigned_to_columns_are_found():
+    update = pglast.parse_sql("UPDATE orders SET status = $2 WHERE id = $1")
+    insert = pglast.parse_sql("INSERT INTO orders (id, note) VALUES ($1, $2::text)")
+    called = pglast.parse_sql("SELECT date_trunc($1, created_at) FROM orders")
+    assert samples._assignments(update) == {2: ("status",)}
+    assert samples._assignments(insert) == {1: ("id",), 2: ("note",)}
+    assert samples._assignments(called) == {}
