@@ -19,7 +19,7 @@ async function ask(verb, argument) {
   assert.equal(value, "ok", `pytest did not ${verb} ${argument}`);
 }
 
-async function until(check, what, tries = 150) {
+async function until(check, what, tries = 300) {
   for (let i = 0; i < tries; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -174,8 +174,10 @@ async function analysisFlow() {
   await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
   await until(async () => (await page.locator("h1 .badge").innerText()) === "succeeded", "the analysis finished", 1200);
   const rows = page.locator("tr.suggestion-row");
-  await until(async () => (await rows.count()) >= 2, "suggestions listed");
-  const total = await rows.count();
+  const counted = page.locator(".facts > div", { hasText: "Suggestions" }).locator("dd");
+  const total = Number(await counted.innerText());
+  assert.ok(total >= 2, `the analysis found ${total} suggestions`);
+  await until(async () => (await rows.count()) === total, "every suggestion listed");
   await page.getByText("Workload improvement").waitFor();
   await shot("10-analysis-finished");
 
@@ -203,6 +205,21 @@ async function analysisFlow() {
   const statements = script.split("\n").filter((l) => l && !l.startsWith("--"));
   assert.deepEqual(statements, [sql.endsWith(";") ? sql : `${sql};`]);
   console.log("patch ok");
+
+  // Apply the approved suggestion on the demo target, then roll it back.
+  await page.locator("button[data-filter=all]").click();
+  await until(async () => (await rows.count()) === total, "all listed");
+  const badge = (name) => byName(name).locator(".badge").innerText();
+  await byName(first).locator("button[data-action=APPLY]").click();
+  await until(async () => (await badge(first)) === "applied", "applied", 1200);
+  await page.locator("button[data-filter=applied]").click();
+  await until(async () => (await rows.count()) === 1, "the applied filter shows it");
+  await shot("12-applied");
+  await page.locator("button[data-filter=all]").click();
+  await until(async () => (await rows.count()) === total, "all listed again");
+  await byName(first).locator("button[data-action=ROLLBACK]").click();
+  await until(async () => (await badge(first)) === "rolled back", "rolled back", 1200);
+  console.log("apply and rollback ok");
 }
 
 try {
@@ -215,6 +232,7 @@ try {
 } catch (error) {
   await shot(`failed-${mode}`).catch(() => {});
   console.error(error.stack ?? String(error));
+  if (problems.length) console.error(`browser problems:\n${problems.join("\n")}`);
   process.exitCode = 1;
 } finally {
   await browser.close();

@@ -1,7 +1,7 @@
 """A real analysis through the browser: the form starts it, the dispatcher runs it on the
 optimizer against the demo shop, the job page follows it live to its end; then one
-suggestion is approved, another dismissed, the filters agree, and the patch holds exactly
-the approved statement."""
+suggestion is approved, another dismissed, the filters agree, the patch holds exactly the
+approved statement, and the approved suggestion is applied to the demo target and rolled back."""
 
 from __future__ import annotations
 
@@ -23,4 +23,5 @@ async def running_stack(built_ui, demo_dsn):
 
 async def test_an_analysis_of_the_demo_target_from_form_to_patch(running_stack):
     output = await run_flow("analysis", running_stack.url)
-    assert "patch ok" in output and "flow analysis passed" in output
+    assert "patch ok" in output and "apply and rollback ok" in output
+    assert "flow analysis passed" in output

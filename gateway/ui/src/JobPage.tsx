@@ -2,11 +2,17 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "./api";
 import { ErrorNote, Link, ProgressBar, StateBadge } from "./components";
-import { analysisLabel, bytes, dateTime, duration, label, percent } from "./format";
+import { analysisLabel, bytes, dateTime, duration, jobId, label, percent } from "./format";
 import { SuggestionList } from "./SuggestionList";
 import type { Job, WatchEvent } from "./types";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+const HEADINGS: Record<string, string> = {
+  ANALYZE: "Analysis of",
+  BENCHMARK: "Benchmark on",
+  APPLY: "Apply on",
+  ROLLBACK: "Rollback on",
+};
 
 export function JobPage({ id }: { id: string }) {
   const name = `jobs/${id}`;
@@ -99,7 +105,7 @@ export function JobPage({ id }: { id: string }) {
     <section>
       <div className="page-head">
         <h1>
-          Analysis of <span className="accent">{job.target}</span> <StateBadge state={job.state} />
+          {HEADINGS[job.kind ?? ""] ?? "Job on"} <span className="accent">{job.target}</span> <StateBadge state={job.state} />
         </h1>
         <div className="head-actions">
           {!finished && (
@@ -134,6 +140,12 @@ export function JobPage({ id }: { id: string }) {
         <dl className="facts">
           <div><dt>Job</dt><dd className="mono small">{job.name}</dd></div>
           <div><dt>Kind</dt><dd>{label(job.kind)}</dd></div>
+          {job.suggestion && (
+            <div>
+              <dt>Suggestion of</dt>
+              <dd><Link href={`/jobs/${jobId(job.suggestion)}`}>{job.suggestion.split("/")[1]?.slice(0, 8)}</Link></dd>
+            </div>
+          )}
           <div><dt>Analyses</dt><dd>{job.analysisTypes?.length ? job.analysisTypes.map(analysisLabel).join(", ") : "all"}</dd></div>
           <div><dt>Budget</dt><dd>{job.options?.storageBudgetBytes ? bytes(job.options.storageBudgetBytes) : "optimizer default"}</dd></div>
           <div><dt>Attempt</dt><dd>{job.attempt ?? 0} of {job.maxAttempts ?? "—"}</dd></div>

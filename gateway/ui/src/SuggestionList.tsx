@@ -1,10 +1,35 @@
 // A job's suggestions: filters, approve, dismiss, SQL editing with validation and etag
 // conflicts explained.
-import { Fragment, useCallback, useEffect, useState } from "react";
+import { Fragment, useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "./api";
 import { ErrorNote, Sql, StateBadge } from "./components";
-import { bytes, label, percent } from "./format";
+import { bytes, jobId, label, percent } from "./format";
 import type { Job, Suggestion } from "./types";
+
+type Action = "BENCHMARK" | "APPLY" | "ROLLBACK";
+const ACTION_WORDS: Record<Action, [string, string]> = {
+  BENCHMARK: ["Benchmark", "benchmarking"],
+  APPLY: ["Apply", "applying"],
+  ROLLBACK: ["Roll back", "rolling back"],
+};
+
+/** What can be done next with a suggestion in `state`, as DESIGN.md's lifecycle allows. */
+function actionsFor(state?: string): Action[] {
+  switch (state) {
+    case "PENDING":
+      return ["BENCHMARK"];
+    case "APPROVED":
+      return ["BENCHMARK", "APPLY"];
+    case "APPLY_FAILED":
+    case "ROLLED_BACK":
+      return ["APPLY"];
+    case "APPLIED":
+    case "ROLLBACK_FAILED":
+      return ["ROLLBACK"];
+    default:
+      return [];
+  }
+}
 
 const FILTERS: Array<{ key: string; text: string; filter: string; match: (s: Suggestion) => boolean }> = [
   { key: "all", text: "All", filter: "", match: () => true },
@@ -155,6 +180,40 @@ function SuggestionRow(props: {
   };
   const conflict = error instanceof ApiError && error.isConflict;
   const pending = s.state === "PENDING";
+  const [running, setRunning] = useState<{ action: Action; job: Job } | null>(null);
+  const source = useRef<EventSource | null>(null);
+  useEffect(() => () => source.current?.close(), []);
+
+  const start = async (action: Action) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const job = await api.actOn(action, s);
+      setRunning({ action, job });
+      const events = new EventSource(`/v1/${job.name}/events`);
+      source.current = events;
+      events.addEventListener("end", () => {
+        events.close();
+        void (async () => {
+          try {
+            const [done, fresh] = await Promise.all([api.getJob(job.name), api.getSuggestion(s.name)]);
+            props.onChange(fresh);
+            if (done.state !== "SUCCEEDED") {
+              setError(new Error(`${ACTION_WORDS[action][0]} ${label(done.state)}: ${done.error?.message || "no reason given"}`));
+            }
+          } catch (e) {
+            setError(e);
+          } finally {
+            setRunning(null);
+          }
+        })();
+      });
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   return (
     <Fragment>
@@ -193,6 +252,24 @@ function SuggestionRow(props: {
             <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)} hidden={dismissing}>
               Dismiss
             </button>
+          )}
+          {!dismissing && !running &&
+            actionsFor(s.state).map((action) => (
+              <button
+                key={action}
+                type="button"
+                className="button button-small"
+                disabled={busy}
+                onClick={() => void start(action)}
+                data-action={action}
+              >
+                {ACTION_WORDS[action][0]}
+              </button>
+            ))}
+          {running && (
+            <span className="muted small" data-testid="action-running">
+              {ACTION_WORDS[running.action][1]}… <a href={`/jobs/${jobId(running.job.name)}`}>job</a>
+            </span>
           )}
           {dismissing && (
             <form

@@ -106,6 +106,13 @@ export const api = {
   createJob: (job: Partial<Job>, requestId: string) =>
     request<Job>("POST", `/v1/jobs${query({ requestId })}`, job),
   cancelJob: (name: string) => request<Job>("POST", `/v1/${name}:cancel`, {}),
+  /** A BENCHMARK, APPLY or ROLLBACK job acting on one suggestion. */
+  actOn: (kind: "BENCHMARK" | "APPLY" | "ROLLBACK", s: Suggestion) =>
+    request<Job>("POST", `/v1/jobs${query({ requestId: newRequestId() })}`, {
+      kind,
+      target: s.target,
+      suggestion: s.name,
+    }),
   listSuggestions: (parent: string, filter: string) =>
     request<{ suggestions?: Suggestion[]; nextPageToken?: string }>(
       "GET",
