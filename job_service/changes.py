@@ -337,8 +337,12 @@ class ChangeRun:
         if kind == "BENCHMARK":
             assert isinstance(result, optimizer_service_pb2.BenchmarkResult)
             stored = suggestion_pb2.BenchmarkResult()
+            # Same field names on both sides; a field the optimizer adds later is dropped
+            # rather than failing the job.
             json_format.ParseDict(
-                json_format.MessageToDict(result, preserving_proto_field_name=True), stored
+                json_format.MessageToDict(result, preserving_proto_field_name=True),
+                stored,
+                ignore_unknown_fields=True,
             )
             stored.job = names.job_name(self.job.id)
             stored.create_time.GetCurrentTime()

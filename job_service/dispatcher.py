@@ -250,6 +250,9 @@ class JobRun:
         self._written = job.revision
         self._finished = False
         self._bell: notifications.Subscription | None = None
+        # Clear while this run stores a streamed event (its revision is not known yet).
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def run(self) -> None:
         job = self.job
@@ -281,8 +284,16 @@ class JobRun:
             log.warning("job %s: lease lost; another replica owns it now", job.id)
             await self._cancel_call()
         except Exception:
+            # A bug, not a hiccup: retrying would most likely fail the same way. The job
+            # fails now with a generic reason (the details stay in this log).
             log.exception("job %s: unexpected error in its run", job.id)
             await self._cancel_call()
+            with contextlib.suppress(Exception):
+                await self._fail(
+                    code_pb2.INTERNAL, "INTERNAL",
+                    "the job service hit an unexpected error running this job; its log "
+                    "has the details",
+                )
         finally:
             # Stop the keeper between two renewals rather than cancel it mid-statement: a
             # statement cancelled in flight costs a cancel request on a new connection.
@@ -315,6 +326,13 @@ class JobRun:
                 if self._finished:
                     return
                 if rang and loop.time() < due and revision is not None:
+                    # A ring while this run stores an event is most likely that write's
+                    # own: decide once it has returned and its revision is known.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1):
+                            await self._idle.wait()
+                    if self._finished:
+                        return
                     if revision <= self._written:
                         continue
                 due = loop.time() + every
@@ -485,6 +503,13 @@ class JobRun:
 
     async def _persist(self, event: optimizer_service_pb2.AnalyzeResponse) -> bool:
         """Stores one streamed event; True once the summary (the last event) is stored."""
+        self._idle.clear()
+        try:
+            return await self._store(event)
+        finally:
+            self._idle.set()
+
+    async def _store(self, event: optimizer_service_pb2.AnalyzeResponse) -> bool:
         which = event.WhichOneof("event")
         owner = self.d.owner
         result: object
@@ -536,8 +561,9 @@ class JobRun:
                     self.d.job_ttl,
                 ),
             )
-            if result is None:
+            if not isinstance(result, domain.Job):
                 raise LeaseLost()
+            self._written = max(self._written, result.revision)
             log.info("job %s: SUCCEEDED", self.id)
             return True
         else:

@@ -171,33 +171,37 @@ class Measurement(_message.Message):
     def __init__(self, median_ms: _Optional[float] = ..., spread_ms: _Optional[float] = ..., min_ms: _Optional[float] = ..., max_ms: _Optional[float] = ..., runs: _Optional[int] = ..., shared_hit_blocks: _Optional[int] = ..., shared_read_blocks: _Optional[int] = ..., plan: _Optional[str] = ..., index_used: _Optional[bool] = ...) -> None: ...
 
 class QueryBenchmark(_message.Message):
-    __slots__ = ("query_id", "text", "before", "after", "parameter_values", "regression")
+    __slots__ = ("query_id", "text", "before", "after", "parameter_values", "regression", "skipped_reason")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     BEFORE_FIELD_NUMBER: _ClassVar[int]
     AFTER_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_VALUES_FIELD_NUMBER: _ClassVar[int]
     REGRESSION_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_REASON_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     before: Measurement
     after: Measurement
     parameter_values: _containers.RepeatedScalarFieldContainer[str]
     regression: bool
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., before: _Optional[_Union[Measurement, _Mapping]] = ..., after: _Optional[_Union[Measurement, _Mapping]] = ..., parameter_values: _Optional[_Iterable[str]] = ..., regression: _Optional[bool] = ...) -> None: ...
+    skipped_reason: str
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., before: _Optional[_Union[Measurement, _Mapping]] = ..., after: _Optional[_Union[Measurement, _Mapping]] = ..., parameter_values: _Optional[_Iterable[str]] = ..., regression: _Optional[bool] = ..., skipped_reason: _Optional[str] = ...) -> None: ...
 
 class BenchmarkResult(_message.Message):
-    __slots__ = ("job", "environment", "queries", "index_size_bytes", "regression", "create_time")
+    __slots__ = ("job", "environment", "queries", "index_size_bytes", "regression", "create_time", "index_name")
     JOB_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     INDEX_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REGRESSION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     job: str
     environment: str
     queries: _containers.RepeatedCompositeFieldContainer[QueryBenchmark]
     index_size_bytes: int
     regression: bool
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, job: _Optional[str] = ..., environment: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryBenchmark, _Mapping]]] = ..., index_size_bytes: _Optional[int] = ..., regression: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    index_name: str
+    def __init__(self, job: _Optional[str] = ..., environment: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[QueryBenchmark, _Mapping]]] = ..., index_size_bytes: _Optional[int] = ..., regression: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., index_name: _Optional[str] = ...) -> None: ...

@@ -207,3 +207,40 @@ async def test_job_killed_during_the_build_ends_as_pg_index_says(cluster):
     conn = await cluster.store_conn()
     await check_invariants(conn)
     await conn.close()
+
+
+async def test_benchmark_job_attaches_before_and_after_without_changing_state(cluster):
+    target = {
+        **targets(cluster, apply_allowed=False)[0],
+        "benchmark_sampling": True,
+        "sample_percent": 50.0,
+    }
+    opt = cluster.optimizer(targets=[target]).start()
+    await opt.wait_serving()
+    js = cluster.job_service(opt).start()
+    await js.wait_serving()
+    before = await catalog(cluster.target_dsn)
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        s = await approved_create_index(stub, js.address)
+        job = await run_change(stub, js.address, Job.BENCHMARK, s.name)
+        assert job.state == Job.SUCCEEDED, job
+        measured = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+        assert measured.state == Suggestion.APPROVED  # a benchmark never changes the state
+        [result] = measured.benchmarks
+        assert result.job == job.name and "sample" in result.environment.lower()
+        [query] = result.queries
+        assert query.after.index_used and not query.before.index_used
+        before_blocks = query.before.shared_hit_blocks + query.before.shared_read_blocks
+        after_blocks = query.after.shared_hit_blocks + query.after.shared_read_blocks
+        assert after_blocks * 10 < before_blocks, (before_blocks, after_blocks)
+        benchmarked = await stub.ListSuggestions(
+            job_service_pb2.ListSuggestionsRequest(parent="jobs/-", filter="benchmarked = true")
+        )
+        assert [x.name for x in benchmarked.suggestions] == [s.name]
+    # Nothing left on the target: no index, no scratch schema.
+    assert await catalog(cluster.target_dsn) == before
+    conn = await asyncpg.connect(cluster.target_dsn)
+    schemas = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsage%'")
+    await conn.close()
+    assert schemas == 0
