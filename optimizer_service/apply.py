@@ -138,8 +138,8 @@ async def _carry_out(
             await ddl.set_timeouts(conn, emit, where, t)
             build = asyncio.ensure_future(ddl.run(conn, emit, where, change.sql))
             try:
-                if failpoints.enabled():  # let the statement reach the server first
-                    await asyncio.sleep(0.05)
+                if failpoints.enabled():
+                    await _building(settings, target, pid, build)
                 await failpoints.hit("optimizer_during_build")
                 await build
             finally:
@@ -158,6 +158,20 @@ async def _carry_out(
             raise
         state = await ddl.index_state(conn, change.schema, change.index)
         emit(ddl.change_result(change.index, state))
+
+
+async def _building(
+    settings: Settings, target: TargetConfig, pid: int, build: asyncio.Future[object]
+) -> None:
+    """Waits (bounded) until session `pid` is building an index, or the build is over:
+    crash tests kill the process at the failpoint after this, mid-build. Tests only."""
+    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+        for _ in range(100):
+            if build.done() or await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1)", pid
+            ):
+                return
+            await asyncio.sleep(0.05)
 
 
 async def _clean_after_cancel(
