@@ -9,6 +9,16 @@ from gateway import errors, routes, transcoding
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
 
+# Request headers passed on to the job service as gRPC metadata: who is acting, for the
+# audit trail (unauthenticated until pgsage authenticates callers).
+FORWARDED_HEADERS = ("x-pgsage-actor",)
+
+
+def forwarded_metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (name, request.headers[name][:200]) for name in FORWARDED_HEADERS if name in request.headers
+    )
+
 
 async def dispatch(request: Request) -> JSONResponse:
     """Finds the route, builds the request message, calls the RPC with a deadline."""
@@ -29,5 +39,7 @@ async def dispatch(request: Request) -> JSONResponse:
     client: JobServiceClient = request.app.state.client
     settings: GatewaySettings = request.app.state.settings
     call = getattr(client.jobs, route.rpc)
-    response = await call(message, timeout=settings.call_timeout)
+    response = await call(
+        message, timeout=settings.call_timeout, metadata=forwarded_metadata(request)
+    )
     return JSONResponse(transcoding.to_json(response))

@@ -165,3 +165,18 @@ async def test_targets_without_an_optimizer_is_503_and_diagnostics_say_why(http)
     by_name = {d["name"]: d for d in diagnostics.json()["dependencies"]}
     assert by_name["database"]["status"] == "OK"
     assert by_name["optimizer"]["status"] != "OK"
+
+
+async def test_the_actor_header_reaches_the_audit_trail(http, create_job, seed):
+    job = await create_job()
+    name = await seed(job["name"], column="status")
+    approved = await http.post(
+        f"/v1/{name}:approve", json={}, headers={"x-pgsage-actor": "dba@example.com"}
+    )
+    assert approved.status_code == 200
+    trail = await http.get("/v1/auditRecords", params={"filter": f'resource = "{name}"'})
+    assert trail.status_code == 200
+    [record] = trail.json()["auditRecords"]
+    assert record["actor"] == "dba@example.com"
+    assert record["action"] == "suggestion.approve"
+    assert record.get("authenticated", False) is False
