@@ -11,8 +11,9 @@ retried or taken-over call must be able to find its own work already done:
 - a `DROP INDEX CONCURRENTLY` of an index that no longer exists is accepted as already done.
 
 One check is stricter than an edit-time one: an index about to be built may call only
-built-in (pg_catalog) immutable functions and operators, since a user function marked
-IMMUTABLE could still do anything while the build evaluates it on every row.
+built-in (pg_catalog) functions and operators (PostgreSQL itself insists they are
+IMMUTABLE), since a user function marked IMMUTABLE could still do anything while the build
+evaluates it on every row.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pglast
 from pglast import ast, enums
 from pglast.stream import RawStream
 
-from optimizer_service import errors, sqltext, targets, validation
+from optimizer_service import errors, sqltext, sqlwalk, targets, validation
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
@@ -81,25 +82,32 @@ async def _validate(
         raise errors.InvalidStatement(exc.message, field=field) from None
 
 
+# True when a name (in the given schema, or on the search path) is unknown or belongs to
+# anything outside pg_catalog. Volatility is PostgreSQL's own check: it refuses an index
+# whose resolved function is not IMMUTABLE before it evaluates anything (and an overload
+# that is not immutable, such as date_trunc on timestamptz, must not refuse one that is).
+_BAD_FUNCTION = """
+SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog')
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.proname = $1 AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
+"""
+_BAD_OPERATOR = """
+SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog')
+FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+WHERE o.oprname = $1 AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
+"""
+
+
 def _routines(stmt: ast.IndexStmt) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
     """The functions and operators the index's expressions and predicate call."""
     funcs: set[tuple[str, ...]] = set()
     ops: set[tuple[str, ...]] = set()
-
-    def visit(node: object) -> None:
+    exprs = [e.expr for e in stmt.indexParams or () if e.expr is not None]
+    for node in sqlwalk.nodes([*exprs, stmt.whereClause]):
         if isinstance(node, ast.FuncCall) and node.funcname:
             funcs.add(tuple(p.sval for p in node.funcname))
         if isinstance(node, ast.A_Expr) and node.name:
             ops.add(tuple(p.sval for p in node.name))
-        if isinstance(node, ast.Node):
-            for attr in node:
-                visit(getattr(node, attr))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    visit([e.expr for e in stmt.indexParams or () if e.expr is not None])
-    visit(stmt.whereClause)
     return funcs, ops
 
 
@@ -114,38 +122,14 @@ async def _builtin_only(
     funcs, ops = _routines(stmt)
     if not funcs and not ops:
         return
+    checks = [(_BAD_FUNCTION, "function", name) for name in sorted(funcs)]
+    checks += [(_BAD_OPERATOR, "operator", name) for name in sorted(ops)]
     async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
-        for name in sorted(funcs):
-            bad = await conn.fetchval(
-                """
-                SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog' OR p.provolatile <> 'i')
-                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE p.proname = $1
-                  AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
-                """,
-                name[-1],
-                list(name[:-1]) or None,
-            )
-            if bad:
+        for query, what, name in checks:
+            if await conn.fetchval(query, name[-1], list(name[:-1]) or None):
                 raise errors.InvalidStatement(
-                    f"function {'.'.join(name)} is not a built-in immutable function; "
-                    "an index may only call those",
-                    field=field,
-                )
-        for name in sorted(ops):
-            bad = await conn.fetchval(
-                """
-                SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog')
-                FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-                WHERE o.oprname = $1
-                  AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
-                """,
-                name[-1],
-                list(name[:-1]) or None,
-            )
-            if bad:
-                raise errors.InvalidStatement(
-                    f"operator {'.'.join(name)} is not built in; an index may only use those",
+                    f"{what} {pgsage_errors.cap('.'.join(name), 100)} is not built in "
+                    f"(pg_catalog); an index may only use built-in {what}s",
                     field=field,
                 )
 

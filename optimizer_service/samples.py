@@ -16,7 +16,7 @@ import asyncpg
 import pglast
 from pglast import ast
 
-from optimizer_service import ddl, parameters, sqltext
+from optimizer_service import ddl, parameters, sandbox, sqltext, sqlwalk
 
 
 class NoValue(Exception):
@@ -28,11 +28,6 @@ class NoValue(Exception):
 
 _PARAM = re.compile(r"\$(\d+)(?!\d)")
 SEED = 0.42
-
-
-def _relation(rel: ast.RangeVar) -> str:
-    parts = [p for p in (rel.schemaname, rel.relname) if p]
-    return ".".join(sqltext.quote_ident(p) for p in parts)
 
 
 async def _random_value(
@@ -47,7 +42,7 @@ async def _random_value(
         or r.relname == column[0]
     ]
     for rel in candidates:
-        name = _relation(rel)
+        name = sandbox.written(rel)
         has = await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) "
             "AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
@@ -76,29 +71,18 @@ def _param_number(node: object) -> int | None:
 def _assignments(tree: object) -> dict[int, tuple[str, ...]]:
     """`$n` assigned to a column (`UPDATE ... SET col = $n`, `INSERT (col) VALUES ($n)`)."""
     found: dict[int, tuple[str, ...]] = {}
-
-    def visit(node: object) -> None:
+    for node in sqlwalk.nodes(tree):
+        pairs: list[tuple[str | None, object]] = []
         if isinstance(node, ast.UpdateStmt):
-            for target in node.targetList or ():
-                number = _param_number(target.val)
-                if number is not None and target.name:
-                    found[number] = (target.name,)
+            pairs = [(t.name, t.val) for t in node.targetList or ()]
         if isinstance(node, ast.InsertStmt) and node.cols:
             names = [c.name for c in node.cols]
-            select = node.selectStmt
-            for row in getattr(select, "valuesLists", None) or ():
-                for name, value in zip(names, row, strict=False):
-                    number = _param_number(value)
-                    if number is not None and name:
-                        found[number] = (name,)
-        if isinstance(node, ast.Node):
-            for attr in node:
-                visit(getattr(node, attr))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    visit(tree)
+            for row in getattr(node.selectStmt, "valuesLists", None) or ():
+                pairs += list(zip(names, row, strict=False))
+        for name, value in pairs:
+            number = _param_number(value)
+            if number is not None and name:
+                found[number] = (name,)
     return found
 
 

@@ -26,7 +26,7 @@ import pglast
 from pglast import ast
 from pglast.stream import RawStream
 
-from optimizer_service import ddl, sqltext
+from optimizer_service import ddl, sqltext, sqlwalk
 from pgsage import errors
 
 SYSTEM_MIN_PAGES = 1000
@@ -98,45 +98,29 @@ async def resolve(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, i
     return found
 
 
+def written(rel: ast.RangeVar) -> str:
+    """A relation as `schema.name` or `name`, quoted where SQL needs it."""
+    return ".".join(sqltext.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
+
+
 def relation_names(sql: str) -> list[str]:
     """Every relation a statement names (not its CTEs), as `schema.name` or `name`."""
     names: list[str] = []
     ctes: set[str] = set()
-
-    def visit(node: object) -> None:
+    for node in sqlwalk.nodes(pglast.parse_sql(sql)):
         if isinstance(node, ast.CommonTableExpr) and node.ctename:
             ctes.add(node.ctename)
         if isinstance(node, ast.RangeVar) and node.relname:
-            parts = [p for p in (node.schemaname, node.relname) if p]
-            names.append(".".join(sqltext.quote_ident(p) for p in parts))
-        if isinstance(node, ast.Node):
-            for attr in node:
-                visit(getattr(node, attr))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    visit(pglast.parse_sql(sql))
+            names.append(written(node))
     return [n for n in dict.fromkeys(names) if n not in {sqltext.quote_ident(c) for c in ctes}]
 
 
 def rewrite(sql: str, mapping: Mapping[str, object], schema: str) -> str:
     """`sql` with every relation named in `mapping` moved to `schema` (same table name)."""
     stmts = pglast.parse_sql(sql)
-
-    def visit(node: object) -> None:
-        if isinstance(node, ast.RangeVar) and node.relname:
-            parts = [p for p in (node.schemaname, node.relname) if p]
-            if ".".join(sqltext.quote_ident(p) for p in parts) in mapping:
-                node.schemaname = schema
-        if isinstance(node, ast.Node):
-            for attr in node:
-                visit(getattr(node, attr))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    visit(stmts)
+    for node in sqlwalk.nodes(stmts):
+        if isinstance(node, ast.RangeVar) and node.relname and written(node) in mapping:
+            node.schemaname = schema
     return "; ".join(RawStream()(s) for s in stmts)
 
 

@@ -323,3 +323,20 @@ async def test_bad_timeouts_and_kinds_name_their_field(stub):
         assert field in str(rpc.status_of(error))
     _, error = await collect(stub.Apply(pb.ApplyRequest(target="nope", sql=OWNER_INDEX)))
     assert error is not None and error.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_index_on_built_in_expressions_applies_and_rolls_back(stub, database):
+    before = await catalog(dsn_for(database))
+    sql = (
+        "CREATE INDEX CONCURRENTLY pgsage_items_lower "
+        "ON public.items (lower(label)) WHERE price + 1 > 50"
+    )
+    events, error = await collect(stub.Apply(pb.ApplyRequest(target="live", kind=CREATE, sql=sql)))
+    assert error is None, error
+    assert results(events, pb.ChangeResult)[0].index_valid
+    undo = "DROP INDEX CONCURRENTLY IF EXISTS public.pgsage_items_lower"
+    events, error = await collect(
+        stub.Rollback(pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=undo))
+    )
+    assert error is None and not results(events, pb.ChangeResult)[0].index_exists
+    assert await catalog(dsn_for(database)) == before
