@@ -256,10 +256,21 @@ class Analysis:
                 mode, sql = await parameters.choose(conn, query.text, opts.parameter_mode)
             stmt = explain.Statement(query=query, sql=sql, mode=mode, params=count, kind=kind)
             try:
-                if engine is not None:
-                    plan = await engine.plan(stmt, frozenset())
-                else:
-                    plan = await explain.explain(conn, stmt, caps.server_version_num)
+                try:
+                    plan = await self._plan(conn, engine, stmt, caps.server_version_num)
+                except asyncpg.PostgresError:
+                    if mode != ParamMode.PG_STATS:
+                        raise
+                    # A value from pg_stats can mistype a parameter (it arrives as text):
+                    # the generic plan of the original statement still tells the truth.
+                    stmt = explain.Statement(
+                        query=query,
+                        sql=query.text,
+                        mode=ParamMode.GENERIC,
+                        params=count,
+                        kind=kind,
+                    )
+                    plan = await self._plan(conn, engine, stmt, caps.server_version_num)
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 await self.insight(
                     2,
@@ -283,6 +294,14 @@ class Analysis:
         if workload.source == Source.PG_STAT_STATEMENTS:
             self._table_writes(await catalog.table_writes(conn), workload, writes)
         return statements, writes
+
+    @staticmethod
+    async def _plan(
+        conn: asyncpg.Connection, engine: object, stmt: explain.Statement, version: int
+    ) -> object:
+        if engine is not None:
+            return await engine.plan(stmt, frozenset())  # type: ignore[attr-defined]
+        return await explain.explain(conn, stmt, version)
 
     @staticmethod
     def _table_writes(
