@@ -14,9 +14,11 @@ A round creates `--jobs` jobs at 32 CreateJob calls in flight, spread over the j
 services, and ends when every one is terminal; its rate is jobs / (last end_time - first
 CreateJob sent). Latency per job is end_time - create_time (the store's clock, same
 machine). Baseline, in the same store in the same run: a plain asyncpg loop over a copy
-of the `job` table (same columns, indexes and rows, reset to PENDING) — claim with
+of the `job` table (same columns and indexes, its rows repeated, reset to PENDING) — claim with
 `FOR UPDATE SKIP LOCKED`, then mark SUCCEEDED — on 16 connections (the dispatcher's
-default concurrency), no events, no NOTIFY, no optimizer.
+default concurrency), no events, no NOTIFY, no optimizer; its rounds alternate with the
+others. The table also gives the CPU time per job of each group of processes (from /proc;
+the target's short-lived backends are not counted), which says where a job's cost goes.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import argparse
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable
 from datetime import datetime
 
 import asyncpg
 import grpc
+import psutil
 
 from bench import _cluster
 from bench import _platform as bp
@@ -37,6 +41,7 @@ from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 IN_FLIGHT = 32
 BASELINE_WORKERS = 16
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+CPU_GROUPS = ("job services", "optimizers", "store PG", "client")
 
 
 def empty_job() -> job_pb2.Job:
@@ -51,10 +56,50 @@ def empty_job() -> job_pb2.Job:
 class Round:
     def __init__(self, jobs: int, seconds: float, latencies: list[float], failed: int) -> None:
         self.jobs, self.seconds, self.latencies, self.failed = jobs, seconds, latencies, failed
+        self.cpu: dict[str, float] = {}  # CPU seconds per group of processes
 
     @property
     def rate(self) -> float:
         return self.jobs / self.seconds
+
+
+class CpuMeter:
+    """CPU time of the processes a round uses, by group: job services, optimizers, the job
+    store's PostgreSQL (postmaster and backends) and this client. The target's backends
+    (one per analysis, short-lived, on the shared server) are not counted."""
+
+    def __init__(self, c: _cluster.Cluster) -> None:
+        self.c = c
+
+    def _groups(self) -> dict[str, list[psutil.Process]]:
+        groups: dict[str, list[psutil.Process]] = {"job services": [], "optimizers": []}
+        for proc in self.c.procs:
+            if proc.popen is not None and proc.alive():
+                key = "job services" if proc.module == "job_service" else "optimizers"
+                groups[key].append(psutil.Process(proc.popen.pid))
+        pid_file = self.c.store.data_dir / "postmaster.pid"
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        groups["store PG"] = [postmaster, *postmaster.children()]
+        groups["client"] = [psutil.Process()]
+        return groups
+
+    def snapshot(self) -> dict[tuple[str, int], float]:
+        out = {}
+        for name, procs in self._groups().items():
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                except psutil.Error:
+                    continue
+                out[(name, p.pid)] = t.user + t.system
+        return out
+
+    @staticmethod
+    def used(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]):
+        used: dict[str, float] = {}
+        for key, seconds in after.items():
+            used[key[0]] = used.get(key[0], 0.0) + seconds - before.get(key, 0.0)
+        return used
 
 
 async def lifecycle_round(c: _cluster.Cluster, addresses: list[str], n: int) -> Round:
@@ -100,7 +145,7 @@ async def lifecycle_round(c: _cluster.Cluster, addresses: list[str], n: int) -> 
     return Round(n, last.timestamp() - started, latencies, failed)
 
 
-async def baseline_round(c: _cluster.Cluster, n: int) -> Round:
+async def baseline_round(c: _cluster.Cluster, n: int, meter: CpuMeter | None = None) -> Round:
     """Claim-and-finish over `bench_job`, a copy of `job` reset to PENDING."""
     setup = await c.store_conn()
     try:
@@ -112,7 +157,11 @@ async def baseline_round(c: _cluster.Cluster, n: int) -> Round:
         )
         await setup.execute(
             """
-            INSERT INTO bench_job SELECT * FROM job ORDER BY create_time LIMIT $1;
+            INSERT INTO bench_job
+            SELECT (jsonb_populate_record(NULL::bench_job, to_jsonb(j)
+                    || jsonb_build_object('id', gen_random_uuid(), 'request_id', NULL))).*
+            FROM job j, generate_series(1, $1) AS copies
+            LIMIT $1;
             UPDATE bench_job SET state = 'PENDING', lease_owner = NULL,
                 lease_expire_time = NULL, end_time = NULL, start_time = NULL, attempt = 0,
                 create_time = clock_timestamp(), update_time = clock_timestamp();
@@ -148,35 +197,47 @@ async def baseline_round(c: _cluster.Cluster, n: int) -> Round:
             latencies.append(time.perf_counter() - t0)
 
     try:
+        before = meter.snapshot() if meter else {}
         started = time.perf_counter()
         await asyncio.gather(*(worker(conn, f"w{i}") for i, conn in enumerate(conns)))
         seconds = time.perf_counter() - started
+        # Measured before the connections close: their backends' CPU counts.
+        cpu = meter.used(before, meter.snapshot()) if meter else {}
     finally:
         for conn in conns:
             await conn.close()
-    return Round(len(latencies), seconds, latencies, 0)
+    result = Round(len(latencies), seconds, latencies, 0)
+    result.cpu = cpu
+    return result
 
 
 async def main(jobs: int, rounds: int) -> None:
     results: dict[str, list[Round]] = {}
     async with _cluster.cluster() as c:
+        meter = CpuMeter(c)
+
+        async def measured(key: str, work: Awaitable[Round]) -> None:
+            before = meter.snapshot()
+            result = await work
+            result.cpu = result.cpu or meter.used(before, meter.snapshot())
+            results.setdefault(key, []).append(result)
+
         opt1, opt2 = c.optimizer("optimizer-1"), c.optimizer("optimizer-2")
         js1 = c.job_service(opt1, "jobs-1")
         js2 = c.job_service(opt2, "jobs-2")
         await c.start_all(opt1, js1)
         # Warm-up: connections, prepared statements, the optimizer's first target session.
         await lifecycle_round(c, [js1.address], 50)
+        await baseline_round(c, jobs)
+        # Baseline rounds alternate with the others, so both see the same machine noise.
         for _ in range(rounds):
-            results.setdefault("1", []).append(await lifecycle_round(c, [js1.address], jobs))
+            await measured("1", lifecycle_round(c, [js1.address], jobs))
+            await measured("baseline", baseline_round(c, jobs, meter))
         await c.start_all(opt2, js2)
         await lifecycle_round(c, [js1.address, js2.address], 50)
         for _ in range(rounds):
-            results.setdefault("2", []).append(
-                await lifecycle_round(c, [js1.address, js2.address], jobs)
-            )
-        await baseline_round(c, jobs)  # warm-up
-        for _ in range(rounds):
-            results.setdefault("baseline", []).append(await baseline_round(c, jobs))
+            await measured("2", lifecycle_round(c, [js1.address, js2.address], jobs))
+            await measured("baseline", baseline_round(c, jobs, meter))
 
     base = bp.median([r.rate for r in results["baseline"]])
 
@@ -186,19 +247,32 @@ async def main(jobs: int, rounds: int) -> None:
         whole = bp.Run(len(latencies), 1, latencies)
         rate = bp.median([r.rate for r in runs])
         failed = sum(r.failed for r in runs)
+        done = sum(r.jobs for r in runs)
+        cpu = " / ".join(
+            f"{sum(r.cpu.get(g, 0.0) for r in runs) / done * 1000:.1f}" for g in CPU_GROUPS
+        )
         return [
             label,
             f"{rate:.0f}",
             f"{rate / base:.1%}",
             bp.ms(whole.p(0.5)),
             bp.ms(whole.p(0.99)),
+            cpu,
             str(failed),
         ]
 
     print(
         bp.table(
             f"lifecycle: {jobs} jobs per round, {rounds} rounds, {IN_FLIGHT} CreateJob in flight",
-            ["setup", "jobs/s (median)", "of baseline", "p50 ms", "p99 ms", "not SUCCEEDED"],
+            [
+                "setup",
+                "jobs/s (median)",
+                "of baseline",
+                "p50 ms",
+                "p99 ms",
+                "CPU ms per job: " + " / ".join(CPU_GROUPS),
+                "not SUCCEEDED",
+            ],
             [
                 row("1 job service + 1 optimizer", "1"),
                 row("2 job services + 2 optimizers", "2"),
