@@ -104,20 +104,32 @@ class OptimizerServiceServicer:
 
     def Benchmark(self, request, context):
         """Builds an index on a sandbox and measures the affected queries before and after.
+        Runs on the target's sandbox target, else (when the target allows sampling) on a
+        sampled copy in a scratch schema; neither is FAILED_PRECONDITION
+        (BENCHMARK_NOT_CONFIGURED). Streams each statement it runs, progress, and the result
+        last; whatever it built is removed before the stream ends, also on error or cancel.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Apply(self, request, context):
-        """Runs an approved statement on a target whose configuration allows it.
+        """Runs an approved statement on a target whose configuration allows it (else
+        FAILED_PRECONDITION, APPLY_NOT_ALLOWED). The SQL is validated again (INVALID_ARGUMENT,
+        nothing runs). Each statement is streamed STARTED before it runs, then SUCCEEDED or
+        FAILED; a ChangeResult read from the catalog always comes last, also before an error
+        status (LOCK_TIMEOUT is ABORTED, STATEMENT_TIMEOUT is DEADLINE_EXCEEDED, other
+        PostgreSQL errors are FAILED_PRECONDITION). Idempotent: an index already valid is not
+        built again, an invalid one is dropped and rebuilt, and an invalid index left by a
+        failed or cancelled build is dropped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Rollback(self, request, context):
-        """Runs the rollback statement of an applied change.
+        """Runs the rollback statement of an applied change, with the same rules as Apply; an
+        index already gone is success.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
