@@ -123,6 +123,9 @@ async def _carry_out(
         if state.exists and state.table != change.table:
             raise errors.IndexNameTaken(change.index, change.table)
         creating = change.action == changes.Action.CREATE
+        valid = state.exists and state.valid
+        if creating and valid and changes.differs(state.definition, change.sql):
+            raise errors.IndexNameTaken(change.index, change.table)
         if creating and state.exists and state.valid:
             emit(ddl.change_result(change.index, state, already=True))
             return

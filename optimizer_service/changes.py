@@ -140,6 +140,33 @@ async def _absent_index(settings: Settings, target: TargetConfig, parts: list[st
         return bool(await conn.fetchval("SELECT to_regclass($1) IS NULL", name))
 
 
+def _plain_shape(sql: str) -> tuple[object, ...] | None:
+    """Access method, key and INCLUDE columns and predicate of an index statement made of
+    plain columns only; None when it has expressions (their rendering may differ)."""
+    stmt = _one(sql)
+    if not isinstance(stmt, ast.IndexStmt):
+        return None
+    params = [*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())]
+    if any(p.expr is not None for p in params):
+        return None
+    return (
+        stmt.accessMethod,
+        tuple(p.name for p in stmt.indexParams or ()),
+        tuple(p.name for p in stmt.indexIncludingParams or ()),
+        stmt.whereClause is None,
+    )
+
+
+def differs(indexdef: str, sql: str) -> bool:
+    """Whether an existing index (pg_get_indexdef) is surely not what `sql` would build.
+
+    Only indexes of plain columns are compared; for expressions the answer is False, since
+    PostgreSQL may render an expression differently (casts) from how it was written.
+    """
+    existing, wanted = _plain_shape(indexdef), _plain_shape(sql)
+    return existing is not None and wanted is not None and existing != wanted
+
+
 async def prepare(
     settings: Settings, target: TargetConfig, sql: str, expected: Kind, field: str = "sql"
 ) -> Change:

@@ -49,6 +49,7 @@ class IndexState:
     valid: bool
     size_bytes: int
     table: str  # schema.table it is on, empty when it does not exist
+    definition: str = ""  # pg_get_indexdef
 
 
 ABSENT = IndexState(exists=False, valid=False, size_bytes=0, table="")
@@ -122,7 +123,7 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     row = await conn.fetchrow(
         """
         SELECT ix.indisvalid AS valid, pg_relation_size(c.oid) AS size,
-               tn.nspname || '.' || t.relname AS table
+               tn.nspname || '.' || t.relname AS table, pg_get_indexdef(c.oid) AS def
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_index ix ON ix.indexrelid = c.oid
@@ -135,7 +136,7 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     )
     if row is None:
         return ABSENT
-    return IndexState(True, bool(row["valid"]), int(row["size"]), row["table"])
+    return IndexState(True, bool(row["valid"]), int(row["size"]), row["table"], row["def"])
 
 
 def change_result(name: str, state: IndexState, *, already: bool = False) -> pb.ChangeResult:

@@ -10,7 +10,7 @@
     ├── FailedPrecondition
     │   ├── ApplyNotAllowed            APPLY_NOT_ALLOWED: the target's config forbids DDL
     │   ├── BenchmarkNotConfigured     BENCHMARK_NOT_CONFIGURED: no sandbox, no sampling
-    │   ├── IndexNameTaken             INDEX_NAME_TAKEN: that name is another table's index
+    │   ├── IndexNameTaken             INDEX_NAME_TAKEN: that name is another index
     │   └── StatementFailed            STATEMENT_FAILED: PostgreSQL refused a statement
     ├── Aborted
     │   └── LockTimeout                LOCK_TIMEOUT: lock_timeout ran out (retry later)
@@ -111,8 +111,8 @@ class IndexNameTaken(errors.FailedPrecondition):
 
     def __init__(self, index: str, table: str) -> None:
         super().__init__(
-            f"an index named {errors.cap(index, 80)} already exists on another table than "
-            f"{errors.cap(table, 100)}",
+            f"an index named {errors.cap(index, 80)} already exists with another definition, "
+            f"or on another table than {errors.cap(table, 100)}; name the index differently",
             metadata={"index": index, "table": table},
         )
 

@@ -340,3 +340,23 @@ async def test_an_index_on_built_in_expressions_applies_and_rolls_back(stub, dat
     )
     assert error is None and not results(events, pb.ChangeResult)[0].index_exists
     assert await catalog(dsn_for(database)) == before
+
+
+async def test_a_valid_index_of_that_name_but_another_definition_is_refused(stub, database):
+    events, error = await collect(
+        stub.Apply(pb.ApplyRequest(target="live", kind=CREATE, sql=OWNER_INDEX))
+    )
+    assert error is None
+    try:
+        other = "CREATE INDEX CONCURRENTLY pgsage_items_owner ON public.items (owner, price)"
+        events, error = await collect(
+            stub.Apply(pb.ApplyRequest(target="live", kind=CREATE, sql=other))
+        )
+        assert error is not None and error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert rpc.reason_of(error) == "INDEX_NAME_TAKEN"
+        assert statements(events) == []
+    finally:
+        await collect(
+            stub.Rollback(pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=OWNER_UNDO))
+        )
+    assert await index_row(database, "pgsage_items_owner") is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pglast
 import pytest
 
-from optimizer_service import regression, samples, sandbox
+from optimizer_service import changes, regression, samples, sandbox
 
 
 def stats(*timings: float) -> regression.Stats:
@@ -108,3 +108,44 @@ def test_parameters_assigned_to_columns_are_found():
     assert samples._assignments(update) == {2: ("status",)}
     assert samples._assignments(insert) == {1: ("id",), 2: ("note",)}
     assert samples._assignments(called) == {}
+
+
+@pytest.mark.parametrize(
+    ("existing", "wanted", "different"),
+    [
+        (
+            "CREATE INDEX i ON public.t USING btree (a)",
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+            False,
+        ),
+        (
+            "CREATE INDEX i ON public.t USING btree (a DESC)",
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+            False,
+        ),
+        (
+            "CREATE INDEX i ON public.t USING btree (a)",
+            "CREATE INDEX CONCURRENTLY i ON t (a, b)",
+            True,
+        ),
+        (
+            "CREATE INDEX i ON public.t USING btree (a) INCLUDE (b)",
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+            True,
+        ),
+        ("CREATE INDEX i ON public.t USING hash (a)", "CREATE INDEX CONCURRENTLY i ON t (a)", True),
+        (
+            "CREATE INDEX i ON public.t USING btree (a) WHERE (b > 0)",
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+            True,
+        ),
+        # expressions may be rendered differently (casts): never judged different
+        (
+            "CREATE INDEX i ON public.t USING btree (lower((a)::text))",
+            "CREATE INDEX CONCURRENTLY i ON t (lower(a))",
+            False,
+        ),
+    ],
+)
+def test_an_existing_index_differs_only_when_surely_different(existing, wanted, different):
+    assert changes.differs(existing, wanted) is different
