@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from pgsage.cli import commands
-from pgsage.cli.errors import USAGE, CliError
+from pgsage.cli.errors import INTERRUPTED, USAGE, CliError
 
 DEFAULT_ADDRESS = "localhost:50051"
 
@@ -117,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, sys.stdout)
     except CliError as exc:
         sys.stderr.write(f"pgsage: {exc.message}\n")
+        if exc.code == INTERRUPTED:
+            # A gRPC channel interrupted mid-stream can block its own clean-up (close or
+            # garbage collection waits on the call forever): leave at once, as Ctrl-C means.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code)
         return exc.code
     except KeyboardInterrupt:
         sys.stderr.write("\npgsage: interrupted\n")

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import json_format
 
 from pgsage.cli import render
-from pgsage.cli.errors import FAILURE, OK, USAGE, CliError, from_rpc
+from pgsage.cli.errors import FAILURE, INTERRUPTED, OK, USAGE, CliError, from_rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 
 Job = job_pb2.Job
@@ -48,13 +48,24 @@ class Client:
         self.channel.close()
 
 
+class Interrupted(CliError):
+    """Ctrl-C: the channel is left to the process's exit (closing it mid-stream can hang)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, INTERRUPTED)
+
+
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Client]:
     client = Client(args.address, args.timeout)
     try:
         yield client
-    finally:
+    except (Interrupted, KeyboardInterrupt):
+        raise
+    except BaseException:
         client.close()
+        raise
+    client.close()
 
 
 def job_name(value: str) -> str:
@@ -235,7 +246,12 @@ def analyze(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{created.name}\n")
             return OK
         sys.stderr.write(f"{created.name} started on {created.target}\n")
-        finished = _watch(client, created.name)
+        try:
+            finished = _watch(client, created.name)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"stopped watching; the job goes on: pgsage jobs show {created.name}"
+            ) from None
         items = _all_suggestions(client, finished.name)
     out.write("\n")
     _show_job(finished, out)
@@ -260,6 +276,9 @@ def _watch(client: Client, name: str) -> Job:
                     revision = max(revision, change.revision)
                     last = change.job
                     bar.update(last)
+            except KeyboardInterrupt:
+                stream.cancel()
+                raise
             except grpc.RpcError as exc:
                 if exc.code() not in (
                     grpc.StatusCode.UNAVAILABLE,

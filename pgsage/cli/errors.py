@@ -12,7 +12,7 @@ import grpc
 
 from pgsage import errors, rpc
 
-OK, FAILURE, USAGE, UNAVAILABLE = 0, 1, 2, 3
+OK, FAILURE, USAGE, UNAVAILABLE, INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class CliError(Exception):

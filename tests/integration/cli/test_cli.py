@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 
 import grpc
 import pgsage_stack
-from pgsage_cli import run_pgsage
+from pgsage_cli import PGSAGE, run_pgsage
 
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
@@ -136,3 +137,26 @@ async def test_an_unreachable_job_service_exits_3_and_says_where():
     result = await run_pgsage("jobs", "list", env={"PGSAGE_ADDRESS": address})
     assert result.code == 3
     assert result.err.strip().startswith(f"pgsage: cannot reach the job service at {address}")
+
+
+async def test_ctrl_c_while_watching_leaves_the_job_running_and_says_so(service):
+    process = await asyncio.create_subprocess_exec(
+        str(PGSAGE),
+        "--address",
+        service.address,
+        "analyze",
+        "--target",
+        "demo",
+        "--watch",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    started = await asyncio.wait_for(process.stderr.readline(), 60)
+    name = started.decode().split()[0]
+    assert name.startswith("jobs/")
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 130
+    assert f"stopped watching; the job goes on: pgsage jobs show {name}" in err.decode()
+    assert "Traceback" not in err.decode()
