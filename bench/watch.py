@@ -12,7 +12,9 @@ watcher receives the `cancelled` change. "From commit" is receipt - the change's
 the commit, so a slight over-estimate); the target applies to it. For a check that needs
 no clock, the same receipt is also given from the moment CancelJob returned (the commit was
 before: a lower bound) and from the moment it was sent (an upper bound).
-Rows: one sample at a time, then `--in-flight` watchers doing the same at once.
+Rows: one sample at a time, then `--in-flight` watchers doing the same at once (a stress
+view: as fast as they can, so both replicas and the store share the machine's CPU and the
+tail is mostly queueing for it; the row says how many samples per second that was).
 
 Reference in the same run: PostgreSQL's own NOTIFY → LISTEN latency on the same store
 (`SELECT pg_notify(...)` on one asyncpg connection, a listener callback on another), the
@@ -105,7 +107,9 @@ async def main(samples: int, in_flight: int) -> None:
                 for _ in range(per_worker):
                     concurrent.append(await one_sample(a, b))
 
+            started = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(in_flight)))
+            rate = len(concurrent) / (time.perf_counter() - started)
 
     def p(values: list[float], q: float) -> float:
         return bp.Run(len(values), 1, values).p(q)
@@ -132,7 +136,7 @@ async def main(samples: int, in_flight: int) -> None:
             ],
             [
                 row("1 at a time", serial),
-                row(f"{in_flight} at once", concurrent),
+                row(f"{in_flight} at once ({rate:.0f} create+watch+cancel/s)", concurrent),
                 [
                     "reference: PostgreSQL NOTIFY → LISTEN on the store",
                     str(len(reference)),
