@@ -268,7 +268,7 @@ async def main(jobs: int, rounds: int) -> None:
                 "setup",
                 "jobs/s (median)",
                 "of baseline",
-                "p50 ms",
+                "latency p50 ms (queue incl.)",
                 "p99 ms",
                 "CPU ms per job: " + " / ".join(CPU_GROUPS),
                 "not SUCCEEDED",
