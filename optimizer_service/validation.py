@@ -70,7 +70,8 @@ def _functions_in(node: object) -> set[str]:
 
 async def _check_immutable(conn: asyncpg.Connection, functions: set[str]) -> None:
     """Index expressions and predicates may call IMMUTABLE functions only: anything else
-    could run side effects on the target (or make the index wrong)."""
+    could run side effects on the target (or make the index wrong). A name is accepted when
+    one of its overloads is immutable (`date_trunc` has a stable one for timestamptz)."""
     for name in sorted(functions):
         schema, _, proname = name.rpartition(".")
         volatilities = await conn.fetch(
@@ -84,7 +85,10 @@ async def _check_immutable(conn: asyncpg.Connection, functions: set[str]) -> Non
             raise errors.InvalidStatement(
                 f"function {pgsage_errors.cap(name, 100)} does not exist on the target"
             )
-        if any(r["v"] != "i" for r in volatilities):
+        # PostgreSQL resolves the overload by argument types and refuses a non-immutable
+        # one before building anything; here a name with no immutable overload at all is
+        # refused outright (and Apply further allows built-in functions only).
+        if all(r["v"] != "i" for r in volatilities):
             raise errors.InvalidStatement(
                 f"function {pgsage_errors.cap(name, 100)} is not IMMUTABLE; an index may only "
                 "call immutable functions"

@@ -20,6 +20,9 @@ def target(dsn: str) -> dict[str, object]:
         "dsn": dsn,
         "apply_allowed": True,
         "what_if_engine": "transactional",
+        # The demo is a sandbox: benchmarks may copy a sample of its tables into a scratch
+        # schema (removed afterwards).
+        "benchmark_sampling": True,
     }
 
 

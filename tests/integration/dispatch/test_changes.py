@@ -175,7 +175,9 @@ async def test_injected_sql_in_an_edit_never_runs(cluster):
 
 
 async def test_job_killed_during_the_build_ends_as_pg_index_says(cluster):
-    opt, victim = await start(cluster, PGSAGE_FAILPOINTS="during_change=kill")
+    # The third statement started is the CREATE INDEX CONCURRENTLY itself (after the two
+    # SETs of lock and statement timeouts): the kill lands mid-build.
+    opt, victim = await start(cluster, PGSAGE_FAILPOINTS="during_change=kill:3")
     before = await catalog(cluster.target_dsn)
     async with grpc.aio.insecure_channel(victim.address) as channel:
         stub = job_service_pb2_grpc.JobServiceStub(channel)
@@ -204,6 +206,11 @@ async def test_job_killed_during_the_build_ends_as_pg_index_says(cluster):
         assert done.state == Job.SUCCEEDED and len(added) == 1
     else:
         assert final.state == Suggestion.APPLY_FAILED and not added, (final, added)
+    # Leave the target as this module found it for the tests after this one.
+    conn = await asyncpg.connect(cluster.target_dsn)
+    for index, _ in added:
+        await conn.execute(f'DROP INDEX IF EXISTS public."{index}"')
+    await conn.close()
     conn = await cluster.store_conn()
     await check_invariants(conn)
     await conn.close()
