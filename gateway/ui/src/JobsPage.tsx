@@ -98,6 +98,8 @@ export function JobsPage({ state }: { state: string }) {
                 <td className="col-progress">
                   {job.state === "PENDING" ? (
                     <span className="muted">queued</span>
+                  ) : !job.startTime && job.state !== "SUCCEEDED" ? (
+                    <span className="muted">never started</span>
                   ) : (
                     <div className="progress-cell">
                       <ProgressBar percent={job.progress?.percent ?? (job.state === "SUCCEEDED" ? 100 : 0)} active={active} />
