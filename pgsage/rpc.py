@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from google.rpc import status_pb2
 
 from pgsage import errors
@@ -68,9 +70,51 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
+def nul_field(message: Message, prefix: str = "") -> str | None:
+    """The path of the first string field holding a NUL character, or None.
+
+    PostgreSQL text cannot hold NUL; such input is the caller's mistake (INVALID_ARGUMENT),
+    never a database error.
+    """
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.type == FieldDescriptor.TYPE_STRING:
+            values = value if _is_repeated(field) else [value]
+            if field.message_type is None and any("\x00" in v for v in values):
+                return path
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if field.message_type.GetOptions().map_entry:
+                for k, v in value.items():
+                    if "\x00" in str(k) or (isinstance(v, str) and "\x00" in v):
+                        return path
+                    if isinstance(v, Message) and (found := nul_field(v, f"{path}.")):
+                        return found
+                continue
+            for item in value if _is_repeated(field) else [value]:
+                if found := nul_field(item, f"{path}."):
+                    return found
+    return None
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    if hasattr(field, "is_repeated"):  # protobuf >= 6
+        return bool(field.is_repeated)
+    return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+
+
+def _check_request(request: Any) -> None:
+    if isinstance(request, Message) and (path := nul_field(request)):
+        raise errors.InvalidArgument(
+            path,
+            f"{path} contains a NUL character, which pgsage cannot store",
+            reason="INVALID_CHARACTER",
+        )
+
+
 def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            _check_request(request)
             return await behavior(request, context)
         except errors.PgsageError as exc:
             await abort(context, exc)
@@ -89,6 +133,7 @@ def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any
 
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            _check_request(request)
             async for response in behavior(request, context):
                 yield response
         except errors.PgsageError as exc:

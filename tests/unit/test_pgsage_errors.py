@@ -30,3 +30,17 @@ def test_each_error_class_maps_to_its_code():
     assert errors.Aborted("x").code == grpc.StatusCode.ABORTED
     assert errors.Unavailable("x").code == grpc.StatusCode.UNAVAILABLE
     assert errors.Unavailable("x").to_status().code == code_pb2.UNAVAILABLE
+
+
+def test_nul_characters_are_found_with_their_field_path():
+    from pgsage import rpc
+    from pgsage.jobs.v1 import job_pb2, job_service_pb2
+
+    clean = job_service_pb2.CreateJobRequest(job=job_pb2.Job(target="demo", queries=["SELECT 1"]))
+    assert rpc.nul_field(clean) is None
+    nested = job_service_pb2.CreateJobRequest(
+        job=job_pb2.Job(target="demo", queries=["SELECT 1", "SELECT \x00"])
+    )
+    assert rpc.nul_field(nested) == "job.queries"
+    top = job_service_pb2.DismissSuggestionRequest(name="jobs/x", reason="no\x00pe")
+    assert rpc.nul_field(top) == "reason"

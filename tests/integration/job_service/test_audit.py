@@ -107,3 +107,24 @@ async def test_audit_list_pages_and_rejects_bad_filters(stub, create, seed, expe
         grpc.StatusCode.INVALID_ARGUMENT,
         "INVALID_PAGE_TOKEN",
     )
+
+
+async def test_a_nul_character_is_invalid_argument_naming_the_field(
+    stub, create, seed, expect_error
+):
+    job = await create("audit-nul")
+    s = await seed(job.name)
+    meta = await expect_error(
+        stub.DismissSuggestion(
+            job_service_pb2.DismissSuggestionRequest(
+                name=f"{job.name}/suggestions/{s.id}", reason="bad\x00reason"
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_CHARACTER",
+    )
+    assert meta["field"] == "reason"
+    current = await stub.GetSuggestion(
+        job_service_pb2.GetSuggestionRequest(name=f"{job.name}/suggestions/{s.id}")
+    )
+    assert current.state == current.PENDING  # nothing half-written
