@@ -290,7 +290,8 @@ class JobRun:
             await self._cancel_call()
             with contextlib.suppress(Exception):
                 await self._fail(
-                    code_pb2.INTERNAL, "INTERNAL",
+                    code_pb2.INTERNAL,
+                    "INTERNAL",
                     "the job service hit an unexpected error running this job; its log "
                     "has the details",
                 )
