@@ -71,7 +71,7 @@ def cause_of(target: TargetConfig, exc: BaseException) -> str:
 async def connect(target: TargetConfig, *, connect_timeout: float) -> asyncpg.Connection:
     """Opens the optimizer's own session on `target`, or raises TargetUnavailable."""
     try:
-        return await asyncpg.connect(
+        conn = await asyncpg.connect(
             dsn=target.dsn.get_secret_value(),
             timeout=connect_timeout,
             statement_cache_size=0,
@@ -84,6 +84,11 @@ async def connect(target: TargetConfig, *, connect_timeout: float) -> asyncpg.Co
                 ),
             },
         )
+        if conn.get_server_version() >= (14, 0):
+            # A backend waiting on a lock notices a caller that went away (a cancelled
+            # analysis closes its socket) within a second instead of when the lock frees.
+            await conn.execute("SET client_connection_check_interval = 1000")
+        return conn
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         cause = cause_of(target, exc)
         log.warning("target %s unreachable: %s", target.name, cause)
