@@ -167,6 +167,17 @@ class Dispatcher:
             task.cancel()
         if self._runs:
             await asyncio.gather(*self._runs.values(), return_exceptions=True)
+        # Whatever a run's own hand-back did (or did not get to do), nothing stays leased
+        # to this process: one guarded statement gives every job it holds back.
+        try:
+            async with asyncio.timeout(5):
+                async with self.db.connection() as conn:
+                    released = await runs.release_all(conn, self.owner, self.job_ttl)
+        except (TimeoutError, errors.DatabaseUnavailable) as exc:
+            log.warning("could not hand jobs back (their leases will lapse): %s", exc)
+            return
+        for job in released:
+            log.info("job %s: handed back on shutdown (%s)", job.id, job.state)
 
     @property
     def running(self) -> int:
@@ -269,7 +280,7 @@ class JobRun:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(3):
                     async with self.d.db.connection() as conn:
-                        await runs.requeue(
+                        handed = await runs.requeue(
                             conn,
                             job.id,
                             self.d.owner,
@@ -278,7 +289,8 @@ class JobRun:
                             delay=timedelta(0),
                             ttl=self.d.job_ttl,
                         )
-                log.info("job %s: handed back on shutdown", job.id)
+                if handed is not None:
+                    log.info("job %s: handed back on shutdown", job.id)
             raise
         except LeaseLost:
             log.warning("job %s: lease lost; another replica owns it now", job.id)

@@ -327,3 +327,21 @@ async def reap_lapsed(
 async def owned_jobs(conn: Connection, owner: str) -> list[uuid.UUID]:
     rows = await conn.fetch(f"SELECT id FROM job WHERE lease_owner = $1 AND {_RUNNING}", owner)
     return [r["id"] for r in rows]
+
+
+_RELEASE = jobs.change_statement(
+    """state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'PENDING' END,
+       attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END,
+       end_time = CASE WHEN cancel_requested THEN now() END,
+       expire_time = CASE WHEN cancel_requested THEN now() + $2::interval END,
+       lease_owner = NULL, lease_expire_time = NULL, run_after = NULL""",
+    f"lease_owner = $1 AND {_RUNNING}",
+    "CASE state WHEN 'PENDING' THEN 'released' ELSE lower(state) END",
+)
+
+
+async def release_all(conn: Connection, owner: str, ttl: timedelta) -> list[domain.Job]:
+    """Hands back every job `owner` still holds (graceful shutdown): PENDING with the
+    attempt given back, or CANCELLED when a cancel was asked for."""
+    rows = await conn.fetch(_RELEASE, owner, ttl)
+    return [jobs.job_from_row(r) for r in rows]

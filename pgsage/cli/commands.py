@@ -245,14 +245,15 @@ def analyze(args: argparse.Namespace, out: TextIO) -> int:
         if not args.watch:
             out.write(f"{created.name}\n")
             return OK
-        sys.stderr.write(f"{created.name} started on {created.target}\n")
         try:
+            # Everything after the job exists: Ctrl-C anywhere here leaves it running.
+            sys.stderr.write(f"{created.name} started on {created.target}\n")
             finished = _watch(client, created.name)
+            items = _all_suggestions(client, finished.name)
         except KeyboardInterrupt:
             raise Interrupted(
                 f"stopped watching; the job goes on: pgsage jobs show {created.name}"
             ) from None
-        items = _all_suggestions(client, finished.name)
     out.write("\n")
     _show_job(finished, out)
     out.write("\n")
