@@ -164,8 +164,11 @@ async function historyFlow() {
 }
 
 async function analysisFlow() {
-  // A real analysis of the demo target, run by the dispatcher on the optimizer.
+  // Changes are audited under the name typed in "acting as" (unauthenticated).
   await page.goto(`${BASE}/new`);
+  await page.getByLabel("Acting as").fill("e2e-reviewer");
+  await page.getByLabel("Acting as").press("Enter");
+  // A real analysis of the demo target, run by the dispatcher on the optimizer.
   const select = page.locator("select[name=target]");
   await select.waitFor();
   assert.equal(await select.inputValue(), "demo");
@@ -181,10 +184,39 @@ async function analysisFlow() {
   await page.getByText("Workload improvement").waitFor();
   await shot("10-analysis-finished");
 
-  // Approve the first (the biggest gain), dismiss the second.
   const first = await rows.nth(0).getAttribute("data-suggestion");
   const second = await rows.nth(1).getAttribute("data-suggestion");
   const byName = (name) => page.locator(`tr[data-suggestion="${name}"]`);
+  assert.match(await byName(first).innerText(), /create index/);
+
+  // Benchmark the top create-index suggestion (a sampled copy on the demo target): the row
+  // says queued / benchmarking while the job runs, then the chart opens in its details.
+  await byName(first).locator("button[data-action=BENCHMARK]").click();
+  const step = byName(first).getByTestId("action-running");
+  await step.waitFor();
+  assert.match(await step.innerText(), /queued|benchmarking/);
+  const chart = page.getByTestId("benchmark-chart");
+  await until(async () => (await chart.count()) === 1, "the benchmark chart", 1200);
+  await byName(first).getByTestId("action-done").waitFor();
+  assert.match(await byName(first).innerText(), /benchmarked/);
+  assert.match(await chart.getByTestId("bench-environment").innerText(), /demo/);
+  assert.match(await chart.getByTestId("bench-index-size").innerText(), /\d+(\.\d)? (B|kB|MB)/);
+  const measured = chart.locator("[data-testid=bench-query]:not([data-skipped])");
+  assert.ok((await measured.count()) >= 1, "at least one query measured");
+  const ms = /^\d+(\.\d+)? ms/;
+  assert.match(await measured.first().getByTestId("median-before").innerText(), ms);
+  assert.match(await measured.first().getByTestId("median-after").innerText(), ms);
+  const used = [];
+  for (let i = 0; i < (await measured.count()); i++) used.push(await measured.nth(i).getByTestId("index-after").innerText());
+  assert.ok(used.includes("index used"), `the index was used by a measured query: ${used}`);
+  assert.equal(await measured.first().getByTestId("index-before").innerText(), "index not used");
+  await chart.scrollIntoViewIfNeeded();
+  await chart.screenshot({ path: `${ARTIFACTS}/12-benchmark-chart.png` });
+  await shot("12-benchmark");
+  await byName(first).locator("button.disclosure").click();
+  await until(async () => (await chart.count()) === 0, "details closed");
+
+  // Approve the first (the biggest gain), dismiss the second.
   await byName(first).getByRole("button", { name: "Approve" }).click();
   await until(async () => (await byName(first).locator(".badge").innerText()) === "approved", "approved");
   await byName(second).getByRole("button", { name: "Dismiss" }).click();
@@ -206,19 +238,62 @@ async function analysisFlow() {
   assert.deepEqual(statements, [sql.endsWith(";") ? sql : `${sql};`]);
   console.log("patch ok");
 
-  // Apply the approved suggestion on the demo target, then roll it back.
+  // Apply the approved suggestion on the demo target, confirmed in a dialog that shows the
+  // exact statement and the target, then roll it back the same way.
   await page.locator("button[data-filter=all]").click();
   await until(async () => (await rows.count()) === total, "all listed");
-  const badge = (name) => byName(name).locator(".badge").innerText();
+  const badge = (name) => byName(name).locator(".badge").first().innerText();
+  const dialog = page.getByTestId("confirm-dialog");
   await byName(first).locator("button[data-action=APPLY]").click();
+  await dialog.waitFor();
+  assert.equal((await dialog.getByTestId("confirm-sql").innerText()).trim(), sql.replace(/;$/, ""));
+  assert.equal(await dialog.getByTestId("confirm-target").innerText(), "demo");
+  await dialog.screenshot({ path: `${ARTIFACTS}/13-confirm-apply.png` });
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await until(async () => (await dialog.count()) === 0, "dialog cancelled");
+  assert.equal(await badge(first), "approved", "cancelling the dialog runs nothing");
+  await byName(first).locator("button[data-action=APPLY]").click();
+  await dialog.getByRole("button", { name: "Apply on demo" }).click();
   await until(async () => (await badge(first)) === "applied", "applied", 1200);
   await page.locator("button[data-filter=applied]").click();
   await until(async () => (await rows.count()) === 1, "the applied filter shows it");
-  await shot("12-applied");
+  await shot("14-applied");
+
+  // The audit trail in the details: the state changes and the statement executed on demo,
+  // under the name typed in "acting as", marked unauthenticated.
+  const audit = page.getByTestId("audit-list");
+  if ((await audit.count()) === 0) await byName(first).locator("button.disclosure").click();
+  const executed = audit.locator("tr[data-action='statement.execute']");
+  await until(async () => (await executed.count()) >= 1, "the executed statement in the audit list");
+  const executions = (await executed.allInnerTexts()).join("\n");
+  assert.ok(executions.includes("CREATE INDEX CONCURRENTLY"), executions);
+  assert.match(executions, /SET lock_timeout/);
+  await audit.scrollIntoViewIfNeeded();
+  await audit.screenshot({ path: `${ARTIFACTS}/15-audit-list.png` });
+  // Older pages load with "More"; the reviewer's own changes carry the "acting as" name.
+  const listed = async () => audit.locator("tbody tr").count();
+  for (let pages = 0; (await audit.getByRole("button", { name: "More" }).count()) > 0 && pages < 20; pages++) {
+    const before = await listed();
+    await audit.getByRole("button", { name: "More" }).click();
+    await until(async () => (await listed()) > before, "another page of the audit trail");
+  }
+  const mine = (await audit.locator("tbody tr", { hasText: "e2e-reviewer" }).allInnerTexts()).join("\n");
+  assert.match(mine, /suggestion\.approve\b[\s\S]*pending → approved/, mine);
+  assert.match(mine, /unauthenticated/);
+
   await page.locator("button[data-filter=all]").click();
   await until(async () => (await rows.count()) === total, "all listed again");
   await byName(first).locator("button[data-action=ROLLBACK]").click();
+  await dialog.waitFor();
+  assert.match(await dialog.getByTestId("confirm-sql").innerText(), /^DROP INDEX CONCURRENTLY/);
+  await dialog.screenshot({ path: `${ARTIFACTS}/16-confirm-rollback.png` });
+  await dialog.getByRole("button", { name: "Roll back on demo" }).click();
   await until(async () => (await badge(first)) === "rolled back", "rolled back", 1200);
+  await until(
+    async () => (await executed.allInnerTexts()).join("\n").includes("DROP INDEX CONCURRENTLY"),
+    "the rollback statement in the audit list",
+  );
+  await shot("17-rolled-back");
   console.log("apply and rollback ok");
 }
 

@@ -1,10 +1,13 @@
 // A job's suggestions: filters, approve, dismiss, SQL editing with validation and etag
-// conflicts explained.
+// conflicts explained; benchmark, apply and roll back (confirmed first, followed live), the
+// benchmark chart and the audit trail.
 import { Fragment, useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "./api";
-import { ErrorNote, Sql, StateBadge } from "./components";
+import { AuditList } from "./Audit";
+import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
+import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
 import { bytes, jobId, label, percent } from "./format";
-import type { Job, Suggestion } from "./types";
+import type { Job, Suggestion, WatchEvent } from "./types";
 
 type Action = "BENCHMARK" | "APPLY" | "ROLLBACK";
 const ACTION_WORDS: Record<Action, [string, string]> = {
@@ -12,6 +15,12 @@ const ACTION_WORDS: Record<Action, [string, string]> = {
   APPLY: ["Apply", "applying"],
   ROLLBACK: ["Roll back", "rolling back"],
 };
+
+/** The statement an action runs on the target: the reviewer's edit when there is one. */
+function statementOf(action: Action, s: Suggestion): string {
+  if (action === "ROLLBACK") return (s.editedSql ? s.editedRollbackSql || s.rollbackSql : s.rollbackSql) ?? "";
+  return s.editedSql || s.sql || "";
+}
 
 /** What can be done next with a suggestion in `state`, as DESIGN.md's lifecycle allows. */
 function actionsFor(state?: string): Action[] {
@@ -126,6 +135,7 @@ export function SuggestionList({ job, version }: { job: Job; version: number }) 
               suggestion={s}
               open={open === s.name}
               onToggle={() => setOpen(open === s.name ? "" : s.name)}
+              onOpen={() => setOpen(s.name)}
               onChange={replace}
             />
           ))}
@@ -150,6 +160,7 @@ function SuggestionRow(props: {
   suggestion: Suggestion;
   open: boolean;
   onToggle: () => void;
+  onOpen: () => void;
   onChange: (s: Suggestion) => void;
 }) {
   const s = props.suggestion;
@@ -181,25 +192,37 @@ function SuggestionRow(props: {
   const conflict = error instanceof ApiError && error.isConflict;
   const pending = s.state === "PENDING";
   const [running, setRunning] = useState<{ action: Action; job: Job } | null>(null);
+  const [finished, setFinished] = useState<{ action: Action; job: Job } | null>(null);
+  const [confirming, setConfirming] = useState<Action | null>(null);
   const source = useRef<EventSource | null>(null);
   useEffect(() => () => source.current?.close(), []);
 
   const start = async (action: Action) => {
     setBusy(true);
     setError(null);
+    setFinished(null);
     try {
       const job = await api.actOn(action, s);
       setRunning({ action, job });
       const events = new EventSource(`/v1/${job.name}/events`);
       source.current = events;
+      events.onmessage = (message) => {
+        const event = JSON.parse(message.data) as WatchEvent;
+        if (event.job?.name === job.name) setRunning({ action, job: event.job });
+        if (event.suggestion?.name === s.name) props.onChange(event.suggestion);
+      };
       events.addEventListener("end", () => {
         events.close();
         void (async () => {
           try {
             const [done, fresh] = await Promise.all([api.getJob(job.name), api.getSuggestion(s.name)]);
             props.onChange(fresh);
+            setFinished({ action, job: done });
             if (done.state !== "SUCCEEDED") {
-              setError(new Error(`${ACTION_WORDS[action][0]} ${label(done.state)}: ${done.error?.message || "no reason given"}`));
+              const reason = done.error?.message || fresh.failureReason || "no reason given";
+              setError(new Error(`${ACTION_WORDS[action][0]} ${label(done.state)}: ${reason}`));
+            } else if (action === "BENCHMARK") {
+              props.onOpen();
             }
           } catch (e) {
             setError(e);
@@ -214,6 +237,7 @@ function SuggestionRow(props: {
       setBusy(false);
     }
   };
+  const regression = s.benchmarks?.[0]?.regression ?? false;
 
   return (
     <Fragment>
@@ -227,6 +251,7 @@ function SuggestionRow(props: {
             {label(s.kind)}
             {s.editedSql ? " · edited" : ""}
             {s.priorDecision ? " · decided before" : ""}
+            {s.benchmarks?.length ? " · benchmarked" : ""}
           </div>
         </td>
         <td className="mono small">{s.tables?.join(", ") || "—"}</td>
@@ -234,8 +259,14 @@ function SuggestionRow(props: {
         <td className="num">{bytes(s.estimatedSizeBytes)}</td>
         <td className="num">{s.confidence !== undefined ? `${Math.round(s.confidence * 100)} %` : "—"}</td>
         <td>{s.risk ? <span className={`risk risk-${s.risk.toLowerCase()}`}>{s.risk.toLowerCase()}</span> : "—"}</td>
-        <td>
+        <td className="state-cell">
           <StateBadge state={s.state} />
+          {regression && <RegressionBadge />}
+          {s.failureReason && (s.state === "APPLY_FAILED" || s.state === "ROLLBACK_FAILED") && (
+            <div className="small bad failure-reason" title={s.failureReason} data-testid="failure-reason">
+              {s.failureReason}
+            </div>
+          )}
         </td>
         <td className="actions-col">
           {pending && !dismissing && (
@@ -260,16 +291,32 @@ function SuggestionRow(props: {
                 type="button"
                 className="button button-small"
                 disabled={busy}
-                onClick={() => void start(action)}
+                onClick={() => (action === "BENCHMARK" ? void start(action) : setConfirming(action))}
                 data-action={action}
               >
                 {ACTION_WORDS[action][0]}
               </button>
             ))}
-          {running && (
-            <span className="muted small" data-testid="action-running">
-              {ACTION_WORDS[running.action][1]}… <a href={`/jobs/${jobId(running.job.name)}`}>job</a>
+          {running && <RunningStep action={running.action} job={running.job} />}
+          {!running && finished?.job.state === "SUCCEEDED" && (
+            <span className="small good step-done" data-testid="action-done">
+              {finished.action === "BENCHMARK" ? "benchmarked" : finished.action === "APPLY" ? "applied" : "rolled back"} ✓
             </span>
+          )}
+          {confirming && (
+            <ConfirmDialog
+              title={`${ACTION_WORDS[confirming][0]} on target ${s.target ?? "?"}?`}
+              confirmText={`${ACTION_WORDS[confirming][0]} on ${s.target ?? "target"}`}
+              danger={confirming === "ROLLBACK"}
+              onCancel={() => setConfirming(null)}
+              onConfirm={() => {
+                const action = confirming;
+                setConfirming(null);
+                void start(action);
+              }}
+            >
+              <ConfirmText action={confirming} suggestion={s} />
+            </ConfirmDialog>
           )}
           {dismissing && (
             <form
@@ -436,35 +483,69 @@ function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion;
           )}
           {s.riskNotes && <p className="small"><strong>Risk:</strong> {s.riskNotes}</p>}
           {s.verification && <p className="small"><strong>Verification:</strong> {s.verification}</p>}
-          {s.benchmarks?.length ? <BenchmarkTable suggestion={s} /> : null}
-          {s.failureReason && <div className="note note-error"><span>{s.failureReason}</span></div>}
+          {s.failureReason && (
+            <div className="note note-error" data-testid="detail-failure">
+              <span>
+                {s.state === "APPLY_FAILED" ? "Apply failed: " : s.state === "ROLLBACK_FAILED" ? "Rollback failed: " : ""}
+                {s.failureReason}
+              </span>
+            </div>
+          )}
         </div>
       </div>
+      {s.benchmarks?.length ? <BenchmarkPanel result={s.benchmarks[0]} count={s.benchmarks.length} /> : null}
+      <AuditList resource={s.name} version={`${s.etag ?? ""}:${s.state ?? ""}:${s.benchmarks?.length ?? 0}`} />
     </div>
   );
 }
 
-function BenchmarkTable({ suggestion }: { suggestion: Suggestion }) {
-  const result = suggestion.benchmarks?.[0];
-  if (!result) return null;
-  const max = Math.max(1, ...(result.queries ?? []).flatMap((q) => [q.before?.medianMs ?? 0, q.after?.medianMs ?? 0]));
+/** Queued, running (with the job's stage and percent), or cancelling; links to the job. */
+function RunningStep({ action, job }: { action: Action; job: Job }) {
+  const state = job.state ?? "PENDING";
+  const percentDone = job.progress?.percent ?? 0;
+  const detail = job.progress?.message || job.progress?.stage || "";
+  const text =
+    state === "PENDING"
+      ? `${ACTION_WORDS[action][0]} queued, waiting for a worker`
+      : state === "CANCELLING"
+        ? "cancelling"
+        : `${ACTION_WORDS[action][1]}${detail ? `: ${detail}` : "…"}`;
+  return (
+    <span className="step muted small" data-testid="action-running" data-state={state}>
+      {state === "RUNNING" && <ProgressBar percent={percentDone} active />}
+      <span className="step-text" title={text}>
+        {text}
+      </span>
+      <a href={`/jobs/${jobId(job.name)}`}>job</a>
+    </span>
+  );
+}
+
+/** Exactly what will run, where, and how to undo it. */
+function ConfirmText({ action, suggestion: s }: { action: Action; suggestion: Suggestion }) {
   return (
     <>
-      <div className="detail-label">Benchmark ({result.environment || "sandbox"}){result.regression ? " — a query got slower" : ""}</div>
-      <table className="grid grid-inner">
-        <tbody>
-          {(result.queries ?? []).map((q, i) => (
-            <tr key={i} className={q.regression ? "regression" : ""}>
-              <td className="mono small query-text" title={q.text}>{q.text || q.queryId}</td>
-              <td className="bars">
-                <div className="bar bar-before" style={{ width: `${((q.before?.medianMs ?? 0) / max) * 100}%` }} />
-                <div className="bar bar-after" style={{ width: `${((q.after?.medianMs ?? 0) / max) * 100}%` }} />
-              </td>
-              <td className="num nowrap">{(q.before?.medianMs ?? 0).toFixed(1)} → {(q.after?.medianMs ?? 0).toFixed(1)} ms</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <p>
+        This runs on the database of target <strong data-testid="confirm-target">{s.target}</strong>
+        {action === "APPLY"
+          ? ", with a lock timeout and a statement timeout; an invalid index left by a failed build is dropped."
+          : "."}
+      </p>
+      <div className="detail-label">Statement</div>
+      <pre className="sql" data-testid="confirm-sql">{statementOf(action, s).trim()}</pre>
+      {action === "APPLY" && (
+        <>
+          <div className="detail-label">Roll back later with</div>
+          <Sql text={statementOf("ROLLBACK", s)} className="sql-muted" />
+        </>
+      )}
+      {action === "APPLY" && s.benchmarks?.[0]?.regression && (
+        <div className="note note-warn">
+          <span>Its newest benchmark found a query that got slower with this index.</span>
+        </div>
+      )}
+      {action === "APPLY" && !s.benchmarks?.length && <p className="muted small">It has not been benchmarked.</p>}
+      <p className="muted small">The change and every statement it runs are recorded in the audit trail.</p>
     </>
   );
 }

@@ -1,5 +1,5 @@
 // Calls to the gateway's REST API, and errors turned into plain words.
-import type { Job, Readiness, Suggestion, Target } from "./types";
+import type { AuditRecord, Job, Readiness, Suggestion, Target } from "./types";
 
 interface ErrorBody {
   error?: {
@@ -48,12 +48,36 @@ function plainWords(httpStatus: number, status: string, message: string): string
   }
 }
 
+const ACTOR_KEY = "pgsage.actor";
+
+/** Who the audit trail records for this browser's changes ("acting as"); "" when unset. */
+export function actor(): string {
+  try {
+    return localStorage.getItem(ACTOR_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+export function setActor(name: string): void {
+  try {
+    if (name.trim()) localStorage.setItem(ACTOR_KEY, name.trim());
+    else localStorage.removeItem(ACTOR_KEY);
+  } catch {
+    // storage disabled: the actor stays unset (audited as anonymous)
+  }
+}
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
+  const headers: Record<string, string> = body === undefined ? {} : { "Content-Type": "application/json" };
+  const who = actor();
+  // Only ASCII printable text can travel in a header; anything else is left out.
+  if (who && /^[\x20-\x7e]+$/.test(who)) headers["x-pgsage-actor"] = who;
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -127,6 +151,12 @@ export const api = {
       editedSql,
       etag: s.etag,
     }),
+  /** The audit trail of one suggestion, newest first. */
+  listAudit: (resource: string, pageToken: string) =>
+    request<{ auditRecords?: AuditRecord[]; nextPageToken?: string }>(
+      "GET",
+      `/v1/auditRecords${query({ filter: `resource = "${resource}"`, pageSize: 20, pageToken })}`,
+    ),
   listTargets: () => request<{ targets?: Target[] }>("GET", "/v1/targets"),
   readiness: async (): Promise<Readiness> => {
     try {

@@ -1,5 +1,6 @@
 // Small building blocks shared by the pages.
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
+import { createPortal } from "react-dom";
 import { ApiError } from "./api";
 import { onLink } from "./router";
 
@@ -42,4 +43,40 @@ export function ProgressBar({ percent, active }: { percent: number; active: bool
 
 export function Sql({ text, className }: { text?: string; className?: string }) {
   return <pre className={`sql ${className ?? ""}`}>{text?.trim() || "—"}</pre>;
+}
+
+/** An in-page confirmation: says exactly what will run where before anything does. */
+export function ConfirmDialog(props: {
+  title: string;
+  children: ReactNode;
+  confirmText: string;
+  danger?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") props.onCancel();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [props]);
+  // In a portal: the dialog must not inherit the layout of the table cell it is opened from.
+  return createPortal(
+    <div className="overlay" onClick={props.onCancel}>
+      <div className="dialog" role="dialog" aria-modal="true" aria-label={props.title} onClick={(e) => e.stopPropagation()} data-testid="confirm-dialog">
+        <h2>{props.title}</h2>
+        <div className="dialog-body">{props.children}</div>
+        <div className="actions dialog-actions">
+          <button type="button" className="button" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="button" autoFocus className={`button ${props.danger ? "button-danger-solid" : "button-primary"}`} onClick={props.onConfirm}>
+            {props.confirmText}
+          </button>
+        </div>
+      </div>
+    </div>,
+    document.body,
+  );
 }

@@ -1,7 +1,7 @@
 // The pgsage UI: job history, new analysis, one job with its suggestions.
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { api } from "./api";
+import { actor, api, setActor } from "./api";
 import { Link } from "./components";
 import { JobPage } from "./JobPage";
 import { JobsPage } from "./JobsPage";
@@ -25,6 +25,27 @@ function ReadinessBadge() {
       ● {text}
       {ready.status !== "pass" && ready.output ? <span className="readiness-detail">: {ready.output}</span> : null}
     </span>
+  );
+}
+
+/** "Acting as": the name the audit trail records for changes made from this browser. */
+function ActorField() {
+  const [value, setValue] = useState(actor());
+  return (
+    <label className="actor-field" title="Recorded in the audit trail as who made a change (unauthenticated: pgsage does not check it)">
+      acting as
+      <input
+        value={value}
+        placeholder="anonymous"
+        aria-label="Acting as"
+        maxLength={64}
+        onChange={(e) => setValue(e.target.value)}
+        onBlur={() => setActor(value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") setActor(value);
+        }}
+      />
+    </label>
   );
 }
 
@@ -56,6 +77,7 @@ function App() {
           </Link>
           <a href="/openapi.json">API</a>
         </nav>
+        <ActorField />
         <ReadinessBadge />
       </header>
       <main className="content">{page}</main>

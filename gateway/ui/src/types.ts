@@ -81,23 +81,49 @@ export interface QueryImpact {
 export interface Measurement {
   medianMs?: number;
   spreadMs?: number;
+  minMs?: number;
+  maxMs?: number;
   runs?: number;
+  sharedHitBlocks?: string;
+  sharedReadBlocks?: string;
   indexUsed?: boolean;
+}
+
+export interface BenchmarkQuery {
+  queryId?: string;
+  text?: string;
+  parameterValues?: string[];
+  before?: Measurement;
+  after?: Measurement;
+  regression?: boolean;
+  skippedReason?: string;
 }
 
 export interface BenchmarkResult {
   job?: string;
   environment?: string;
-  queries?: Array<{
-    queryId?: string;
-    text?: string;
-    before?: Measurement;
-    after?: Measurement;
-    regression?: boolean;
-  }>;
+  indexName?: string;
+  queries?: BenchmarkQuery[];
   indexSizeBytes?: string;
   regression?: boolean;
   createTime?: string;
+}
+
+/** One row of the audit trail: a state change of a suggestion or a statement run on a target. */
+export interface AuditRecord {
+  name: string;
+  time?: string;
+  actor?: string;
+  authenticated?: boolean;
+  action?: string;
+  resource?: string;
+  job?: string;
+  target?: string;
+  statement?: string;
+  outcome?: string;
+  detail?: string;
+  fromState?: string;
+  toState?: string;
 }
 
 export interface Suggestion {
