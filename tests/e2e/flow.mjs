@@ -297,8 +297,31 @@ async function analysisFlow() {
   console.log("apply and rollback ok");
 }
 
+async function unconfiguredFlow() {
+  // PGSAGE_URL is "<base>#jobs/<id>" here: an analysis that already succeeded.
+  const [base, job] = BASE.split("#");
+  await page.goto(`${base}/${job}`);
+  const rows = page.locator("tr.suggestion-row");
+  await until(async () => (await rows.count()) >= 1, "suggestions listed");
+  const first = rows.first();
+  await first.locator("button[data-action=BENCHMARK]").click();
+  const alert = page.locator(".detail-row [role=alert]").first();
+  await until(async () => (await alert.count()) === 1, "the failed benchmark explained", 1200);
+  const text = await alert.innerText();
+  assert.match(text, /^Benchmark failed: /, text);
+  assert.match(text, /nowhere to benchmark/, text);
+  assert.match(text, /sandbox = "<target>"/, text);
+  assert.match(text, /benchmark_sampling = true/, text);
+  assert.equal(await page.getByTestId("benchmark-chart").count(), 0);
+  // The row offers Benchmark again, and the suggestion itself is unchanged.
+  await first.locator("button[data-action=BENCHMARK]").waitFor();
+  assert.equal(await first.locator(".badge").first().innerText(), "pending");
+  await shot("18-benchmark-not-configured");
+}
+
 try {
   if (mode === "main") await mainFlow();
+  else if (mode === "unconfigured") await unconfiguredFlow();
   else if (mode === "analysis") await analysisFlow();
   else if (mode === "history") await historyFlow();
   else throw new Error(`unknown flow ${mode}`);

@@ -5,6 +5,9 @@ approved statement, and the approved suggestion is applied to the demo target an
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pgsage_stack
 import pytest
 from e2e_browser import run_flow
@@ -25,3 +28,31 @@ async def test_an_analysis_of_the_demo_target_from_form_to_patch(running_stack):
     output = await run_flow("analysis", running_stack.url)
     assert "patch ok" in output and "apply and rollback ok" in output
     assert "flow analysis passed" in output
+
+
+@pytest.fixture(scope="module")
+async def unbenchmarkable_stack(built_ui, demo_dsn):
+    """The demo target with no sandbox and sampling not allowed: benchmarks have nowhere to run."""
+    target = {**pgsage_stack.demo_targets(demo_dsn)[0], "benchmark_sampling": False}
+    async with pgsage_stack.job_store("pgsage_e2e") as store:
+        async with pgsage_stack.optimizer([target]) as optimizer:
+            async with pgsage_stack.job_service(
+                store, optimizer_address=optimizer.address, max_concurrent_jobs=2
+            ) as service:
+                async with pgsage_stack.gateway(service.address, ui_dir=built_ui) as gateway:
+                    yield gateway
+
+
+async def test_a_benchmark_with_nowhere_to_run_says_how_to_configure_one(unbenchmarkable_stack):
+    """A real analysis (over REST), then Benchmark in the browser: the job fails, and the row
+    says in plain words why and how to configure a sandbox or sampling."""
+    async with httpx.AsyncClient(base_url=unbenchmarkable_stack.url) as client:
+        created = await client.post("/v1/jobs", json={"target": "demo"})
+        assert created.status_code == 200, created.text
+        name = created.json()["name"]
+        async with asyncio.timeout(120):
+            while (job := (await client.get(f"/v1/{name}")).json())["state"] != "SUCCEEDED":
+                assert job["state"] in ("PENDING", "RUNNING"), job
+                await asyncio.sleep(0.2)
+    output = await run_flow("unconfigured", f"{unbenchmarkable_stack.url}#{name}")
+    assert "flow unconfigured passed" in output
