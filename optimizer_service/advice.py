@@ -46,12 +46,7 @@ async def for_creates(
 ) -> list[Advice]:
     """One CREATE INDEX advice per chosen index, in the order given."""
     base = await model.total(frozenset())
-    defs = {
-        name: index
-        for engine in model.engines
-        for name, index in getattr(engine, "by_name", {}).items()
-    }
-    names = {name: sqltext.index_name(index) for name, index in defs.items()}
+
     result = []
     for k, index in enumerate(chosen):
         before_set, after_set = frozenset(chosen[:k]), frozenset(chosen[: k + 1])
@@ -75,19 +70,34 @@ async def for_creates(
                 )
             )
             savings.append(
-                (stmt.weight * (before.cost - after.cost), stmt.query_id, before, after, stmt)
+                (
+                    not uses,
+                    -stmt.weight * (before.cost - after.cost),
+                    stmt.query_id,
+                    before,
+                    after,
+                    stmt,
+                )
             )
-        savings.sort(key=lambda s: (-s[0], s[1]))
+        # Evidence leads with plans that use the index, biggest saving first: what a
+        # reviewer needs to see is the index at work.
+        savings.sort(key=lambda s: (s[0], s[1], s[2]))
         ours = sqltext.index_name(index)
-        for _, query_id, before, after, stmt in savings[:MAX_EVIDENCE]:
+        for _, _, query_id, before, after, stmt in savings[:MAX_EVIDENCE]:
             # The cost model may have planned this statement with the index's projection
             # (the part of it the statement can use): name that one as the advice does too.
             projected = costs.project(stmt, index)
-            local = {
-                name: ours if d in (index, projected) else names[name] for name, d in defs.items()
+            after_names = {
+                name: ours if d in (index, projected) else sqltext.index_name(d)
+                for name, d in after.names
             }
+            before_names = {name: sqltext.index_name(d) for name, d in before.names}
             evidence.append(
-                Evidence(query_id, _plan_text(before.plan, names), _plan_text(after.plan, local))
+                Evidence(
+                    query_id,
+                    _plan_text(before.plan, before_names),
+                    _plan_text(after.plan, after_names),
+                )
             )
         writes = model.write_rows.get(index.table, 0.0)
         size = sizes.get(index, 0)

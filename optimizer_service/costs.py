@@ -33,6 +33,9 @@ class Evaluation:
     cost: float
     used: frozenset[IndexDef]
     plan: Any
+    # The what-if engine's index names in `plan`, resolved when the plan was made: engines
+    # recycle names (HypoPG reuses oids), so a later lookup could name another index.
+    names: tuple[tuple[str, IndexDef], ...] = ()
 
 
 def relevant(stmt: Statement, index: IndexDef) -> bool:
@@ -134,10 +137,13 @@ class CostModel:
         finally:
             self._free.put_nowait(engine)
         top = plans.root(plan)
-        used = frozenset(
-            i for name in plans.indexes_used(top) if (i := engine.index_of(name)) is not None
+        names = tuple(
+            (name, i)
+            for name in sorted(set(plans.indexes_used(top)))
+            if (i := engine.index_of(name)) is not None
         )
-        evaluation = Evaluation(cost=float(top["Total Cost"]), used=used, plan=plan)
+        used = frozenset(i for _, i in names)
+        evaluation = Evaluation(cost=float(top["Total Cost"]), used=used, plan=plan, names=names)
         self._cache[key] = evaluation
         self._by_query.setdefault(stmt.query_id, []).append((key_set, evaluation))
         return evaluation
