@@ -41,7 +41,7 @@ page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => { if (m.type() === "error" && !/status of (4|5)\d\d/.test(m.text())) problems.push(`console: ${m.text()}`); });
 const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
 const row = (title) => page.locator("tr.suggestion-row", { hasText: title });
-const state = (title) => row(title).locator(".badge").innerText();
+const state = (title) => row(title).locator(".badge").first().innerText();
 
 async function mainFlow() {
   // New analysis: the target comes from ListTargets.
@@ -91,8 +91,24 @@ async function mainFlow() {
   await page.locator("button[data-filter=all]").click();
   await until(async () => (await page.locator("tr.suggestion-row").count()) === 3, "all filter");
 
-  // Edit SQL: a statement of the wrong kind is refused, and the reason shows under the editor.
+  // A benchmark that found a slower query: badges on the row, the chart and that query.
+  assert.equal(await row("order_id").getByTestId("regression-badge").count(), 1);
+  assert.equal(await row("customer_id").getByTestId("regression-badge").count(), 0);
   await row("order_id").locator("button.disclosure").click();
+  const chart = page.getByTestId("benchmark-chart");
+  await chart.waitFor();
+  assert.match(await chart.innerText(), /sandbox target demo_sandbox/);
+  assert.match(await chart.getByTestId("bench-index-size").innerText(), /^25\.5 MB$/);
+  const queries = chart.getByTestId("bench-query");
+  assert.equal(await queries.count(), 2);
+  assert.equal(await queries.nth(0).getByTestId("regression-badge").count(), 0);
+  assert.equal(await queries.nth(1).getByTestId("regression-badge").count(), 1);
+  assert.match(await queries.nth(0).innerText(), /519× faster[\s\S]*41\.50 ms ± 1\.20[\s\S]*0\.080 ms ± 0\.010/);
+  assert.match(await queries.nth(0).innerText(), /5,120 buffers[\s\S]*index not used[\s\S]*4 buffers[\s\S]*index used/);
+  assert.match(await queries.nth(1).innerText(), /55 % slower/);
+  await chart.screenshot({ path: `${ARTIFACTS}/04a-regression-chart.png` });
+
+  // Edit SQL: a statement of the wrong kind is refused, and the reason shows under the editor.
   await page.getByRole("button", { name: "edit" }).click();
   const editor = page.getByLabel("Edited SQL");
   await editor.fill("DROP TABLE public.order_items");
@@ -218,10 +234,10 @@ async function analysisFlow() {
 
   // Approve the first (the biggest gain), dismiss the second.
   await byName(first).getByRole("button", { name: "Approve" }).click();
-  await until(async () => (await byName(first).locator(".badge").innerText()) === "approved", "approved");
+  await until(async () => (await byName(first).locator(".badge").first().innerText()) === "approved", "approved");
   await byName(second).getByRole("button", { name: "Dismiss" }).click();
   await byName(second).getByRole("button", { name: "Dismiss" }).click();
-  await until(async () => (await byName(second).locator(".badge").innerText()) === "dismissed", "dismissed");
+  await until(async () => (await byName(second).locator(".badge").first().innerText()) === "dismissed", "dismissed");
   for (const [filter, count] of [["approved", 1], ["dismissed", 1], ["pending", total - 2], ["all", total]]) {
     await page.locator(`button[data-filter=${filter}]`).click();
     await until(async () => (await rows.count()) === count, `${filter} shows ${count}`);

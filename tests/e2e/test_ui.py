@@ -10,6 +10,7 @@ dispatcher does (through the job service's repository), so the flow knows what t
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pgsage_stack
 import pytest
@@ -18,6 +19,34 @@ from e2e_browser import run_flow
 from pgsage.jobs.v1 import suggestion_pb2
 
 Impact = suggestion_pb2.QueryImpact
+Measurement = suggestion_pb2.Measurement
+
+# A benchmark where one of two queries got slower (stored as the dispatcher stores one).
+REGRESSING_BENCHMARK = suggestion_pb2.BenchmarkResult(
+    environment="sandbox target demo_sandbox",
+    index_name="order_items_order_id_idx",
+    index_size_bytes=26_738_688,
+    regression=True,
+    queries=[
+        suggestion_pb2.QueryBenchmark(
+            query_id="101",
+            text="SELECT * FROM order_items WHERE order_id = $1",
+            parameter_values=["4211"],
+            before=Measurement(median_ms=41.5, spread_ms=1.2, runs=5, shared_hit_blocks=5120),
+            after=Measurement(
+                median_ms=0.08, spread_ms=0.01, runs=5, shared_hit_blocks=4, index_used=True
+            ),
+        ),
+        suggestion_pb2.QueryBenchmark(
+            query_id="102",
+            text="INSERT INTO order_items (order_id, product_id) VALUES ($1, $2)",
+            parameter_values=["4211", "17"],
+            before=Measurement(median_ms=0.20, spread_ms=0.01, runs=5, shared_hit_blocks=6),
+            after=Measurement(median_ms=0.31, spread_ms=0.01, runs=5, shared_hit_blocks=9),
+            regression=True,
+        ),
+    ],
+)
 
 SUGGESTIONS = [
     {
@@ -58,6 +87,24 @@ SUGGESTIONS = [
 ]
 
 
+async def add_benchmark(
+    store: str, suggestion: str, result: suggestion_pb2.BenchmarkResult
+) -> None:
+    """Prepends `result` to the suggestion's benchmarks, as a finished BENCHMARK job does."""
+    suggestion_id = suggestion.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(store)
+    try:
+        updated = await conn.execute(
+            "UPDATE suggestion SET benchmarks = ARRAY[$2::bytea] || benchmarks,"
+            " version = version + 1 WHERE id = $1",
+            suggestion_id,
+            result.SerializeToString(),
+        )
+        assert updated == "UPDATE 1", updated
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="module")
 async def stack(built_ui, demo_dsn):
     async with pgsage_stack.job_store("pgsage_e2e") as store:
@@ -74,7 +121,9 @@ async def test_analysis_review_and_patch_in_the_browser(stack):
     async def on_request(verb: str, name: str) -> None:
         if verb == "run":  # the dispatcher's part: suggestions stream in, then the job ends
             for fields in SUGGESTIONS:
-                await pgsage_stack.seed_suggestion(store, name, **fields)
+                stored = await pgsage_stack.seed_suggestion(store, name, **fields)
+                if fields.get("column") == "order_id":
+                    await add_benchmark(store, stored, REGRESSING_BENCHMARK)
             await pgsage_stack.finish_job(store, name)
         elif verb == "touch":  # another reviewer changes the suggestion (its etag moves on)
             async with httpx.AsyncClient(base_url=gateway.url) as client:

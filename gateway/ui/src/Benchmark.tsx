@@ -115,7 +115,10 @@ export function BenchmarkPanel({ result, count }: { result: BenchmarkResult; cou
     <div className="bench" data-testid="benchmark-chart">
       <div className="detail-label">
         Benchmark {result.regression && <RegressionBadge />}
-        <span className="muted bench-when">{dateTime(result.createTime)}{count > 1 ? ` · newest of ${count}` : ""}</span>
+        <span className="muted bench-when">
+          {result.createTime ? dateTime(result.createTime) : ""}
+          {count > 1 ? ` · newest of ${count}` : ""}
+        </span>
       </div>
       <div className="bench-facts small">
         <span>
