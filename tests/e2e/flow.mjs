@@ -333,6 +333,25 @@ async function unconfiguredFlow() {
   await first.locator("button[data-action=BENCHMARK]").waitFor();
   assert.equal(await first.locator(".badge").first().innerText(), "pending");
   await shot("18-benchmark-not-configured");
+
+  // Apply on a target whose config forbids it: confirmed, then refused with the reason.
+  await first.getByRole("button", { name: "Approve" }).click();
+  await until(async () => (await first.locator(".badge").first().innerText()) === "approved", "approved");
+  await first.locator("button[data-action=APPLY]").click();
+  await page.getByTestId("confirm-dialog").getByRole("button", { name: "Apply on demo" }).click();
+  await until(async () => /^Apply failed: /.test(await alert.innerText().catch(() => "")), "the refused apply explained", 1200);
+  const refused = await alert.innerText();
+  assert.match(refused, /does not allow apply/, refused);
+  assert.match(refused, /apply_allowed = true/, refused);
+  // The suggestion is APPLY_FAILED with its reason on the row, in its details and its audit trail.
+  await until(async () => (await first.locator(".badge").first().innerText()) === "apply failed", "apply failed");
+  assert.match(await first.getByTestId("failure-reason").innerText(), /does not allow apply/);
+  await first.locator("button.disclosure").click();
+  assert.match(await page.getByTestId("detail-failure").innerText(), /^Apply failed: .*does not allow apply/);
+  const audit = page.getByTestId("audit-list");
+  await until(async () => (await audit.locator("tbody tr", { hasText: "apply failed" }).count()) >= 1, "the failure audited");
+  assert.equal(await audit.locator("tr[data-action='statement.execute']").count(), 0, "no statement ran on the target");
+  await shot("19-apply-not-allowed");
 }
 
 try {

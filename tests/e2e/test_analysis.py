@@ -32,8 +32,12 @@ async def test_an_analysis_of_the_demo_target_from_form_to_patch(running_stack):
 
 @pytest.fixture(scope="module")
 async def unbenchmarkable_stack(built_ui, demo_dsn):
-    """The demo target with no sandbox and sampling not allowed: benchmarks have nowhere to run."""
-    target = {**pgsage_stack.demo_targets(demo_dsn)[0], "benchmark_sampling": False}
+    """The demo target with no sandbox, sampling not allowed and apply forbidden."""
+    target = {
+        **pgsage_stack.demo_targets(demo_dsn)[0],
+        "benchmark_sampling": False,
+        "apply_allowed": False,
+    }
     async with pgsage_stack.job_store("pgsage_e2e") as store:
         async with pgsage_stack.optimizer([target]) as optimizer:
             async with pgsage_stack.job_service(
@@ -43,9 +47,10 @@ async def unbenchmarkable_stack(built_ui, demo_dsn):
                     yield gateway
 
 
-async def test_a_benchmark_with_nowhere_to_run_says_how_to_configure_one(unbenchmarkable_stack):
+async def test_benchmark_and_apply_refused_by_the_target_config_say_why(unbenchmarkable_stack):
     """A real analysis (over REST), then Benchmark in the browser: the job fails, and the row
-    says in plain words why and how to configure a sandbox or sampling."""
+    says in plain words why and how to configure a sandbox or sampling; Apply, confirmed,
+    fails the same way, naming the setting that forbids it."""
     async with httpx.AsyncClient(base_url=unbenchmarkable_stack.url) as client:
         created = await client.post("/v1/jobs", json={"target": "demo"})
         assert created.status_code == 200, created.text
