@@ -316,6 +316,24 @@ async function analysisFlow() {
   );
   await shot("17-rolled-back");
   console.log("apply and rollback ok");
+
+  // The history lists the benchmark, apply and rollback jobs next to the analysis.
+  await page.getByRole("link", { name: "Jobs" }).first().click();
+  const jobRows = page.locator("[data-testid=jobs-table] tbody tr");
+  await until(async () => (await jobRows.count()) === 4, "four jobs in the history");
+  await shot("18-history-after-rollback");
+  await jobRows.first().locator("a").first().click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await until(async () => (await page.locator("h1 .badge").first().innerText()) === "succeeded", "the rollback job page");
+  // A change job's page: the suggestion it acted on, its statement, and what it recorded.
+  const change = page.getByTestId("change-job");
+  await change.waitFor();
+  await until(async () => /^DROP INDEX CONCURRENTLY/.test(await change.locator("pre.sql").innerText()), "the rollback statement shown");
+  assert.equal(await change.locator(".badge").first().innerText(), "rolled back");
+  const recorded = change.locator("tr[data-action='statement.execute']");
+  await until(async () => (await recorded.count()) >= 2, "the job's statements listed");
+  assert.equal(await page.getByTestId("download-patch").count(), 0);
+  await shot("19-rollback-job");
 }
 
 async function unconfiguredFlow() {

@@ -31,8 +31,9 @@ function Statement({ text }: { text?: string }) {
   );
 }
 
-/** `version` changes when the suggestion does, so the list reloads its first page. */
-export function AuditList({ resource, version }: { resource: string; version: string }) {
+/** The audit records matching `filter`; `version` changes when what they are about does, so
+ * the list reloads its first page. */
+export function AuditList({ filter, version, title }: { filter: string; version: string; title?: string }) {
   const [records, setRecords] = useState<AuditRecord[] | null>(null);
   const [next, setNext] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -42,7 +43,7 @@ export function AuditList({ resource, version }: { resource: string; version: st
     async (token: string) => {
       setBusy(true);
       try {
-        const page = await api.listAudit(resource, token);
+        const page = await api.listAudit(filter, token);
         setRecords((old) => (token ? [...(old ?? []), ...(page.auditRecords ?? [])] : page.auditRecords ?? []));
         setNext(page.nextPageToken ?? "");
         setError(null);
@@ -52,7 +53,7 @@ export function AuditList({ resource, version }: { resource: string; version: st
         setBusy(false);
       }
     },
-    [resource],
+    [filter],
   );
   useEffect(() => {
     void load("");
@@ -60,7 +61,7 @@ export function AuditList({ resource, version }: { resource: string; version: st
 
   return (
     <div className="audit" data-testid="audit-list">
-      <div className="detail-label">Audit trail</div>
+      <div className="detail-label">{title ?? "Audit trail"}</div>
       <ErrorNote error={error} onRetry={() => void load("")} />
       {records && records.length === 0 && <p className="muted small">Nothing recorded yet.</p>}
       {records && records.length > 0 && (

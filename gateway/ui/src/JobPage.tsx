@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "./api";
 import { ErrorNote, Link, ProgressBar, StateBadge } from "./components";
 import { analysisLabel, bytes, dateTime, duration, jobId, label, percent } from "./format";
+import { ChangeJob } from "./ChangeJob";
 import { SuggestionList } from "./SuggestionList";
 import type { Job, WatchEvent } from "./types";
 
@@ -113,9 +114,11 @@ export function JobPage({ id }: { id: string }) {
               Cancel job
             </button>
           )}
-          <a className="button" href={`/v1/${job.name}/patch.sql`} download data-testid="download-patch">
-            Download patch (approved)
-          </a>
+          {!job.suggestion && (
+            <a className="button" href={`/v1/${job.name}/patch.sql`} download data-testid="download-patch">
+              Download patch (approved)
+            </a>
+          )}
         </div>
       </div>
       <ErrorNote error={cancelError} />
@@ -146,14 +149,18 @@ export function JobPage({ id }: { id: string }) {
               <dd><Link href={`/jobs/${jobId(job.suggestion)}`}>{job.suggestion.split("/")[1]?.slice(0, 8)}</Link></dd>
             </div>
           )}
-          <div><dt>Analyses</dt><dd>{job.analysisTypes?.length ? job.analysisTypes.map(analysisLabel).join(", ") : "all"}</dd></div>
-          <div><dt>Budget</dt><dd>{job.options?.storageBudgetBytes ? bytes(job.options.storageBudgetBytes) : "optimizer default"}</dd></div>
+          {!job.suggestion && <div><dt>Analyses</dt><dd>{job.analysisTypes?.length ? job.analysisTypes.map(analysisLabel).join(", ") : "all"}</dd></div>}
+          {!job.suggestion && <div><dt>Budget</dt><dd>{job.options?.storageBudgetBytes ? bytes(job.options.storageBudgetBytes) : "optimizer default"}</dd></div>}
           <div><dt>Attempt</dt><dd>{job.attempt ?? 0} of {job.maxAttempts ?? "—"}</dd></div>
           <div><dt>Created</dt><dd>{dateTime(job.createTime)}</dd></div>
           <div><dt>Ran for</dt><dd>{job.startTime ? duration(job.startTime, job.endTime) : "—"}</dd></div>
-          <div><dt>Statistics since</dt><dd>{dateTime(job.statisticsWindow?.startTime)}</dd></div>
-          <div><dt>Queries</dt><dd>{job.counts?.queries ?? 0}</dd></div>
-          <div><dt>Suggestions</dt><dd>{job.counts?.suggestions ?? 0}</dd></div>
+          {!job.suggestion && (
+            <>
+              <div><dt>Statistics since</dt><dd>{dateTime(job.statisticsWindow?.startTime)}</dd></div>
+              <div><dt>Queries</dt><dd>{job.counts?.queries ?? 0}</dd></div>
+              <div><dt>Suggestions</dt><dd>{job.counts?.suggestions ?? 0}</dd></div>
+            </>
+          )}
         </dl>
       </div>
 
@@ -181,7 +188,7 @@ export function JobPage({ id }: { id: string }) {
         </div>
       )}
 
-      <SuggestionList job={job} version={suggestionsVersion} />
+      {job.suggestion ? <ChangeJob job={job} version={suggestionsVersion} /> : <SuggestionList job={job} version={suggestionsVersion} />}
     </section>
   );
 }

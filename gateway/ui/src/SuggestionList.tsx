@@ -494,7 +494,7 @@ function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion;
         </div>
       </div>
       {s.benchmarks?.length ? <BenchmarkPanel result={s.benchmarks[0]} count={s.benchmarks.length} /> : null}
-      <AuditList resource={s.name} version={`${s.etag ?? ""}:${s.state ?? ""}:${s.benchmarks?.length ?? 0}`} />
+      <AuditList filter={`resource = "${s.name}"`} version={`${s.etag ?? ""}:${s.state ?? ""}:${s.benchmarks?.length ?? 0}`} />
     </div>
   );
 }

@@ -151,11 +151,11 @@ export const api = {
       editedSql,
       etag: s.etag,
     }),
-  /** The audit trail of one suggestion, newest first. */
-  listAudit: (resource: string, pageToken: string) =>
+  /** Audit records matching `filter` (e.g. `resource = "jobs/../suggestions/.."`), newest first. */
+  listAudit: (filter: string, pageToken: string) =>
     request<{ auditRecords?: AuditRecord[]; nextPageToken?: string }>(
       "GET",
-      `/v1/auditRecords${query({ filter: `resource = "${resource}"`, pageSize: 20, pageToken })}`,
+      `/v1/auditRecords${query({ filter, pageSize: 20, pageToken })}`,
     ),
   listTargets: () => request<{ targets?: Target[] }>("GET", "/v1/targets"),
   readiness: async (): Promise<Readiness> => {
