@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 
 from google.protobuf import json_format
 
-from job_service import audit, domain, errors, names, suggestions
+from job_service import audit, domain, errors, mappers, names, suggestions
 from job_service.database import Connection
 from pgsage import failpoints
 from pgsage.jobs.v1 import suggestion_pb2
-from pgsage.optimizer.v1 import advice_pb2, analysis_pb2, optimizer_service_pb2
+from pgsage.optimizer.v1 import analysis_pb2, optimizer_service_pb2
 
 if TYPE_CHECKING:
     from job_service.dispatcher import JobRun
@@ -41,11 +41,6 @@ log = logging.getLogger(__name__)
 APPLICABLE = ("APPROVED", "APPLY_FAILED", "ROLLED_BACK")
 ROLLBACKABLE = ("APPLIED", "ROLLBACK_FAILED")
 LIVE = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
-_ADVICE_KINDS = {
-    "CREATE_INDEX": advice_pb2.ADVICE_KIND_CREATE_INDEX,
-    "DROP_UNUSED_INDEX": advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX,
-    "DROP_DUPLICATE_INDEX": advice_pb2.ADVICE_KIND_DROP_DUPLICATE_INDEX,
-}
 
 
 def statement_of(s: domain.Suggestion) -> str:
@@ -276,7 +271,7 @@ class ChangeRun:
         return await self.d.write(f"job {self.job.id} begin", action)
 
     def request(self, s: domain.Suggestion) -> object:
-        kind = _ADVICE_KINDS[s.kind]
+        kind = mappers.ADVICE_KIND_BY_NAME[s.kind]
         if self.job.kind == "APPLY":
             return optimizer_service_pb2.ApplyRequest(
                 target=s.target, kind=kind, sql=statement_of(s)

@@ -267,6 +267,8 @@ _ADVICE_KINDS = {
     optimizer_advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX: "DROP_UNUSED_INDEX",
     optimizer_advice_pb2.ADVICE_KIND_DROP_DUPLICATE_INDEX: "DROP_DUPLICATE_INDEX",
 }
+# Suggestion kind names → the optimizer's enum (the inverse of `_ADVICE_KINDS`).
+ADVICE_KIND_BY_NAME = {name: kind for kind, name in _ADVICE_KINDS.items()}
 _RISKS = {
     optimizer_advice_pb2.RISK_LOW: "LOW",
     optimizer_advice_pb2.RISK_MEDIUM: "MEDIUM",

@@ -17,16 +17,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from job_service import domain, errors, mappers
 from job_service.checks import Check
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
-from pgsage.optimizer.v1 import advice_pb2, optimizer_service_pb2, optimizer_service_pb2_grpc
+from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "pgsage.optimizer.v1.OptimizerService"
-_ADVICE_KINDS = {
-    "CREATE_INDEX": advice_pb2.ADVICE_KIND_CREATE_INDEX,
-    "DROP_UNUSED_INDEX": advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX,
-    "DROP_DUPLICATE_INDEX": advice_pb2.ADVICE_KIND_DROP_DUPLICATE_INDEX,
-}
 
 
 class OptimizerClient:
@@ -90,7 +85,7 @@ class OptimizerClient:
         request = optimizer_service_pb2.ValidateStatementRequest(
             target=current.target,
             sql=sql,
-            expected_kind=_ADVICE_KINDS.get(current.kind, 0),
+            expected_kind=mappers.ADVICE_KIND_BY_NAME.get(current.kind, 0),
             expected_table=details.tables[0] if len(details.tables) == 1 else "",
         )
         try:
