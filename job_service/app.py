@@ -208,7 +208,7 @@ async def start(settings: Settings) -> RunningService:
             retry_backoff=settings.retry_backoff,
             max_retry_backoff=settings.max_retry_backoff,
         )
-        listener.on_any(job_dispatcher.wake)
+        listener.on_runnable(job_dispatcher.wake)
         # Start-up reconciliation, before anything reports SERVING: jobs whose owner died
         # are requeued (or failed after their last attempt, or cancelled).
         reconciled = await job_dispatcher.reconcile()

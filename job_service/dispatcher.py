@@ -1,10 +1,14 @@
 """The dispatcher: runs PENDING jobs on the optimizer, durably, on any replica.
 
-One loop per process claims jobs (`FOR UPDATE SKIP LOCKED`, oldest first) while it has room,
-woken by LISTEN/NOTIFY on job changes with a polling fallback (a lost notification only
-delays). Each claimed job runs in a task of its own (`JobRun`): it holds a lease that it
-renews while the stream lives, opens the optimizer's `Analyze` stream with a deadline, and
-persists every event as it arrives, each in its own short statement guarded by the lease.
+One loop per process claims jobs (`FOR UPDATE SKIP LOCKED`, oldest first, as many in one
+statement as it has room for), woken by LISTEN/NOTIFY when a job becomes PENDING, with a
+polling fallback (a lost notification only delays). Each claimed job runs in a task of its
+own (`JobRun`): it holds a lease that it renews while the stream lives, opens the
+optimizer's `Analyze` stream with a deadline, and persists the events as they arrive, each
+write one short statement guarded by the lease. The stream is read ahead of the writes: the
+workload, each suggestion and the summary get a statement of their own, and progress and
+insight events that are already waiting when a write starts are folded into it (they only
+update the job's progress and counts), so a burst of them costs one statement, not one each.
 
 Failure handling, as DESIGN.md (Lifecycles) says:
 - optimizer unreachable before the stream starts → back to PENDING after a backoff, the
@@ -27,6 +31,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -76,6 +81,19 @@ def make_status(code: int, reason: str, message: str) -> bytes:
     status = error.to_status()
     status.code = code
     return status.SerializeToString()
+
+
+# Events stored by folding them into the next statement when that is already here.
+FOLDED = frozenset({"progress", "insight"})
+# Events read ahead of the one being stored.
+READ_AHEAD = 64
+
+
+@dataclass
+class StreamEnded:
+    """How a stream ended: None (it ended), the call's error, or its cancellation."""
+
+    error: BaseException | None
 
 
 class LeaseLost(Exception):
@@ -195,12 +213,14 @@ class Dispatcher:
                 if loop.time() - last_reap >= reap_every:
                     last_reap = loop.time()
                     await self.reconcile()
-                while len(self._runs) < self.max_concurrent and not self._stopping:
+                while (room := self.max_concurrent - len(self._runs)) > 0 and not self._stopping:
+                    # One statement claims as many jobs as there is room for.
                     async with self.db.connection() as conn:
-                        claimed = await runs.claim(conn, self.owner, self.lease)
-                    if claimed is None:
+                        claimed = await runs.claim(conn, self.owner, self.lease, room)
+                    for job, workload in claimed:
+                        self._spawn(job, workload)
+                    if len(claimed) < room:
                         break
-                    self._spawn(*claimed)
             except errors.DatabaseUnavailable as exc:
                 log.warning("dispatcher: job store unavailable: %s", exc.message)
             except Exception:
@@ -385,23 +405,29 @@ class JobRun:
         self._call = stub.Analyze(request, timeout=self.d.analyze_timeout)
         if self._cancel_seen.is_set():
             self._call.cancel()
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=READ_AHEAD)
+        reader = asyncio.create_task(self._read_ahead(self._call, queue), name=f"read-{job.id}")
         summary_seen = False
+        ended: StreamEnded | None = None
         try:
-            async for event in self._call:
-                self._received += 1
-                summary_seen = await self._persist(event)
-                if summary_seen:
-                    break
-        except grpc.aio.AioRpcError as exc:
-            await self._stream_failed(exc)
+            while not summary_seen and ended is None:
+                batch, ended = await self._next_batch(queue)
+                if batch:
+                    summary_seen = await self._persist(batch)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        if ended is not None and isinstance(ended.error, grpc.aio.AioRpcError):
+            await self._stream_failed(ended.error)
             return
-        except asyncio.CancelledError:
-            # Iterating a call this run cancelled raises CancelledError too; anything
-            # else is this task being cancelled (shutdown), which `run` handles.
+        if ended is not None and isinstance(ended.error, asyncio.CancelledError):
+            # The call was cancelled: by this run (a cancel, a lost lease) or by the
+            # shutdown, which cancels this task too (`run` hands the job back).
             if self._lease_lost.is_set():
-                raise LeaseLost() from None
+                raise LeaseLost()
             if not self._cancel_seen.is_set():
-                raise
+                raise asyncio.CancelledError()
         if self._lease_lost.is_set():
             raise LeaseLost()
         if self._cancel_seen.is_set() and not summary_seen:
@@ -414,6 +440,42 @@ class JobRun:
                 reason="STREAM_ENDED_EARLY",
                 message="the optimizer's stream ended before its summary",
             )
+
+    async def _read_ahead(
+        self, call: grpc.aio.UnaryStreamCall, queue: asyncio.Queue[object]
+    ) -> None:
+        """Moves the stream's events into `queue` as they arrive, then how it ended, so the
+        next events are already here while one is being stored."""
+        try:
+            async for event in call:
+                self._received += 1
+                await queue.put(event)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this reader was stopped
+            await queue.put(StreamEnded(exc))  # the call was cancelled
+        except grpc.aio.AioRpcError as exc:
+            await queue.put(StreamEnded(exc))
+        else:
+            await queue.put(StreamEnded(None))
+
+    @staticmethod
+    async def _next_batch(
+        queue: asyncio.Queue[object],
+    ) -> tuple[list[optimizer_service_pb2.AnalyzeResponse], StreamEnded | None]:
+        """The next events to store in one statement: whatever progress and insight events
+        are already here, up to and including the first workload, suggestion or summary
+        (each suggestion is stored on its own); and the end of the stream if it came."""
+        batch: list[optimizer_service_pb2.AnalyzeResponse] = []
+        item = await queue.get()
+        while True:
+            if isinstance(item, StreamEnded):
+                return batch, item
+            batch.append(item)  # type: ignore[arg-type]
+            if batch[-1].WhichOneof("event") not in FOLDED or queue.empty():
+                return batch, None
+            item = queue.get_nowait()
 
     async def _execute_change(self) -> None:
         """A BENCHMARK, APPLY or ROLLBACK job (see `job_service.changes`)."""
@@ -514,20 +576,36 @@ class JobRun:
             await self._finish("SUCCEEDED", None)
         log.info("job %s: %s %s", self.id, self.job.kind, why or "done")
 
-    async def _persist(self, event: optimizer_service_pb2.AnalyzeResponse) -> bool:
-        """Stores one streamed event; True once the summary (the last event) is stored."""
+    async def _persist(self, batch: list[optimizer_service_pb2.AnalyzeResponse]) -> bool:
+        """Stores a batch of streamed events; True once the summary (the last event) is
+        stored."""
         self._idle.clear()
         try:
-            return await self._store(event)
+            return await self._store(batch)
         finally:
             self._idle.set()
 
-    async def _store(self, event: optimizer_service_pb2.AnalyzeResponse) -> bool:
-        which = event.WhichOneof("event")
+    async def _store(self, batch: list[optimizer_service_pb2.AnalyzeResponse]) -> bool:
+        """One guarded statement for the batch: its last event (a workload, a suggestion,
+        the summary, or else the latest progress and insight count) with what the progress
+        and insight events before it changed folded in."""
         owner = self.d.owner
+        soft = runs.Soft()
+        for event in batch:
+            which = event.WhichOneof("event")
+            if which == "progress":
+                p = event.progress
+                soft.stage, soft.percent, soft.message = p.stage, p.percent, p.message
+                soft.event_type = "progress"
+            elif which == "insight":
+                self._insights.append(mappers.insight_tuple(event.insight))
+                soft.insights = len(self._insights)
+                soft.event_type = "insight"
+        last = batch[-1]
+        which = last.WhichOneof("event")
         result: object
         if which == "workload":
-            workload = event.workload
+            workload = last.workload
             window = mappers.window_of(workload)
             result = await self.d.write(
                 f"job {self.id} workload",
@@ -538,31 +616,19 @@ class JobRun:
                     workload.SerializeToString(),
                     window,
                     len(workload.queries),
+                    soft,
                 ),
             )
-        elif which == "progress":
-            p = event.progress
-            result = await self.d.write(
-                f"job {self.id} progress",
-                lambda c: runs.record_progress(c, self.id, owner, p.stage, p.percent, p.message),
-            )
-        elif which == "insight":
-            self._insights.append(mappers.insight_tuple(event.insight))
-            count = len(self._insights)
-            result = await self.d.write(
-                f"job {self.id} insight",
-                lambda c: runs.record_insights(c, self.id, owner, count),
-            )
         elif which == "advice":
-            new = mappers.suggestion_from_advice(event.advice, self.job.target, self.job.attempt)
+            new = mappers.suggestion_from_advice(last.advice, self.job.target, self.job.attempt)
             result = await self.d.write(
                 f"job {self.id} suggestion",
-                lambda c: runs.add_suggestion(c, self.id, owner, new),
+                lambda c: runs.add_suggestion(c, self.id, owner, new, soft),
             )
             await failpoints.hit("between_events")
         elif which == "summary":
-            summary = mappers.summary_from_optimizer(event.summary, self._insights)
-            fingerprints = list(event.summary.fingerprints)
+            summary = mappers.summary_from_optimizer(last.summary, self._insights)
+            fingerprints = list(last.summary.fingerprints)
             result = await self.d.write(
                 f"job {self.id} summary",
                 lambda c: runs.succeed(
@@ -572,6 +638,7 @@ class JobRun:
                     summary.SerializeToString(),
                     fingerprints,
                     self.d.job_ttl,
+                    len(self._insights),
                 ),
             )
             if not isinstance(result, domain.Job):
@@ -579,6 +646,11 @@ class JobRun:
             self._written = max(self._written, result.revision)
             log.info("job %s: SUCCEEDED", self.id)
             return True
+        elif soft.event_type:
+            result = await self.d.write(
+                f"job {self.id} {soft.event_type}",
+                lambda c: runs.record_soft(c, self.id, owner, soft),
+            )
         else:
             return False
         if result is None:

@@ -24,7 +24,9 @@ from job_service.database import Connection
 from job_service.models import JOB_KINDS, JOB_STATES, LIVE_SUGGESTION_STATES
 
 CHANNEL = "pgsage_jobs"
-"""LISTEN/NOTIFY channel of job changes; the payload is `<job id> <revision>`."""
+"""LISTEN/NOTIFY channel of job changes; the payload is `<job id> <revision> <state>`."""
+NOTIFY = f"pg_notify('{CHANNEL}', id::text || ' ' || revision::text || ' ' || state)"
+"""The notification of a changed job row, as an SQL expression over that row."""
 
 FILTER_FIELDS = {
     "state": filters.FieldSpec("enum", frozenset(JOB_STATES)),
@@ -76,10 +78,11 @@ class Params:
         return f"${len(self.values)}{'::' + cast if cast else ''}"
 
 
-def change_statement(set_clause: str, where: str, event_type: str) -> str:
+def change_statement(set_clause: str, where: str, event_type: str, returning: str = "") -> str:
     """A guarded update of one job that also writes its event and notifies watchers.
 
-    `event_type` is an SQL expression over the updated row (usually a literal).
+    `event_type` is an SQL expression over the updated row (usually a literal); `returning`
+    adds columns after the job's (e.g. `", workload"`).
     """
     return f"""
 WITH u AS (
@@ -90,7 +93,7 @@ WITH u AS (
     INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot)
     SELECT id, revision, {event_type}, update_time, to_jsonb(u) - 'workload' FROM u
 )
-SELECT {COLUMNS}, pg_notify('{CHANNEL}', id::text || ' ' || revision::text) FROM u"""
+SELECT {COLUMNS}{returning}, {NOTIFY} FROM u"""
 
 
 _CREATE = f"""
@@ -106,7 +109,7 @@ WITH ins AS (
     FROM ins WHERE inserted
 )
 SELECT {COLUMNS}, inserted,
-       CASE WHEN inserted THEN pg_notify('{CHANNEL}', id::text || ' ' || revision::text) END
+       CASE WHEN inserted THEN {NOTIFY} END
 FROM ins"""
 
 

@@ -1,9 +1,11 @@
 """Job change notifications: ONE listening connection per process, fanned out to watchers.
 
-Every job change sends `NOTIFY pgsage_jobs '<job id> <revision>'` in its transaction, so
-the notification arrives only once the change is committed, on every replica. The
-listener wakes the watchers of that job; they read what changed from `job_event` (the
-notification is only a doorbell, so a lost one costs latency, never an event). When the
+Every job change sends `NOTIFY pgsage_jobs '<job id> <revision> <state>'` in its
+transaction, so the notification arrives only once the change is committed, on every
+replica. The listener wakes the watchers of that job; they read what changed from
+`job_event` (the notification is only a doorbell, so a lost one costs latency, never an
+event). A job that became PENDING also wakes the dispatcher (`on_runnable`); other changes
+do not, so a busy store does not make idle dispatchers poll for work that is not there. When the
 listening connection breaks, every watcher is woken to re-read, and the listener
 reconnects with backoff.
 """
@@ -69,12 +71,13 @@ class Listener:
         self._subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
-        self._on_any: list[Callable[[], None]] = []
+        self._on_runnable: list[Callable[[], None]] = []
         self.closing = False
 
-    def on_any(self, callback: Callable[[], None]) -> None:
-        """Calls `callback` on every notification and reconnect (the dispatcher's wake-up)."""
-        self._on_any.append(callback)
+    def on_runnable(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` when a job became PENDING, and on every reconnect (anything may
+        have changed meanwhile): the dispatcher's wake-up."""
+        self._on_runnable.append(callback)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="job-notifications")
@@ -103,16 +106,17 @@ class Listener:
                     del self._subscriptions[job_id]
 
     def _ring_all(self) -> None:
-        for callback in self._on_any:
+        for callback in self._on_runnable:
             callback()
         for subs in self._subscriptions.values():
             for sub in subs:
                 sub.ring()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        for callback in self._on_any:
-            callback()
-        job_text, _, revision_text = payload.partition(" ")
+        job_text, revision_text, state, *_ = [*payload.split(" "), "", ""]
+        if state in ("PENDING", ""):  # "": a payload without a state (an older replica)
+            for callback in self._on_runnable:
+                callback()
         try:
             job_id = uuid.UUID(job_text)
         except ValueError:

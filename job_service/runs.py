@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from job_service import domain, jobs
@@ -37,26 +38,27 @@ _CLAIM = jobs.change_statement(
     "state = 'RUNNING', attempt = attempt + 1, lease_owner = $1, "
     "lease_expire_time = now() + $2::interval, start_time = COALESCE(start_time, now()), "
     "run_after = NULL, error = NULL",
-    """id = (SELECT id FROM job
-             WHERE state = 'PENDING' AND (run_after IS NULL OR run_after <= now())
-             ORDER BY create_time, id
-             LIMIT 1
-             FOR UPDATE SKIP LOCKED)""",
+    # ARRAY(...) runs the locking subquery once, whatever plan the UPDATE gets.
+    """id = ANY(ARRAY(SELECT id FROM job
+                     WHERE state = 'PENDING' AND (run_after IS NULL OR run_after <= now())
+                     ORDER BY create_time, id
+                     LIMIT $3
+                     FOR UPDATE SKIP LOCKED))""",
     "'started'",
+    returning=", workload",
 )
 
 
 async def claim(
-    conn: Connection, owner: str, lease: timedelta
-) -> tuple[domain.Job, bytes | None] | None:
-    """Takes the oldest runnable PENDING job: RUNNING under `owner`'s lease, one attempt
-    more. Returns it with the workload an earlier attempt stored (sent back on a retry)."""
-    row = await conn.fetchrow(_CLAIM, owner, lease)
-    if row is None:
-        return None
-    job = jobs.job_from_row(row)
-    workload = await conn.fetchval("SELECT workload FROM job WHERE id = $1", job.id)
-    return job, workload
+    conn: Connection, owner: str, lease: timedelta, limit: int = 1
+) -> list[tuple[domain.Job, bytes | None]]:
+    """Takes up to `limit` of the oldest runnable PENDING jobs, in one statement: RUNNING
+    under `owner`'s lease, one attempt more. Each comes with the workload an earlier attempt
+    stored (sent back on a retry); oldest first."""
+    rows = await conn.fetch(_CLAIM, owner, lease, limit)
+    claimed = [(jobs.job_from_row(row), row["workload"]) for row in rows]
+    claimed.sort(key=lambda c: (c[0].create_time, str(c[0].id)))
+    return claimed
 
 
 _RENEW = """
@@ -76,8 +78,33 @@ async def renew(
     return None if row is None else (row["state"], row["cancel_requested"])
 
 
+@dataclass
+class Soft:
+    """What progress and insight events folded into a write change (None: unchanged)."""
+
+    stage: str | None = None
+    percent: float | None = None
+    message: str | None = None
+    insights: int | None = None
+    event_type: str = ""  # the last folded event's type, when nothing else is written
+
+    def values(self) -> tuple[int | None, str | None, float | None, str | None]:
+        return self.insights, self.stage, self.percent, self.message
+
+
+def _soft_set(first: int) -> str:
+    """The SET fragment applying `Soft.values()` bound from `$first` on."""
+    return (
+        f"insight_count = COALESCE(${first}, insight_count), "
+        f"progress_stage = COALESCE(${first + 1}, progress_stage), "
+        f"progress_percent = COALESCE(${first + 2}, progress_percent), "
+        f"progress_message = COALESCE(${first + 3}, progress_message)"
+    )
+
+
 _WORKLOAD = jobs.change_statement(
-    "workload = $3, statistics_start_time = $4, statistics_end_time = $5, query_count = $6",
+    "workload = $3, statistics_start_time = $4, statistics_end_time = $5, query_count = $6, "
+    + _soft_set(7),
     _OWNED,
     "'workload'",
 )
@@ -90,8 +117,11 @@ async def record_workload(
     workload: bytes,
     window: tuple[datetime | None, datetime | None],
     query_count: int,
+    soft: Soft | None = None,
 ) -> domain.Job | None:
-    row = await conn.fetchrow(_WORKLOAD, job_id, owner, workload, *window, query_count)
+    row = await conn.fetchrow(
+        _WORKLOAD, job_id, owner, workload, *window, query_count, *(soft or Soft()).values()
+    )
     return None if row is None else jobs.job_from_row(row)
 
 
@@ -109,13 +139,14 @@ async def record_progress(
     return None if row is None else jobs.job_from_row(row)
 
 
-_INSIGHTS = jobs.change_statement("insight_count = $3", _OWNED, "'insight'")
+_SOFT = jobs.change_statement(_soft_set(3), _OWNED, "$7::text")
 
 
-async def record_insights(
-    conn: Connection, job_id: uuid.UUID, owner: str, count: int
+async def record_soft(
+    conn: Connection, job_id: uuid.UUID, owner: str, soft: Soft
 ) -> domain.Job | None:
-    row = await conn.fetchrow(_INSIGHTS, job_id, owner, count)
+    """Progress and insight count on their own (no other event was waiting)."""
+    row = await conn.fetchrow(_SOFT, job_id, owner, *soft.values(), soft.event_type)
     return None if row is None else jobs.job_from_row(row)
 
 
@@ -145,6 +176,7 @@ WITH owned AS (
     UPDATE job SET suggestion_count = (SELECT count(*) FROM suggestion
                                        WHERE job_id = $1 AND NOT superseded)
                                       + (SELECT count(*) FROM s WHERE inserted),
+                   {_soft_set(13)},
                    revision = revision + 1, update_time = now()
     WHERE id = (SELECT id FROM owned) AND EXISTS (SELECT 1 FROM s)
     RETURNING *
@@ -154,7 +186,7 @@ WITH owned AS (
            (SELECT id FROM s) FROM u
 )
 SELECT (SELECT id FROM owned) AS owned, (SELECT id FROM s) AS suggestion_id,
-       (SELECT pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text) FROM u)"""
+       (SELECT {jobs.NOTIFY} FROM u)"""
 
 
 async def add_suggestion(
@@ -162,6 +194,7 @@ async def add_suggestion(
     job_id: uuid.UUID,
     owner: str,
     new: domain.NewSuggestion,
+    soft: Soft | None = None,
 ) -> bool | None:
     """Stores a streamed suggestion, idempotent by fingerprint; None when the lease is lost.
 
@@ -184,6 +217,7 @@ async def add_suggestion(
         new.details,
         new.attempt,
         list(DECIDED),
+        *(soft or Soft()).values(),
     )
     if row["owned"] is None:
         return None
@@ -200,6 +234,7 @@ WITH owned AS (
     RETURNING id
 ), u AS (
     UPDATE job SET state = 'SUCCEEDED', summary = $3, end_time = now(),
+        insight_count = COALESCE($6, insight_count),
         expire_time = now() + $5::interval, lease_owner = NULL, lease_expire_time = NULL,
         progress_percent = 100, progress_stage = 'done', progress_message = 'finished',
         suggestion_count = (SELECT count(*) FROM suggestion
@@ -212,7 +247,7 @@ WITH owned AS (
     INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot)
     SELECT id, revision, 'succeeded', update_time, to_jsonb(u) - 'workload' FROM u
 )
-SELECT {jobs.COLUMNS}, pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text) FROM u"""
+SELECT {jobs.COLUMNS}, {jobs.NOTIFY} FROM u"""
 
 
 async def succeed(
@@ -222,9 +257,13 @@ async def succeed(
     summary: bytes,
     valid_fingerprints: Sequence[str],
     ttl: timedelta,
+    insights: int | None = None,
 ) -> domain.Job | None:
-    """SUCCEEDED: stores the summary and marks suggestions outside its valid set superseded."""
-    row = await conn.fetchrow(_SUCCEED, job_id, owner, summary, list(valid_fingerprints), ttl)
+    """SUCCEEDED: stores the summary (and the final insight count) and marks suggestions
+    outside its valid set superseded."""
+    row = await conn.fetchrow(
+        _SUCCEED, job_id, owner, summary, list(valid_fingerprints), ttl, insights
+    )
     return None if row is None else jobs.job_from_row(row)
 
 
@@ -312,7 +351,7 @@ WITH lapsed AS (
     INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot)
     SELECT id, revision, 'lease_lapsed', update_time, to_jsonb(u) - 'workload' FROM u
 )
-SELECT {jobs.COLUMNS}, pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text) FROM u"""
+SELECT {jobs.COLUMNS}, {jobs.NOTIFY} FROM u"""
 
 
 async def reap_lapsed(

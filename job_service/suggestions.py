@@ -59,8 +59,7 @@ WITH s AS (
     INSERT INTO job_event (job_id, revision, event_type, event_time, snapshot, suggestion_id)
     SELECT u.id, u.revision, 'suggestion', u.update_time, to_jsonb(u) - 'workload', $1 FROM u
 )
-SELECT {COLUMNS}, (SELECT pg_notify('{jobs.CHANNEL}', id::text || ' ' || revision::text)
-                   FROM u) FROM s"""
+SELECT {COLUMNS}, (SELECT {jobs.NOTIFY} FROM u) FROM s"""
 
 
 async def add(conn: Connection, job_id: uuid.UUID, new: domain.NewSuggestion) -> domain.Suggestion:
