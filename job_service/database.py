@@ -1,10 +1,12 @@
 """The job store's connection pool, transactions, and the one place driver errors translate.
 
-The pool is SQLAlchemy's (`AsyncEngine` on asyncpg), which also runs the migrations. Queries
-run on the pooled connection's asyncpg driver connection: the repositories' statements are
+Queries run on asyncpg connections from asyncpg's own pool: the repositories' statements are
 hand-written SQL (data-modifying CTEs, `ON CONFLICT`, `pg_notify`) that gain nothing from an
-expression layer, and asyncpg's prepared statements keep the hot paths (create, get, list)
-at one round trip with little CPU.
+expression layer, and asyncpg's prepared statements keep the hot paths (create, get, list,
+every write of a running job) at one round trip with little CPU. The pool does not reset a
+connection on its way back (nothing here leaves session state behind: no SET, no LISTEN,
+no open transaction), so a statement costs one round trip, not two. SQLAlchemy's engine
+(`engine`, no pool of its own) only runs the Alembic migrations.
 
 `connection()` gives a connection in autocommit (a single statement is its own
 transaction: the hot paths are one guarded statement each); `transaction()` wraps several
@@ -17,6 +19,7 @@ INTERNAL at the edge.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -28,6 +31,7 @@ import asyncpg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from job_service import errors
 from pgsage import errors as pgsage_errors
@@ -127,34 +131,52 @@ class Database:
         command_timeout: float = 30.0,
     ) -> None:
         self.url = async_url(url)
+        connect_args = {
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
+            "server_settings": {"application_name": "pgsage-jobs"},
+        }
+        # Migrations only: a connection each time, closed after.
         self.engine: AsyncEngine = create_async_engine(
-            self.url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=connect_timeout + 2,
-            connect_args={
-                "timeout": connect_timeout,
-                "command_timeout": command_timeout,
-                "server_settings": {"application_name": "pgsage-jobs"},
-            },
+            self.url, poolclass=NullPool, connect_args=connect_args
         )
         self.connect_timeout = connect_timeout
+        self._max_size = max(pool_size + max_overflow, 1)
+        self._connect_args = connect_args
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
 
     @property
     def listen_dsn(self) -> str:
         return plain_dsn(self.url)
 
+    async def _opened(self) -> asyncpg.Pool:
+        """The pool, created on first use (it connects lazily, so this never waits on the
+        database)."""
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    plain_dsn(self.url),
+                    min_size=0,
+                    max_size=self._max_size,
+                    max_inactive_connection_lifetime=300,
+                    reset=_keep_session,
+                    init=_codecs,
+                    **self._connect_args,
+                )
+            return self._pool
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A pooled connection in autocommit: each statement is its own transaction."""
         try:
-            async with self.engine.connect() as sa_conn:
-                raw = await sa_conn.get_raw_connection()
+            pool = self._pool or await self._opened()
+            async with pool.acquire(timeout=self.connect_timeout + 2) as conn:
                 try:
-                    yield raw.driver_connection
+                    yield conn
                 except BaseException as exc:
-                    if is_unavailable(exc):
-                        await sa_conn.invalidate()
+                    if is_unavailable(exc) and not conn.is_closed():
+                        conn.terminate()  # the pool replaces it on the next acquire
                     raise
         except pgsage_errors.PgsageError:
             raise
@@ -192,7 +214,25 @@ class Database:
 
     async def reset_pool(self) -> None:
         """Drops every pooled connection (after an outage, when they are all dead)."""
-        await self.engine.dispose(close=False)
+        if self._pool is not None:
+            await self._pool.expire_connections()
 
     async def close(self) -> None:
+        if self._pool is not None:
+            try:
+                await asyncio.wait_for(self._pool.close(), timeout=5)
+            except (TimeoutError, asyncpg.PostgresError, OSError):
+                self._pool.terminate()
         await self.engine.dispose()
+
+
+async def _codecs(conn: asyncpg.Connection) -> None:
+    """json and jsonb as Python objects (asyncpg's default is text)."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing to undo but a transaction a cancelled block left open."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
