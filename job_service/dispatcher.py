@@ -7,8 +7,9 @@ own (`JobRun`): it holds a lease that it renews while the stream lives, opens th
 optimizer's `Analyze` stream with a deadline, and persists the events as they arrive, each
 write one short statement guarded by the lease. The stream is read ahead of the writes: the
 workload, each suggestion and the summary get a statement of their own, and progress and
-insight events that are already waiting when a write starts are folded into it (they only
-update the job's progress and counts), so a burst of them costs one statement, not one each.
+insight events that are already waiting when a write starts (or that come within 20 ms
+with nothing else to write) are folded into it (they only update the job's progress and
+counts), so a burst of them costs one statement, not one each.
 
 Failure handling, as DESIGN.md (Lifecycles) says:
 - optimizer unreachable before the stream starts → back to PENDING after a backoff, the
@@ -87,6 +88,9 @@ def make_status(code: int, reason: str, message: str) -> bytes:
 FOLDED = frozenset({"progress", "insight"})
 # Events read ahead of the one being stored.
 READ_AHEAD = 64
+# How long progress and insights wait for a following event to be stored with (seconds):
+# invisible to a person watching, and it saves a write per burst.
+LINGER = 0.02
 
 
 @dataclass
@@ -465,16 +469,26 @@ class JobRun:
         queue: asyncio.Queue[object],
     ) -> tuple[list[optimizer_service_pb2.AnalyzeResponse], StreamEnded | None]:
         """The next events to store in one statement: whatever progress and insight events
-        are already here, up to and including the first workload, suggestion or summary
-        (each suggestion is stored on its own); and the end of the stream if it came."""
+        are here (or come within `LINGER`), up to and including the first workload,
+        suggestion or summary (each suggestion is stored on its own); and the end of the
+        stream if it came."""
         batch: list[optimizer_service_pb2.AnalyzeResponse] = []
         item = await queue.get()
         while True:
             if isinstance(item, StreamEnded):
                 return batch, item
             batch.append(item)  # type: ignore[arg-type]
-            if batch[-1].WhichOneof("event") not in FOLDED or queue.empty():
+            if batch[-1].WhichOneof("event") not in FOLDED:
                 return batch, None
+            if queue.empty():
+                # Only progress and insights so far: linger a moment for the event that
+                # most likely follows at once, rather than write them on their own.
+                try:
+                    async with asyncio.timeout(LINGER):
+                        item = await queue.get()
+                except TimeoutError:
+                    return batch, None
+                continue
             item = queue.get_nowait()
 
     async def _execute_change(self) -> None:

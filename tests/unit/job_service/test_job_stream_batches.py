@@ -1,5 +1,5 @@
 """How the dispatcher groups the optimizer's events into writes: progress and insight events
-already waiting are folded into the next write, each workload, suggestion and summary ends a
+already waiting (or following within the linger) are folded into the next write, each workload, suggestion and summary ends a
 write of its own, and the end of the stream comes after everything it followed."""
 
 from __future__ import annotations
@@ -61,6 +61,14 @@ async def test_waiting_progress_and_insights_fold_into_the_next_write():
 
 async def test_soft_events_with_nothing_after_them_are_written_alone():
     assert await batches(ev("progress", 5), ev("insight", 1)) == [(["progress", "insight"], None)]
+
+
+async def test_progress_lingers_for_an_event_that_follows_at_once():
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    queue.put_nowait(ev("insight", 1))
+    asyncio.get_running_loop().call_later(0.005, queue.put_nowait, ev("summary"))
+    batch, ended = await JobRun._next_batch(queue)
+    assert kinds(batch) == ["insight", "summary"] and ended is None
 
 
 async def test_the_end_of_the_stream_comes_with_what_preceded_it():
