@@ -1,14 +1,16 @@
 """One Analyze run: workload → statements → missing indexes → unused and duplicate indexes
-→ summary, emitting events as it goes.
+→ summary, emitting events as it goes (the workload first, the summary last).
 
-The run owns one session on the target (the what-if engine's); it is closed when the run
-ends, and terminated at once when the caller cancels. Nothing on the target changes:
-HypoPG objects live in that session and the transactional engine always rolls back.
+The run takes its sessions on the target (the what-if engine's, plus HypoPG helpers) from the
+target's pool (`optimizer_service.pool`): a run that finishes normally gives them back, reset;
+a failed or cancelled run terminates them at once, so none of them is ever reused. Nothing on
+the target changes: HypoPG objects live in those sessions (and go with the reset), and the
+transactional engine always rolls back. A run with nothing to plan and no index analysis
+costs one statement on a pooled session: the capabilities read, which also probes it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from optimizer_service import (
     explain,
     parameters,
     plans,
+    pool,
     targets,
     whatif,
 )
@@ -55,13 +58,14 @@ WHAT_IF_SESSIONS = 2
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
 
-async def _prepare_session(conn: asyncpg.Connection) -> None:
-    """Session settings of an analysis: generic plans for prepared `$n` statements, and
-    (where the role may) no pg_stat_statements entries for the optimizer's own statements,
-    so they do not pollute the workload of the next analysis."""
-    await conn.execute("SET plan_cache_mode = force_generic_plan")
-    with contextlib.suppress(asyncpg.PostgresError):
-        await conn.execute("SET pg_stat_statements.track = 'none'")
+# Settings of an analysis session, made once when the pool opens it: generic plans for
+# prepared `$n` statements, and (where the role may) no pg_stat_statements entries for the
+# optimizer's own statements, so they do not pollute the workload of the next analysis.
+SESSION_SETUP = (
+    "SET plan_cache_mode = force_generic_plan; "
+    "DO $$ BEGIN SET pg_stat_statements.track = 'none'; "
+    "EXCEPTION WHEN OTHERS THEN NULL; END $$"
+)
 
 
 @dataclass
@@ -74,11 +78,11 @@ class Request:
 class Analysis:
     """Runs one analysis; `emit` receives Workload, Insight, Advice and Summary objects."""
 
-    def __init__(self, request: Request, emit: Emit, tracker: Tracker, connect_timeout: float):
+    def __init__(self, request: Request, emit: Emit, tracker: Tracker, sessions: pool.Pool):
         self.req = request
         self.emit = emit
         self.tracker = tracker
-        self.connect_timeout = connect_timeout
+        self.pool = sessions
         self.insights = 0
         self.sessions: list[asyncpg.Connection] = []
 
@@ -87,27 +91,29 @@ class Analysis:
         await self.emit(Insight(severity, code, message, query_id))
 
     async def run(self) -> None:
-        conn = await targets.connect(self.req.target, connect_timeout=self.connect_timeout)
+        conn, caps = await self.pool.acquire(targets.capabilities)
         self.sessions.append(conn)
         ok = False
         try:
-            await self._run(conn)
+            await self._run(conn, caps)
             ok = True
         finally:
-            for session in self.sessions:
-                if ok:
-                    await targets.close(session)
-                else:  # cancelled or failed: the sessions must go now, whatever their state
+            # Only a normal end gives sessions back (the primary last, so it is the next
+            # one taken); cancelled or failed: they must go now, whatever their state.
+            pending = list(self.sessions)
+            try:
+                while ok and pending:
+                    await self.pool.release(pending.pop(), targets.idle_reset_sql(caps))
+            finally:
+                for session in pending:
                     session.terminate()
 
     async def _helpers(self, caps: targets.Capabilities) -> list[whatif.Engine]:
         """Extra HypoPG sessions, so what-if plans are asked for in parallel."""
         helpers: list[whatif.Engine] = []
         for _ in range(WHAT_IF_SESSIONS - 1):
-            conn = await targets.connect(self.req.target, connect_timeout=self.connect_timeout)
+            conn, _ = await self.pool.acquire(targets.mark_working)
             self.sessions.append(conn)
-            await _prepare_session(conn)
-            await conn.execute("SELECT hypopg_reset()")
             helpers.append(whatif.HypoPGEngine(conn, caps.server_version_num))
         return helpers
 
@@ -115,77 +121,77 @@ class Analysis:
         if self.req.workload is not None:
             return self.req.workload
         if not caps.pg_stat_statements:
+            return Workload(Source.PG_STAT_STATEMENTS, (), workloads.Window(None, None))
+        return await workloads.from_pg_stat_statements(conn, self.req.options.max_queries)
+
+    async def _run(self, conn: asyncpg.Connection, caps: targets.Capabilities) -> None:
+        opts = self.req.options
+        self.tracker.set("workload", 2, "reading the workload")
+        workload = await self._workload(conn, caps)
+        await self.emit(workload)
+        if self.req.workload is None and not caps.pg_stat_statements:
             await self.insight(
                 2,
                 "PG_STAT_STATEMENTS_MISSING",
                 "pg_stat_statements is not installed in the target database, so there is "
                 "no workload to read; give queries in the request or CREATE EXTENSION it",
             )
-            return Workload(Source.PG_STAT_STATEMENTS, (), workloads.Window(None, None))
-        return await workloads.from_pg_stat_statements(conn, self.req.options.max_queries)
-
-    async def _run(self, conn: asyncpg.Connection) -> None:
-        opts = self.req.options
-        caps = await targets.capabilities(conn)
-        await _prepare_session(conn)
-        self.tracker.set("workload", 2, "reading the workload")
-        workload = await self._workload(conn, caps)
-        await self.emit(workload)
-        engine = await self._engine(conn, caps)
-        try:
-            statements, writes = await self._statements(conn, engine, workload, caps)
-            existing = await catalog.indexes(conn)
-            model = None
-            if engine is not None:
-                helpers = await self._helpers(caps) if engine.name == "hypopg" else []
-                model = CostModel(engine, statements, writes, helpers)
-            created: list[Advice] = []
-            base_cost = after_cost = 0.0
-            if model is not None:
-                base_cost = after_cost = await model.total(frozenset())
-            if MISSING in opts.analyses and model is not None and statements:
-                created, after_cost = await self._missing(conn, model, statements, existing)
-            dropped: list[Advice] = []
-            if opts.analyses & {UNUSED, DUPLICATE}:
-                self.tracker.set("unused", 85, "looking for unused and duplicate indexes")
-                finder = drops.DropFinder(
-                    conn=conn,
-                    target=self.req.target,
-                    caps=caps,
-                    statements=statements,
-                    existing=existing,
-                    window=workload.window,
-                    analyses=opts.analyses,
-                    engine_name=engine.name if engine else "",
-                )
-                if engine is not None:
-                    await engine.close()
-                    engine = None
-                for item in await finder.find():
-                    dropped.append(item)
-                if UNUSED in opts.analyses:
-                    await self._window_insight(await finder.stats_reset())
-            for item in created + dropped:
-                await self.emit(item)
-            self.tracker.set("summary", 100, "done")
-            await self.emit(
-                Summary(
-                    fingerprints=tuple(a.fingerprint for a in created + dropped),
-                    cost_before=base_cost,
-                    cost_after=after_cost,
-                    improvement=advice.percent(base_cost - after_cost, base_cost),
-                    added_bytes=sum(a.size_bytes for a in created),
-                    freed_bytes=sum(a.size_bytes for a in dropped),
-                    queries_analyzed=len(statements),
-                    insights=self.insights,
-                    recommendations=advice.recommendations(created, dropped),
-                    what_if_calls=model.calls if model else 0,
-                    what_if_cache_hits=model.hits if model else 0,
-                )
+        # Without a query to plan, no what-if engine is needed (its insight still is).
+        engine = await self._engine(conn, caps, needed=bool(workload.queries))
+        statements, writes = await self._statements(conn, engine, workload, caps)
+        drop_analyses = opts.analyses & {UNUSED, DUPLICATE}
+        existing = await catalog.indexes(conn) if statements or drop_analyses else []
+        model = None
+        if engine is not None:
+            helpers = []
+            if engine.name == "hypopg" and statements and MISSING in opts.analyses:
+                helpers = await self._helpers(caps)
+            model = CostModel(engine, statements, writes, helpers)
+        created: list[Advice] = []
+        base_cost = after_cost = 0.0
+        if model is not None:
+            base_cost = after_cost = await model.total(frozenset())
+        if MISSING in opts.analyses and model is not None and statements:
+            created, after_cost = await self._missing(conn, model, statements, existing)
+        # The transactional engine's indexes are rolled back before drops are checked and
+        # before the session goes back to the pool; HypoPG's go with the pool's reset, but
+        # must not hide a drop's effect either.
+        if engine is not None and (drop_analyses or engine.name == "transactional"):
+            await engine.close()
+        dropped: list[Advice] = []
+        if drop_analyses:
+            self.tracker.set("unused", 85, "looking for unused and duplicate indexes")
+            finder = drops.DropFinder(
+                conn=conn,
+                target=self.req.target,
+                caps=caps,
+                statements=statements,
+                existing=existing,
+                window=workload.window,
+                analyses=opts.analyses,
+                engine_name=engine.name if engine else "",
             )
-        finally:
-            if engine is not None:
-                await engine.close()
+            dropped = await finder.find()
+            if UNUSED in opts.analyses:
+                await self._window_insight(await finder.stats_reset())
+        for item in created + dropped:
+            await self.emit(item)
+        self.tracker.set("summary", 100, "done")
+        await self.emit(
+            Summary(
+                fingerprints=tuple(a.fingerprint for a in created + dropped),
+                cost_before=base_cost,
+                cost_after=after_cost,
+                improvement=advice.percent(base_cost - after_cost, base_cost),
+                added_bytes=sum(a.size_bytes for a in created),
+                freed_bytes=sum(a.size_bytes for a in dropped),
+                queries_analyzed=len(statements),
+                insights=self.insights,
+                recommendations=advice.recommendations(created, dropped),
+                what_if_calls=model.calls if model else 0,
+                what_if_cache_hits=model.hits if model else 0,
+            )
+        )
 
     async def _window_insight(self, reset: datetime | None) -> None:
         """Says when "unused" rests on a short or unknown statistics window."""
@@ -207,9 +213,11 @@ class Analysis:
             )
 
     async def _engine(
-        self, conn: asyncpg.Connection, caps: targets.Capabilities
+        self, conn: asyncpg.Connection, caps: targets.Capabilities, *, needed: bool
     ) -> whatif.Engine | None:
         if self.req.target.what_if_engine == "transactional":
+            if not needed:
+                return None
             engine = whatif.TransactionalEngine(conn, caps.server_version_num)
             await engine.begin()
             return engine
@@ -222,8 +230,8 @@ class Analysis:
                 "on a sandbox); unused and duplicate indexes are still analysed",
             )
             return None
-        await conn.execute("SELECT hypopg_reset()")
-        return whatif.HypoPGEngine(conn, caps.server_version_num)
+        # A session is new or was reset before it was pooled: it holds no HypoPG objects.
+        return whatif.HypoPGEngine(conn, caps.server_version_num) if needed else None
 
     async def _statements(
         self,
@@ -291,7 +299,7 @@ class Analysis:
                 writes[stmt.facts.modified] = writes.get(stmt.facts.modified, 0.0) + rows
             if kind != "insert":
                 statements.append(stmt)
-        if workload.source == Source.PG_STAT_STATEMENTS:
+        if workload.source == Source.PG_STAT_STATEMENTS and statements:
             self._table_writes(await catalog.table_writes(conn), workload, writes)
         return statements, writes
 

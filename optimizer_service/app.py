@@ -1,5 +1,6 @@
 """Starting and stopping the optimizer service in-process: `start(settings)` gives a
-running server with `.port` and `.stop()`; `__main__` and tests both use it.
+running server with `.port` and `.stop()`; `__main__` and tests both use it. `stop()` also
+closes the servicer's pooled target sessions.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Running:
 
     server: server.Server
     settings: Settings
+    servicer: OptimizerServicer
 
     @property
     def port(self) -> int:
@@ -34,11 +36,15 @@ class Running:
         return f"{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{self.port}"
 
     async def stop(self, grace: float | None = None) -> None:
-        await self.server.stop(self.settings.grace_seconds if grace is None else grace)
+        """Drains the calls, then closes every pooled target session."""
+        try:
+            await self.server.stop(self.settings.grace_seconds if grace is None else grace)
+        finally:
+            await self.servicer.close()
 
 
-def build(settings: Settings) -> server.Server:
-    servicer = OptimizerServicer(settings)
+def build(settings: Settings, servicer: OptimizerServicer | None = None) -> server.Server:
+    servicer = servicer or OptimizerServicer(settings)
     return server.build_server(
         host=settings.grpc_host,
         port=settings.grpc_port,
@@ -51,7 +57,8 @@ def build(settings: Settings) -> server.Server:
 
 async def start(settings: Settings) -> Running:
     """Builds, starts and marks SERVING an optimizer server for `settings`."""
-    srv = build(settings)
+    servicer = OptimizerServicer(settings)
+    srv = build(settings, servicer)
     await srv.start()
     await srv.health.set("", health.SERVING)
     await srv.health.set(SERVICE_NAME, health.SERVING)
@@ -60,4 +67,4 @@ async def start(settings: Settings) -> Running:
         srv.port,
         ", ".join(t.name for t in settings.targets) or "none",
     )
-    return Running(server=srv, settings=settings)
+    return Running(server=srv, settings=settings, servicer=servicer)

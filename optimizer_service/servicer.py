@@ -3,7 +3,8 @@
 Analyze runs the analysis in a task that feeds a queue; the stream sends what it queues,
 plus the current progress every second while a long phase runs. When the caller cancels,
 the stream's generator is closed, the task is cancelled, and the analysis terminates its
-session on the target.
+sessions on the target. Analyses take their sessions from a pool per target that the
+servicer owns (`close()` at stop); every other RPC opens a session of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from optimizer_service import (
     benchmark,
     diagnostics,
     mappers,
+    pool,
     streams,
     targets,
     validation,
@@ -40,10 +42,16 @@ _DONE = object()
 
 
 class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
-    """Stateless between calls; every call resolves its target from the settings."""
+    """Stateless between calls (idle target sessions aside); every call resolves its target
+    from the settings."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.pools = pool.Pools(settings, setup=analysis.SESSION_SETUP)
+
+    async def close(self) -> None:
+        """Closes the idle analysis sessions of every target."""
+        await self.pools.close()
 
     def _request(self, request: pb.AnalyzeRequest) -> analysis.Request:
         if not request.target:
@@ -71,7 +79,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
         async def emit(event: object) -> None:
             await queue.put(event)
 
-        run = analysis.Analysis(req, emit, tracker, self.settings.connect_timeout_seconds)
+        run = analysis.Analysis(req, emit, tracker, self.pools.of(req.target))
 
         async def work() -> None:
             try:

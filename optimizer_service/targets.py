@@ -1,9 +1,14 @@
 """Connections to target databases, and what each target can do.
 
-Every connection is the optimizer's own session, named `application_name=pgsage-optimizer`
-(so an operator and the tests can see it in pg_stat_activity), with the target's
-`statement_timeout`, and is closed when the work ends or the caller cancels. Connection
-failures become `TargetUnavailable` naming the target and a scrubbed cause (never the DSN).
+Every connection is the optimizer's own session, with the target's `statement_timeout` and
+`lock_timeout`. Benchmark, Apply, Rollback, ValidateStatement and the target listings open a
+session for the call and close it when the work ends or the caller cancels. Analyses take
+theirs from a per-target pool of reusable sessions (`optimizer_service.pool`), set up once
+when opened (`connect(setup=...)`) and reset in one round trip before they are kept
+(`idle_reset_sql`). In pg_stat_activity a session at work is named
+`application_name=pgsage-optimizer` and a pooled idle one `pgsage-optimizer (idle)`, so an
+operator (and the tests) can tell them apart. Connection failures become
+`TargetUnavailable` naming the target and a scrubbed cause (never the DSN).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from optimizer_service.settings import Settings, TargetConfig
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "pgsage-optimizer"
+IDLE_APPLICATION_NAME = "pgsage-optimizer (idle)"
+_MARK_WORKING = "SELECT set_config('application_name', 'pgsage-optimizer', false)"
+_MARK_IDLE = "SELECT set_config('application_name', 'pgsage-optimizer (idle)', false)"
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,13 @@ def cause_of(target: TargetConfig, exc: BaseException) -> str:
     return errors.scrub(text, _password(target))
 
 
-async def connect(target: TargetConfig, *, connect_timeout: float) -> asyncpg.Connection:
-    """Opens the optimizer's own session on `target`, or raises TargetUnavailable."""
+async def connect(
+    target: TargetConfig, *, connect_timeout: float, setup: str = ""
+) -> asyncpg.Connection:
+    """Opens the optimizer's own session on `target`, or raises TargetUnavailable.
+
+    `setup` (simple-query statements) runs once on the new session, in the same round trip
+    as the session settings of every connection."""
     try:
         conn = await asyncpg.connect(
             dsn=target.dsn.get_secret_value(),
@@ -84,10 +97,17 @@ async def connect(target: TargetConfig, *, connect_timeout: float) -> asyncpg.Co
                 ),
             },
         )
+        statements = [setup] if setup else []
         if conn.get_server_version() >= (14, 0):
             # A backend waiting on a lock notices a caller that went away (a cancelled
             # analysis closes its socket) within a second instead of when the lock frees.
-            await conn.execute("SET client_connection_check_interval = 1000")
+            statements.insert(0, "SET client_connection_check_interval = 1000")
+        if statements:
+            try:
+                await conn.execute("; ".join(statements), timeout=connect_timeout)
+            except BaseException:
+                conn.terminate()
+                raise
         return conn
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         cause = cause_of(target, exc)
@@ -128,10 +148,14 @@ async def session(
 
 
 async def capabilities(conn: asyncpg.Connection) -> Capabilities:
-    """Reads the server version and the extensions the analyses use."""
+    """Reads the server version and the extensions the analyses use.
+
+    It is also the first statement of an analysis on a pooled session: it proves the session
+    alive and names it working (`pgsage-optimizer`) in the same round trip."""
     row = await conn.fetchrow(
         """
-        SELECT current_setting('server_version') AS version,
+        SELECT set_config('application_name', 'pgsage-optimizer', false) AS working,
+               current_setting('server_version') AS version,
                current_setting('server_version_num')::int AS version_num,
                (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements')
                    AS pgss,
@@ -146,3 +170,20 @@ async def capabilities(conn: asyncpg.Connection) -> Capabilities:
         hypopg_version=row["hypopg"] or "",
         hypopg_can_hide=bool(row["can_hide"]),
     )
+
+
+async def mark_working(conn: asyncpg.Connection) -> None:
+    """Names a (pooled) session working again; its first statement, so also its probe."""
+    await conn.execute(_MARK_WORKING)
+
+
+def idle_reset_sql(caps: Capabilities) -> str:
+    """One simple-query batch that leaves an analysis session as a new one would be: no
+    prepared statements, no HypoPG objects, and named idle in pg_stat_activity."""
+    statements = ["DEALLOCATE ALL"]
+    if caps.hypopg_version:
+        statements.append("SELECT hypopg_reset()")
+        if caps.hypopg_can_hide:
+            statements.append("SELECT hypopg_unhide_all_indexes()")
+    statements.append(_MARK_IDLE)
+    return "; ".join(statements)

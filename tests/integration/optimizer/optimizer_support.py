@@ -63,11 +63,14 @@ def targets_for(database: str) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 async def optimizer_for() -> AsyncIterator[Callable[[list[dict[str, object]]], object]]:
-    """Starts optimizer servers for given targets; all stopped at the end of the module."""
+    """Starts optimizer servers for given targets (and other settings); all stopped at the
+    end of the module."""
     running: list[app.Running] = []
 
-    async def start(targets: list[dict[str, object]]) -> app.Running:
-        server = await app.start(Settings(grpc_host="127.0.0.1", grpc_port=0, targets=targets))
+    async def start(targets: list[dict[str, object]], **settings: object) -> app.Running:
+        server = await app.start(
+            Settings(grpc_host="127.0.0.1", grpc_port=0, targets=targets, **settings)
+        )
         running.append(server)
         return server
 

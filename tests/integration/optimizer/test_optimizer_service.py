@@ -71,16 +71,23 @@ def stub(channel) -> pb_grpc.OptimizerServiceStub:
     return pb_grpc.OptimizerServiceStub(channel)
 
 
-async def sessions(database: str) -> int:
+async def sessions(database: str) -> dict[int, str]:
+    """pid → application_name of the optimizer's sessions on `database`: working ones are
+    named `pgsage-optimizer`, pooled idle ones `pgsage-optimizer (idle)`."""
     conn = await asyncpg.connect(dsn_for(database))
     try:
-        return await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE application_name = 'pgsage-optimizer' AND datname = $1",
+        rows = await conn.fetch(
+            "SELECT pid, application_name FROM pg_stat_activity "
+            "WHERE application_name LIKE 'pgsage-optimizer%' AND datname = $1",
             database,
         )
     finally:
         await conn.close()
+    return {r["pid"]: r["application_name"] for r in rows}
+
+
+def working(found: dict[int, str]) -> set[int]:
+    return {pid for pid, name in found.items() if name == "pgsage-optimizer"}
 
 
 async def test_health_serving_overall_and_for_the_service(channel):
@@ -213,16 +220,23 @@ async def test_a_cancelled_analysis_leaves_no_session_on_the_target(stub, databa
     # Enough distinct queries that the analysis is still running when it is cancelled.
     template = "SELECT id FROM orders WHERE customer = {n} AND total > {n} ORDER BY created"
     queries = [(template.format(n=n), 1) for n in range(60)]
+    before = await sessions(database)  # idle sessions pooled by earlier analyses
+    assert not working(before)
     call = stub.Analyze(pb.AnalyzeRequest(target=engine, workload=workload(*queries)))
     first = await call.read()
     assert first.WhichOneof("event") == "workload"
-    assert await sessions(database) == 1
+    used = working(await sessions(database))
+    assert len(used) == 1
     call.cancel()
+    # Its sessions are gone and none went back to the pool: what is left is a subset of
+    # what was idle before, without the session the analysis used.
     for _ in range(100):
-        if await sessions(database) == 0:
+        after = await sessions(database)
+        if not working(after) and set(after) <= set(before) - used:
             break
         await asyncio.sleep(0.1)
-    assert await sessions(database) == 0
+    assert not working(after)
+    assert set(after) <= set(before) - used
     conn = await asyncpg.connect(dsn_for(database))
     try:  # the transactional engine's what-if indexes were rolled back
         assert (
