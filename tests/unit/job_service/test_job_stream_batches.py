@@ -1,6 +1,7 @@
 """How the dispatcher groups the optimizer's events into writes: progress and insight events
-already waiting (or following within the linger) are folded into the next write, each workload, suggestion and summary ends a
-write of its own, and the end of the stream comes after everything it followed."""
+already waiting (or following within the linger) are folded into the next write; each
+workload, suggestion and summary ends a write of its own; and the end of the stream comes
+after everything it followed."""
 
 from __future__ import annotations
 
