@@ -77,6 +77,10 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
             return True
+        if isinstance(exc, asyncpg.InternalClientError):
+            # The driver's connection is in a state it cannot go on from (the server went
+            # away between two messages, e.g. at shutdown): that connection is done for.
+            return True
         if isinstance(
             exc,
             OSError
