@@ -28,6 +28,9 @@ Data flow of one Analyze (modules by role):
     diagnostics: the other RPCs; errors: the error tree.
 
 The optimizer never changes a target while analysing: HypoPG objects live in its own
-sessions (application_name `pgsage-optimizer`), the transactional engine always rolls back,
-and every session closes when the call ends or is cancelled.
+sessions (application_name `pgsage-optimizer`), the transactional engine always rolls back.
+A session whose analysis finished normally is reset (no hypothetical index, no prepared
+statement left) and kept for the next analysis of that target (`pgsage-optimizer (idle)`,
+at most `session_pool_size` per target, closed after `session_idle_seconds`); a cancelled
+or failed analysis's sessions are terminated at once.
 """

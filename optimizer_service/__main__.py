@@ -1,5 +1,6 @@
 """`python -m optimizer_service`: settings from the environment (PGSAGE_OPTIMIZER_*), then
-serve until SIGTERM/SIGINT (NOT_SERVING first, then drain)."""
+serve until SIGTERM/SIGINT (NOT_SERVING first, then drain, then close the pooled target
+sessions)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ log = logging.getLogger("optimizer_service")
 
 async def _serve(settings: Settings) -> None:
     running = await app.start(settings)
-    await server.run_until_signal(running.server, grace=settings.grace_seconds)
+    try:
+        await server.run_until_signal(running.server, grace=settings.grace_seconds)
+    finally:
+        await running.servicer.close()  # the pooled target sessions, politely
 
 
 def main() -> int:
