@@ -53,6 +53,20 @@ def empty_job() -> job_pb2.Job:
     )
 
 
+def one_query_job() -> job_pb2.Job:
+    """`--one-query`: a job that plans `SELECT 1` and looks for duplicate indexes (three
+    statements on the target: capabilities, EXPLAIN, the catalog's indexes)."""
+    return job_pb2.Job(
+        kind=job_pb2.Job.ANALYZE,
+        target=_cluster.TARGET,
+        queries=["SELECT 1"],
+        analysis_types=[job_pb2.DUPLICATE_INDEXES],
+    )
+
+
+JOB = empty_job
+
+
 class Round:
     def __init__(self, jobs: int, seconds: float, latencies: list[float], failed: int) -> None:
         self.jobs, self.seconds, self.latencies, self.failed = jobs, seconds, latencies, failed
@@ -119,7 +133,7 @@ async def lifecycle_round(c: _cluster.Cluster, addresses: list[str], n: int) -> 
         async def creator() -> None:
             for _ in counter:
                 job = await stubs[next(turn)].CreateJob(
-                    job_service_pb2.CreateJobRequest(job=empty_job()), timeout=30
+                    job_service_pb2.CreateJobRequest(job=JOB()), timeout=30
                 )
                 ids.append(job.name.removeprefix("jobs/"))
 
@@ -267,7 +281,8 @@ async def main(jobs: int, rounds: int) -> None:
 
     print(
         bp.table(
-            f"lifecycle: {jobs} jobs per round, {rounds} rounds, {IN_FLIGHT} CreateJob in flight",
+            f"lifecycle ({JOB.__name__}): {jobs} jobs per round, {rounds} rounds, "
+            f"{IN_FLIGHT} CreateJob in flight",
             [
                 "setup",
                 "jobs/s (median)",
@@ -300,5 +315,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--one-query", action="store_true", help="plan SELECT 1 per job (not BENCH.md's job)"
+    )
     args = parser.parse_args()
+    if args.one_query:
+        JOB = one_query_job
     asyncio.run(main(args.jobs, args.rounds))

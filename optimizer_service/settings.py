@@ -8,8 +8,10 @@ Environment variables carry the prefix `PGSAGE_OPTIMIZER_`:
   `[{"name": "demo", "dsn": "postgresql://...", "what_if_engine": "transactional"}]`
   (targets from both sources are merged; a name may appear once)
 - `GRACE_SECONDS` (default 10), `CONNECT_TIMEOUT_SECONDS` (default 5)
-- `SESSION_POOL_SIZE` (default 4): idle analysis sessions kept per target for the next
-  Analyze (0: every analysis opens and closes its own sessions)
+- `SESSION_POOL_SIZE` (default 16, a job service's default number of concurrent jobs): idle
+  analysis sessions kept per target for the next Analyze (0: every analysis opens and
+  closes its own sessions). Smaller than the analyses running at once, sessions churn:
+  opening one costs the target a backend start (and TLS), several times a cheap analysis
 - `SESSION_IDLE_SECONDS` (default 60): an idle pooled session is closed after this long, so
   a quiet optimizer holds no target connections
 
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
     targets: list[TargetConfig] = Field(default_factory=list)
     grace_seconds: float = 10.0
     connect_timeout_seconds: float = 5.0
-    session_pool_size: int = Field(default=4, ge=0)
+    session_pool_size: int = Field(default=16, ge=0)
     session_idle_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("targets", mode="before")
