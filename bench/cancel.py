@@ -9,9 +9,10 @@ while planning it (the workload and an insight are already streamed and stored; 
 RUNNING). The optimizer is observed from outside, without touching its code: its session
 (application_name `pgsage-optimizer`) disappears from the target's pg_stat_activity once
 the optimizer, seeing the cancelled stream, stops the analysis and closes that session
-(the target database has client_connection_check_interval = 5 ms, so a backend waiting on
-a lock notices at once that its client left; and the target's lock_timeout is raised from
-the optimizer's 1 s default so that the analysis really waits until cancelled).
+(a backend waiting on a lock notices that its client left at its next
+client_connection_check_interval, which the optimizer sets to 100 ms on its sessions; and
+the target's lock_timeout is raised from the optimizer's 1 s default so that the analysis
+really waits until cancelled).
 
 Two job services share the store; only replica A runs jobs (B has
 PGSAGE_JOBS_MAX_CONCURRENT_JOBS=0). A sample: CreateJob; wait until the optimizer's session
@@ -34,16 +35,7 @@ from bench import _cluster
 from bench import _platform as bp
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
-# A backend waiting on a lock notices that its client left only with
-# client_connection_check_interval set; without it the optimizer's closed session would
-# wait on the target until the lock goes.
-TARGET_SQL = """
-CREATE TABLE t (id int PRIMARY KEY, v text);
-DO $$ BEGIN
-  EXECUTE format('ALTER DATABASE %I SET client_connection_check_interval = 5',
-                 current_database());
-END $$;
-"""
+TARGET_SQL = "CREATE TABLE t (id int PRIMARY KEY, v text)"
 # The optimizer's sessions on a target carry this name (optimizer_service.targets).
 APPLICATION_NAME = "pgsage-optimizer"
 

@@ -32,6 +32,12 @@ APPLICATION_NAME = "pgsage-optimizer"
 IDLE_APPLICATION_NAME = "pgsage-optimizer (idle)"
 _MARK_WORKING = "SELECT set_config('application_name', 'pgsage-optimizer', false)"
 _MARK_IDLE = "SELECT set_config('application_name', 'pgsage-optimizer (idle)', false)"
+# client_connection_check_interval of the optimizer's sessions: 100 ms, or less when the
+# target is set to less.
+_CHECK_CLIENT = """
+SELECT set_config('client_connection_check_interval', '100', false)
+FROM pg_settings WHERE name = 'client_connection_check_interval'
+  AND (setting::int = 0 OR setting::int > 100)"""
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,10 @@ async def connect(
         statements = [setup] if setup else []
         if conn.get_server_version() >= (14, 0):
             # A backend waiting on a lock notices a caller that went away (a cancelled
-            # analysis closes its socket) within a second instead of when the lock frees.
-            statements.insert(0, "SET client_connection_check_interval = 1000")
+            # analysis closes its socket) within 100 ms instead of when the lock frees (a
+            # poll() per interval while a statement runs). A stricter value set on the
+            # target stays.
+            statements.insert(0, _CHECK_CLIENT)
         if statements:
             try:
                 await conn.execute("; ".join(statements), timeout=connect_timeout)

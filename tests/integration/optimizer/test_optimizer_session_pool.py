@@ -175,7 +175,28 @@ async def test_a_released_session_is_reset_named_idle_and_keeps_its_setup(databa
         # The session's setup was made once, when it was opened, and is still in force.
         assert await again.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
         assert await again.fetchval("SHOW pg_stat_statements.track") == "none"
+        # A cancelled analysis's backend, waiting on a lock, notices within 100 ms.
+        assert await again.fetchval("SHOW client_connection_check_interval") == "100ms"
         await sessions.release(again, targets.idle_reset_sql(caps))
+
+
+async def test_a_stricter_client_check_set_on_the_target_stays():
+    name = await create_database("strict", "SELECT 1")
+    try:
+        admin = await asyncpg.connect(dsn_for(name))
+        try:
+            await admin.execute(
+                f'ALTER DATABASE "{name}" SET client_connection_check_interval = 20'
+            )
+        finally:
+            await admin.close()
+        conn = await targets.connect(target_of(name), connect_timeout=5)
+        try:
+            assert await conn.fetchval("SHOW client_connection_check_interval") == "20ms"
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(name)
 
 
 async def test_a_pooled_session_killed_while_idle_does_not_fail_the_next_analysis(database):
