@@ -28,6 +28,7 @@ FILTER_FIELDS = {
     "target": filters.FieldSpec("text"),
     "action": filters.FieldSpec("text"),
     "actor": filters.FieldSpec("text"),
+    "on_behalf_of": filters.FieldSpec("text"),
     "time": filters.FieldSpec("time"),
 }
 
@@ -46,6 +47,7 @@ class Entry:
     detail: str = ""
     from_state: str = ""
     to_state: str = ""
+    on_behalf_of: str = ""
     authenticated: bool = False
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     time: datetime | None = None
@@ -63,8 +65,8 @@ def actor_of(metadata: Any) -> str:
 
 _INSERT = """
 INSERT INTO audit_record (id, actor, authenticated, action, resource, job_id, target,
-                          statement, outcome, detail, from_state, to_state)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"""
+                          statement, outcome, detail, from_state, to_state, on_behalf_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"""
 
 
 async def record(conn: Connection, entry: Entry) -> None:
@@ -82,12 +84,13 @@ async def record(conn: Connection, entry: Entry) -> None:
         entry.detail[:2000],
         entry.from_state,
         entry.to_state,
+        entry.on_behalf_of,
     )
 
 
 _COLUMNS = (
     "id, time, actor, authenticated, action, resource, job_id, target, statement, outcome, "
-    "detail, from_state, to_state"
+    "detail, from_state, to_state, on_behalf_of"
 )
 
 

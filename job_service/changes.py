@@ -133,6 +133,7 @@ async def move(
     action: str,
     job_id: uuid.UUID,
     reason: str = "",
+    on_behalf_of: str = "",
 ) -> domain.Suggestion | None:
     """Moves `s` to `to` if it is in `allowed_from`, with its audit record; None if not."""
     row = await conn.fetchrow(_MOVE, s.id, s.job_id, to, reason, list(allowed_from))
@@ -151,6 +152,7 @@ async def move(
             detail=reason,
             from_state=s.state,
             to_state=to,
+            on_behalf_of=on_behalf_of,
         ),
     )
     return moved
@@ -165,7 +167,8 @@ RETURNING {suggestions.COLUMNS}"""
 
 _ORPHANS = """
 WITH o AS (
-    SELECT s.id, s.job_id, s.state, s.target, j.id AS change_job, j.state AS job_state
+    SELECT s.id, s.job_id, s.state, s.target, j.id AS change_job, j.state AS job_state,
+           j.creator
     FROM suggestion s JOIN job j ON j.suggestion_id = s.id
     WHERE s.state IN ('APPLYING', 'ROLLING_BACK') AND j.kind IN ('APPLY', 'ROLLBACK')
       AND j.state IN ('FAILED', 'CANCELLED')
@@ -180,7 +183,7 @@ UPDATE suggestion s SET
     version = s.version + 1, update_time = now()
 FROM o WHERE s.id = o.id
 RETURNING s.id, s.job_id, s.target, o.state AS from_state, s.state AS to_state,
-          s.failure_reason, o.change_job"""
+          s.failure_reason, o.change_job, o.creator"""
 
 
 async def settle_orphans(conn: Connection) -> int:
@@ -199,6 +202,7 @@ async def settle_orphans(conn: Connection) -> int:
                 detail=r["failure_reason"],
                 from_state=r["from_state"],
                 to_state=r["to_state"],
+                on_behalf_of=r["creator"],
             ),
         )
     return len(rows)
@@ -248,6 +252,7 @@ class ChangeRun:
                         to,
                         allowed,
                         actor=self.actor,
+                        on_behalf_of=self.job.creator,
                         action=f"suggestion.{kind.lower()}",
                         job_id=self.job.id,
                     )
@@ -257,6 +262,7 @@ class ChangeRun:
                     conn,
                     audit.Entry(
                         actor=self.actor,
+                        on_behalf_of=self.job.creator,
                         action=f"{kind.lower()}.intent",
                         resource=names.suggestion_name(s.job_id, s.id),
                         job_id=self.job.id,
@@ -307,6 +313,7 @@ class ChangeRun:
         phase = optimizer_service_pb2.StatementExecution.Phase.Name(e.phase)
         entry = audit.Entry(
             actor=self.actor,
+            on_behalf_of=self.job.creator,
             action="statement.execute",
             resource=names.suggestion_name(s.job_id, s.id),
             job_id=self.job.id,
@@ -380,6 +387,7 @@ class ChangeRun:
                     to,
                     current,
                     actor=self.actor,
+                    on_behalf_of=self.job.creator,
                     action=f"suggestion.{to.lower()}",
                     job_id=self.job.id,
                     reason=reason,

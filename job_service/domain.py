@@ -52,6 +52,7 @@ class Job:
     end_time: datetime | None = None
     expire_time: datetime | None = None
     request_id: str | None = None
+    creator: str = ""
 
     @classmethod
     def from_values(cls, values: Sequence[object]) -> Job:
@@ -98,6 +99,7 @@ class NewJob:
     suggestion_id: uuid.UUID | None = None
     request_id: str | None = None
     max_attempts: int = 3
+    creator: str = ""
 
 
 @dataclass(frozen=True)

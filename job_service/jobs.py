@@ -99,8 +99,8 @@ SELECT {COLUMNS}{returning}, {NOTIFY} FROM u"""
 _CREATE = f"""
 WITH ins AS (
     INSERT INTO job (id, request_id, kind, state, target, analysis_types, options, queries,
-                     suggestion_job_id, suggestion_id, max_attempts)
-    VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10)
+                     suggestion_job_id, suggestion_id, max_attempts, creator)
+    VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (request_id) DO UPDATE SET request_id = EXCLUDED.request_id
     RETURNING *, (xmax = 0) AS inserted
 ), e AS (
@@ -130,6 +130,7 @@ async def create(conn: Connection, new: domain.NewJob) -> tuple[domain.Job, bool
         new.suggestion_job_id,
         new.suggestion_id,
         new.max_attempts,
+        new.creator,
     )
     return job_from_row(row), bool(row["inserted"])
 

@@ -57,6 +57,7 @@ def job_to_proto(job: domain.Job) -> job_pb2.Job:
         revision=job.revision,
         etag=job.etag,
         cancel_requested=job.cancel_requested,
+        creator=job.creator,
     )
     if job.analysis_types:
         message.analysis_types.extend(_ANALYSIS_TYPES[t] for t in job.analysis_types)
@@ -151,7 +152,7 @@ def current_to_proto(job: domain.Job) -> job_service_pb2.WatchJobResponse:
 
 
 def new_job(
-    request: job_service_pb2.CreateJobRequest, max_attempts: int
+    request: job_service_pb2.CreateJobRequest, max_attempts: int, creator: str = ""
 ) -> tuple[domain.NewJob, tuple[uuid.UUID, uuid.UUID] | None]:
     """Validates a CreateJob request.
 
@@ -204,6 +205,7 @@ def new_job(
             suggestion_id=suggestion_ids[1] if suggestion_ids else None,
             request_id=request.request_id or None,
             max_attempts=max_attempts,
+            creator=creator,
         ),
         suggestion_ids,
     )
@@ -413,6 +415,7 @@ def audit_to_proto(entry: audit.Entry) -> audit_pb2.AuditRecord:
         detail=entry.detail,
         from_state=entry.from_state,
         to_state=entry.to_state,
+        on_behalf_of=entry.on_behalf_of,
     )
     if entry.time is not None:
         _set_ts(record.time, entry.time)

@@ -75,6 +75,8 @@ job = Table(
     Column("id", UUID(as_uuid=True), nullable=False),
     # Idempotency key of CreateJob; NULL when the caller gave none.
     Column("request_id", Text, nullable=True),
+    # Who asked for it (`x-pgsage-actor` of CreateJob); '' for jobs from before 0004.
+    Column("creator", Text, nullable=False, server_default=""),
     Column("kind", Text, nullable=False),
     Column("state", Text, nullable=False),
     Column("target", Text, nullable=False),
@@ -230,6 +232,8 @@ audit_record = Table(
     Column("detail", Text, nullable=False, server_default=""),
     Column("from_state", Text, nullable=False, server_default=""),
     Column("to_state", Text, nullable=False, server_default=""),
+    # For what a job runs: the job's creator.
+    Column("on_behalf_of", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("id"),
     # ListAuditRecords: newest first, keyset on (time, id), one index per filter shape.
     Index("ix_audit_record_time_id", text("time DESC"), text("id DESC")),

@@ -68,7 +68,8 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def CreateJob(
         self, request: job_service_pb2.CreateJobRequest, context: grpc.aio.ServicerContext
     ) -> job_pb2.Job:
-        new, suggestion_ids = mappers.new_job(request, self._max_attempts)
+        actor = audit.actor_of(context.invocation_metadata())
+        new, suggestion_ids = mappers.new_job(request, self._max_attempts, actor)
         # A job on a suggestion is checked and audited with its creation, atomically; a
         # plain analysis is one statement (the hot path).
         scope = self._db.connection() if suggestion_ids is None else self._db.transaction()
@@ -87,7 +88,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                 await audit.record(
                     conn,
                     audit.Entry(
-                        actor=audit.actor_of(context.invocation_metadata()),
+                        actor=actor,
                         action=f"job.create.{new.kind.lower()}",
                         resource=request.job.suggestion,
                         job_id=job.id,

@@ -1,6 +1,8 @@
 """`pgsage`: the command line of pgsage (start the stack, run analyses, review suggestions).
 
-Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051).
+Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051),
+as `--actor` (or `PGSAGE_ACTOR`, default the login name): the name the audit trail records
+for approvals, dismissals and the jobs this user asks for (not authenticated).
 Exit codes: 0 ok, 1 failure, 2 usage, 3 unavailable (see `pgsage.cli.errors`).
 """
 
@@ -46,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
     )
     root.add_argument(
         "--timeout", type=float, default=10.0, help="seconds per call (default %(default)s)"
+    )
+    root.add_argument(
+        "--actor",
+        default=os.environ.get("PGSAGE_ACTOR") or commands.login_name(),
+        help="who you are, for the audit trail (env PGSAGE_ACTOR; default %(default)s)",
     )
     sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import re
 import sys
@@ -29,18 +30,30 @@ ANALYSES = {
 _UUIDISH = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 
 
-class Client:
-    """A channel to the job service with a deadline on every unary call."""
+def login_name() -> str:
+    """The user's login name, or "" when the system cannot tell."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
 
-    def __init__(self, address: str, timeout: float) -> None:
+
+class Client:
+    """A channel to the job service with a deadline on every unary call, each saying who
+    is calling (`x-pgsage-actor`, for the audit trail)."""
+
+    def __init__(self, address: str, timeout: float, actor: str = "") -> None:
         self.address = address
         self.timeout = timeout
         self.channel = grpc.insecure_channel(address)
         self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
+        # gRPC metadata values are printable ASCII.
+        who = "".join(ch for ch in actor if " " <= ch <= "~").strip()
+        self.metadata = (("x-pgsage-actor", who),) if who else ()
 
     def call(self, method: str, request):
         try:
-            return getattr(self.stub, method)(request, timeout=self.timeout)
+            return getattr(self.stub, method)(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise from_rpc(exc, self.address) from None
 
@@ -57,7 +70,7 @@ class Interrupted(CliError):
 
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Client]:
-    client = Client(args.address, args.timeout)
+    client = Client(args.address, args.timeout, getattr(args, "actor", ""))
     try:
         yield client
     except (Interrupted, KeyboardInterrupt):
@@ -128,6 +141,7 @@ def _show_job(job: Job, out: TextIO) -> None:
         ("progress", f"{job.progress.percent:.0f}% {job.progress.stage} {job.progress.message}"),
         ("attempt", f"{job.attempt} of {job.max_attempts}"),
         ("created", render.when(job.create_time)),
+        ("requested by", job.creator or "-"),
         ("ended", render.when(job.end_time)),
         ("suggestions", str(job.counts.suggestions)),
     ]
@@ -271,6 +285,7 @@ def _watch(client: Client, name: str) -> Job:
             stream = client.stub.WatchJob(
                 job_service_pb2.WatchJobRequest(name=name, since_revision=revision),
                 timeout=3600,
+                metadata=client.metadata,
             )
             try:
                 for change in stream:

@@ -289,6 +289,8 @@ async function analysisFlow() {
   const executions = (await executed.allInnerTexts()).join("\n");
   assert.ok(executions.includes("CREATE INDEX CONCURRENTLY"), executions);
   assert.match(executions, /SET lock_timeout/);
+  // The apply job ran them on behalf of the reviewer who asked for it.
+  assert.match(executions, /pgsage:jobs\/[0-9a-f-]{36}\s*for e2e-reviewer/, executions);
   await audit.scrollIntoViewIfNeeded();
   await audit.screenshot({ path: `${ARTIFACTS}/15-audit-list.png` });
   // Older pages load with "More"; the reviewer's own changes carry the "acting as" name.
@@ -332,6 +334,7 @@ async function analysisFlow() {
   assert.equal(await change.locator(".badge").first().innerText(), "rolled back");
   const recorded = change.locator("tr[data-action='statement.execute']");
   await until(async () => (await recorded.count()) >= 2, "the job's statements listed");
+  assert.equal(await page.getByTestId("job-creator").innerText(), "e2e-reviewer");
   assert.equal(await page.getByTestId("download-patch").count(), 0);
   await shot("19-rollback-job");
 }

@@ -91,6 +91,11 @@ export function AuditList({ filter, version, title }: { filter: string; version:
                 <td className="small" title={r.actor || "anonymous"}>
                   <div className="audit-actor">
                     <span className="actor-name">{r.actor || "anonymous"}</span>
+                    {r.onBehalfOf && (
+                      <span className="muted on-behalf-of" title="the job that did this was asked for by">
+                        for {r.onBehalfOf}
+                      </span>
+                    )}
                     {!r.authenticated && (
                       <span className="badge badge-unauth" title="pgsage does not authenticate callers yet: this name is what the caller said">
                         unauthenticated

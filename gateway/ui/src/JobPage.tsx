@@ -153,6 +153,7 @@ export function JobPage({ id }: { id: string }) {
           {!job.suggestion && <div><dt>Budget</dt><dd>{job.options?.storageBudgetBytes ? bytes(job.options.storageBudgetBytes) : "optimizer default"}</dd></div>}
           <div><dt>Attempt</dt><dd>{job.attempt ?? 0} of {job.maxAttempts ?? "—"}</dd></div>
           <div><dt>Created</dt><dd>{dateTime(job.createTime)}</dd></div>
+          <div><dt>Requested by</dt><dd data-testid="job-creator">{job.creator || "—"}</dd></div>
           <div><dt>Ran for</dt><dd>{job.startTime ? duration(job.startTime, job.endTime) : "—"}</dd></div>
           {!job.suggestion && (
             <>

@@ -67,6 +67,8 @@ export interface Job {
   revision?: string;
   etag?: string;
   cancelRequested?: boolean;
+  /** Who asked for the job (the x-pgsage-actor of its creation; not authenticated). */
+  creator?: string;
 }
 
 export interface QueryImpact {
@@ -124,6 +126,8 @@ export interface AuditRecord {
   detail?: string;
   fromState?: string;
   toState?: string;
+  /** For what a job ran: who asked for that job. */
+  onBehalfOf?: string;
 }
 
 export interface Suggestion {

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuditRecord(_message.Message):
-    __slots__ = ("name", "time", "actor", "authenticated", "action", "resource", "job", "target", "statement", "outcome", "detail", "from_state", "to_state")
+    __slots__ = ("name", "time", "actor", "authenticated", "action", "resource", "job", "target", "statement", "outcome", "detail", "from_state", "to_state", "on_behalf_of")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class AuditRecord(_message.Message):
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     FROM_STATE_FIELD_NUMBER: _ClassVar[int]
     TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
     name: str
     time: _timestamp_pb2.Timestamp
     actor: str
@@ -38,4 +39,5 @@ class AuditRecord(_message.Message):
     detail: str
     from_state: str
     to_state: str
-    def __init__(self, name: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., authenticated: _Optional[bool] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., job: _Optional[str] = ..., target: _Optional[str] = ..., statement: _Optional[str] = ..., outcome: _Optional[str] = ..., detail: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ...) -> None: ...
+    on_behalf_of: str
+    def __init__(self, name: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., authenticated: _Optional[bool] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., job: _Optional[str] = ..., target: _Optional[str] = ..., statement: _Optional[str] = ..., outcome: _Optional[str] = ..., detail: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...

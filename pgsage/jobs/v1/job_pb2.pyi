@@ -25,7 +25,7 @@ UNUSED_INDEXES: AnalysisType
 DUPLICATE_INDEXES: AnalysisType
 
 class Job(_message.Message):
-    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested")
+    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Job.Kind]
@@ -79,6 +79,7 @@ class Job(_message.Message):
     REVISION_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: Job.Kind
     state: Job.State
@@ -104,7 +105,8 @@ class Job(_message.Message):
     revision: int
     etag: str
     cancel_requested: bool
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
+    creator: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ...) -> None: ...
 
 class AnalysisOptions(_message.Message):
     __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns")

@@ -11,6 +11,7 @@ import grpc
 import pgsage_stack
 from pgsage_cli import PGSAGE, run_pgsage
 
+from pgsage.cli.commands import login_name
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -44,13 +45,15 @@ async def test_analyze_then_list_show_and_cancel(pgsage, store):
     shown = await pgsage("jobs", "show", name.removeprefix("jobs/"))
     assert shown.code == 0
     assert f"target:      {target}" in shown.out
+    # Without --actor or PGSAGE_ACTOR, the CLI says it is the login name.
+    assert f"requested by:{login_name()}" in shown.out
     assert "Index on public.orders (customer_id)" in shown.out
 
     cancelled = await pgsage("jobs", "cancel", name)
     assert cancelled.code == 0 and cancelled.out.strip() == f"{name}: cancelled"
 
 
-async def test_suggestions_list_approve_dismiss(pgsage, store):
+async def test_suggestions_list_approve_dismiss(pgsage, service, store):
     job = (await pgsage("analyze", "--target", "demo")).out.strip()
     first = await pgsage_stack.seed_suggestion(store, job, column="customer_id")
     second = await pgsage_stack.seed_suggestion(store, job, column="created_at")
@@ -58,12 +61,27 @@ async def test_suggestions_list_approve_dismiss(pgsage, store):
     listed = await pgsage("suggestions", "list", "--job", job)
     assert listed.code == 0 and listed.out.count("pending") == 2
 
-    approved = await pgsage("suggestions", "approve", first)
+    approved = await pgsage("--actor", "alice", "suggestions", "approve", first)
     assert approved.code == 0 and approved.out.strip() == f"{first}: approved"
     by_id = await pgsage(
-        "suggestions", "dismiss", second.rsplit("/", 1)[1], "--job", job, "--reason", "not now"
+        "suggestions",
+        "dismiss",
+        second.rsplit("/", 1)[1],
+        "--job",
+        job,
+        "--reason",
+        "not now",
+        env={"PGSAGE_ACTOR": "bob"},
     )
     assert by_id.code == 0 and by_id.out.strip() == f"{second}: dismissed"
+    # The audit trail names who did each (as the CLI was told; unauthenticated).
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        for name, who in ((first, "alice"), (second, "bob")):
+            trail = await stub.ListAuditRecords(
+                job_service_pb2.ListAuditRecordsRequest(filter=f'resource = "{name}"')
+            )
+            assert [r.actor for r in trail.audit_records] == [who]
 
     again = await pgsage("suggestions", "approve", second)
     assert again.code == 1

@@ -118,6 +118,14 @@ async def test_apply_then_rollback_leaves_the_catalog_as_it_was(cluster):
         assert ("statement.execute", "SUCCEEDED") in actions
         assert ("suggestion.applied", "OK") in actions
         assert ("suggestion.rolled_back", "OK") in actions
+        # What the jobs ran is the job service's doing, on behalf of who asked for the job.
+        assert applied_job.creator == "alice" and rolled_job.creator == "alice"
+        by_jobs = [r for r in records if r.actor.startswith("pgsage:jobs/")]
+        assert by_jobs and all(r.on_behalf_of == "alice" for r in by_jobs), by_jobs
+        theirs = await stub.ListAuditRecords(
+            job_service_pb2.ListAuditRecordsRequest(filter='on_behalf_of = "alice"')
+        )
+        assert {r.name for r in theirs.audit_records} == {r.name for r in by_jobs}
         executed = [r.statement for r in records if r.action == "statement.execute"]
         assert any(st.startswith("CREATE INDEX CONCURRENTLY") for st in executed), executed
         assert any(st.startswith("DROP INDEX CONCURRENTLY") for st in executed), executed

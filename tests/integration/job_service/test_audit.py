@@ -128,3 +128,21 @@ async def test_a_nul_character_is_invalid_argument_naming_the_field(
         job_service_pb2.GetSuggestionRequest(name=f"{job.name}/suggestions/{s.id}")
     )
     assert current.state == current.PENDING  # nothing half-written
+
+
+async def test_a_job_names_who_asked_for_it(stub):
+    asked = await stub.CreateJob(
+        job_service_pb2.CreateJobRequest(job={"target": "audit-creator"}), metadata=ALICE
+    )
+    anonymous = await stub.CreateJob(
+        job_service_pb2.CreateJobRequest(job={"target": "audit-creator"})
+    )
+    assert asked.creator == "alice@example.com" and anonymous.creator == "anonymous"
+    again = await stub.GetJob(job_service_pb2.GetJobRequest(name=asked.name))
+    assert again.creator == "alice@example.com"
+    # What the caller sends as creator is ignored (output only).
+    claimed = await stub.CreateJob(
+        job_service_pb2.CreateJobRequest(job={"target": "audit-creator", "creator": "root"}),
+        metadata=(("x-pgsage-actor", "mallory"),),
+    )
+    assert claimed.creator == "mallory"
