@@ -11,7 +11,8 @@ insight events that are already waiting when a write starts (or that come within
 with nothing else to write) are folded into it (they only update the job's progress and
 counts), so a burst of them costs one statement, not one each.
 
-Failure handling, as DESIGN.md (Lifecycles) says:
+Failure handling, the same for every kind of job (one method, `JobRun._stream_ended`,
+decides how a stream ended), as DESIGN.md (Lifecycles) says:
 - optimizer unreachable before the stream starts → back to PENDING after a backoff, the
   attempt given back (jobs wait, they do not burn attempts);
 - a stream that breaks after it started → PENDING after a backoff, attempt used; FAILED with
@@ -422,28 +423,10 @@ class JobRun:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-        if ended is not None and isinstance(ended.error, grpc.aio.AioRpcError):
-            await self._stream_failed(ended.error)
-            return
-        if ended is not None and isinstance(ended.error, asyncio.CancelledError):
-            # The call was cancelled: by this run (a cancel, a lost lease) or by the
-            # shutdown, which cancels this task too (`run` hands the job back).
-            if self._lease_lost.is_set():
-                raise LeaseLost()
-            if not self._cancel_seen.is_set():
-                raise asyncio.CancelledError()
-        if self._lease_lost.is_set():
-            raise LeaseLost()
-        if self._cancel_seen.is_set() and not summary_seen:
-            await self._cancelled()
-            return
-        if not summary_seen:
-            await self._retry(
-                used_attempt=True,
-                code=code_pb2.UNAVAILABLE,
-                reason="STREAM_ENDED_EARLY",
-                message="the optimizer's stream ended before its summary",
-            )
+        # The summary, once stored, finished the job; anything else is settled here.
+        await self._stream_ended(
+            None if ended is None else ended.error, outcome_seen=summary_seen, outcome="summary"
+        )
 
     async def _read_ahead(
         self, call: grpc.aio.UnaryStreamCall, queue: asyncio.Queue[object]
@@ -521,6 +504,7 @@ class JobRun:
         if self._cancel_seen.is_set():
             self._call.cancel()
         result: object | None = None
+        ended: BaseException | None = None
         try:
             async for event in self._call:
                 self._received += 1
@@ -540,48 +524,14 @@ class JobRun:
                     await change.statement(moved, event.statement)
                 elif which == "result":
                     result = event.result
-        except grpc.aio.AioRpcError as exc:
-            if self._lease_lost.is_set():
-                raise LeaseLost() from None
-            if self._cancel_seen.is_set():
-                await change.fail_reason("cancelled while it ran")
-                await self._cancelled()
-                return
-            status = rpc.status_of(exc)
-            reason, _ = pgsage_errors.from_status(status)
-            if exc.code() not in RETRYABLE:
-                await change.fail_reason(status.message)
-                await self._finish("FAILED", status.SerializeToString())
-                return
-            job = await self._retry(
-                used_attempt=True,
-                code=status.code or exc.code().value[0],
-                reason=reason or "OPTIMIZER_STREAM_BROKEN",
-                message=f"the optimizer's stream broke: {exc.code().name}: {status.message}"[:900],
-            )
-            if job.state == "FAILED":
-                await change.fail_reason(status.message or exc.code().name)
-            return
-        except asyncio.CancelledError:
-            if self._lease_lost.is_set():
-                raise LeaseLost() from None
-            if not self._cancel_seen.is_set():
-                raise
-        if self._lease_lost.is_set():
-            raise LeaseLost()
-        if result is None:
-            if self._cancel_seen.is_set():
-                await change.fail_reason("cancelled while it ran")
-                await self._cancelled()
-                return
-            job = await self._retry(
-                used_attempt=True,
-                code=code_pb2.UNAVAILABLE,
-                reason="STREAM_ENDED_EARLY",
-                message="the optimizer's stream ended before its result",
-            )
-            if job.state == "FAILED":
-                await change.fail_reason("the optimizer's stream ended before its result")
+        except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:
+            ended = exc
+        if not await self._stream_ended(
+            ended,
+            outcome_seen=result is not None,
+            outcome="result",
+            on_unsuccessful=change.fail_reason,
+        ):
             return
         why = await change.finish(moved, result)
         if why:
@@ -685,36 +635,80 @@ class JobRun:
 
     # -- endings ---------------------------------------------------------------------
 
-    async def _stream_failed(self, exc: grpc.aio.AioRpcError) -> None:
+    async def _stream_ended(
+        self,
+        error: BaseException | None,
+        *,
+        outcome_seen: bool,
+        outcome: str,
+        on_unsuccessful: Callable[[str], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Decides what any job becomes once its optimizer stream is over (the rules of the
+        module docstring). True when the stream's `outcome` (an analysis's summary, a
+        change's result) arrived and the caller finishes the job with it; else the job is
+        settled here (False), or LeaseLost, or on shutdown CancelledError, is raised.
+
+        `error` is how the stream ended: None (it ended, or the caller stopped reading at
+        its outcome), the call's AioRpcError, or the CancelledError of iterating a
+        cancelled call. `on_unsuccessful(why)` is awaited when the job ends FAILED or
+        CANCELLED here (a change job's suggestion records why).
+        """
+
+        async def unsuccessful(state: str, why: str) -> None:
+            if on_unsuccessful is not None and state in ("FAILED", "CANCELLED"):
+                await on_unsuccessful("cancelled while it ran" if state == "CANCELLED" else why)
+
+        broke = error if isinstance(error, grpc.aio.AioRpcError) else None
+        if isinstance(error, asyncio.CancelledError) and not (
+            self._lease_lost.is_set() or self._cancel_seen.is_set()
+        ):
+            # Not this run's doing (a cancel, a lost lease): the shutdown, which cancels
+            # this task too (`run` hands the job back).
+            raise asyncio.CancelledError()
         if self._lease_lost.is_set():
             raise LeaseLost()
+        if outcome_seen and broke is None:
+            return True
         if self._cancel_seen.is_set():
+            await unsuccessful("CANCELLED", "")
             await self._cancelled()
-            return
-        status = rpc.status_of(exc)
+            return False
+        if broke is None:
+            message = f"the optimizer's stream ended before its {outcome}"
+            job = await self._retry(
+                used_attempt=True,
+                code=code_pb2.UNAVAILABLE,
+                reason="STREAM_ENDED_EARLY",
+                message=message,
+            )
+            await unsuccessful(job.state, message)
+            return False
+        status = rpc.status_of(broke)
         reason, _ = pgsage_errors.from_status(status)
-        code = exc.code()
+        code = broke.code()
         if code not in RETRYABLE:
+            await unsuccessful("FAILED", status.message)
             await self._finish("FAILED", status.SerializeToString())
             log.info("job %s: FAILED (%s %s)", self.id, code.name, reason)
-            return
+            return False
         # A transport failure before anything arrived: the optimizer was not reached.
-        started = self._received > 0 or bool(reason)
-        if not started:
-            await self._requeue_unreached(
+        if self._received == 0 and not reason:
+            job = await self._requeue_unreached(
                 f"the optimizer at {self.d.optimizer.address} went away before the stream "
                 f"started ({code.name}); the job waits for it"
             )
-            return
-        await self._retry(
-            used_attempt=True,
-            code=status.code or code.value[0],
-            reason=reason or "OPTIMIZER_STREAM_BROKEN",
-            message=f"the optimizer's stream broke: {code.name}: {status.message}"[:900],
-        )
+        else:
+            job = await self._retry(
+                used_attempt=True,
+                code=status.code or code.value[0],
+                reason=reason or "OPTIMIZER_STREAM_BROKEN",
+                message=f"the optimizer's stream broke: {code.name}: {status.message}"[:900],
+            )
+        await unsuccessful(job.state, status.message or code.name)
+        return False
 
-    async def _requeue_unreached(self, message: str) -> None:
-        await self._retry(
+    async def _requeue_unreached(self, message: str) -> domain.Job:
+        return await self._retry(
             used_attempt=False,
             code=code_pb2.UNAVAILABLE,
             reason="OPTIMIZER_UNAVAILABLE",
@@ -748,6 +742,7 @@ class JobRun:
             "attempt used" if used_attempt else "attempt given back",
         )
         self.d.wake()
+        return job
 
     async def _cancelled(self) -> None:
         await failpoints.hit("while_cancelling")
