@@ -14,6 +14,7 @@ from dispatch_harness import check_invariants, create_jobs, wait_finished
 
 from pgsage import rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion
@@ -259,3 +260,90 @@ async def test_benchmark_job_attaches_before_and_after_without_changing_state(cl
     schemas = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsage%'")
     await conn.close()
     assert schemas == 0
+
+
+class FlakyApply(optimizer_service_pb2_grpc.OptimizerServiceServicer):
+    """The real optimizer behind a proxy whose Apply misbehaves as `plan` says, one entry per
+    call: "unreached" (UNAVAILABLE before anything is sent, as a dropped connection looks),
+    "broke" (one statement event, then UNAVAILABLE); afterwards it forwards."""
+
+    def __init__(self, real: str, plan: list[str]) -> None:
+        self.channel = grpc.aio.insecure_channel(real)
+        self.stub = optimizer_service_pb2_grpc.OptimizerServiceStub(self.channel)
+        self.plan = plan
+        self.calls = 0
+
+    async def Analyze(self, request, context):
+        async for event in self.stub.Analyze(request):
+            yield event
+
+    async def ListTargets(self, request, context):
+        return await self.stub.ListTargets(request)
+
+    async def Apply(self, request, context):
+        what = self.plan[self.calls] if self.calls < len(self.plan) else "forward"
+        self.calls += 1
+        if what == "unreached":
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        if what == "broke":
+            yield optimizer_service_pb2.ApplyResponse(
+                statement=optimizer_service_pb2.StatementExecution(
+                    target="shop",
+                    sql="SET lock_timeout = 1",
+                    phase=optimizer_service_pb2.StatementExecution.STARTED,
+                )
+            )
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the optimizer went away")
+        async for event in self.stub.Apply(request):
+            yield event
+
+
+async def apply_through(cluster, plan: list[str]) -> tuple[Job, Suggestion, int]:
+    """An approved suggestion applied by a job service (one attempt per job) whose optimizer
+    is `FlakyApply(plan)` in front of the real one; the job, the suggestion, Apply calls."""
+    before = {name for name, _ in await catalog(cluster.target_dsn)}
+    opt = cluster.optimizer(targets=targets(cluster, apply_allowed=True)).start()
+    await opt.wait_serving()
+    proxy = FlakyApply(opt.address, plan)
+    server = grpc.aio.server()
+    optimizer_service_pb2_grpc.add_OptimizerServiceServicer_to_server(proxy, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        js = cluster.job_service(f"127.0.0.1:{port}", PGSAGE_JOBS_MAX_ATTEMPTS="1").start()
+        await js.wait_serving()
+        async with grpc.aio.insecure_channel(js.address) as channel:
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            s = await approved_create_index(stub, js.address)
+            done = await run_change(stub, js.address, Job.APPLY, s.name)
+            final = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+        assert "unexpected error" not in js.log_path.read_text()
+        conn = await cluster.store_conn()
+        await check_invariants(conn)
+        await conn.close()
+        return done, final, proxy.calls
+    finally:
+        await server.stop(0)
+        await proxy.channel.close()
+        # The next test analyses the same target: what this one built goes.
+        conn = await asyncpg.connect(cluster.target_dsn)
+        for name, _ in await catalog(cluster.target_dsn):
+            if name not in before:
+                await conn.execute(f'DROP INDEX IF EXISTS public."{name}"')
+        await conn.close()
+
+
+async def test_an_apply_that_never_reached_the_optimizer_uses_no_attempt(cluster):
+    done, final, calls = await apply_through(cluster, ["unreached", "unreached"])
+    # One attempt allowed, two unreached calls: they gave their attempt back each time.
+    assert done.state == Job.SUCCEEDED and done.attempt == 1 and calls == 3, (done, calls)
+    assert final.state == Suggestion.APPLIED
+
+
+async def test_an_apply_broken_on_its_last_attempt_says_why_on_the_suggestion(cluster):
+    done, final, calls = await apply_through(cluster, ["broke"])
+    assert done.state == Job.FAILED and calls == 1, done
+    assert final.state == Suggestion.APPLY_FAILED
+    assert "the optimizer went away" in final.failure_reason, final.failure_reason
+    # Nothing was built: the proxy broke before the real Apply ran.
+    assert not [name for name, _ in await catalog(cluster.target_dsn) if "account_id" in name]
