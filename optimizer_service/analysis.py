@@ -55,7 +55,7 @@ MISSING, UNUSED, DUPLICATE = 1, 2, 3
 # HypoPG sessions per analysis (what-if plans run in parallel; the transactional engine
 # always uses one, since its real indexes would lock each other out).
 WHAT_IF_SESSIONS = 2
-SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+SYSTEM_SCHEMAS = workloads.SYSTEM_SCHEMAS
 
 
 # Settings of an analysis session, made once when the pool opens it: generic plans for
@@ -256,6 +256,11 @@ class Analysis:
                     if kind == "utility"
                     else "the statement could not be parsed; skipped",
                     query.query_id,
+                )
+                continue
+            if workloads.reads_only_catalogs(query.text):
+                await self.insight(
+                    1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id
                 )
                 continue
             count = workloads.param_count(query.text)

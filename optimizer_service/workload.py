@@ -54,6 +54,45 @@ def statement_kind(text: str) -> str:
     return kinds.get(type(stmt), "utility")
 
 
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+
+
+def reads_only_catalogs(text: str) -> bool:
+    """Whether every relation the statement reads is a system catalog (a driver's type
+    introspection, a monitoring query): nothing an index of the user's could speed up.
+    Names of its own CTEs are not relations; an unqualified `pg_*` name is the catalog
+    (pg_catalog comes first on every search_path)."""
+    try:
+        tree = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return False
+    ctes: set[str] = set()
+    relations: list[ast.RangeVar] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, ast.CommonTableExpr) and node.ctename:
+            ctes.add(node.ctename)
+        if isinstance(node, ast.RangeVar):
+            relations.append(node)
+        if isinstance(node, ast.Node):
+            for name in node:
+                visit(getattr(node, name))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    visit(tree)
+    catalogs = 0
+    for rel in relations:
+        if rel.schemaname in SYSTEM_SCHEMAS or (
+            rel.schemaname is None and (rel.relname or "").startswith("pg_")
+        ):
+            catalogs += 1
+        elif not (rel.schemaname is None and rel.relname in ctes):
+            return False
+    return catalogs > 0
+
+
 def param_count(text: str) -> int:
     """The highest `$n` in a statement (0 when it has none)."""
     highest = 0

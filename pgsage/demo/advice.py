@@ -34,6 +34,7 @@ class Advice:
     creates: tuple[str, ...]
     drops: tuple[str, ...]
     titles: tuple[str, ...]
+    insights: tuple[str, ...] = ()  # "CODE: message"
 
 
 @contextlib.asynccontextmanager
@@ -89,11 +90,13 @@ async def _wait_serving(address: str, proc: asyncio.subprocess.Process, log_path
 
 async def analyze(address: str, target: str = config.TARGET_NAME) -> Advice:
     """One Analyze of `target` with the optimizer's defaults; the advice it streamed."""
-    creates, drops, titles = [], [], []
+    creates, drops, titles, insights = [], [], [], []
     async with grpc.aio.insecure_channel(address) as channel:
         stub = optimizer_service_pb2_grpc.OptimizerServiceStub(channel)
         request = optimizer_service_pb2.AnalyzeRequest(target=target)
         async for event in stub.Analyze(request, timeout=600):
+            if event.WhichOneof("event") == "insight":
+                insights.append(f"{event.insight.code}: {event.insight.message}")
             if event.WhichOneof("event") != "advice":
                 continue
             a = event.advice
@@ -102,4 +105,4 @@ async def analyze(address: str, target: str = config.TARGET_NAME) -> Advice:
                 creates.append(a.sql)
             else:
                 drops.append(a.sql)
-    return Advice(tuple(creates), tuple(drops), tuple(titles))
+    return Advice(tuple(creates), tuple(drops), tuple(titles), tuple(insights))
