@@ -117,4 +117,6 @@ async def list_page(
     )
     items = tuple(Entry(**dict(r)) for r in rows[:limit])
     more = len(rows) > limit
-    return domain.Page(items, (items[-1].time, items[-1].id) if more else None)
+    last = items[-1] if more else None
+    # Rows read back always carry their time (the column is NOT NULL).
+    return domain.Page(items, (last.time, last.id) if last and last.time else None)

@@ -25,6 +25,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
+import grpc
 from google.protobuf import json_format
 
 from job_service import audit, domain, errors, mappers, names, suggestions
@@ -234,6 +235,7 @@ class ChangeRun:
     async def begin(self, s: domain.Suggestion) -> domain.Suggestion | None:
         """APPLYING / ROLLING_BACK, with the intent audited before anything runs."""
         kind = self.job.kind
+        allowed: tuple[str, ...]
         if kind == "BENCHMARK":
             statement, to, allowed = statement_of(s), None, ()
         elif kind == "APPLY":
@@ -298,7 +300,7 @@ class ChangeRun:
             ],
         )
 
-    def call(self, request: object) -> object:
+    def call(self, request: object) -> grpc.aio.UnaryStreamCall:
         stub = self.d.optimizer.stub()
         timeout = self.d.analyze_timeout
         if self.job.kind == "APPLY":

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
@@ -513,8 +514,13 @@ class JobRun:
                     p = event.progress
                     done = await self.d.write(
                         f"job {self.id} progress",
-                        lambda c, p=p: runs.record_progress(
-                            c, self.id, self.d.owner, p.stage, p.percent, p.message
+                        functools.partial(
+                            runs.record_progress,
+                            job_id=self.id,
+                            owner=self.d.owner,
+                            stage=p.stage,
+                            percent=p.percent,
+                            message=p.message,
                         ),
                     )
                     if done is None:

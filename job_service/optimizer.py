@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from job_service import domain, errors, mappers
 from job_service.checks import Check
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
-from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from pgsage.optimizer.v1 import advice_pb2, optimizer_service_pb2, optimizer_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ class OptimizerClient:
         request = optimizer_service_pb2.ValidateStatementRequest(
             target=current.target,
             sql=sql,
-            expected_kind=mappers.ADVICE_KIND_BY_NAME.get(current.kind, 0),
+            expected_kind=mappers.ADVICE_KIND_BY_NAME.get(
+                current.kind, advice_pb2.ADVICE_KIND_UNSPECIFIED
+            ),
             expected_table=details.tables[0] if len(details.tables) == 1 else "",
         )
         try:

@@ -57,7 +57,7 @@ def _functions_in(node: object) -> set[str]:
     """Names of the functions a node calls (schema-qualified when the SQL says so)."""
     found: set[str] = set()
     if isinstance(node, ast.FuncCall):
-        parts = [p.sval for p in node.funcname or () if isinstance(p, ast.String)]
+        parts = [p.sval or "" for p in node.funcname or () if isinstance(p, ast.String)]
         found.add(".".join(parts))
     if isinstance(node, ast.Node):
         for name in node:

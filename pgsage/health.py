@@ -34,7 +34,7 @@ class HealthServicer(health_async.HealthServicer):
             }
         )
 
-    def status(self, service: str = "") -> ServingStatus:
+    def status(self, service: str = "") -> int:
         """The status currently reported for `service`."""
         return self._server_status.get(service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
 

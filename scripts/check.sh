@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks run by `make test` (and so by CI): proto lint and format, generated code
-# in sync with the protos, ruff, docker-compose.yml against the compose schema.
+# in sync with the protos, ruff, mypy on the services' code, docker-compose.yml against the
+# compose schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -21,6 +22,9 @@ fi
 echo "check: ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check . ; exit 1; }
+
+echo "check: mypy"
+.venv/bin/mypy job_service optimizer_service gateway pgsage/cli pgsage/*.py
 
 echo "check: docker-compose.yml against the compose schema"
 $PY scripts/check_compose.py docker-compose.yml
