@@ -515,12 +515,10 @@ class JobRun:
                     done = await self.d.write(
                         f"job {self.id} progress",
                         functools.partial(
-                            runs.record_progress,
+                            runs.record_soft,
                             job_id=self.id,
                             owner=self.d.owner,
-                            stage=p.stage,
-                            percent=p.percent,
-                            message=p.message,
+                            soft=runs.Soft(p.stage, p.percent, p.message, event_type="progress"),
                         ),
                     )
                     if done is None:

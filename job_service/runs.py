@@ -125,27 +125,14 @@ async def record_workload(
     return None if row is None else jobs.job_from_row(row)
 
 
-_PROGRESS = jobs.change_statement(
-    "progress_stage = $3, progress_percent = $4, progress_message = $5",
-    _OWNED,
-    "'progress'",
-)
-
-
-async def record_progress(
-    conn: Connection, job_id: uuid.UUID, owner: str, stage: str, percent: float, message: str
-) -> domain.Job | None:
-    row = await conn.fetchrow(_PROGRESS, job_id, owner, stage, percent, message)
-    return None if row is None else jobs.job_from_row(row)
-
-
 _SOFT = jobs.change_statement(_soft_set(3), _OWNED, "$7::text")
 
 
 async def record_soft(
     conn: Connection, job_id: uuid.UUID, owner: str, soft: Soft
 ) -> domain.Job | None:
-    """Progress and insight count on their own (no other event was waiting)."""
+    """Progress and insight count on their own (no other event was waiting to carry
+    them; a change job's progress)."""
     row = await conn.fetchrow(_SOFT, job_id, owner, *soft.values(), soft.event_type)
     return None if row is None else jobs.job_from_row(row)
 
