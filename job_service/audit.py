@@ -49,6 +49,9 @@ class Entry:
     to_state: str = ""
     on_behalf_of: str = ""
     authenticated: bool = False
+    # The verified principal's stable subject and how it signed in (`principals.AuthMethod`).
+    actor_subject: str = ""
+    actor_method: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     time: datetime | None = None
 

@@ -54,3 +54,18 @@ class Settings(BaseSettings):
     connect_timeout: timedelta = timedelta(seconds=3)
     shutdown_grace: timedelta = timedelta(seconds=10)
     log_level: str = "INFO"
+
+    # Authentication. With no issuer configured the service runs in local mode (loopback
+    # only, every caller is the local OS user with every role).
+    # The OpenID Connect issuer whose JWTs are accepted (its discovery document gives JWKS).
+    oidc_issuer: str | None = None
+    # The `aud` a JWT must carry (the gateway's client id, or an API audience).
+    oidc_audience: str | None = None
+    # The claim holding the caller's groups, mapped to roles by `role_bindings`.
+    oidc_roles_claim: str = "groups"
+    # [{"group": "dba", "role": "ADMIN", "targets": "*"}, ...]
+    role_bindings: list[dict[str, str]] = Field(default_factory=list)
+    # Target name patterns where an APPLY must be created by someone other than its approver.
+    two_person_targets: list[str] = Field(default_factory=list)
+    clock_skew: timedelta = timedelta(seconds=60)
+    jwks_cache: timedelta = timedelta(minutes=10)

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from pgsage.jobs.v1 import access_pb2 as pgsage_dot_jobs_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apgsage/jobs/v1/audit.proto\x12\x0epgsage.jobs.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x03\n\x0b\x41uditRecord\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rauthenticated\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tion\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08resource\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03job\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06target\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tstatement\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07outcome\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x64\x65tail\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nfrom_state\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08to_state\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0con_behalf_of\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03:8\xea\x41\x35\n\x16pgsage.dev/AuditRecord\x12\x1b\x61uditRecords/{audit_record}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apgsage/jobs/v1/audit.proto\x12\x0epgsage.jobs.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpgsage/jobs/v1/access.proto\"\x98\x04\n\x0b\x41uditRecord\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12.\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rauthenticated\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tion\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08resource\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03job\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06target\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tstatement\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07outcome\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x64\x65tail\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nfrom_state\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08to_state\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0con_behalf_of\x18\x0e \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\ractor_subject\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\x12;\n\x11\x61\x63tor_auth_method\x18\x10 \x01(\x0e\x32\x1a.pgsage.jobs.v1.AuthMethodB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x64igest\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03:8\xea\x41\x35\n\x16pgsage.dev/AuditRecord\x12\x1b\x61uditRecords/{audit_record}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -62,8 +63,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITRECORD'].fields_by_name['to_state']._serialized_options = b'\342A\001\003'
   _globals['_AUDITRECORD'].fields_by_name['on_behalf_of']._loaded_options = None
   _globals['_AUDITRECORD'].fields_by_name['on_behalf_of']._serialized_options = b'\342A\001\003'
+  _globals['_AUDITRECORD'].fields_by_name['actor_subject']._loaded_options = None
+  _globals['_AUDITRECORD'].fields_by_name['actor_subject']._serialized_options = b'\342A\001\003'
+  _globals['_AUDITRECORD'].fields_by_name['actor_auth_method']._loaded_options = None
+  _globals['_AUDITRECORD'].fields_by_name['actor_auth_method']._serialized_options = b'\342A\001\003'
+  _globals['_AUDITRECORD'].fields_by_name['digest']._loaded_options = None
+  _globals['_AUDITRECORD'].fields_by_name['digest']._serialized_options = b'\342A\001\003'
   _globals['_AUDITRECORD']._loaded_options = None
   _globals['_AUDITRECORD']._serialized_options = b'\352A5\n\026pgsage.dev/AuditRecord\022\033auditRecords/{audit_record}'
-  _globals['_AUDITRECORD']._serialized_start=140
-  _globals['_AUDITRECORD']._serialized_end=564
+  _globals['_AUDITRECORD']._serialized_start=169
+  _globals['_AUDITRECORD']._serialized_end=705
 # @@protoc_insertion_point(module_scope)

@@ -28,12 +28,13 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from pgsage.jobs.v1 import access_pb2 as pgsage_dot_jobs_dot_v1_dot_access__pb2
 from pgsage.jobs.v1 import audit_pb2 as pgsage_dot_jobs_dot_v1_dot_audit__pb2
 from pgsage.jobs.v1 import job_pb2 as pgsage_dot_jobs_dot_v1_dot_job__pb2
 from pgsage.jobs.v1 import suggestion_pb2 as pgsage_dot_jobs_dot_v1_dot_suggestion__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n pgsage/jobs/v1/job_service.proto\x12\x0epgsage.jobs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1apgsage/jobs/v1/audit.proto\x1a\x18pgsage/jobs/v1/job.proto\x1a\x1fpgsage/jobs/v1/suggestion.proto\"N\n\x10\x43reateJobRequest\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x13.pgsage.jobs.v1.JobB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"#\n\rGetJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.pgsage.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43ountJobsRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\"\xa7\x01\n\x11\x43ountJobsResponse\x12<\n\x06\x63ounts\x18\x01 \x03(\x0b\x32,.pgsage.jobs.v1.CountJobsResponse.StateCount\x12\r\n\x05total\x18\x02 \x01(\x03\x1a\x45\n\nStateCount\x12(\n\x05state\x18\x01 \x01(\x0e\x32\x19.pgsage.jobs.v1.Job.State\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"4\n\x10\x43\x61ncelJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"3\n\x0fRetryJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"4\n\x10\x44\x65leteJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"=\n\x0fWatchJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0esince_revision\x18\x02 \x01(\x03\"\xba\x01\n\x10WatchJobResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x03job\x18\x04 \x01(\x0b\x32\x13.pgsage.jobs.v1.Job\x12.\n\nsuggestion\x18\x05 \x01(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\"e\n\x16ListSuggestionsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"c\n\x17ListSuggestionsResponse\x12/\n\x0bsuggestions\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14GetSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x18\x41pproveSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"L\n\x18\x44ismissSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x80\x01\n\x17UpdateSuggestionRequest\x12\x34\n\nsuggestion\x18\x01 \x01(\x0b\x32\x1a.pgsage.jobs.v1.SuggestionB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x14\n\x12ListTargetsRequest\"\xd1\x01\n\x06Target\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rapply_allowed\x18\x02 \x01(\x08\x12\x16\n\x0ewhat_if_engine\x18\x03 \x01(\t\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x1a\n\x12unreachable_reason\x18\x05 \x01(\t\x12\x16\n\x0eserver_version\x18\x06 \x01(\t\x12\x1a\n\x12pg_stat_statements\x18\x07 \x01(\x08\x12\x16\n\x0ehypopg_version\x18\x08 \x01(\t\x12\x0f\n\x07sandbox\x18\t \x01(\t\">\n\x13ListTargetsResponse\x12\'\n\x07targets\x18\x01 \x03(\x0b\x32\x16.pgsage.jobs.v1.Target\"\x17\n\x15GetDiagnosticsRequest\"\xfc\x01\n\nDependency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.pgsage.jobs.v1.Dependency.Status\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07latency\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"@\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\x08\n\x04\x44OWN\x10\x03\"J\n\x16GetDiagnosticsResponse\x12\x30\n\x0c\x64\x65pendencies\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Dependency\"P\n\x17ListAuditRecordsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"g\n\x18ListAuditRecordsResponse\x12\x32\n\raudit_records\x18\x01 \x03(\x0b\x32\x1b.pgsage.jobs.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb9\x0e\n\nJobService\x12Y\n\tCreateJob\x12 .pgsage.jobs.v1.CreateJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x15\x82\xd3\xe4\x93\x02\x0f\"\x08/v1/jobs:\x03job\x12W\n\x06GetJob\x12\x1d.pgsage.jobs.v1.GetJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/{name=jobs/*}\x12_\n\x08ListJobs\x12\x1f.pgsage.jobs.v1.ListJobsRequest\x1a .pgsage.jobs.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobs\x12h\n\tCountJobs\x12 .pgsage.jobs.v1.CountJobsRequest\x1a!.pgsage.jobs.v1.CountJobsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/jobs:count\x12g\n\tCancelJob\x12 .pgsage.jobs.v1.CancelJobRequest\x1a\x13.pgsage.jobs.v1.Job\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/{name=jobs/*}:cancel:\x01*\x12\x64\n\x08RetryJob\x12\x1f.pgsage.jobs.v1.RetryJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/{name=jobs/*}:retry:\x01*\x12`\n\tDeleteJob\x12 .pgsage.jobs.v1.DeleteJobRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/{name=jobs/*}\x12O\n\x08WatchJob\x12\x1f.pgsage.jobs.v1.WatchJobRequest\x1a .pgsage.jobs.v1.WatchJobResponse0\x01\x12\x8b\x01\n\x0fListSuggestions\x12&.pgsage.jobs.v1.ListSuggestionsRequest\x1a\'.pgsage.jobs.v1.ListSuggestionsResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=jobs/*}/suggestions\x12z\n\rGetSuggestion\x12$.pgsage.jobs.v1.GetSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=jobs/*/suggestions/*}\x12\x8d\x01\n\x11\x41pproveSuggestion\x12(.pgsage.jobs.v1.ApproveSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:approve:\x01*\x12\x8d\x01\n\x11\x44ismissSuggestion\x12(.pgsage.jobs.v1.DismissSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:dismiss:\x01*\x12\x97\x01\n\x10UpdateSuggestion\x12\'.pgsage.jobs.v1.UpdateSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\">\x82\xd3\xe4\x93\x02\x38\x32*/v1/{suggestion.name=jobs/*/suggestions/*}:\nsuggestion\x12\x7f\n\x10ListAuditRecords\x12\'.pgsage.jobs.v1.ListAuditRecordsRequest\x1a(.pgsage.jobs.v1.ListAuditRecordsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditRecords\x12k\n\x0bListTargets\x12\".pgsage.jobs.v1.ListTargetsRequest\x1a#.pgsage.jobs.v1.ListTargetsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/targets\x12x\n\x0eGetDiagnostics\x12%.pgsage.jobs.v1.GetDiagnosticsRequest\x1a&.pgsage.jobs.v1.GetDiagnosticsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/diagnosticsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n pgsage/jobs/v1/job_service.proto\x12\x0epgsage.jobs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpgsage/jobs/v1/access.proto\x1a\x1apgsage/jobs/v1/audit.proto\x1a\x18pgsage/jobs/v1/job.proto\x1a\x1fpgsage/jobs/v1/suggestion.proto\"N\n\x10\x43reateJobRequest\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x13.pgsage.jobs.v1.JobB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"#\n\rGetJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.pgsage.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43ountJobsRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\"\xa7\x01\n\x11\x43ountJobsResponse\x12<\n\x06\x63ounts\x18\x01 \x03(\x0b\x32,.pgsage.jobs.v1.CountJobsResponse.StateCount\x12\r\n\x05total\x18\x02 \x01(\x03\x1a\x45\n\nStateCount\x12(\n\x05state\x18\x01 \x01(\x0e\x32\x19.pgsage.jobs.v1.Job.State\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"4\n\x10\x43\x61ncelJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"3\n\x0fRetryJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"4\n\x10\x44\x65leteJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"=\n\x0fWatchJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0esince_revision\x18\x02 \x01(\x03\"\xba\x01\n\x10WatchJobResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x03job\x18\x04 \x01(\x0b\x32\x13.pgsage.jobs.v1.Job\x12.\n\nsuggestion\x18\x05 \x01(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\"e\n\x16ListSuggestionsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"c\n\x17ListSuggestionsResponse\x12/\n\x0bsuggestions\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14GetSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x18\x41pproveSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"L\n\x18\x44ismissSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x80\x01\n\x17UpdateSuggestionRequest\x12\x34\n\nsuggestion\x18\x01 \x01(\x0b\x32\x1a.pgsage.jobs.v1.SuggestionB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x14\n\x12ListTargetsRequest\"\xd1\x01\n\x06Target\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rapply_allowed\x18\x02 \x01(\x08\x12\x16\n\x0ewhat_if_engine\x18\x03 \x01(\t\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x1a\n\x12unreachable_reason\x18\x05 \x01(\t\x12\x16\n\x0eserver_version\x18\x06 \x01(\t\x12\x1a\n\x12pg_stat_statements\x18\x07 \x01(\x08\x12\x16\n\x0ehypopg_version\x18\x08 \x01(\t\x12\x0f\n\x07sandbox\x18\t \x01(\t\">\n\x13ListTargetsResponse\x12\'\n\x07targets\x18\x01 \x03(\x0b\x32\x16.pgsage.jobs.v1.Target\"\x17\n\x15GetDiagnosticsRequest\"\xfc\x01\n\nDependency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.pgsage.jobs.v1.Dependency.Status\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07latency\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"@\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\x08\n\x04\x44OWN\x10\x03\"J\n\x16GetDiagnosticsResponse\x12\x30\n\x0c\x64\x65pendencies\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Dependency\"P\n\x17ListAuditRecordsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"g\n\x18ListAuditRecordsResponse\x12\x32\n\raudit_records\x18\x01 \x03(\x0b\x32\x1b.pgsage.jobs.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x96\x13\n\nJobService\x12Y\n\tCreateJob\x12 .pgsage.jobs.v1.CreateJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x15\x82\xd3\xe4\x93\x02\x0f\"\x08/v1/jobs:\x03job\x12W\n\x06GetJob\x12\x1d.pgsage.jobs.v1.GetJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/{name=jobs/*}\x12_\n\x08ListJobs\x12\x1f.pgsage.jobs.v1.ListJobsRequest\x1a .pgsage.jobs.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobs\x12h\n\tCountJobs\x12 .pgsage.jobs.v1.CountJobsRequest\x1a!.pgsage.jobs.v1.CountJobsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/jobs:count\x12g\n\tCancelJob\x12 .pgsage.jobs.v1.CancelJobRequest\x1a\x13.pgsage.jobs.v1.Job\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/{name=jobs/*}:cancel:\x01*\x12\x64\n\x08RetryJob\x12\x1f.pgsage.jobs.v1.RetryJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/{name=jobs/*}:retry:\x01*\x12`\n\tDeleteJob\x12 .pgsage.jobs.v1.DeleteJobRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/{name=jobs/*}\x12O\n\x08WatchJob\x12\x1f.pgsage.jobs.v1.WatchJobRequest\x1a .pgsage.jobs.v1.WatchJobResponse0\x01\x12\x8b\x01\n\x0fListSuggestions\x12&.pgsage.jobs.v1.ListSuggestionsRequest\x1a\'.pgsage.jobs.v1.ListSuggestionsResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=jobs/*}/suggestions\x12z\n\rGetSuggestion\x12$.pgsage.jobs.v1.GetSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=jobs/*/suggestions/*}\x12\x8d\x01\n\x11\x41pproveSuggestion\x12(.pgsage.jobs.v1.ApproveSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:approve:\x01*\x12\x8d\x01\n\x11\x44ismissSuggestion\x12(.pgsage.jobs.v1.DismissSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:dismiss:\x01*\x12\x97\x01\n\x10UpdateSuggestion\x12\'.pgsage.jobs.v1.UpdateSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\">\x82\xd3\xe4\x93\x02\x38\x32*/v1/{suggestion.name=jobs/*/suggestions/*}:\nsuggestion\x12\x7f\n\x10ListAuditRecords\x12\'.pgsage.jobs.v1.ListAuditRecordsRequest\x1a(.pgsage.jobs.v1.ListAuditRecordsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditRecords\x12\x89\x01\n\x10VerifyAuditTrail\x12\'.pgsage.jobs.v1.VerifyAuditTrailRequest\x1a(.pgsage.jobs.v1.VerifyAuditTrailResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/auditRecords:verify:\x01*\x12Y\n\tGetCaller\x12 .pgsage.jobs.v1.GetCallerRequest\x1a\x16.pgsage.jobs.v1.Caller\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/caller\x12\x81\x01\n\x0e\x43reateApiToken\x12%.pgsage.jobs.v1.CreateApiTokenRequest\x1a&.pgsage.jobs.v1.CreateApiTokenResponse\" \x82\xd3\xe4\x93\x02\x1a\"\r/v1/apiTokens:\tapi_token\x12s\n\rListApiTokens\x12$.pgsage.jobs.v1.ListApiTokensRequest\x1a%.pgsage.jobs.v1.ListApiTokensResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/apiTokens\x12{\n\x0eRevokeApiToken\x12%.pgsage.jobs.v1.RevokeApiTokenRequest\x1a\x18.pgsage.jobs.v1.ApiToken\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{name=apiTokens/*}:revoke:\x01*\x12k\n\x0bListTargets\x12\".pgsage.jobs.v1.ListTargetsRequest\x1a#.pgsage.jobs.v1.ListTargetsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/targets\x12x\n\x0eGetDiagnostics\x12%.pgsage.jobs.v1.GetDiagnosticsRequest\x1a&.pgsage.jobs.v1.GetDiagnosticsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/diagnosticsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -88,64 +89,74 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSERVICE'].methods_by_name['UpdateSuggestion']._serialized_options = b'\202\323\344\223\00282*/v1/{suggestion.name=jobs/*/suggestions/*}:\nsuggestion'
   _globals['_JOBSERVICE'].methods_by_name['ListAuditRecords']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['ListAuditRecords']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/auditRecords'
+  _globals['_JOBSERVICE'].methods_by_name['VerifyAuditTrail']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['VerifyAuditTrail']._serialized_options = b'\202\323\344\223\002\034\"\027/v1/auditRecords:verify:\001*'
+  _globals['_JOBSERVICE'].methods_by_name['GetCaller']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['GetCaller']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/caller'
+  _globals['_JOBSERVICE'].methods_by_name['CreateApiToken']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['CreateApiToken']._serialized_options = b'\202\323\344\223\002\032\"\r/v1/apiTokens:\tapi_token'
+  _globals['_JOBSERVICE'].methods_by_name['ListApiTokens']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListApiTokens']._serialized_options = b'\202\323\344\223\002\017\022\r/v1/apiTokens'
+  _globals['_JOBSERVICE'].methods_by_name['RevokeApiToken']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['RevokeApiToken']._serialized_options = b'\202\323\344\223\002\"\"\035/v1/{name=apiTokens/*}:revoke:\001*'
   _globals['_JOBSERVICE'].methods_by_name['ListTargets']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['ListTargets']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/targets'
   _globals['_JOBSERVICE'].methods_by_name['GetDiagnostics']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['GetDiagnostics']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/diagnostics'
-  _globals['_CREATEJOBREQUEST']._serialized_start=330
-  _globals['_CREATEJOBREQUEST']._serialized_end=408
-  _globals['_GETJOBREQUEST']._serialized_start=410
-  _globals['_GETJOBREQUEST']._serialized_end=445
-  _globals['_LISTJOBSREQUEST']._serialized_start=447
-  _globals['_LISTJOBSREQUEST']._serialized_end=519
-  _globals['_LISTJOBSRESPONSE']._serialized_start=521
-  _globals['_LISTJOBSRESPONSE']._serialized_end=599
-  _globals['_COUNTJOBSREQUEST']._serialized_start=601
-  _globals['_COUNTJOBSREQUEST']._serialized_end=635
-  _globals['_COUNTJOBSRESPONSE']._serialized_start=638
-  _globals['_COUNTJOBSRESPONSE']._serialized_end=805
-  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_start=736
-  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_end=805
-  _globals['_CANCELJOBREQUEST']._serialized_start=807
-  _globals['_CANCELJOBREQUEST']._serialized_end=859
-  _globals['_RETRYJOBREQUEST']._serialized_start=861
-  _globals['_RETRYJOBREQUEST']._serialized_end=912
-  _globals['_DELETEJOBREQUEST']._serialized_start=914
-  _globals['_DELETEJOBREQUEST']._serialized_end=966
-  _globals['_WATCHJOBREQUEST']._serialized_start=968
-  _globals['_WATCHJOBREQUEST']._serialized_end=1029
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1032
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1218
-  _globals['_LISTSUGGESTIONSREQUEST']._serialized_start=1220
-  _globals['_LISTSUGGESTIONSREQUEST']._serialized_end=1321
-  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_start=1323
-  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_end=1422
-  _globals['_GETSUGGESTIONREQUEST']._serialized_start=1424
-  _globals['_GETSUGGESTIONREQUEST']._serialized_end=1466
-  _globals['_APPROVESUGGESTIONREQUEST']._serialized_start=1468
-  _globals['_APPROVESUGGESTIONREQUEST']._serialized_end=1528
-  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_start=1530
-  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_end=1606
-  _globals['_UPDATESUGGESTIONREQUEST']._serialized_start=1609
-  _globals['_UPDATESUGGESTIONREQUEST']._serialized_end=1737
-  _globals['_LISTTARGETSREQUEST']._serialized_start=1739
-  _globals['_LISTTARGETSREQUEST']._serialized_end=1759
-  _globals['_TARGET']._serialized_start=1762
-  _globals['_TARGET']._serialized_end=1971
-  _globals['_LISTTARGETSRESPONSE']._serialized_start=1973
-  _globals['_LISTTARGETSRESPONSE']._serialized_end=2035
-  _globals['_GETDIAGNOSTICSREQUEST']._serialized_start=2037
-  _globals['_GETDIAGNOSTICSREQUEST']._serialized_end=2060
-  _globals['_DEPENDENCY']._serialized_start=2063
-  _globals['_DEPENDENCY']._serialized_end=2315
-  _globals['_DEPENDENCY_STATUS']._serialized_start=2251
-  _globals['_DEPENDENCY_STATUS']._serialized_end=2315
-  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_start=2317
-  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_end=2391
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=2393
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=2473
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=2475
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=2578
-  _globals['_JOBSERVICE']._serialized_start=2581
-  _globals['_JOBSERVICE']._serialized_end=4430
+  _globals['_CREATEJOBREQUEST']._serialized_start=359
+  _globals['_CREATEJOBREQUEST']._serialized_end=437
+  _globals['_GETJOBREQUEST']._serialized_start=439
+  _globals['_GETJOBREQUEST']._serialized_end=474
+  _globals['_LISTJOBSREQUEST']._serialized_start=476
+  _globals['_LISTJOBSREQUEST']._serialized_end=548
+  _globals['_LISTJOBSRESPONSE']._serialized_start=550
+  _globals['_LISTJOBSRESPONSE']._serialized_end=628
+  _globals['_COUNTJOBSREQUEST']._serialized_start=630
+  _globals['_COUNTJOBSREQUEST']._serialized_end=664
+  _globals['_COUNTJOBSRESPONSE']._serialized_start=667
+  _globals['_COUNTJOBSRESPONSE']._serialized_end=834
+  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_start=765
+  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_end=834
+  _globals['_CANCELJOBREQUEST']._serialized_start=836
+  _globals['_CANCELJOBREQUEST']._serialized_end=888
+  _globals['_RETRYJOBREQUEST']._serialized_start=890
+  _globals['_RETRYJOBREQUEST']._serialized_end=941
+  _globals['_DELETEJOBREQUEST']._serialized_start=943
+  _globals['_DELETEJOBREQUEST']._serialized_end=995
+  _globals['_WATCHJOBREQUEST']._serialized_start=997
+  _globals['_WATCHJOBREQUEST']._serialized_end=1058
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1061
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1247
+  _globals['_LISTSUGGESTIONSREQUEST']._serialized_start=1249
+  _globals['_LISTSUGGESTIONSREQUEST']._serialized_end=1350
+  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_start=1352
+  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_end=1451
+  _globals['_GETSUGGESTIONREQUEST']._serialized_start=1453
+  _globals['_GETSUGGESTIONREQUEST']._serialized_end=1495
+  _globals['_APPROVESUGGESTIONREQUEST']._serialized_start=1497
+  _globals['_APPROVESUGGESTIONREQUEST']._serialized_end=1557
+  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_start=1559
+  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_end=1635
+  _globals['_UPDATESUGGESTIONREQUEST']._serialized_start=1638
+  _globals['_UPDATESUGGESTIONREQUEST']._serialized_end=1766
+  _globals['_LISTTARGETSREQUEST']._serialized_start=1768
+  _globals['_LISTTARGETSREQUEST']._serialized_end=1788
+  _globals['_TARGET']._serialized_start=1791
+  _globals['_TARGET']._serialized_end=2000
+  _globals['_LISTTARGETSRESPONSE']._serialized_start=2002
+  _globals['_LISTTARGETSRESPONSE']._serialized_end=2064
+  _globals['_GETDIAGNOSTICSREQUEST']._serialized_start=2066
+  _globals['_GETDIAGNOSTICSREQUEST']._serialized_end=2089
+  _globals['_DEPENDENCY']._serialized_start=2092
+  _globals['_DEPENDENCY']._serialized_end=2344
+  _globals['_DEPENDENCY_STATUS']._serialized_start=2280
+  _globals['_DEPENDENCY_STATUS']._serialized_end=2344
+  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_start=2346
+  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_end=2420
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=2422
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=2502
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=2504
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=2607
+  _globals['_JOBSERVICE']._serialized_start=2610
+  _globals['_JOBSERVICE']._serialized_end=5064
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from pgsage.jobs.v1 import access_pb2 as _access_pb2
 from pgsage.jobs.v1 import audit_pb2 as _audit_pb2
 from pgsage.jobs.v1 import job_pb2 as _job_pb2
 from pgsage.jobs.v1 import suggestion_pb2 as _suggestion_pb2

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from pgsage.jobs.v1 import access_pb2 as pgsage_dot_jobs_dot_v1_dot_access__pb2
 from pgsage.jobs.v1 import job_pb2 as pgsage_dot_jobs_dot_v1_dot_job__pb2
 from pgsage.jobs.v1 import job_service_pb2 as pgsage_dot_jobs_dot_v1_dot_job__service__pb2
 from pgsage.jobs.v1 import suggestion_pb2 as pgsage_dot_jobs_dot_v1_dot_suggestion__pb2
@@ -108,6 +109,31 @@ class JobServiceStub:
                 '/pgsage.jobs.v1.JobService/ListAuditRecords',
                 request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsRequest.SerializeToString,
                 response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsResponse.FromString,
+                _registered_method=True)
+        self.VerifyAuditTrail = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/VerifyAuditTrail',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.VerifyAuditTrailRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.VerifyAuditTrailResponse.FromString,
+                _registered_method=True)
+        self.GetCaller = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/GetCaller',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.GetCallerRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.Caller.FromString,
+                _registered_method=True)
+        self.CreateApiToken = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/CreateApiToken',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.CreateApiTokenRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.CreateApiTokenResponse.FromString,
+                _registered_method=True)
+        self.ListApiTokens = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/ListApiTokens',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.ListApiTokensRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.ListApiTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiToken = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/RevokeApiToken',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.RevokeApiTokenRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.ApiToken.FromString,
                 _registered_method=True)
         self.ListTargets = channel.unary_unary(
                 '/pgsage.jobs.v1.JobService/ListTargets',
@@ -224,6 +250,42 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyAuditTrail(self, request, context):
+        """Recomputes the audit trail's hash chain and names the first record that was altered,
+        removed or inserted (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCaller(self, request, context):
+        """Who the caller is and what they may do.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiToken(self, request, context):
+        """Creates an API token (admin); the response holds its secret, shown only once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiTokens(self, request, context):
+        """Lists API tokens, newest first (admin). Never returns a secret.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiToken(self, request, context):
+        """Revokes an API token at once (admin). Revoking a revoked token returns it unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListTargets(self, request, context):
         """Lists the targets the optimizer knows (names and capabilities, never a DSN).
         """
@@ -310,6 +372,31 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListAuditRecords,
                     request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsRequest.FromString,
                     response_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsResponse.SerializeToString,
+            ),
+            'VerifyAuditTrail': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAuditTrail,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.VerifyAuditTrailRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.VerifyAuditTrailResponse.SerializeToString,
+            ),
+            'GetCaller': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCaller,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.GetCallerRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.Caller.SerializeToString,
+            ),
+            'CreateApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiToken,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.CreateApiTokenRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.CreateApiTokenResponse.SerializeToString,
+            ),
+            'ListApiTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiTokens,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.ListApiTokensRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.ListApiTokensResponse.SerializeToString,
+            ),
+            'RevokeApiToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiToken,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.RevokeApiTokenRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_access__pb2.ApiToken.SerializeToString,
             ),
             'ListTargets': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTargets,
@@ -702,6 +789,141 @@ class JobService:
             '/pgsage.jobs.v1.JobService/ListAuditRecords',
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsRequest.SerializeToString,
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListAuditRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAuditTrail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/VerifyAuditTrail',
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.VerifyAuditTrailRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.VerifyAuditTrailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCaller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/GetCaller',
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.GetCallerRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.Caller.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/CreateApiToken',
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.CreateApiTokenRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.CreateApiTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/ListApiTokens',
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.ListApiTokensRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.ListApiTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/RevokeApiToken',
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.RevokeApiTokenRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_access__pb2.ApiToken.FromString,
             options,
             channel_credentials,
             insecure,
