@@ -180,10 +180,11 @@ async function historyFlow() {
 }
 
 async function analysisFlow() {
-  // Changes are audited under the name typed in "acting as" (unauthenticated).
+  // Changes are audited under the verified caller: here, local mode's OS user, shown in the header.
   await page.goto(`${BASE}/new`);
-  await page.getByLabel("Acting as").fill("e2e-reviewer");
-  await page.getByLabel("Acting as").press("Enter");
+  const me = page.getByTestId("identity-name");
+  await me.waitFor();
+  const caller = await me.innerText();
   // A real analysis of the demo target, run by the dispatcher on the optimizer.
   const select = page.locator("select[name=target]");
   await select.waitFor();
@@ -334,7 +335,7 @@ async function analysisFlow() {
   assert.equal(await change.locator(".badge").first().innerText(), "rolled back");
   const recorded = change.locator("tr[data-action='statement.execute']");
   await until(async () => (await recorded.count()) >= 2, "the job's statements listed");
-  assert.equal(await page.getByTestId("job-creator").innerText(), "e2e-reviewer");
+  assert.equal(await page.getByTestId("job-creator").innerText(), caller);
   assert.equal(await page.getByTestId("download-patch").count(), 0);
   await shot("19-rollback-job");
 }

@@ -3,6 +3,7 @@
 // benchmark chart and the audit trail.
 import { Fragment, useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "./api";
+import { type Access, denial, twoPerson, useAccess } from "./access";
 import { AuditList } from "./Audit";
 import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
@@ -20,6 +21,30 @@ const ACTION_WORDS: Record<Action, [string, string]> = {
 function statementOf(action: Action, s: Suggestion): string {
   if (action === "ROLLBACK") return (s.editedSql ? s.editedRollbackSql || s.rollbackSql : s.rollbackSql) ?? "";
   return s.editedSql || s.sql || "";
+}
+
+/** Why `access` may not apply `s` on a two-person target: the caller approved it ("" if not).
+ * The newest approval of the suggestion is in its audit trail; the server checks anyway. */
+function useTwoPersonBlock(access: Access, s: Suggestion, applicable: boolean): string {
+  const [approver, setApprover] = useState<string | null>(null);
+  const guarded = applicable && twoPerson(access.caller, s.target);
+  useEffect(() => {
+    if (!guarded) return;
+    let stale = false;
+    api.listAudit(`resource = "${s.name}" AND action = "suggestion.approve"`, "", 1).then(
+      (page) => {
+        if (!stale) setApprover(page.auditRecords?.[0]?.actorSubject ?? "");
+      },
+      () => {
+        if (!stale) setApprover("");
+      },
+    );
+    return () => {
+      stale = true;
+    };
+  }, [guarded, s.name, s.etag, s.state]);
+  if (!guarded || !approver || approver !== access.caller?.subject) return "";
+  return `two-person rule on ${s.target}: you approved this suggestion, so someone else must apply it`;
 }
 
 /** What can be done next with a suggestion in `state`, as DESIGN.md's lifecycle allows. */
@@ -191,6 +216,11 @@ function SuggestionRow(props: {
   };
   const conflict = error instanceof ApiError && error.isConflict;
   const pending = s.state === "PENDING";
+  const access = useAccess();
+  const reviewWhy = denial(access, "REVIEWER", s.target);
+  const operateWhy = denial(access, "OPERATOR", s.target);
+  const twoPersonWhy = useTwoPersonBlock(access, s, actionsFor(s.state).includes("APPLY"));
+  const whyNot = (action: Action) => operateWhy || (action === "APPLY" ? twoPersonWhy : "");
   const [running, setRunning] = useState<{ action: Action; job: Job } | null>(null);
   const [finished, setFinished] = useState<{ action: Action; job: Job } | null>(null);
   const [confirming, setConfirming] = useState<Action | null>(null);
@@ -271,16 +301,16 @@ function SuggestionRow(props: {
         <td className="actions-col">
           {pending && !dismissing && (
             <>
-              <button type="button" className="button button-small button-primary" disabled={busy} onClick={() => void act(() => api.approve(s))}>
+              <button type="button" className="button button-small button-primary" disabled={busy || !!reviewWhy} title={reviewWhy || undefined} onClick={() => void act(() => api.approve(s))}>
                 Approve
               </button>
-              <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)}>
+              <button type="button" className="button button-small" disabled={busy || !!reviewWhy} title={reviewWhy || undefined} onClick={() => setDismissing(true)}>
                 Dismiss
               </button>
             </>
           )}
           {s.state === "APPROVED" && (
-            <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)} hidden={dismissing}>
+            <button type="button" className="button button-small" disabled={busy || !!reviewWhy} title={reviewWhy || undefined} onClick={() => setDismissing(true)} hidden={dismissing}>
               Dismiss
             </button>
           )}
@@ -290,13 +320,19 @@ function SuggestionRow(props: {
                 key={action}
                 type="button"
                 className="button button-small"
-                disabled={busy}
+                disabled={busy || !!whyNot(action)}
+                title={whyNot(action) || undefined}
                 onClick={() => (action === "BENCHMARK" ? void start(action) : setConfirming(action))}
                 data-action={action}
               >
                 {ACTION_WORDS[action][0]}
               </button>
             ))}
+          {twoPersonWhy && !running && (
+            <div className="small muted two-person-note" data-testid="two-person-note">
+              Two-person rule: you approved it, someone else applies it.
+            </div>
+          )}
           {running && <RunningStep action={running.action} job={running.job} />}
           {!running && finished?.job.state === "SUCCEEDED" && (
             <span className="small good step-done" data-testid="action-done">
@@ -353,7 +389,7 @@ function SuggestionRow(props: {
             ) : (
               !props.open && <ErrorNote error={error} />
             )}
-            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} />}
+            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} reviewWhy={reviewWhy} />}
           </td>
         </tr>
       )}
@@ -361,7 +397,8 @@ function SuggestionRow(props: {
   );
 }
 
-function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion; onChange: (s: Suggestion) => void }) {
+function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggestion) => void; reviewWhy: string }) {
+  const { suggestion: s, onChange, reviewWhy } = props;
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(s.editedSql || s.sql || "");
   const [error, setError] = useState<unknown>(null);
@@ -399,7 +436,7 @@ function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion;
           <div className="detail-label">
             {s.editedSql ? "SQL (edited by a reviewer — used for benchmark, apply and export)" : "SQL"}
             {editable && !editing && (
-              <button type="button" className="link-button" onClick={() => { setDraft(s.editedSql || s.sql || ""); setEditing(true); }}>
+              <button type="button" className="link-button" disabled={!!reviewWhy} title={reviewWhy || undefined} onClick={() => { setDraft(s.editedSql || s.sql || ""); setEditing(true); }}>
                 edit
               </button>
             )}

@@ -1,0 +1,167 @@
+// Browser flows of identity and access: the header's "who am I", the audit page (filters,
+// pages, chain verification) and API tokens. Run by tests/e2e/test_access.py.
+import assert from "node:assert/strict";
+import { ask, BASE, newPage, run, shot, until } from "./browser.mjs";
+
+/** `datetime-local` text for `ms` (the browser's and node's local time zone alike). */
+function localInput(ms) {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** Every state-changing request the page sends must be JSON (the gateway's CSRF defence). */
+function watchWrites(page) {
+  const writes = [];
+  page.on("request", (r) => {
+    if (!["GET", "HEAD"].includes(r.method())) writes.push(`${r.method()} ${new URL(r.url()).pathname} ${r.headers()["content-type"] ?? "(none)"}`);
+  });
+  return writes;
+}
+
+async function localFlow() {
+  const user = process.env.PGSAGE_USER;
+  const approvals = Number(process.env.APPROVALS);
+  const staging = Number(process.env.STAGING_APPROVALS);
+  const page = await newPage({ permissions: ["clipboard-read", "clipboard-write"] });
+  const writes = watchWrites(page);
+
+  // The header: who, how (local mode, clearly), and no sign-in or sign-out without OIDC.
+  await page.goto(`${BASE}/`);
+  const identity = page.getByTestId("identity");
+  await until(async () => (await identity.innerText()).includes("local mode"), "the identity in the header");
+  assert.equal((await identity.innerText()).trim(), `${user} (local mode, every role)`);
+  assert.equal(await identity.getByRole("button").count(), 0, "no Sign in / Sign out in local mode");
+  await page.getByRole("link", { name: "New analysis" }).first().waitFor();
+  await shot(page, "access-01-local-header");
+
+  // The audit page: filter by action, page through, then by target, actor and time.
+  await page.getByRole("link", { name: "Audit", exact: true }).click();
+  await page.waitForURL(`${BASE}/audit`);
+  const rows = page.getByTestId("audit-list").locator("tbody tr");
+  const count = (n, what) => until(async () => (await rows.count()) === n, `${what}: ${n} rows`);
+  const filterBy = async (values) => {
+    for (const name of ["actor", "target", "action", "from", "to"]) await page.locator(`input[name=${name}]`).fill(values[name] ?? "");
+    await page.getByRole("button", { name: "Filter" }).click();
+  };
+  await count(25, "the newest page of everything");
+
+  await filterBy({ action: "suggestion.approve" });
+  await page.waitForURL(/\/audit\?action=suggestion.approve$/);
+  await count(25, "approvals, first page");
+  assert.deepEqual(new Set(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action))), new Set(["suggestion.approve"]));
+  assert.equal(await page.getByTestId("audit-page").innerText(), "Page 1");
+  await page.getByRole("button", { name: "Older →" }).click();
+  await count(approvals + staging - 25, "approvals, second page");
+  assert.equal(await page.getByTestId("audit-page").innerText(), "Page 2");
+  assert.ok(await page.getByRole("button", { name: "Older →" }).isDisabled(), "no third page");
+  await page.getByRole("button", { name: "← Newer" }).click();
+  await count(25, "back to the first page");
+  await shot(page, "access-02-audit-approvals");
+
+  await filterBy({ target: "staging", action: "suggestion.approve" });
+  await count(staging, "approvals on staging");
+  const targets = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[4].textContent));
+  assert.deepEqual(new Set(targets), new Set(["staging"]));
+
+  await filterBy({ actor: user, action: "suggestion.approve" });
+  await count(25, "the local user's approvals");
+  assert.deepEqual(new Set(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.actor))), new Set([user]));
+  await filterBy({ actor: "nobody-at-all" });
+  await page.getByText("No audit records match.").waitFor();
+  assert.equal(await rows.count(), 0);
+
+  const hourAgo = localInput(Date.now() - 3600_000);
+  await filterBy({ action: "suggestion.approve", to: hourAgo });
+  await page.getByText("No audit records match.").waitFor();
+  await filterBy({ action: "suggestion.approve", from: hourAgo });
+  await count(25, "approvals of the last hour");
+  // The filter is in the address: a reload (or a shared link) shows the same records.
+  await page.reload();
+  assert.equal(await page.locator("input[name=action]").inputValue(), "suggestion.approve");
+  await count(25, "approvals of the last hour after a reload");
+  await shot(page, "access-03-audit-filtered");
+
+  await tokensFlow(page);
+  assert.ok(writes.length >= 2, writes.join("\n"));
+  for (const write of writes) assert.match(write, / application\/json$/, `every write is JSON: ${write}`);
+}
+
+async function verifyFlow() {
+  const page = await newPage();
+  await page.goto(`${BASE}/audit?action=suggestion.approve`);
+  const rows = page.getByTestId("audit-list").locator("tbody tr");
+  await until(async () => (await rows.count()) > 0, "approvals listed");
+  await page.getByRole("button", { name: "Verify chain" }).click();
+  const result = page.getByTestId("verify-result");
+  await result.waitFor();
+  assert.equal(await result.getAttribute("data-intact"), "true", await result.innerText());
+  assert.match(await result.innerText(), /^Intact: \d+ records checked/);
+  // Someone with access to the job store rewrites history: the chain names the record.
+  const victim = await rows.last().getAttribute("data-record");
+  await ask("tamper", victim);
+  await page.getByRole("button", { name: "Verify chain" }).click();
+  await until(async () => (await result.getAttribute("data-intact")) === "false", "the tampering found");
+  const text = await result.innerText();
+  assert.match(text, /altered/, text);
+  assert.ok(text.includes(victim), `${text} names ${victim}`);
+  await shot(page, "access-04-verify-tampered");
+}
+
+async function tokensFlow(page) {
+  await page.getByRole("link", { name: "API tokens" }).click();
+  await page.waitForURL(`${BASE}/tokens`);
+  const table = page.getByTestId("tokens-table");
+  await table.waitFor();
+  await page.locator("input[name=displayName]").fill("e2e-ci");
+  const bindings = page.getByTestId("binding");
+  await bindings.nth(0).getByLabel("Role").selectOption("OPERATOR");
+  await bindings.nth(0).getByLabel("Target pattern").fill("staging-*");
+  await page.getByRole("button", { name: "+ another role" }).click();
+  await bindings.nth(1).getByLabel("Role").selectOption("VIEWER");
+  await bindings.nth(1).getByLabel("Target pattern").fill("*");
+  await page.locator("select[name=expiry]").selectOption("90");
+  await page.getByRole("button", { name: "Create token" }).click();
+
+  // The secret, once, with a copy button and a warning.
+  const panel = page.getByTestId("token-secret-panel");
+  await panel.waitFor();
+  assert.match(await panel.innerText(), /you will not see it again/);
+  const secret = (await page.getByTestId("token-secret").innerText()).trim();
+  assert.match(secret, /^pgs_\S{20,}$/);
+  await panel.getByRole("button", { name: "Copy" }).click();
+  await panel.getByText("copied").waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  const row = table.locator("tr", { hasText: "e2e-ci" });
+  await row.waitFor();
+  assert.match(await row.innerText(), /operator on staging-\*, viewer on every target/);
+  assert.equal(await row.getAttribute("data-status"), "active");
+  const expires = await row.locator("td").nth(3).innerText();
+  assert.ok(expires.trim() && expires !== "—", "an expiry is shown");
+  assert.ok(!(await table.innerText()).includes(secret), "the list never shows the secret");
+  await shot(page, "access-05-token-created");
+
+  // Gone once dismissed, and never in what the list API answers.
+  await panel.getByRole("button", { name: "I have copied it" }).click();
+  await until(async () => !(await page.content()).includes(secret), "the secret gone from the page");
+  await page.reload();
+  await table.locator("tr", { hasText: "e2e-ci" }).waitFor();
+  assert.ok(!(await page.content()).includes(secret), "not shown again after a reload");
+  const listed = await page.evaluate(async () => (await fetch("/v1/apiTokens?showInactive=true")).text());
+  assert.ok(listed.includes("e2e-ci") && !listed.includes(secret), "the API lists it without the secret");
+
+  // Revoke, confirmed first: gone from the active list, shown as revoked with all tokens.
+  await table.locator("tr", { hasText: "e2e-ci" }).getByRole("button", { name: "Revoke" }).click();
+  const dialog = page.getByTestId("confirm-dialog");
+  assert.match(await dialog.innerText(), /Revoke token “e2e-ci”\?/);
+  await dialog.getByRole("button", { name: "Revoke token" }).click();
+  await until(async () => (await table.locator("tr", { hasText: "e2e-ci" }).count()) === 0, "the revoked token leaves the active list");
+  await page.getByLabel("show revoked and expired").check();
+  const revoked = table.locator("tr", { hasText: "e2e-ci" });
+  await revoked.waitFor();
+  assert.equal(await revoked.getAttribute("data-status"), "revoked");
+  assert.equal(await revoked.getByRole("button", { name: "Revoke" }).count(), 0);
+  await shot(page, "access-06-token-revoked");
+}
+
+await run(process.argv[2], { local: localFlow, verify: verifyFlow });
