@@ -130,7 +130,7 @@ async function tokensFlow(page) {
   const secret = (await page.getByTestId("token-secret").innerText()).trim();
   assert.match(secret, /^pgs_\S{20,}$/);
   await panel.getByRole("button", { name: "Copy" }).click();
-  await panel.getByText("copied").waitFor();
+  await panel.getByText("copied", { exact: true }).waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
   const row = table.locator("tr", { hasText: "e2e-ci" });
   await row.waitFor();

@@ -126,7 +126,7 @@ export function AuditList(props: { filter: string; version: string; title?: stri
                         {METHODS[r.actorAuthMethod]}
                       </span>
                     )}
-                    {!r.authenticated && (
+                    {!r.authenticated && !r.actorSubject && (
                       <span className="badge badge-unauth" title="written before pgsage authenticated callers: this name is what the caller said">
                         unauthenticated
                       </span>
