@@ -164,4 +164,116 @@ async function tokensFlow(page) {
   await shot(page, "access-06-token-revoked");
 }
 
-await run(process.argv[2], { local: localFlow, verify: verifyFlow });
+/** Signs in through the gateway's OIDC login at the provider's login page, as `login`. */
+async function signIn(page, login) {
+  await page.goto(`${BASE}/`);
+  const prompt = page.getByTestId("sign-in-prompt");
+  await prompt.waitFor();
+  await page.getByTestId("identity").getByRole("button", { name: "Sign in" }).click();
+  await page.locator("input[name=login]").fill(login);
+  await page.locator("input[name=password]").fill("any password");
+  await page.locator("button[type=submit]").click();
+  await page.waitForURL(`${BASE}/`);
+  await until(async () => (await page.getByTestId("identity-how").count()) === 1, `${login} signed in`);
+}
+
+/** What the job service answers a write the UI would not offer (the server decides too). */
+async function tryWrite(page, path, body) {
+  return page.evaluate(
+    async ([p, b]) => {
+      const r = await fetch(p, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(b) });
+      const json = await r.json();
+      return { status: r.status, grpc: json.error?.status ?? "", reason: json.error?.details?.find((d) => d.reason)?.reason ?? "", message: json.error?.message ?? "" };
+    },
+    [path, body],
+  );
+}
+
+async function oidcFlow() {
+  const otto = await newPage();
+  const rita = await newPage();
+
+  // Not signed in: a prompt to sign in (no error), and the header offers Sign in.
+  await otto.goto(`${BASE}/`);
+  await otto.getByTestId("sign-in-prompt").waitFor();
+  assert.equal(await otto.getByRole("alert").count(), 0, "no error shown for a missing session");
+
+  // Otto, an operator, signs in and starts an analysis of the two-person target.
+  await signIn(otto, "otto-operator");
+  assert.equal(await otto.getByTestId("identity-name").innerText(), "Otto");
+  assert.equal(await otto.getByTestId("identity-how").innerText(), "(OIDC)");
+  assert.equal(await otto.getByTestId("identity-roles").innerText(), "operator on every target");
+  await otto.getByRole("link", { name: "New analysis" }).first().click();
+  await otto.getByRole("button", { name: "Start analysis" }).click();
+  await otto.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  const jobPath = new URL(otto.url()).pathname;
+  await ask("run", `jobs/${jobPath.split("/").pop()}`);
+  const ottoRow = (title) => otto.locator("tr.suggestion-row", { hasText: title });
+  await until(async () => (await otto.locator("tr.suggestion-row").count()) === 2, "two suggestions listed");
+  await shot(otto, "oidc-01-operator-job");
+
+  // Rita, a reviewer, signs in: she may approve, not start analyses or apply.
+  await signIn(rita, "rita-reviewer");
+  assert.equal(await rita.getByTestId("identity-roles").innerText(), "reviewer on every target");
+  assert.equal(await rita.getByRole("link", { name: "New analysis", exact: true }).count(), 1, "only the nav link");
+  await rita.goto(`${BASE}/new`);
+  const start = rita.getByRole("button", { name: "Start analysis" });
+  await until(async () => (await start.getAttribute("title")) === "needs the operator role on demo", "start disabled for a reviewer");
+  assert.ok(await start.isDisabled());
+  await rita.goto(`${BASE}${jobPath}`);
+  const ritaRow = (title) => rita.locator("tr.suggestion-row", { hasText: title });
+  await ritaRow("customer_id").getByRole("button", { name: "Approve" }).click();
+  await until(async () => (await ritaRow("customer_id").locator(".badge").first().innerText()) === "approved", "Rita approved");
+  const ritaApply = ritaRow("customer_id").locator("button[data-action=APPLY]");
+  assert.ok(await ritaApply.isDisabled(), "Apply is disabled for a reviewer");
+  assert.equal(await ritaApply.getAttribute("title"), "needs the operator role on demo");
+  assert.equal(await ritaRow("customer_id").getByTestId("two-person-note").count(), 0, "the role, not the rule, stops her");
+  const remove = rita.getByRole("button", { name: "Delete", exact: true });
+  assert.ok(await remove.isDisabled(), "Delete is disabled for a reviewer");
+  assert.equal(await remove.getAttribute("title"), "needs the admin role on demo");
+  await shot(rita, "oidc-02-reviewer-approved");
+  const suggestionA = await ritaRow("customer_id").getAttribute("data-suggestion");
+  const refused = await tryWrite(rita, "/v1/jobs", { kind: "APPLY", target: "demo", suggestion: suggestionA });
+  assert.equal(refused.status, 403, JSON.stringify(refused));
+  assert.equal(refused.grpc, "PERMISSION_DENIED");
+
+  // Otto applies what Rita approved: a different person, so the two-person rule allows it.
+  await otto.reload();
+  await until(async () => (await ottoRow("customer_id").locator(".badge").first().innerText()) === "approved", "Otto sees the approval");
+  const ottoApply = ottoRow("customer_id").locator("button[data-action=APPLY]");
+  await until(async () => !(await ottoApply.isDisabled()), "Apply enabled for the operator");
+  await ottoApply.click();
+  await otto.getByTestId("confirm-dialog").getByRole("button", { name: "Apply on demo" }).click();
+  await ottoRow("customer_id").getByTestId("action-running").waitFor();
+  await shot(otto, "oidc-03-operator-applies");
+
+  // Otto approves the other one himself: on a two-person target he cannot apply it.
+  await ottoRow("order_id").getByRole("button", { name: "Approve" }).click();
+  await until(async () => (await ottoRow("order_id").locator(".badge").first().innerText()) === "approved", "Otto approved");
+  const own = ottoRow("order_id").locator("button[data-action=APPLY]");
+  await until(async () => await own.isDisabled(), "Apply disabled for the approver");
+  assert.match(await own.getAttribute("title"), /^two-person rule on demo: you approved this suggestion/);
+  await ottoRow("order_id").getByTestId("two-person-note").waitFor();
+  await shot(otto, "oidc-04-two-person");
+  const suggestionB = await ottoRow("order_id").getAttribute("data-suggestion");
+  const twoPerson = await tryWrite(otto, "/v1/jobs", { kind: "APPLY", target: "demo", suggestion: suggestionB });
+  assert.equal(twoPerson.status, 403, JSON.stringify(twoPerson));
+  assert.equal(twoPerson.reason, "TWO_PERSON_RULE");
+
+  // The audit page shows who did what, as the provider named them.
+  await otto.goto(`${BASE}/audit?action=suggestion.approve`);
+  const approvals = otto.getByTestId("audit-list").locator("tbody tr");
+  await until(async () => (await approvals.count()) === 2, "both approvals audited");
+  assert.deepEqual(new Set(await approvals.evaluateAll((trs) => trs.map((tr) => tr.dataset.actor))), new Set(["Rita", "Otto"]));
+  assert.match(await approvals.first().innerText(), /signed in with OIDC/);
+
+  // Sign out: the session ends here and at the provider (which asks), the prompt is back.
+  await otto.getByTestId("identity").getByRole("button", { name: "Sign out" }).click();
+  await otto.waitForURL((url) => !url.href.startsWith(BASE));
+  await otto.getByRole("button", { name: /yes, sign me out/i }).click();
+  await otto.waitForURL(`${BASE}/`);
+  await otto.getByTestId("sign-in-prompt").waitFor();
+  assert.equal(await otto.evaluate(async () => (await fetch("/v1/caller")).status), 401);
+}
+
+await run(process.argv[2], { local: localFlow, verify: verifyFlow, oidc: oidcFlow });

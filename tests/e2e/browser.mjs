@@ -41,6 +41,8 @@ export async function newPage(options = {}) {
   const page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
+    // Only pgsage's pages count: an identity provider's login page is not ours to judge.
+    if (!page.url().startsWith(BASE)) return;
     if (m.type() === "error" && !/status of (4|5)\d\d/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   return page;

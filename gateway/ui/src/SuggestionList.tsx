@@ -328,7 +328,7 @@ function SuggestionRow(props: {
                 {ACTION_WORDS[action][0]}
               </button>
             ))}
-          {twoPersonWhy && !running && (
+          {twoPersonWhy && !operateWhy && !running && (
             <div className="small muted two-person-note" data-testid="two-person-note">
               Two-person rule: you approved it, someone else applies it.
             </div>

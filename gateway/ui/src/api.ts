@@ -179,7 +179,8 @@ export const api = {
       throw e;
     }
   },
-  logout: () => request<Record<string, unknown>>("POST", "/auth/logout", {}),
+  /** Ends the gateway session; `endSessionUrl` ends the issuer's session too, when it has one. */
+  logout: () => request<{ signedIn?: boolean; endSessionUrl?: string | null }>("POST", "/auth/logout", {}),
   createApiToken: (token: Omit<ApiToken, "name">) => request<CreateApiTokenResponse>("POST", "/v1/apiTokens", token),
   listApiTokens: (showInactive: boolean, pageToken: string) =>
     request<{ apiTokens?: ApiToken[]; nextPageToken?: string }>(

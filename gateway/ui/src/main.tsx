@@ -43,8 +43,8 @@ function Identity() {
   };
   const signOut = async () => {
     try {
-      await api.logout();
-      window.location.assign("/");
+      const answer = await api.logout();
+      window.location.assign(answer.endSessionUrl || "/");
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
