@@ -267,6 +267,15 @@ async function oidcFlow() {
   assert.deepEqual(new Set(await approvals.evaluateAll((trs) => trs.map((tr) => tr.dataset.actor))), new Set(["Rita", "Otto"]));
   assert.match(await approvals.first().innerText(), /signed in with OIDC/);
 
+  // Neither may verify the audit chain or manage API tokens (admins only).
+  const verify = otto.getByRole("button", { name: "Verify chain" });
+  assert.ok(await verify.isDisabled());
+  assert.equal(await verify.getAttribute("title"), "needs the admin role on every target");
+  assert.equal(await otto.getByRole("link", { name: "API tokens" }).count(), 0);
+  await otto.goto(`${BASE}/tokens`);
+  assert.equal(await otto.getByTestId("tokens-denied").innerText(), "Managing API tokens needs the admin role on every target.");
+  await otto.goto(`${BASE}/`);
+
   // Sign out: the session ends here and at the provider (which asks), the prompt is back.
   await otto.getByTestId("identity").getByRole("button", { name: "Sign out" }).click();
   await otto.waitForURL((url) => !url.href.startsWith(BASE));

@@ -65,7 +65,7 @@ export function AccessProvider({ children }: { children: ReactNode }) {
         setValue({ state: "signedOut", caller: null, session, loginUrl });
       } else {
         // A job service that cannot tell (no GetCaller yet) runs without authentication.
-        setValue({ state: "ready", caller: localCaller(session?.name), session, loginUrl });
+        setValue({ state: "ready", caller: localCaller(session?.name ?? undefined), session, loginUrl });
       }
     }
   }, []);

@@ -7,6 +7,7 @@ import { AccessProvider, holds, rolesText, useAccess } from "./access";
 import { AuditPage } from "./AuditPage";
 import { TokensPage } from "./TokensPage";
 import { Link } from "./components";
+import { dateTime } from "./format";
 import { JobPage } from "./JobPage";
 import { JobsPage } from "./JobsPage";
 import { NewAnalysisPage } from "./NewAnalysisPage";
@@ -67,7 +68,11 @@ function Identity() {
   }
   const how = local ? "local mode, every role" : caller.authMethod === "API_TOKEN" ? "API token" : "OIDC";
   return (
-    <span className="identity" data-testid="identity" title={caller.subject}>
+    <span
+      className="identity"
+      data-testid="identity"
+      title={`${caller.subject ?? ""}${access.session?.expiresAt ? `, signed in until ${dateTime(access.session.expiresAt)}` : ""}`}
+    >
       <span className="identity-who">
         <span className="identity-name" data-testid="identity-name">
           {caller.displayName || caller.subject}

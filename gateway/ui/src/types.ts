@@ -219,8 +219,11 @@ export interface Session {
   signedIn: boolean;
   localMode: boolean;
   loginUrl?: string;
-  name?: string;
-  expiresAt?: string;
+  logoutUrl?: string;
+  name?: string | null;
+  subject?: string | null;
+  /** When the session ends (RFC 3339). */
+  expiresAt?: string | null;
 }
 
 export interface ApiToken {
