@@ -273,6 +273,10 @@ async function oidcFlow() {
   assert.equal(await verify.getAttribute("title"), "needs the admin role on every target");
   assert.equal(await otto.getByRole("link", { name: "API tokens" }).count(), 0);
   await otto.goto(`${BASE}/tokens`);
+  await until(
+    async () => (await otto.getByTestId("tokens-denied").count()) === 1,
+    "the tokens page says who may manage tokens",
+  );
   assert.equal(await otto.getByTestId("tokens-denied").innerText(), "Managing API tokens needs the admin role on every target.");
   await otto.goto(`${BASE}/`);
 

@@ -159,6 +159,7 @@ export function TokensPage() {
     if (!why) void load("");
   }, [load, why]);
 
+  if (access.state === "loading") return <p className="muted">Loading…</p>;
   if (why) {
     return (
       <section>
