@@ -157,8 +157,11 @@ async def start(settings: Settings) -> RunningService:
     connect_timeout = settings.connect_timeout.total_seconds()
     db = database.Database(url, pool_size=settings.pool_size, connect_timeout=connect_timeout)
     listener = notifications.Listener(db.listen_dsn, connect_timeout=connect_timeout)
+    server_tls = settings.server_tls()
     optimizer_client = optimizer.OptimizerClient(
-        settings.optimizer_address, timeout=settings.optimizer_timeout.total_seconds()
+        settings.optimizer_address,
+        timeout=settings.optimizer_timeout.total_seconds(),
+        tls=settings.optimizer_tls(),
     )
     stoppables: list = []
     try:
@@ -183,6 +186,7 @@ async def start(settings: Settings) -> RunningService:
             registrars=[
                 lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s)
             ],
+            credentials=server_tls.credentials() if server_tls else None,
         )
         db_monitor = monitors.DatabaseMonitor(
             db,
