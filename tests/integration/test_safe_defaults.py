@@ -181,6 +181,23 @@ async def test_the_optimizer_serves_beyond_loopback_with_mutual_tls(tmp_path, ce
                 except grpc.aio.AioRpcError:
                     assert time.monotonic() < deadline, "the optimizer did not serve"
                     await asyncio.sleep(0.2)
+        # The compose healthcheck's probe: over mutual TLS it sees SERVING; without a client
+        # certificate the handshake fails.
+        probe = [
+            f"--ca={certs['ca']}",
+            "--server-name=optimizer.pgsage.test",
+            f"127.0.0.1:{port}",
+        ]
+        mutual = [f"--cert={certs['cert']}", f"--key={certs['key']}", *probe]
+        assert await _probe(mutual, tmp_path) == 0
+        assert await _probe(probe, tmp_path) == 1
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 20)
+
+
+async def _probe(args: list[str], cwd: Path) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pgsage.probe", *args, cwd=cwd, stdout=subprocess.DEVNULL
+    )
+    return await asyncio.wait_for(proc.wait(), 30)
