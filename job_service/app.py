@@ -31,6 +31,7 @@ from job_service import (
 )
 from job_service.settings import Settings
 from pgsage import server
+from pgsage import tls as pgsage_tls
 from pgsage.embedded import EmbeddedPostgres
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -239,6 +240,11 @@ async def start(settings: Settings) -> RunningService:
             await asyncio.to_thread(embedded.stop)
         raise
     log.info("job service listening on %s:%d", settings.grpc_host, grpc_server.port)
+    if server_tls is None and not pgsage_tls.is_loopback(settings.grpc_host):
+        log.warning(
+            "serving beyond loopback without TLS: bearer tokens cross the network in plaintext "
+            "(set PGSAGE_JOBS_TLS_CERT_FILE and PGSAGE_JOBS_TLS_KEY_FILE)"
+        )
     return RunningService(
         port=grpc_server.port,
         server=grpc_server,

@@ -237,17 +237,32 @@ async def test_only_the_allowed_client_may_call_the_optimizer(cluster, pki):
         target="shop", rollback_sql="DROP INDEX CONCURRENTLY IF EXISTS invoice_pkey"
     )
 
-    # Trusted CA, but an identity the optimizer does not allow: PERMISSION_DENIED, and
-    # nothing reaches the target.
+    # Trusted CA, but an identity the optimizer does not allow: every OptimizerService RPC
+    # is PERMISSION_DENIED, and nothing reaches the target.
+    pb = optimizer_service_pb2
+    calls = {
+        "Analyze": pb.AnalyzeRequest(target="shop"),
+        "Benchmark": pb.BenchmarkRequest(target="shop", sql="CREATE INDEX ON invoice (status)"),
+        "Apply": pb.ApplyRequest(target="shop", sql="CREATE INDEX ON invoice (status)"),
+        "Rollback": rollback,
+        "ValidateStatement": pb.ValidateStatementRequest(target="shop", sql="DROP INDEX x"),
+        "ListTargets": pb.ListTargetsRequest(),
+        "GetDiagnostics": pb.GetDiagnosticsRequest(),
+    }
     intruder = _creds(pki, pki.intruder)
     async with _channel(optimizer.address, intruder, OPTIMIZER_NAME) as channel:
         stub = optimizer_service_pb2_grpc.OptimizerServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as denied:
-            async for _ in stub.Rollback(rollback, timeout=5):
-                pass
-        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert rpc.reason_of(denied.value) == "CLIENT_NOT_ALLOWED"
-        assert "intruder.pgsage.test" in denied.value.details()
+        for method, request in calls.items():
+            with pytest.raises(grpc.aio.AioRpcError) as denied:
+                call = getattr(stub, method)(request, timeout=5)
+                if isinstance(call, grpc.aio.UnaryStreamCall):
+                    async for _ in call:
+                        pass
+                else:
+                    await call
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, method
+            assert rpc.reason_of(denied.value) == "CLIENT_NOT_ALLOWED", method
+            assert "intruder.pgsage.test" in denied.value.details()
         # Health stays open to any client that completes the handshake.
         health = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=5
@@ -280,5 +295,5 @@ async def test_only_the_allowed_client_may_call_the_optimizer(cluster, pki):
     # The refusals are on record in the optimizer's log; the primary key is still there.
     log = optimizer.log_path.read_text()
     assert "refused Rollback" in log and "intruder.pgsage.test" in log
-    assert "rpc=Rollback" not in log
+    assert not re.search(r"statement job=\S+ rpc=(Analyze|Benchmark|Apply|Rollback)", log)
     assert "Traceback" not in log
