@@ -113,7 +113,7 @@ async def _finished(stub: job_service_pb2_grpc.JobServiceStub, name: str) -> job
     raise AssertionError(f"{name} did not finish")
 
 
-def _start(cluster: Cluster, pki: Pki) -> tuple[Proc, Proc]:
+def _start(cluster: Cluster, pki: Pki, **jobs_env: str) -> tuple[Proc, Proc]:
     optimizer = cluster.optimizer(
         targets=[
             {"name": "shop", "dsn": cluster.target_dsn, "apply_allowed": True},
@@ -131,6 +131,7 @@ def _start(cluster: Cluster, pki: Pki) -> tuple[Proc, Proc]:
         PGSAGE_JOBS_OPTIMIZER_TLS_CERT_FILE=str(pki.jobs_client[0]),
         PGSAGE_JOBS_OPTIMIZER_TLS_KEY_FILE=str(pki.jobs_client[1]),
         PGSAGE_JOBS_OPTIMIZER_TLS_SERVER_NAME=OPTIMIZER_NAME,
+        **jobs_env,
     ).start()
     return optimizer, jobs
 
@@ -190,15 +191,18 @@ async def test_jobs_run_over_mutual_tls_and_the_optimizer_logs_each_statement_wi
     assert cluster.target_dsn not in log
 
 
-async def test_the_gateway_reaches_the_job_service_over_tls(cluster, pki):
-    optimizer, jobs = _start(cluster, pki)
-    async with _channel(jobs.address, _creds(pki, None), JOBS_NAME) as channel:
+async def test_the_gateway_reaches_the_job_service_over_mutual_tls(cluster, pki):
+    optimizer, jobs = _start(cluster, pki, PGSAGE_JOBS_TLS_CLIENT_CA_FILE=str(pki.ca))
+    gateway_cert = pki.intruder  # any certificate the CA signed
+    async with _channel(jobs.address, _creds(pki, gateway_cert), JOBS_NAME) as channel:
         await _wait_serving(jobs, channel)
     running = await gateway_app.start(
         GatewaySettings(
             http_port=0,
             job_service_address=jobs.address,
             job_service_tls_ca_file=pki.ca,
+            job_service_tls_cert_file=gateway_cert[0],
+            job_service_tls_key_file=gateway_cert[1],
             job_service_tls_server_name=JOBS_NAME,
         )
     )
@@ -214,13 +218,19 @@ async def test_the_gateway_reaches_the_job_service_over_tls(cluster, pki):
     finally:
         await running.stop()
 
-    # A plaintext client gets nowhere on the job service's TLS port.
+    # Plaintext, no client certificate, or one from another CA: no connection at all.
     async with grpc.aio.insecure_channel(jobs.address) as plain:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await health_pb2_grpc.HealthStub(plain).Check(
                 health_pb2.HealthCheckRequest(), timeout=3
             )
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    for cert in (None, pki.foreign):
+        async with _channel(jobs.address, _creds(pki, cert), JOBS_NAME) as channel:
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.GetJob(job_service_pb2.GetJobRequest(name=name), timeout=3)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     del optimizer
 
 
