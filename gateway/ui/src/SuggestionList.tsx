@@ -3,7 +3,7 @@
 // benchmark chart and the audit trail.
 import { Fragment, useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "./api";
-import { type Access, denial, twoPerson, useAccess } from "./access";
+import { denial, useAccess, useTwoPersonBlock } from "./access";
 import { AuditList } from "./Audit";
 import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
@@ -21,30 +21,6 @@ const ACTION_WORDS: Record<Action, [string, string]> = {
 function statementOf(action: Action, s: Suggestion): string {
   if (action === "ROLLBACK") return (s.editedSql ? s.editedRollbackSql || s.rollbackSql : s.rollbackSql) ?? "";
   return s.editedSql || s.sql || "";
-}
-
-/** Why `access` may not apply `s` on a two-person target: the caller approved it ("" if not).
- * The newest approval of the suggestion is in its audit trail; the server checks anyway. */
-function useTwoPersonBlock(access: Access, s: Suggestion, applicable: boolean): string {
-  const [approver, setApprover] = useState<string | null>(null);
-  const guarded = applicable && twoPerson(access.caller, s.target);
-  useEffect(() => {
-    if (!guarded) return;
-    let stale = false;
-    api.listAudit(`resource = "${s.name}" AND action = "suggestion.approve"`, "", 1).then(
-      (page) => {
-        if (!stale) setApprover(page.auditRecords?.[0]?.actorSubject ?? "");
-      },
-      () => {
-        if (!stale) setApprover("");
-      },
-    );
-    return () => {
-      stale = true;
-    };
-  }, [guarded, s.name, s.etag, s.state]);
-  if (!guarded || !approver || approver !== access.caller?.subject) return "";
-  return `two-person rule on ${s.target}: you approved this suggestion, so someone else must apply it`;
 }
 
 /** What can be done next with a suggestion in `state`, as DESIGN.md's lifecycle allows. */

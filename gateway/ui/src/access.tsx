@@ -2,7 +2,7 @@
 // service would allow. The server decides anyway: this only hides or disables, and says why.
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { api, ApiError, UNAUTHENTICATED_EVENT } from "./api";
-import type { Caller, Role, Session } from "./types";
+import type { Caller, Role, Session, Suggestion } from "./types";
 
 const RANK: Record<Role, number> = { ROLE_UNSPECIFIED: 0, VIEWER: 1, REVIEWER: 2, OPERATOR: 3, ADMIN: 4 };
 
@@ -124,4 +124,28 @@ export function rolesText(caller: Caller | null): string {
   const bindings = caller?.roleBindings ?? [];
   if (!bindings.length) return "no role";
   return bindings.map((b) => `${roleWord(b.role)} on ${everyTarget(b.targets) ? "every target" : b.targets}`).join(", ");
+}
+
+/** Why `access` may not apply `s` on a two-person target: the caller approved it ("" if not).
+ * The newest approval of the suggestion is in its audit trail; the server checks anyway. */
+export function useTwoPersonBlock(access: Access, s: Suggestion, applicable: boolean): string {
+  const [approver, setApprover] = useState<string | null>(null);
+  const guarded = applicable && twoPerson(access.caller, s.target);
+  useEffect(() => {
+    if (!guarded) return;
+    let stale = false;
+    api.listAudit(`resource = "${s.name}" AND action = "suggestion.approve"`, "", 1).then(
+      (page) => {
+        if (!stale) setApprover(page.auditRecords?.[0]?.actorSubject ?? "");
+      },
+      () => {
+        if (!stale) setApprover("");
+      },
+    );
+    return () => {
+      stale = true;
+    };
+  }, [guarded, s.name, s.etag, s.state]);
+  if (!guarded || !approver || approver !== access.caller?.subject) return "";
+  return `two-person rule on ${s.target}: you approved this suggestion, so someone else must apply it`;
 }
