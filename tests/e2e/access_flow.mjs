@@ -203,6 +203,9 @@ async function oidcFlow() {
   assert.equal(await otto.getByTestId("identity-name").innerText(), "Otto");
   assert.equal(await otto.getByTestId("identity-how").innerText(), "(OIDC)");
   assert.equal(await otto.getByTestId("identity-roles").innerText(), "operator on every target");
+  // The session is an HttpOnly cookie: nothing in the page can read a token.
+  assert.equal(await otto.evaluate(() => document.cookie), "", "no cookie readable by scripts");
+  assert.equal(await otto.evaluate(() => localStorage.length + sessionStorage.length), 0, "nothing stored by the page");
   await otto.getByRole("link", { name: "New analysis" }).first().click();
   await otto.getByRole("button", { name: "Start analysis" }).click();
   await otto.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
