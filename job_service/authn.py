@@ -28,7 +28,7 @@ from job_service.principals import AuthMethod, Principal
 from job_service.settings import Settings
 
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-MAX_TOKEN = 8192
+MAX_TOKEN = 4096
 TOUCH_INTERVAL = 60.0
 MAX_CACHED = 10_000
 

@@ -29,6 +29,9 @@ ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 REFETCH_INTERVAL = 30.0
+# While the issuer cannot be reached and no keys are known, calls fail fast for this long
+# instead of each trying again.
+FAILURE_BACKOFF = 2.0
 HTTP_TIMEOUT = httpx.Timeout(5.0)
 
 
@@ -82,6 +85,7 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched = 0.0  # monotonic time of the last successful fetch
         self._attempted = -REFETCH_INTERVAL
+        self._failed: tuple[float, str] | None = None  # (monotonic time, why) of a failure
         self._lock = asyncio.Lock()
         self._client = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
 
@@ -91,6 +95,8 @@ class JwksCache:
     async def key(self, kid: str | None) -> jwt.PyJWK | None:
         """The key `kid` names (the only key when the token names none), or None."""
         now = time.monotonic()
+        if not self._keys and self._failed and now - self._failed[0] < FAILURE_BACKOFF:
+            raise errors.IdentityProviderUnavailable(self._failed[1])
         if not self._keys or now - self._fetched > self._ttl:
             await self._refresh(force=not self._keys)
         found = self._pick(kid)
@@ -115,8 +121,10 @@ class JwksCache:
             try:
                 self._keys = await self._fetch()
                 self._fetched = time.monotonic()
+                self._failed = None
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 log.warning("cannot fetch the signing keys of %s: %s", self.issuer, exc)
+                self._failed = (time.monotonic(), type(exc).__name__)
                 if not self._keys:
                     raise errors.IdentityProviderUnavailable(type(exc).__name__) from None
 

@@ -8,6 +8,9 @@ import getpass
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import grpc
@@ -234,3 +237,41 @@ async def test_a_jwt_is_refused_in_local_mode(stub, issuer):
     caller = await stub.GetCaller(access_pb2.GetCallerRequest())
     assert caller.local_mode and caller.display_name == getpass.getuser()
     assert caller.auth_method == access_pb2.AuthMethod.LOCAL
+
+
+async def test_an_unreachable_identity_provider_is_unavailable_not_a_crash(
+    module_db, settings_for, issuer
+):
+    gone = Issuer()
+    url = gone.url
+    gone.close()  # nothing listens there any more
+    running = await app.start(settings_for(module_db, oidc_issuer=url, oidc_audience="pgsage-test"))
+    try:
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            for _ in range(2):
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await stub.ListJobs(
+                        job_service_pb2.ListJobsRequest(), metadata=issuer.bearer(), timeout=20
+                    )
+                assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+                assert rpc.reason_of(caught.value) == "IDENTITY_PROVIDER_UNAVAILABLE"
+    finally:
+        await running.stop(0.5)
+
+
+def test_a_bad_role_binding_stops_start_up_with_one_line(module_db):
+    env = {
+        **os.environ,
+        "PGSAGE_JOBS_DATABASE_URL": module_db,
+        "PGSAGE_JOBS_GRPC_HOST": "127.0.0.1",
+        "PGSAGE_JOBS_GRPC_PORT": "0",
+        "PGSAGE_JOBS_ROLE_BINDINGS": '[{"group": "dba", "role": "SUPERUSER"}]',
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "job_service"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    [line] = [ln for ln in done.stderr.splitlines() if "ERROR" in ln]
+    assert "role_bindings[0]: role 'SUPERUSER' is not one of VIEWER" in line
+    assert "Traceback" not in done.stderr
