@@ -187,7 +187,7 @@ class PermissionDenied(errors.PermissionDenied):
     def __init__(self, who: str, permission: str, role: str, target: str | None) -> None:
         where = f"on target {target!r}" if target is not None else "on every target"
         super().__init__(
-            f"{who} may not {permission} {where}: that needs the {role} role",
+            f"{who} lacks the permission {permission} {where} (it needs the {role} role)",
             metadata={
                 "permission": permission,
                 "role": role,
