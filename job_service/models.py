@@ -75,7 +75,7 @@ job = Table(
     Column("id", UUID(as_uuid=True), nullable=False),
     # Idempotency key of CreateJob; NULL when the caller gave none.
     Column("request_id", Text, nullable=True),
-    # Who asked for it (`x-pgsage-actor` of CreateJob); '' for jobs from before 0004.
+    # Who asked for it: the verified caller's display name; '' for jobs from before 0004.
     Column("creator", Text, nullable=False, server_default=""),
     Column("kind", Text, nullable=False),
     Column("state", Text, nullable=False),
