@@ -37,7 +37,7 @@ from job_service import (
     statements,
     suggestions,
 )
-from job_service.principals import AuthMethod, Principal, Role
+from job_service.principals import Principal, Role
 from pgsage import errors as pgsage_errors
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 
@@ -522,13 +522,14 @@ def _caller(context: grpc.aio.ServicerContext) -> Principal:
 
 
 def _entry(caller: Principal, **fields: Any) -> audit.Entry:
-    """An audit entry of what `caller` did. `authenticated` says the actor was verified by
-    credentials; in local mode it is the OS user, trusted because the port is loopback."""
+    """An audit entry of what `caller` did. Every caller is verified (a token, or in local
+    mode the OS user; `actor_method` says which), so `authenticated` is always true: false
+    marks only records from before pgsage authenticated callers."""
     return audit.Entry(
         actor=caller.display_name,
         actor_subject=caller.subject,
         actor_method=caller.method.value,
-        authenticated=caller.method is not AuthMethod.LOCAL,
+        authenticated=True,
         **fields,
     )
 

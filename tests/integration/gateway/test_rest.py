@@ -182,4 +182,4 @@ async def test_the_actor_header_is_not_trusted_by_the_audit_trail(http, create_j
     # (local mode: the OS user running it).
     assert record["actor"] == getpass.getuser()
     assert record["action"] == "suggestion.approve"
-    assert record.get("authenticated", False) is False
+    assert record.get("authenticated", False) is True

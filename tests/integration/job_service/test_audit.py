@@ -32,7 +32,8 @@ async def test_decisions_are_audited_with_the_actor(stub, create, seed):
     )
     [record] = await _records(stub, f'resource = "{name}"')
     assert record.actor == LOCAL_USER
-    assert record.authenticated is False
+    # Local mode's caller is verified too (the OS user of a loopback-only service).
+    assert record.authenticated is True
     assert (record.action, record.from_state, record.to_state) == (
         "suggestion.approve",
         "PENDING",
