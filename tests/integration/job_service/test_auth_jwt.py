@@ -182,6 +182,16 @@ async def test_valid_tokens_of_either_key_are_accepted_and_name_the_caller(secur
         assert roles == {(access_pb2.ADMIN, "*"), (access_pb2.REVIEWER, "*")}
 
 
+async def test_clocks_may_disagree_by_the_configured_skew(secured_stub, issuer):
+    now = issuer.claims()["iat"]
+    # 60 s of skew by default: a token that expired 20 s ago, or becomes valid in 20 s, passes.
+    for claims in ({"exp": now - 20, "iat": now - 300}, {"nbf": now + 20, "iat": now + 20}):
+        await secured_stub.CountJobs(
+            job_service_pb2.CountJobsRequest(),
+            metadata=bearer(issuer.token(groups=ADMINS, **claims)),
+        )
+
+
 async def test_the_keys_are_fetched_once_for_many_calls(secured_stub, issuer):
     await secured_stub.ListJobs(
         job_service_pb2.ListJobsRequest(), metadata=issuer.bearer(groups=ADMINS)
