@@ -1,8 +1,9 @@
 """`pgsage`: the command line of pgsage (start the stack, run analyses, review suggestions).
 
-Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051),
-as `--actor` (or `PGSAGE_ACTOR`, default the login name): the name the audit trail records
-for approvals, dismissals and the jobs this user asks for (not authenticated).
+Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051)
+with a bearer token: `PGSAGE_TOKEN`, else the one `pgsage login` stored (see
+`pgsage.cli.credentials`), and as `--actor` (or `PGSAGE_ACTOR`, default the login name) for a
+job service that does not authenticate yet.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 unavailable (see `pgsage.cli.errors`).
 """
 
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pgsage.cli import commands
+from pgsage.cli import access, auditing, commands
 from pgsage.cli.errors import INTERRUPTED, USAGE, CliError
 
 DEFAULT_ADDRESS = "localhost:50051"
@@ -52,7 +53,8 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--actor",
         default=os.environ.get("PGSAGE_ACTOR") or commands.login_name(),
-        help="who you are, for the audit trail (env PGSAGE_ACTOR; default %(default)s)",
+        help="who you are, for a job service without authentication (env PGSAGE_ACTOR; "
+        "default %(default)s)",
     )
     sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -115,7 +117,61 @@ def parser() -> argparse.ArgumentParser:
         if action == "dismiss":
             p.add_argument("--reason", help="why (kept in the audit trail)")
         p.set_defaults(run=run)
+    _access_commands(sub)
     return root
+
+
+def _access_commands(sub) -> None:
+    p = sub.add_parser("login", help="store an API token for later commands (read from stdin)")
+    p.set_defaults(run=access.login)
+    p = sub.add_parser("logout", help="remove the stored token")
+    p.set_defaults(run=access.logout)
+    p = sub.add_parser("whoami", help="who the job service takes you for, and your roles")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=access.whoami)
+
+    tokens = sub.add_parser("tokens", help="create, list or revoke API tokens (admin)")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = tokens_sub.add_parser("create", help="a new token; its secret is printed once")
+    p.add_argument("--name", required=True, help="who or what holds it (e.g. nightly-report)")
+    p.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        type=access.parse_role,
+        help="ROLE or ROLE:target-pattern, e.g. operator:staging-* (repeatable)",
+    )
+    p.add_argument(
+        "--expires",
+        type=access.parse_expiry,
+        default=access.parse_expiry("30d"),
+        help="lifetime: 12h, 30d, 8w (default 30d; at most a year)",
+    )
+    p.set_defaults(run=access.tokens_create)
+    p = tokens_sub.add_parser("list", help="active tokens (--all: revoked and expired too)")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=access.tokens_list)
+    p = tokens_sub.add_parser("revoke", help="revoke a token at once")
+    p.add_argument("token", help="apiTokens/<id>")
+    p.set_defaults(run=access.tokens_revoke)
+
+    audit = sub.add_parser("audit", help="read the audit trail or verify its hash chain")
+    audit_sub = audit.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = audit_sub.add_parser("list", help="newest first")
+    p.add_argument(
+        "--filter",
+        help='e.g. \'actor = "alice" AND target = "prod"\' (fields: resource, job, target, '
+        "action, actor, on_behalf_of, time)",
+    )
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=auditing.list_records)
+    p = audit_sub.add_parser(
+        "verify", help="recompute the hash chain (admin); exit 1 naming the first bad record"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=auditing.verify)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
