@@ -22,6 +22,7 @@ table, still verifies: compare the newest digest (in the message) with one kept 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 import uuid
@@ -60,25 +61,34 @@ SELECT id, time, actor, actor_subject, actor_method, authenticated, action, reso
 FROM audit_record WHERE chain_position > $1 ORDER BY chain_position LIMIT $2"""
 
 
-def _field(value: str) -> bytes:
-    data = value.encode()
-    return struct.pack(">q", len(data)) + data
+_LENGTH = struct.Struct(">q").pack
 
 
 def _time_text(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    # As `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')` renders it.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def canonical(row: Any) -> bytes:
-    """The unambiguous encoding a record's digest is taken over (length-prefixed fields)."""
+    """The unambiguous encoding a record's digest is taken over: each field as its UTF-8
+    byte length (8 bytes, big-endian) then its bytes, in the order of migration 0006."""
     job_id = row["job_id"]
-    parts = [VERSION, str(row["id"]), _time_text(row["time"])]
-    parts += [row[c] for c in _TEXT_COLUMNS]
-    parts.append("t" if row["authenticated"] else "f")
-    parts += [row[c] for c in _MORE_TEXT]
-    parts.append(str(job_id) if job_id is not None else "")
-    parts += [row[c] for c in _LAST_TEXT]
-    return b"".join(_field(p) for p in parts)
+    values = (
+        VERSION,
+        str(row["id"]),
+        _time_text(row["time"]),
+        *(row[c] for c in _TEXT_COLUMNS),
+        "t" if row["authenticated"] else "f",
+        *(row[c] for c in _MORE_TEXT),
+        str(job_id) if job_id is not None else "",
+        *(row[c] for c in _LAST_TEXT),
+    )
+    out = bytearray()
+    for value in values:
+        data = value.encode()
+        out += _LENGTH(len(data))
+        out += data
+    return bytes(out)
 
 
 def digest_of(row: Any) -> str:
@@ -112,19 +122,25 @@ class Result:
     message: str = ""
 
 
+def _matching(rows: list[Any]) -> list[bool]:
+    return [digest_of(row) == row["digest"] for row in rows]
+
+
 async def links(db: Database, batch: int = BATCH) -> AsyncIterator[Link]:
     """Every record in chain order, recomputed, fetched `batch` at a time (keyset)."""
     after = 0
     while True:
         async with db.connection() as conn:
             rows = await conn.fetch(_BATCH_SQL, after, batch)
-        for row in rows:
+        # Hashing a batch is CPU work: off the event loop, so other RPCs go on meanwhile.
+        matches = await asyncio.to_thread(_matching, rows)
+        for row, match in zip(rows, matches, strict=True):
             yield Link(
                 id=row["id"],
                 position=row["chain_position"],
                 prev_digest=row["prev_digest"],
                 digest=row["digest"],
-                matches=digest_of(row) == row["digest"],
+                matches=match,
             )
         if len(rows) < batch:
             return
