@@ -104,8 +104,11 @@ async def main(seconds: float, rows: int) -> None:
                     ]
                 )
 
+        # In chunks: each statement stays within the pool's command timeout.
+        for done in range(0, rows, 20_000):
+            async with db.connection() as conn:
+                await conn.execute(_FILL, min(20_000, rows - done))
         async with db.connection() as conn:
-            await conn.execute(_FILL, rows)
             total = await conn.fetchval("SELECT count(*) FROM audit_record")
         started = time.perf_counter()
         verdict = await auditchain.verify(db)

@@ -207,14 +207,14 @@ def _classify(
     if following is not None and following.prev_digest == expected_prev:
         return _inserted(r, checked, "the records around it link to each other")
     if following is not None and following.prev_digest == r.digest:
-        what = f"{last.name} is not" if last else "no record is"
+        before_r = f"{last.name}, before it, is not that record" if last else "it is first"
         return Result(
             False,
             checked,
             r.name,
             REMOVED,
-            f"the record {r.name} (position {r.position}) was chained to is missing: {what} "
-            "the record it follows (removed, or replaced by a copy with a new digest)",
+            f"{r.name} (position {r.position}) was chained to a record that is missing: "
+            f"{before_r} (removed, or replaced by a copy with a new digest)",
         )
     return _inserted(r, checked, "it does not link to the record before it")
 

@@ -299,3 +299,20 @@ async def test_records_written_before_the_chain_are_chained_in_time_order(templa
     finally:
         await db.close()
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_record_altered_and_rehashed_breaks_the_link_to_the_next(trail: Trail):
+    ids = await trail.write(6)
+    row = dict(await trail.row(ids[2]))
+    row["detail"] = "approved by the change board"
+    await trail.sql(
+        "UPDATE audit_record SET detail = $2, digest = $3 WHERE id = $1",
+        ids[2],
+        row["detail"],
+        auditchain.digest_of(row),
+    )
+    result = await trail.verify()
+    # Its own digest matches now, but the record after it was chained to the original: the
+    # one named is that next record, whose predecessor is not the one it was chained to.
+    assert (result.problem, result.first_bad_record) == ("REMOVED", f"auditRecords/{ids[3]}")
+    assert f"auditRecords/{ids[2]}, before it, is not that record" in result.message
