@@ -51,6 +51,17 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, help="seconds per call (default %(default)s)"
     )
     root.add_argument(
+        "--tls",
+        action="store_true",
+        default=os.environ.get("PGSAGE_TLS", "").lower() in ("1", "true", "yes"),
+        help="reach the job service over TLS, trusting the system's roots (env PGSAGE_TLS=1)",
+    )
+    root.add_argument(
+        "--ca-file",
+        default=os.environ.get("PGSAGE_CA_FILE") or None,
+        help="reach the job service over TLS, trusting this CA bundle (env PGSAGE_CA_FILE)",
+    )
+    root.add_argument(
         "--actor",
         default=os.environ.get("PGSAGE_ACTOR") or commands.login_name(),
         help="who you are, for a job service without authentication (env PGSAGE_ACTOR; "

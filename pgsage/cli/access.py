@@ -37,7 +37,9 @@ def _read_token(stdin: TextIO) -> str:
 def login(args: argparse.Namespace, out: TextIO) -> int:
     """Reads a token (stdin, or a hidden prompt), checks it, and stores it for later calls."""
     token = credentials.check(_read_token(sys.stdin), "the token given")
-    client = commands.Client(args.address, args.timeout, token, "the token given")
+    client = commands.Client(
+        args.address, args.timeout, token, "the token given", tls=args.tls, ca_file=args.ca_file
+    )
     try:
         caller = client.call("GetCaller", access_pb2.GetCallerRequest())
     finally:

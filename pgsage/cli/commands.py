@@ -15,7 +15,7 @@ from typing import TextIO
 import grpc
 from google.protobuf import json_format
 
-from pgsage.cli import credentials, render
+from pgsage.cli import channel, credentials, render
 from pgsage.cli.errors import FAILURE, INTERRUPTED, OK, USAGE, CliError, from_rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 
@@ -43,11 +43,19 @@ class Client:
     caller's bearer token (`PGSAGE_TOKEN` or the one `pgsage login` stored, if any)."""
 
     def __init__(
-        self, address: str, timeout: float, token: str = "", source: str = "", actor: str = ""
+        self,
+        address: str,
+        timeout: float,
+        token: str = "",
+        source: str = "",
+        actor: str = "",
+        *,
+        tls: bool = False,
+        ca_file: str | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(address)
+        self.channel = channel.open_channel(address, tls=tls, ca_file=ca_file, token=token)
         self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
         self.source = source if token else ""
         metadata = [("authorization", f"Bearer {token}")] if token else []
@@ -80,7 +88,15 @@ class Interrupted(CliError):
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Client]:
     token, source = credentials.current()
-    client = Client(args.address, args.timeout, token, source, getattr(args, "actor", ""))
+    client = Client(
+        args.address,
+        args.timeout,
+        token,
+        source,
+        getattr(args, "actor", ""),
+        tls=getattr(args, "tls", False),
+        ca_file=getattr(args, "ca_file", None),
+    )
     try:
         yield client
     except (Interrupted, KeyboardInterrupt):
