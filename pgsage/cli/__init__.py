@@ -15,8 +15,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pgsage.cli import access, auditing, commands
-from pgsage.cli.errors import INTERRUPTED, USAGE, CliError
+# gRPC's core logs handshake failures and the like to stderr; the CLI says what went wrong
+# in one line of its own. Set before grpc is first imported.
+_GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+from pgsage.cli import access, auditing, commands  # noqa: E402
+from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
 
 DEFAULT_ADDRESS = "localhost:50051"
 
@@ -25,6 +30,10 @@ def _up(args: argparse.Namespace, out) -> int:
     # Imported here: the embedded PostgreSQL package is slow to import and noisy about
     # XDG_RUNTIME_DIR, and no other command needs it.
     import warnings
+
+    # The services `up` starts log as they would without the CLI.
+    if _GRPC_VERBOSITY is None:
+        os.environ.pop("GRPC_VERBOSITY", None)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

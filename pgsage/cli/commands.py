@@ -56,6 +56,7 @@ class Client:
         self.address = address
         self.timeout = timeout
         self.channel = channel.open_channel(address, tls=tls, ca_file=ca_file, token=token)
+        self.tls = tls or bool(ca_file)
         self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
         self.source = source if token else ""
         metadata = [("authorization", f"Bearer {token}")] if token else []
@@ -72,7 +73,7 @@ class Client:
             raise self.error(exc) from None
 
     def error(self, exc: grpc.RpcError) -> CliError:
-        return from_rpc(exc, self.address, self.source)
+        return from_rpc(exc, self.address, self.source, tls=self.tls)
 
     def close(self) -> None:
         self.channel.close()

@@ -27,9 +27,11 @@ class CliError(Exception):
 NOT_SIGNED_IN = "not signed in: set PGSAGE_TOKEN or run `pgsage login`"
 
 
-def from_rpc(exc: grpc.RpcError, address: str, credential: str = "") -> CliError:
+def from_rpc(
+    exc: grpc.RpcError, address: str, credential: str = "", *, tls: bool = False
+) -> CliError:
     """A gRPC error as a one-line message and an exit code (`credential`: where the token
-    sent came from, "" when none was)."""
+    sent came from, "" when none was; `tls`: whether the channel was TLS)."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     status = rpc.status_of(exc)
     reason, metadata = errors.from_status(status)
@@ -47,6 +49,12 @@ def from_rpc(exc: grpc.RpcError, address: str, credential: str = "") -> CliError
             f"the job service at {address} does not offer this yet (UNIMPLEMENTED): "
             "it is older than this pgsage",
             FAILURE,
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and not reason and tls:
+        return CliError(
+            f"cannot reach the job service at {address} over TLS (is it running, serving TLS, "
+            "with a certificate for that name from a CA you trust? see --ca-file)",
+            UNAVAILABLE,
         )
     if code == grpc.StatusCode.UNAVAILABLE and not reason:
         return CliError(
