@@ -46,6 +46,8 @@ def login(args: argparse.Namespace, out: TextIO) -> int:
         client.close()
     path = credentials.store(token)
     out.write(f"signed in as {_who(caller)}; the token is stored in {path}\n")
+    if os.environ.get(credentials.ENV, "").strip():
+        out.write(f"{credentials.ENV} is set in this environment and is used instead\n")
     return OK
 
 
