@@ -148,11 +148,15 @@ async def links(db: Database, batch: int = BATCH) -> AsyncIterator[Link]:
 
 
 async def verify(db: Database, batch: int = BATCH) -> Result:
-    """Walks the whole chain; stops at the first record that breaks it."""
+    """Walks the whole chain in the database; stops at the first record that breaks it."""
+    return await check(links(db, batch))
+
+
+async def check(walk: AsyncIterator[Link]) -> Result:
+    """Walks `walk` (records in position order); stops at the first that breaks the chain."""
     checked = 0
     before: Link | None = None  # the record two back
     last: Link | None = None
-    walk = links(db, batch)
     async for r in walk:
         checked += 1
         if not r.matches:
