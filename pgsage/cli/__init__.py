@@ -2,8 +2,8 @@
 
 Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051)
 with a bearer token: `PGSAGE_TOKEN`, else the one `pgsage login` stored (see
-`pgsage.cli.credentials`), and as `--actor` (or `PGSAGE_ACTOR`, default the login name) for a
-job service that does not authenticate yet.
+`pgsage.cli.credentials`). The job service records who you are from it; `--actor` and
+`PGSAGE_ACTOR` are accepted for old scripts and ignored, saying so.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 unavailable (see `pgsage.cli.errors`).
 """
 
@@ -70,12 +70,8 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get("PGSAGE_CA_FILE") or None,
         help="reach the job service over TLS, trusting this CA bundle (env PGSAGE_CA_FILE)",
     )
-    root.add_argument(
-        "--actor",
-        default=os.environ.get("PGSAGE_ACTOR") or commands.login_name(),
-        help="who you are, for a job service without authentication (env PGSAGE_ACTOR; "
-        "default %(default)s)",
-    )
+    # Old scripts still pass it; the job service now knows who calls from the token.
+    root.add_argument("--actor", help=argparse.SUPPRESS)
     sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("up", help="start the whole stack with the demo target")
@@ -194,8 +190,17 @@ def _access_commands(sub) -> None:
     p.set_defaults(run=auditing.verify)
 
 
+def _ignored_actor(args: argparse.Namespace) -> None:
+    if args.actor is not None or os.environ.get("PGSAGE_ACTOR"):
+        sys.stderr.write(
+            "pgsage: --actor / PGSAGE_ACTOR is ignored: the job service records who you are "
+            "from your token (PGSAGE_TOKEN or `pgsage login`)\n"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _ignored_actor(args)
     try:
         return args.run(args, sys.stdout)
     except CliError as exc:

@@ -48,7 +48,6 @@ class Client:
         timeout: float,
         token: str = "",
         source: str = "",
-        actor: str = "",
         *,
         tls: bool = False,
         ca_file: str | None = None,
@@ -59,12 +58,7 @@ class Client:
         self.tls = tls or bool(ca_file)
         self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
         self.source = source if token else ""
-        metadata = [("authorization", f"Bearer {token}")] if token else []
-        # gRPC metadata values are printable ASCII.
-        who = "".join(ch for ch in actor if " " <= ch <= "~").strip()
-        if who:
-            metadata.append(("x-pgsage-actor", who))
-        self.metadata = tuple(metadata)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     def call(self, method: str, request):
         try:
@@ -94,7 +88,6 @@ def client_for(args: argparse.Namespace) -> Iterator[Client]:
         args.timeout,
         token,
         source,
-        getattr(args, "actor", ""),
         tls=getattr(args, "tls", False),
         ca_file=getattr(args, "ca_file", None),
     )
