@@ -8,6 +8,12 @@ advisory lock, so concurrent writers (handlers, the dispatcher's change jobs) ar
 serialised and the chain never forks; the unique position is the database's guarantee of
 that. Records written before this revision are chained here in time order.
 
+The trigger reads the last record with a fresh snapshot, as READ COMMITTED gives every
+statement; a writer in REPEATABLE READ or SERIALIZABLE whose snapshot predates the last
+append would compute a duplicate position, and the unique constraint refuses its insert
+rather than let the chain fork (the job service writes audit records in READ COMMITTED).
+The cost: writers wait for each other from their audit insert to their commit.
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-04 17:40:00
