@@ -316,3 +316,15 @@ async def test_a_record_altered_and_rehashed_breaks_the_link_to_the_next(trail: 
     # one named is that next record, whose predecessor is not the one it was chained to.
     assert (result.problem, result.first_bad_record) == ("REMOVED", f"auditRecords/{ids[3]}")
     assert f"auditRecords/{ids[2]}, before it, is not that record" in result.message
+
+
+async def test_a_writer_with_an_old_snapshot_is_refused_rather_than_forking(trail: Trail):
+    await trail.write(1)
+    async with trail.db.connection() as stale:
+        async with stale.transaction(isolation="repeatable_read"):
+            await stale.fetchval("SELECT count(*) FROM audit_record")  # the snapshot
+            await trail.write(1)  # appended after it, by another writer
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await audit.record(stale, _entry(0))
+    result = await trail.verify()
+    assert (result.intact, result.records_checked) == (True, 2)
