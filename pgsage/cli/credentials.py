@@ -47,11 +47,16 @@ def current() -> tuple[str, str]:
         return check(from_env, ENV), ENV
     path = token_path()
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except FileNotFoundError:
         return "", ""
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}", FAILURE) from None
+    mode = info.st_mode
+    if info.st_uid != os.getuid():
+        raise CliError(
+            f"{path} belongs to another user: remove it, then `pgsage login` again", FAILURE
+        )
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CliError(
             f"{path} can be read by other users (mode {stat.S_IMODE(mode):04o}): "
