@@ -16,6 +16,9 @@ What a break means, at the first record `r` that does not follow its predecessor
 - INSERTED: a record that does not belong between its neighbours: one whose neighbours link
   to each other around it, or one that links to no record before it.
 
+The position is not part of the digest: the links carry the order, and positions only help
+name a break (a gap in them is a removal).
+
 A chain cut short at its newest end, or rewritten wholesale by someone who can write the
 table, still verifies: compare the newest digest (in the message) with one kept elsewhere.
 """
