@@ -83,7 +83,20 @@ async function localFlow() {
   await shot(page, "access-03-audit-filtered");
 
   await tokensFlow(page);
-  assert.ok(writes.length >= 2, writes.join("\n"));
+
+  // An admin deletes a finished job, confirmed first; its audit records stay.
+  const job = process.env.JOB;
+  await page.goto(`${BASE}/${job}`);
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  const dialog = page.getByTestId("confirm-dialog");
+  assert.match(await dialog.innerText(), /audit records stay/);
+  await dialog.getByRole("button", { name: "Delete job" }).click();
+  await page.waitForURL(`${BASE}/`);
+  assert.equal(await page.evaluate(async (name) => (await fetch(`/v1/${name}`)).status, job), 404);
+  await page.goto(`${BASE}/audit?action=suggestion.approve`);
+  await count(25, "approvals still audited after the job is gone");
+
+  assert.ok(writes.some((w) => w.startsWith("DELETE ")), writes.join("\n"));
   for (const write of writes) assert.match(write, / application\/json$/, `every write is JSON: ${write}`);
 }
 

@@ -2,7 +2,8 @@
 header says who you are and that this is local mode; the audit page filters by actor,
 target, action and time and pages through what the job service recorded; admins verify the
 audit trail's hash chain (and it names a record altered in the store); API tokens are
-created (the secret shown once), listed without their secret and revoked."""
+created (the secret shown once), listed without their secret and revoked; an admin deletes a
+job (its audit records stay); every write the page sends is JSON."""
 
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ async def stack(built_ui, demo_dsn):
             address = optimizer.address
             async with pgsage_stack.job_service(store, optimizer_address=address) as service:
                 async with pgsage_stack.gateway(service.address, ui_dir=built_ui) as gateway:
-                    await approve_some(store, gateway.url)
-                    yield store, gateway
+                    job = await approve_some(store, gateway.url)
+                    yield store, gateway, job
 
 
-async def approve_some(store: str, url: str) -> None:
-    """Approvals through the REST API, as the local user: 27 on demo, 3 on staging."""
+async def approve_some(store: str, url: str) -> str:
+    """Approvals through the REST API, as the local user: 27 on demo, 3 on staging, of one
+    finished job (returned)."""
     async with httpx.AsyncClient(base_url=url) as client:
         created = await client.post("/v1/jobs", json={"target": "demo"})
         assert created.status_code == 200, created.text
@@ -44,11 +46,13 @@ async def approve_some(store: str, url: str) -> None:
             approved = await client.post(f"/v1/{name}:approve", json={"etag": etag})
             assert approved.status_code == 200, approved.text
         await pgsage_stack.finish_job(store, job)
+    return job
 
 
 async def test_local_mode_header_audit_page_and_api_tokens(stack):
-    _, gateway = stack
+    _, gateway, job = stack
     env = {
+        "JOB": job,
         "PGSAGE_USER": getpass.getuser(),
         "APPROVALS": str(APPROVALS),
         "STAGING_APPROVALS": str(STAGING_APPROVALS),
@@ -58,7 +62,7 @@ async def test_local_mode_header_audit_page_and_api_tokens(stack):
 
 
 async def test_verify_chain_names_a_record_altered_in_the_store(stack):
-    store, gateway = stack
+    store, gateway, _ = stack
 
     async def on_request(verb: str, record: str) -> None:
         assert verb == "tamper", verb
