@@ -288,7 +288,7 @@ class Analysis:
                 await self.insight(
                     2,
                     "QUERY_NOT_PLANNABLE",
-                    "the query could not be planned: " + errors.scrub(str(exc)),
+                    "the query could not be planned: " + errors.from_target(exc, "plan"),
                     query.query_id,
                 )
                 continue

@@ -75,11 +75,11 @@ def label(sql: str) -> str:
 
 def failure(exc: asyncpg.PostgresError, sql: str, where: str) -> pgsage_errors.PgsageError:
     """The domain error for a statement PostgreSQL refused or cut short."""
-    cause = errors.scrub(str(exc))
+    cause = errors.from_target(exc, f"{label(sql)} on {where}")
     code = getattr(exc, "sqlstate", "")
     if code == LOCK_NOT_AVAILABLE:
         return errors.LockTimeout(label(sql), where, cause)
-    if code == QUERY_CANCELED and "statement timeout" in cause:
+    if code == QUERY_CANCELED and "statement timeout" in str(exc):
         return errors.StatementTimeout(label(sql), where, cause)
     return errors.StatementFailed(label(sql), where, cause)
 
@@ -103,7 +103,7 @@ async def run(
     try:
         result = await (call or conn.execute)(sql)
     except asyncpg.PostgresError as exc:
-        emit(statement(where, text, Phase.FAILED, errors.scrub(str(exc))))
+        emit(statement(where, text, Phase.FAILED, errors.from_target(exc, label(text))))
         raise
     except asyncio.CancelledError:
         emit(statement(where, text, Phase.FAILED, "cancelled by the caller"))
@@ -167,7 +167,13 @@ async def drop_invalid(
         await set_timeouts(conn, emit, where, wait)
         await run(conn, emit, where, sqltext.drop_sql(schema, name))
     except asyncpg.PostgresError as exc:
-        log.warning("invalid index %s.%s on %s not dropped: %s", schema, name, where, exc)
+        log.warning(
+            "invalid index %s.%s on %s not dropped: %s",
+            schema,
+            name,
+            where,
+            errors.from_target(exc),
+        )
     return await index_state(conn, schema, name)
 
 
@@ -184,8 +190,9 @@ async def finish(work: Awaitable[object], what: str) -> None:
             continue
         except Exception:
             break
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("%s did not finish: %s", what, errors.scrub(str(task.exception())))
+    failed = None if task.cancelled() else task.exception()
+    if failed is not None:
+        log.warning("%s did not finish: %s", what, errors.from_target(failed, what))
 
 
 async def stop_backend(conn: asyncpg.Connection, pid: int, rounds: int = 50) -> None:

@@ -146,13 +146,15 @@ class DropFinder:
             return Check(check.verified, check.how or how, check.impacts, check.evidence)
         if self.engine_name == "transactional":
             name = f"{sqltext.quote_ident(index.table.schema)}.{sqltext.quote_ident(index.name)}"
-            await self.conn.execute("BEGIN")
+            await self.conn.execute("BEGIN READ WRITE")  # always rolled back
             try:
                 await self.conn.execute(f"DROP INDEX {name}")
                 check = await self._replan(index)
             except asyncpg.PostgresError as exc:
                 return Check(
-                    False, "unverified: the rolled-back DROP failed: " + errors.scrub(str(exc))
+                    False,
+                    "unverified: the rolled-back DROP failed: "
+                    + errors.from_target(exc, "rolled-back drop"),
                 )
             finally:
                 await self.conn.execute("ROLLBACK")

@@ -19,13 +19,26 @@
     └── Unimplemented                  NOT_IMPLEMENTED_YET: an RPC this version lacks
 
 `scrub` removes anything DSN- or password-like from a driver message before it is used.
+
+`from_target(exc)` is the one translation of a target's driver error into text a caller may
+see: the SQLSTATE and a pgsage message named after the condition (`22P02 invalid text
+representation`), never PostgreSQL's own text, which echoes values (`invalid input syntax
+for type integer: "4111..."`, `Key (card)=(...)`). The optimizer's log gets the message with
+every quoted or parenthesised value replaced, never the DETAIL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Iterator
+
+import asyncpg
 
 from pgsage import errors
+
+log = logging.getLogger(__name__)
 
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _PASSWORD = re.compile(r"(password|passwd|pwd)\s*[=:]\s*\S+", re.IGNORECASE)
@@ -42,6 +55,43 @@ def scrub(message: str, secrets: tuple[str, ...] = ()) -> str:
     text = _PASSWORD.sub(r"\1=***", text)
     text = _USER_AT.sub("<credentials>", text)
     return errors.cap(text.strip() or "unknown error", 300)
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+# What PostgreSQL messages quote: values ("..."), key values (...)=(...), literals '...'.
+_QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\([^()]*\)=\([^()]*\)')
+
+
+def condition(exc: BaseException) -> tuple[str, str]:
+    """The SQLSTATE of a driver error and a pgsage description of its condition class."""
+    code = str(getattr(exc, "sqlstate", "") or "")
+    name = type(exc).__name__
+    for suffix in ("Error", "Exception"):
+        name = name.removesuffix(suffix)
+    words = _CAMEL.sub(" ", name).lower().strip() or "error"
+    if not code:
+        words = "the connection failed" if isinstance(exc, OSError) else f"driver {words}"
+    return code, words
+
+
+def redact(message: str) -> str:
+    """`message` with every quoted value, literal and `(key)=(value)` pair replaced."""
+    return _QUOTED.sub("<redacted>", message)
+
+
+def from_target(exc: BaseException, what: str = "") -> str:
+    """The one text a caller sees for a target's driver error: SQLSTATE and a pgsage
+    message, no value. The redacted message goes to the log, once, here."""
+    code, words = condition(exc)
+    raw = getattr(exc, "message", None) if isinstance(exc, asyncpg.PostgresError) else None
+    raw = raw or str(exc)
+    log.warning(
+        "target error%s: SQLSTATE %s: %s",
+        f" ({what})" if what else "",
+        code or "-",
+        scrub(redact(str(raw or type(exc).__name__))),
+    )
+    return f"SQLSTATE {code}: {words}" if code else words
 
 
 class TargetNotFound(errors.NotFound):
@@ -146,3 +196,19 @@ class StatementTimeout(errors.DeadlineExceeded):
     def __init__(self, statement: str, target: str, cause: str) -> None:
         message, metadata = _failure(statement, target, cause)
         super().__init__(message, metadata=metadata)
+
+
+@contextlib.contextmanager
+def translated(method: str) -> Iterator[None]:
+    """Turns a target's driver error that no module handled into STATEMENT_FAILED (SQLSTATE
+    only), so neither a response nor the log (no traceback) ever holds its text."""
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        cause = from_target(exc, method)
+        raise StatementFailed(method, "the target", cause) from None
+    except asyncpg.InterfaceError as exc:
+        cause = from_target(exc, method)
+        raise errors.Unavailable(
+            f"{method}: the target session failed ({cause})", reason="TARGET_SESSION_FAILED"
+        ) from None

@@ -51,7 +51,9 @@ async def prepare(
     except samples.NoValue as exc:
         return Prepared(query, skipped=str(exc))
     except asyncpg.PostgresError as exc:
-        return Prepared(query, skipped=f"no parameter values: {errors.scrub(str(exc))}")
+        return Prepared(
+            query, skipped=f"no parameter values: {errors.from_target(exc, 'draw values')}"
+        )
     return Prepared(query, sql=sql, kind=kind, values=tuple(values))
 
 
@@ -91,7 +93,7 @@ async def measure(
                 conn, emit, where, explain, call=conn.fetchval, shown="; ".join(steps)
             )
         except asyncpg.PostgresError as exc:
-            return f"failed: {errors.scrub(str(exc))}"
+            return f"failed: {errors.from_target(exc, 'measure')}"
         finally:
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
                 await conn.execute("ROLLBACK")

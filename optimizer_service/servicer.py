@@ -19,6 +19,7 @@ import grpc
 from optimizer_service import (
     analysis,
     apply,
+    errors as target_errors,
     benchmark,
     diagnostics,
     mappers,
@@ -87,34 +88,35 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             finally:
                 await queue.put(_DONE)
 
-        log.info("analysis of target %s started", req.target.name)
-        task = asyncio.create_task(work())
-        loop = asyncio.get_running_loop()
-        try:
-            last_tick = loop.time()
-            while True:
-                wait = max(0.0, last_tick + TICK_SECONDS - loop.time())
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=wait)
-                except TimeoutError:
-                    event = None
-                if event is _DONE:
-                    break
-                if event is not None and not isinstance(event, Progress):
-                    yield mappers.event_to_proto(event)
-                    # Crash and cancel tests widen the window between two events here.
-                    await failpoints.hit("optimizer_between_events")
-                if loop.time() - last_tick >= TICK_SECONDS:
-                    last_tick = loop.time()
-                    yield mappers.event_to_proto(tracker.snapshot())
-            await task  # re-raises what the analysis failed with
-            log.info("analysis of target %s finished", req.target.name)
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                log.info("analysis of target %s cancelled", req.target.name)
+        with target_errors.translated("Analyze"):
+            log.info("analysis of target %s started", req.target.name)
+            task = asyncio.create_task(work())
+            loop = asyncio.get_running_loop()
+            try:
+                last_tick = loop.time()
+                while True:
+                    wait = max(0.0, last_tick + TICK_SECONDS - loop.time())
+                    try:
+                        event = await asyncio.wait_for(queue.get(), timeout=wait)
+                    except TimeoutError:
+                        event = None
+                    if event is _DONE:
+                        break
+                    if event is not None and not isinstance(event, Progress):
+                        yield mappers.event_to_proto(event)
+                        # Crash and cancel tests widen the window between two events here.
+                        await failpoints.hit("optimizer_between_events")
+                    if loop.time() - last_tick >= TICK_SECONDS:
+                        last_tick = loop.time()
+                        yield mappers.event_to_proto(tracker.snapshot())
+                await task  # re-raises what the analysis failed with
+                log.info("analysis of target %s finished", req.target.name)
+            finally:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+                    log.info("analysis of target %s cancelled", req.target.name)
 
     async def ListTargets(
         self, request: pb.ListTargetsRequest, context: grpc.aio.ServicerContext
@@ -129,7 +131,8 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     async def ValidateStatement(
         self, request: pb.ValidateStatementRequest, context: grpc.aio.ServicerContext
     ) -> pb.ValidateStatementResponse:
-        return await validation.validate(self.settings, request)
+        with target_errors.translated("ValidateStatement"):
+            return await validation.validate(self.settings, request)
 
     async def Benchmark(
         self, request: pb.BenchmarkRequest, context: grpc.aio.ServicerContext
@@ -140,8 +143,9 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 pb.BenchmarkResponse,
             )
         ) as events:
-            async for event in events:
-                yield event
+            with target_errors.translated("Benchmark"):
+                async for event in events:
+                    yield event
 
     async def Apply(
         self, request: pb.ApplyRequest, context: grpc.aio.ServicerContext
@@ -149,8 +153,9 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
         async with contextlib.aclosing(
             streams.relay(lambda emit: apply.apply(self.settings, request, emit), pb.ApplyResponse)
         ) as events:
-            async for event in events:
-                yield event
+            with target_errors.translated("Apply"):
+                async for event in events:
+                    yield event
 
     async def Rollback(
         self, request: pb.RollbackRequest, context: grpc.aio.ServicerContext
@@ -160,5 +165,6 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 lambda emit: apply.rollback(self.settings, request, emit), pb.RollbackResponse
             )
         ) as events:
-            async for event in events:
-                yield event
+            with target_errors.translated("Rollback"):
+                async for event in events:
+                    yield event

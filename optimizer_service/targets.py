@@ -78,6 +78,8 @@ def cause_of(target: TargetConfig, exc: BaseException) -> str:
         return "connection refused" + (f" at {where[1]}:{where[2]}" if where else "")
     if isinstance(exc, socket.gaierror):
         return "the host name could not be resolved"
+    if isinstance(exc, asyncpg.PostgresError):  # its text may echo values: SQLSTATE only
+        return errors.from_target(exc, f"connect to {target.name}")
     text = str(exc) or type(exc).__name__
     return errors.scrub(text, _password(target))
 
