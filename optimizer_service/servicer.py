@@ -19,7 +19,6 @@ import grpc
 from optimizer_service import (
     analysis,
     apply,
-    errors as target_errors,
     benchmark,
     diagnostics,
     mappers,
@@ -27,6 +26,9 @@ from optimizer_service import (
     streams,
     targets,
     validation,
+)
+from optimizer_service import (
+    errors as target_errors,
 )
 from optimizer_service import workload as workloads
 from optimizer_service.model import Progress, Workload
