@@ -62,8 +62,9 @@ SYSTEM_SCHEMAS = workloads.SYSTEM_SCHEMAS
 # prepared `$n` statements, and (where the role may) no pg_stat_statements entries for the
 # optimizer's own statements, so they do not pollute the workload of the next analysis.
 SESSION_SETUP = (
-    "SET plan_cache_mode = force_generic_plan; "
-    "DO $$ BEGIN SET pg_stat_statements.track = 'none'; "
+    "SET plan_cache_mode = force_generic_plan"
+    + targets.BATCH
+    + "DO $$ BEGIN SET pg_stat_statements.track = 'none'; "
     "EXCEPTION WHEN OTHERS THEN NULL; END $$"
 )
 

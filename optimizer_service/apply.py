@@ -118,7 +118,9 @@ async def _carry_out(
         log.info("index %s already gone on %s; nothing to drop", change.index, where)
         emit(ddl.change_result(change.index, ddl.ABSENT, already=True))
         return
-    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+    async with targets.session(
+        target, connect_timeout=settings.connect_timeout_seconds, read_only=False
+    ) as conn:
         state = await ddl.index_state(conn, change.schema, change.index)
         if state.exists and state.table != change.table:
             raise errors.IndexNameTaken(change.index, change.table)
@@ -187,7 +189,9 @@ async def _clean_after_cancel(
 ) -> None:
     """After a cancel: stop the session that ran the statement, then drop an invalid index."""
     log.warning("%s on %s cancelled; cleaning up", change.index, target.name)
-    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+    async with targets.session(
+        target, connect_timeout=settings.connect_timeout_seconds, read_only=False
+    ) as conn:
         await ddl.stop_backend(conn, pid)
         state = await ddl.drop_invalid(conn, emit, target.name, change.schema, change.index, t)
         emit(ddl.change_result(change.index, state))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -129,6 +130,18 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
     emit(result)
 
 
+@contextlib.asynccontextmanager
+async def _writable(conn: asyncpg.Connection, emit: ddl.Emit, where: str) -> AsyncIterator[None]:
+    """The measuring session is read-only but while pgsage's own build (the scratch copy,
+    the benchmarked index) runs; the caller's queries never run in this window."""
+    await ddl.run(conn, emit, where, "SET default_transaction_read_only = off")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+            await conn.execute("SET default_transaction_read_only = on")
+
+
 def _build_sql(change: changes.Change, name: str, place: Place) -> str:
     stmt = pglast.parse_sql(change.sql)[0].stmt
     assert isinstance(stmt, ast.IndexStmt)
@@ -216,7 +229,8 @@ async def _measure_all(
     size = 0
     if subject.build_sql:
         emit(progress("build", 50, f"building {subject.name}"))
-        await ddl.run(conn, emit, where, subject.build_sql)
+        async with _writable(conn, emit, where):
+            await ddl.run(conn, emit, where, subject.build_sql)
     size = int(
         await conn.fetchval("SELECT pg_relation_size(to_regclass($1))", subject.qualified) or 0
     )
@@ -272,9 +286,15 @@ async def _copy(
         with contextlib.suppress(pglast.parser.ParseError):
             names += sandbox.relation_names(text)
     mapping = await sandbox.resolve(conn, list(dict.fromkeys(names)))
-    await sandbox.copy_sample(
-        conn, emit, place.where, place.scratch, list(dict.fromkeys(mapping.values())), place.percent
-    )
+    async with _writable(conn, emit, place.where):
+        await sandbox.copy_sample(
+            conn,
+            emit,
+            place.where,
+            place.scratch,
+            list(dict.fromkeys(mapping.values())),
+            place.percent,
+        )
     await ddl.run(
         conn,
         emit,
@@ -308,7 +328,7 @@ async def _cleanup(
     except BaseException:  # `close` already terminated it; the cleanup goes on
         conn.terminate()
     async with targets.session(
-        place.config, connect_timeout=settings.connect_timeout_seconds
+        place.config, connect_timeout=settings.connect_timeout_seconds, read_only=False
     ) as clean:
         await ddl.stop_backend(clean, pid)
         if place.scratch is not None:

@@ -75,13 +75,7 @@ def label(sql: str) -> str:
 
 def failure(exc: asyncpg.PostgresError, sql: str, where: str) -> pgsage_errors.PgsageError:
     """The domain error for a statement PostgreSQL refused or cut short."""
-    cause = errors.from_target(exc, f"{label(sql)} on {where}")
-    code = getattr(exc, "sqlstate", "")
-    if code == LOCK_NOT_AVAILABLE:
-        return errors.LockTimeout(label(sql), where, cause)
-    if code == QUERY_CANCELED and "statement timeout" in str(exc):
-        return errors.StatementTimeout(label(sql), where, cause)
-    return errors.StatementFailed(label(sql), where, cause)
+    return errors.from_driver(exc, label(sql), where)
 
 
 async def run(

@@ -198,15 +198,31 @@ class StatementTimeout(errors.DeadlineExceeded):
         super().__init__(message, metadata=metadata)
 
 
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+
+
+def from_driver(exc: asyncpg.PostgresError, statement: str, where: str) -> errors.PgsageError:
+    """The domain error of a statement the target refused or cut short: a lock_timeout is
+    LOCK_TIMEOUT (retry later), a statement_timeout STATEMENT_TIMEOUT, anything else
+    STATEMENT_FAILED; each with the SQLSTATE and a pgsage message only."""
+    cause = from_target(exc, f"{statement} on {where}")
+    code = getattr(exc, "sqlstate", "")
+    if code == LOCK_NOT_AVAILABLE:
+        return LockTimeout(statement, where, cause)
+    if code == QUERY_CANCELED and "statement timeout" in str(exc):
+        return StatementTimeout(statement, where, cause)
+    return StatementFailed(statement, where, cause)
+
+
 @contextlib.contextmanager
-def translated(method: str) -> Iterator[None]:
-    """Turns a target's driver error that no module handled into STATEMENT_FAILED (SQLSTATE
-    only), so neither a response nor the log (no traceback) ever holds its text."""
+def translated(method: str, where: str = "the target") -> Iterator[None]:
+    """Turns a target's driver error that no module handled into the domain error of
+    `from_driver`, so neither a response nor the log (no traceback) holds its text."""
     try:
         yield
     except asyncpg.PostgresError as exc:
-        cause = from_target(exc, method)
-        raise StatementFailed(method, "the target", cause) from None
+        raise from_driver(exc, method, where) from None
     except asyncpg.InterfaceError as exc:
         cause = from_target(exc, method)
         raise errors.Unavailable(

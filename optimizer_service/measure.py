@@ -81,7 +81,9 @@ async def measure(
     given, is the qualified index to drop inside each run's transaction.
     """
     explain = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.sql}"
-    begin = "BEGIN READ ONLY" if p.kind == "select" and drop is None else "BEGIN"
+    # Writes (and a drop's DROP INDEX) run only on a sandbox or a scratch copy, in a
+    # transaction that is always rolled back; every other run is READ ONLY.
+    begin = "BEGIN READ ONLY" if p.kind == "select" and drop is None else "BEGIN READ WRITE"
     steps = [begin, *([f"DROP INDEX {drop}"] if drop else []), explain, "ROLLBACK"]
     plans: list[dict[str, Any]] = []
     for n in range(runs + 1):

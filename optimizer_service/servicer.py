@@ -90,7 +90,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             finally:
                 await queue.put(_DONE)
 
-        with target_errors.translated("Analyze"):
+        with target_errors.translated("Analyze", req.target.name):
             log.info("analysis of target %s started", req.target.name)
             task = asyncio.create_task(work())
             loop = asyncio.get_running_loop()
@@ -133,7 +133,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     async def ValidateStatement(
         self, request: pb.ValidateStatementRequest, context: grpc.aio.ServicerContext
     ) -> pb.ValidateStatementResponse:
-        with target_errors.translated("ValidateStatement"):
+        with target_errors.translated("ValidateStatement", request.target):
             return await validation.validate(self.settings, request)
 
     async def Benchmark(
@@ -145,7 +145,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 pb.BenchmarkResponse,
             )
         ) as events:
-            with target_errors.translated("Benchmark"):
+            with target_errors.translated("Benchmark", request.target):
                 async for event in events:
                     yield event
 
@@ -155,7 +155,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
         async with contextlib.aclosing(
             streams.relay(lambda emit: apply.apply(self.settings, request, emit), pb.ApplyResponse)
         ) as events:
-            with target_errors.translated("Apply"):
+            with target_errors.translated("Apply", request.target):
                 async for event in events:
                     yield event
 
@@ -167,6 +167,6 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 lambda emit: apply.rollback(self.settings, request, emit), pb.RollbackResponse
             )
         ) as events:
-            with target_errors.translated("Rollback"):
+            with target_errors.translated("Rollback", request.target):
                 async for event in events:
                     yield event
