@@ -118,7 +118,9 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
     conn = await targets.connect(place.config, connect_timeout=settings.connect_timeout_seconds)
     pid = conn.get_server_pid()
     try:
-        result = await _measure_all(conn, emit, place, change, request, runs, built)
+        result = await _measure_all(
+            conn, emit, place, change, request, runs, built, target.show_values
+        )
     except asyncpg.PostgresError as exc:
         raise ddl.failure(exc, "benchmark", place.where) from None
     finally:
@@ -204,6 +206,7 @@ async def _measure_all(
     request: pb.BenchmarkRequest,
     runs: int,
     built: str,
+    show_values: bool,
 ) -> pb.BenchmarkResult:
     where = place.where
     texts = [q.text for q in request.queries]
@@ -237,7 +240,7 @@ async def _measure_all(
     await _side(
         conn, emit, where, prepared, runs, subject, "after", subject.qualified if dropping else None
     )
-    queries = [measure.query_result(p) for p in prepared]
+    queries = [measure.query_result(p, show_values) for p in prepared]
     return pb.BenchmarkResult(
         environment=environment,
         queries=queries,

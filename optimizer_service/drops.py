@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from optimizer_service import errors, explain, plans, sqltext, targets
+from optimizer_service import errors, explain, plans, redact, sqltext, targets
 from optimizer_service.catalog import ExistingIndex
 from optimizer_service.model import (
     Advice,
@@ -122,7 +122,10 @@ class DropFinder:
                     )
                 )
                 if len(evidence) < 3:
-                    evidence.append(Evidence(stmt.query_id, _dump(stmt.plan), _dump(plan)))
+                    shown = self.target.show_values
+                    evidence.append(
+                        Evidence(stmt.query_id, _dump(stmt.plan, shown), _dump(plan, shown))
+                    )
             if after > before * WORSE:
                 worse.append(stmt.query_id)
         if worse:
@@ -261,5 +264,5 @@ def _window_confidence(reset: datetime | None) -> tuple[float, str]:
     return 0.8, f"in the {days:.0f} days since the statistics were reset"
 
 
-def _dump(plan: object) -> str:
-    return json.dumps(plan, indent=1, sort_keys=True)
+def _dump(plan: object, show_values: bool) -> str:
+    return json.dumps(plan if show_values else redact.plan(plan), indent=1, sort_keys=True)

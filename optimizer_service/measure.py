@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from optimizer_service import ddl, errors, regression, samples
+from optimizer_service import ddl, errors, redact, regression, samples
 from optimizer_service import workload as workloads
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
@@ -32,6 +32,7 @@ class Prepared:
 
     query: analysis_pb2.WorkloadQuery
     sql: str = ""
+    text: str = ""  # the statement as given, with its `$n` (what is reported, never values)
     kind: str = ""
     values: tuple[str, ...] = ()
     skipped: str = ""
@@ -54,7 +55,7 @@ async def prepare(
         return Prepared(
             query, skipped=f"no parameter values: {errors.from_target(exc, 'draw values')}"
         )
-    return Prepared(query, sql=sql, kind=kind, values=tuple(values))
+    return Prepared(query, sql=sql, text=text, kind=kind, values=tuple(values))
 
 
 def uses(node: object, index: str) -> bool:
@@ -81,10 +82,11 @@ async def measure(
     given, is the qualified index to drop inside each run's transaction.
     """
     explain = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.sql}"
+    reported = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.text or p.sql}"
     # Writes (and a drop's DROP INDEX) run only on a sandbox or a scratch copy, in a
     # transaction that is always rolled back; every other run is READ ONLY.
     begin = "BEGIN READ ONLY" if p.kind == "select" and drop is None else "BEGIN READ WRITE"
-    steps = [begin, *([f"DROP INDEX {drop}"] if drop else []), explain, "ROLLBACK"]
+    steps = [begin, *([f"DROP INDEX {drop}"] if drop else []), reported, "ROLLBACK"]
     plans: list[dict[str, Any]] = []
     for n in range(runs + 1):
         await conn.execute(begin)
@@ -122,16 +124,19 @@ def _stats(m: pb.Measurement) -> regression.Stats:
     return regression.Stats(m.median_ms, m.spread_ms, m.min_ms, m.max_ms, m.runs)
 
 
-def query_result(p: Prepared) -> pb.QueryBenchmark:
-    """The proto of one query's benchmark, with its regression flag."""
+def query_result(p: Prepared, show_values: bool = False) -> pb.QueryBenchmark:
+    """The proto of one query's benchmark, with its regression flag; drawn values and the
+    constants of its plans are redacted unless the target lets them be shown."""
     q = pb.QueryBenchmark(
         query_id=p.query.query_id or workloads.text_id(p.query.text),
         text=p.query.text,
-        parameter_values=list(p.values),
+        parameter_values=redact.values(p.values, show_values),
         skipped_reason=p.skipped,
     )
     if not p.skipped and p.before is not None and p.after is not None:
         q.before.CopyFrom(p.before)
         q.after.CopyFrom(p.after)
+        q.before.plan = redact.plan_json(p.before.plan, show_values)
+        q.after.plan = redact.plan_json(p.after.plan, show_values)
         q.regression = regression.regressed(_stats(p.before), _stats(p.after))
     return q

@@ -31,6 +31,9 @@ A target, in TOML::
                                        # the touched tables into a scratch schema on this
                                        # target (opt-in; it reads and writes on the target)
     sample_percent = 10.0              # the sample's size, in percent of each table
+    show_values = false                # whether data values (a benchmark's drawn parameter
+                                       # values, the constants plans show) may be returned;
+                                       # otherwise each is `<redacted>` and never leaves
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class TargetConfig(BaseModel):
     sandbox: str | None = None
     benchmark_sampling: bool = False
     sample_percent: float = Field(default=10.0, gt=0, le=100)
+    show_values: bool = False
 
     @field_validator("name")
     @classmethod

@@ -73,6 +73,7 @@ async def stub(databases, started_optimizer):
                 "dsn": dsn_for(target),
                 "benchmark_sampling": True,
                 "sample_percent": 20,
+                "show_values": True,  # this target lets drawn values be shown
             },
             {"name": "plain", "dsn": dsn_for(target)},
             {"name": "box", "dsn": dsn_for(box)},
