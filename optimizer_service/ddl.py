@@ -50,6 +50,7 @@ class IndexState:
     size_bytes: int
     table: str  # schema.table it is on, empty when it does not exist
     definition: str = ""  # pg_get_indexdef
+    oid: int = 0
 
 
 ABSENT = IndexState(exists=False, valid=False, size_bytes=0, table="")
@@ -116,7 +117,7 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     """Whether index `schema.name` exists, is valid, its size and its table."""
     row = await conn.fetchrow(
         """
-        SELECT ix.indisvalid AS valid, pg_relation_size(c.oid) AS size,
+        SELECT c.oid::bigint AS oid, ix.indisvalid AS valid, pg_relation_size(c.oid) AS size,
                tn.nspname || '.' || t.relname AS table, pg_get_indexdef(c.oid) AS def
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -130,16 +131,23 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     )
     if row is None:
         return ABSENT
-    return IndexState(True, bool(row["valid"]), int(row["size"]), row["table"], row["def"])
+    return IndexState(
+        True, bool(row["valid"]), int(row["size"]), row["table"], row["def"], int(row["oid"])
+    )
 
 
-def change_result(name: str, state: IndexState, *, already: bool = False) -> pb.ChangeResult:
+def change_result(
+    name: str, state: IndexState, *, already: bool = False, dropped: str = ""
+) -> pb.ChangeResult:
+    """What the catalog holds now; `dropped` is the definition of an index just dropped."""
     return pb.ChangeResult(
         index_name=name,
         index_exists=state.exists,
         index_valid=state.valid,
         index_size_bytes=state.size_bytes,
         already_in_place=already,
+        index_oid=state.oid if state.exists else 0,
+        index_definition=state.definition if state.exists else dropped,
     )
 
 

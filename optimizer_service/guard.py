@@ -1,0 +1,217 @@
+"""What an index build or a planned query would run on a target, checked through the
+target's catalog before anything runs.
+
+An index (`check_index`) is resolved by PostgreSQL itself, in a transaction that is always
+rolled back, in two steps that evaluate nothing the target's users wrote:
+
+1. the types its casts name are looked up (`to_regtype`; a domain or user type is refused
+   before anything parses a literal of it);
+2. its expressions and predicate become a temporary view (`CREATE TEMP VIEW ... AS SELECT
+   <expressions> FROM <table> WHERE <predicate>`): parse analysis resolves every function,
+   operator, cast and coercion, and records what the view depends on, without planning or
+   evaluating anything; a dependency that is not built in (OID >= 16384: a user function,
+   a user operator, a user CAST's function, a domain with its CHECK, a user type with its
+   I/O functions, a collation) or a function that is not IMMUTABLE is refused by name;
+3. the index itself is created on an empty temporary copy of the table, so PostgreSQL
+   resolves its operator classes, collations and access method; again anything not built
+   in is refused by name. Only built-in routines exist in it by then, so constant folding
+   cannot run a user's code.
+
+A query an analysis would plan (`check_query`) is refused when it names a function,
+operator or type that is not built in, or when the target defines an implicit or
+assignment cast through a function in a procedural language: planning folds constants
+and estimates with stable functions, so it would run them. Catalog look-ups by name only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import asyncpg
+import pglast
+from pglast import ast
+from pglast.stream import RawStream
+
+from optimizer_service import errors, sqltext, sqlwalk
+from optimizer_service.model import Table
+from pgsage import errors as pgsage_errors
+
+FIRST_NORMAL_OID = 16384
+_VIEW = "pgsage_probe_view"
+_COPY = "pgsage_probe_copy"
+_INDEX = "pgsage_probe_index"
+
+# Dependencies of one object that are not built in, or built-in functions that are not
+# immutable (pinned built-ins are not recorded at all; PostgreSQL checks their volatility).
+_DEPENDENCIES = """
+SELECT pg_describe_object(d.refclassid, d.refobjid, 0) AS what
+FROM pg_depend d
+WHERE d.classid = $1::regclass AND d.objid = $2
+  AND d.refclassid <> 'pg_class'::regclass
+  AND (d.refobjid >= 16384
+       OR (d.refclassid = 'pg_proc'::regclass
+           AND (SELECT p.provolatile FROM pg_proc p WHERE p.oid = d.refobjid) <> 'i'))
+ORDER BY 1
+"""
+
+
+def _type_names(tree: object) -> list[str]:
+    return sorted(
+        {
+            RawStream()(node.typeName)
+            for node in sqlwalk.nodes(tree)
+            if isinstance(node, ast.TypeCast) and node.typeName is not None
+        }
+    )
+
+
+async def _user_types(conn: asyncpg.Connection, names: list[str]) -> list[str]:
+    """The names among `names` that are domains or types not built in (or unknown)."""
+    refused = []
+    for name in names:
+        oid = await conn.fetchval("SELECT to_regtype($1)::oid", name)
+        if oid is None or oid >= FIRST_NORMAL_OID:
+            refused.append(name)
+    return refused
+
+
+def _refuse(what: str, field: str) -> errors.InvalidStatement:
+    return errors.InvalidStatement(
+        f"the index would run {pgsage_errors.cap(what, 120)}, which is not a built-in "
+        "immutable object; an index may only use built-in functions, operators, casts, "
+        "types, collations and operator classes",
+        field=field,
+    )
+
+
+def _elements(stmt: ast.IndexStmt) -> list[str]:
+    """Each key of the index as a select-list item (collation included)."""
+    items = []
+    for n, elem in enumerate(stmt.indexParams or ()):
+        expr = sqltext.quote_ident(elem.name) if elem.name else f"({RawStream()(elem.expr)})"
+        if elem.collation:
+            expr += " COLLATE " + ".".join(sqltext.quote_ident(p.sval) for p in elem.collation)
+        items.append(f"{expr} AS k{n}")
+    return items
+
+
+async def _refused_by(conn: asyncpg.Connection, catalog: str, oid: int) -> list[str]:
+    return [r["what"] for r in await conn.fetch(_DEPENDENCIES, catalog, oid)]
+
+
+async def check_index(
+    conn: asyncpg.Connection,
+    stmt: ast.IndexStmt,
+    table: Table,
+    *,
+    lock_timeout_ms: int,
+    statement_timeout_ms: int,
+    field: str = "sql",
+) -> str:
+    """Refuses (INVALID_ARGUMENT naming the object) an index whose build would run anything
+    but built-in immutable routines; see the module doc. Changes nothing on the target.
+
+    Returns the index as the catalog resolved it (`body` of its pg_get_indexdef)."""
+    exprs = [e.expr for e in stmt.indexParams or () if e.expr is not None]
+    bad = await _user_types(conn, _type_names([*exprs, stmt.whereClause]))
+    if bad:
+        raise _refuse(f"type {bad[0]}", field)
+    qualified = sqltext.qualified(table)
+    where = f" WHERE {RawStream()(stmt.whereClause)}" if stmt.whereClause is not None else ""
+    view = f"SELECT {', '.join(_elements(stmt)) or '1'} FROM {qualified}{where}"  # noqa: S608
+    probe = pglast.parse_sql(RawStream()(stmt))[0].stmt
+    assert isinstance(probe, ast.IndexStmt)
+    probe.relation = ast.RangeVar(schemaname="pg_temp", relname=_COPY, inh=True, relpersistence="t")
+    probe.idxname, probe.concurrent, probe.if_not_exists = _INDEX, False, False
+    await conn.execute("BEGIN READ WRITE")
+    try:
+        await conn.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+        await conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+        try:
+            await conn.execute(f"CREATE TEMP VIEW {_VIEW} AS {view}")
+        except asyncpg.PostgresError as exc:
+            raise _unresolved(exc, field) from None
+        rule = await conn.fetchval(
+            "SELECT oid FROM pg_rewrite WHERE ev_class = to_regclass($1)", f"pg_temp.{_VIEW}"
+        )
+        refused = await _refused_by(conn, "pg_rewrite", rule)
+        if refused:
+            raise _refuse(refused[0], field)
+        await conn.execute(f"CREATE TEMP TABLE {_COPY} (LIKE {qualified})")
+        try:
+            await conn.execute(RawStream()(probe))
+        except asyncpg.PostgresError as exc:
+            raise _unresolved(exc, field) from None
+        index = await conn.fetchval("SELECT to_regclass($1)::oid", f"pg_temp.{_INDEX}")
+        refused = await _refused_by(conn, "pg_class", index)
+        if refused:
+            raise _refuse(refused[0], field)
+        return body(str(await conn.fetchval("SELECT pg_get_indexdef($1::oid)", index)))
+    finally:
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+            await conn.execute("ROLLBACK")
+
+
+def body(indexdef: str) -> str:
+    """What an index is, without its name and table: pg_get_indexdef from `USING` on."""
+    _, _, rest = indexdef.partition(" USING ")
+    return rest
+
+
+def _unresolved(exc: asyncpg.PostgresError, field: str) -> errors.InvalidStatement:
+    """An index definition the target cannot resolve (unknown column or function, not
+    immutable, ...): the caller's mistake, with the SQLSTATE and a pgsage message."""
+    return errors.InvalidStatement(
+        f"the target cannot build this index: {errors.from_target(exc, 'index check')}",
+        field=field,
+    )
+
+
+# A name (in the given schema, else on the search path) that has a definition which is not
+# built in: a user function, operator or type that the name could resolve to.
+_USER_FUNCTION = """
+SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.proname = $1 AND p.oid >= 16384
+    AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[])))
+"""
+_USER_OPERATOR = """
+SELECT EXISTS (SELECT 1 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+  WHERE o.oprname = $1 AND o.oid >= 16384
+    AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[])))
+"""
+# Casts PostgreSQL may apply without being asked, through a function a user wrote in a
+# procedural language (C functions of extensions are installed by a superuser).
+_USER_IMPLICIT_CAST = """
+SELECT format('cast from %s to %s', c.castsource::regtype, c.casttarget::regtype)
+FROM pg_cast c JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_language l ON l.oid = p.prolang
+WHERE c.castcontext IN ('i', 'a') AND p.oid >= 16384 AND l.lanname NOT IN ('c', 'internal')
+LIMIT 1
+"""
+
+
+async def check_query(conn: asyncpg.Connection, text: str) -> str:
+    """Why planning `text` on this target could run a user's code, or '' when it cannot."""
+    try:
+        tree = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return ""  # refused as unparsable by the caller
+    funcs: set[tuple[str, ...]] = set()
+    ops: set[tuple[str, ...]] = set()
+    for node in sqlwalk.nodes(tree):
+        if isinstance(node, ast.FuncCall) and node.funcname:
+            funcs.add(tuple(p.sval for p in node.funcname))
+        if isinstance(node, ast.A_Expr) and node.name:
+            ops.add(tuple(p.sval for p in node.name))
+    for name in sorted(funcs):
+        if await conn.fetchval(_USER_FUNCTION, name[-1], list(name[:-1]) or None):
+            return f"it calls {'.'.join(name)}, a function that is not built in"
+    for name in sorted(ops):
+        if await conn.fetchval(_USER_OPERATOR, name[-1], list(name[:-1]) or None):
+            return f"it uses operator {'.'.join(name)}, which is not built in"
+    bad = await _user_types(conn, _type_names(tree))
+    if bad:
+        return f"it casts to {bad[0]}, a type that is not built in"
+    cast = await conn.fetchval(_USER_IMPLICIT_CAST)
+    if cast:
+        return f"the target defines an implicit {cast} through a user function"
+    return ""
