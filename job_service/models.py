@@ -186,6 +186,12 @@ suggestion = Table(
     # pgsage.jobs.v1.BenchmarkResult messages, newest first.
     Column("benchmarks", ARRAY(LargeBinary), nullable=False, server_default=text("'{}'")),
     Column("failure_reason", Text, nullable=False, server_default=""),
+    # What pgsage's APPLY did on the target: the index it built (OID and pg_get_indexdef;
+    # a ROLLBACK drops only that index), or the definition of the index it dropped (a
+    # ROLLBACK recreates exactly that).
+    Column("applied_index_oid", BigInteger, nullable=True),
+    Column("applied_index_definition", Text, nullable=False, server_default=""),
+    Column("dropped_index_definition", Text, nullable=False, server_default=""),
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("create_time", TS, nullable=False, server_default=_now()),
     Column("update_time", TS, nullable=False, server_default=_now()),
