@@ -25,6 +25,7 @@ from optimizer_service import (
     drops,
     errors,
     explain,
+    guard,
     parameters,
     plans,
     pool,
@@ -263,6 +264,12 @@ class Analysis:
                 await self.insight(
                     1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id
                 )
+                continue
+            # Planning folds constants and estimates with stable functions: a query that
+            # could run a user's code is never planned.
+            unsafe = await guard.check_query(conn, query.text)
+            if unsafe:
+                await self.insight(2, "QUERY_NOT_PLANNED", f"not planned: {unsafe}", query.query_id)
                 continue
             count = workloads.param_count(query.text)
             mode, sql = ParamMode.LITERAL, query.text

@@ -224,7 +224,7 @@ async def _measure_all(
         else:
             subject = Subject(place.scratch, await _copied_index(conn, change, place.scratch), "")
     prepared = [
-        await measure.prepare(conn, emit, where, q, t)
+        await measure.prepare(conn, emit, where, q, t, place.scratch)
         for q, t in zip(request.queries, texts, strict=True)
     ]
     dropping = change.action == changes.Action.DROP

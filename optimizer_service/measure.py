@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from optimizer_service import ddl, errors, redact, regression, samples
+from optimizer_service import ddl, errors, guard, redact, regression, samples, sandbox
 from optimizer_service import workload as workloads
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
@@ -41,12 +41,30 @@ class Prepared:
 
 
 async def prepare(
-    conn: asyncpg.Connection, emit: ddl.Emit, where: str, query: Any, text: str
+    conn: asyncpg.Connection,
+    emit: ddl.Emit,
+    where: str,
+    query: Any,
+    text: str,
+    scratch: str | None = None,
 ) -> Prepared:
-    """`text` (already rewritten for where it runs) with its `$n` values drawn."""
+    """`text` (already rewritten for where it runs) with its `$n` values drawn.
+
+    Never measured: a query that could run a user's code (`guard.check_query`), and on a
+    scratch copy a write that still names a relation outside it (it would write to the
+    target itself; rolled back, but a sequence or a function's effect is not)."""
     kind = workloads.statement_kind(text)
     if kind not in MEASURED:
         return Prepared(query, skipped=f"not measured: a {kind} statement")
+    unsafe = await guard.check_query(conn, text)
+    if unsafe:
+        return Prepared(query, skipped=f"not measured: {unsafe}")
+    if scratch is not None and kind != "select":
+        outside = [n for n in sandbox.relation_names(text) if not n.startswith(f"{scratch}.")]
+        if outside:
+            return Prepared(
+                query, skipped="not measured: a write to a relation that was not copied"
+            )
     try:
         values, sql = await samples.draw(conn, emit, where, text)
     except samples.NoValue as exc:
