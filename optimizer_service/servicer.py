@@ -51,6 +51,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pools = pool.Pools(settings, setup=analysis.SESSION_SETUP)
+        self.checker = diagnostics.Checker(settings)
 
     async def close(self) -> None:
         """Closes the idle analysis sessions of every target."""
@@ -123,12 +124,12 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     async def ListTargets(
         self, request: pb.ListTargetsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTargetsResponse:
-        return pb.ListTargetsResponse(targets=await diagnostics.list_targets(self.settings))
+        return pb.ListTargetsResponse(targets=await diagnostics.list_targets(self.checker))
 
     async def GetDiagnostics(
         self, request: pb.GetDiagnosticsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDiagnosticsResponse:
-        return pb.GetDiagnosticsResponse(dependencies=await diagnostics.dependencies(self.settings))
+        return pb.GetDiagnosticsResponse(dependencies=await diagnostics.dependencies(self.checker))
 
     async def ValidateStatement(
         self, request: pb.ValidateStatementRequest, context: grpc.aio.ServicerContext

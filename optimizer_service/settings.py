@@ -14,6 +14,9 @@ Environment variables carry the prefix `PGSAGE_OPTIMIZER_`:
   opening one costs the target a backend start (and TLS), several times a cheap analysis
 - `SESSION_IDLE_SECONDS` (default 60): an idle pooled session is closed after this long, so
   a quiet optimizer holds no target connections
+- `TARGET_CHECK_SECONDS` (default 2): the time ListTargets and GetDiagnostics give each
+  target (in parallel); one that does not answer in time is reported "not answering since
+  ..." with what was last known of it, and never delays or empties the others
 
 A target, in TOML::
 
@@ -95,6 +98,7 @@ class Settings(BaseSettings):
     connect_timeout_seconds: float = 5.0
     session_pool_size: int = Field(default=16, ge=0)
     session_idle_seconds: float = Field(default=60.0, gt=0)
+    target_check_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("targets", mode="before")
     @classmethod
