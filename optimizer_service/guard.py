@@ -18,9 +18,10 @@ rolled back, in two steps that evaluate nothing the target's users wrote:
    cannot run a user's code.
 
 A query an analysis would plan (`check_query`) is refused when it names a function,
-operator or type that is not built in, or when the target defines an implicit or
-assignment cast through a function in a procedural language: planning folds constants
-and estimates with stable functions, so it would run them. Catalog look-ups by name only.
+operator or type that is not built in, or could meet a cast through a function in a
+procedural language (an implicit or assignment one, or an explicit one to a type it casts
+to): planning folds constants and estimates with stable functions, so it would run them.
+Catalog look-ups by name only.
 """
 
 from __future__ import annotations
@@ -179,13 +180,15 @@ SELECT EXISTS (SELECT 1 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprn
   WHERE o.oprname = $1 AND o.oid >= 16384
     AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[])))
 """
-# Casts PostgreSQL may apply without being asked, through a function a user wrote in a
-# procedural language (C functions of extensions are installed by a superuser).
-_USER_IMPLICIT_CAST = """
+# Casts through a function a user wrote in a procedural language (C functions of
+# extensions are installed by a superuser) that the query could meet: implicit and
+# assignment ones anywhere, explicit ones when the query casts to their target type.
+_USER_CAST = """
 SELECT format('cast from %s to %s', c.castsource::regtype, c.casttarget::regtype)
 FROM pg_cast c JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_language l ON l.oid = p.prolang
-WHERE c.castcontext IN ('i', 'a') AND p.oid >= 16384 AND l.lanname NOT IN ('c', 'internal')
-LIMIT 1
+WHERE p.oid >= 16384 AND l.lanname NOT IN ('c', 'internal')
+  AND (c.castcontext IN ('i', 'a') OR c.casttarget = ANY($1::regtype[]))
+ORDER BY 1 LIMIT 1
 """
 
 
@@ -208,10 +211,11 @@ async def check_query(conn: asyncpg.Connection, text: str) -> str:
     for name in sorted(ops):
         if await conn.fetchval(_USER_OPERATOR, name[-1], list(name[:-1]) or None):
             return f"it uses operator {'.'.join(name)}, which is not built in"
-    bad = await _user_types(conn, _type_names(tree))
+    types = _type_names(tree)
+    bad = await _user_types(conn, types)
     if bad:
         return f"it casts to {bad[0]}, a type that is not built in"
-    cast = await conn.fetchval(_USER_IMPLICIT_CAST)
+    cast = await conn.fetchval(_USER_CAST, types)
     if cast:
-        return f"the target defines an implicit {cast} through a user function"
+        return f"it could use the {cast}, which runs a user function"
     return ""

@@ -9,6 +9,7 @@ import asyncpg
 CARD_PREFIX = "4111111111"  # every card number in `secrets` starts so
 SEED = """
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE EXTENSION IF NOT EXISTS hypopg;
 CREATE TABLE secrets (id int PRIMARY KEY, card text NOT NULL);
 INSERT INTO secrets SELECT g, '4111111111' || lpad(g::text, 6, '0')
 FROM generate_series(1, 300) g;
