@@ -28,6 +28,12 @@ CREATE FUNCTION bump_eq(int, int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE
 CREATE DOMAIN checked_int AS int CHECK (bump_ok(VALUE));
 CREATE CAST (int AS text) WITH FUNCTION bump_text(int);
 CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = bump_eq);
+CREATE FUNCTION bump_cmp(int, int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+    AS $$ BEGIN PERFORM nextval('side_effects'); RETURN btint4cmp($1, $2); END $$;
+CREATE OPERATOR CLASS int_bump_ops FOR TYPE int USING btree AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 bump_cmp(int, int);
+CREATE COLLATION my_c FROM "C";
 """
 
 

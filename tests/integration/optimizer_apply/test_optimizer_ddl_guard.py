@@ -45,6 +45,8 @@ async def stub(database, started_optimizer):
         ("CREATE INDEX CONCURRENTLY g5 ON public.t ((bump(a)))", "bump"),
         ("CREATE INDEX CONCURRENTLY g6 ON public.t (a) WHERE bump(1) = 1", "bump"),
         ("CREATE INDEX CONCURRENTLY g7 ON public.t ((abs(bump(a))))", "bump"),
+        ("CREATE INDEX CONCURRENTLY g8 ON public.t (a int_bump_ops)", "int_bump_ops"),
+        ("CREATE INDEX CONCURRENTLY g9 ON public.t (note COLLATE my_c)", "my_c"),
     ],
 )
 async def test_an_index_that_would_run_a_users_code_is_refused_and_nothing_runs(
