@@ -192,8 +192,22 @@ ORDER BY 1 LIMIT 1
 """
 
 
-async def check_query(conn: asyncpg.Connection, text: str) -> str:
-    """Why planning `text` on this target could run a user's code, or '' when it cannot."""
+# A volatile function of that name (a measured query runs it for real: nextval, setval,
+# pg_terminate_backend, pg_sleep, query_to_xml, set_config, ... are never measured).
+_VOLATILE = """
+SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.proname = $1 AND p.provolatile = 'v' AND NOT (p.proname = ANY($3::text[]))
+    AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[])))
+"""
+# Volatile built-ins without an effect beyond their value.
+HARMLESS_VOLATILE = ("random", "random_normal", "clock_timestamp", "timeofday", "gen_random_uuid")
+
+
+async def check_query(conn: asyncpg.Connection, text: str, *, measured: bool = False) -> str:
+    """Why planning `text` on this target could run a user's code, or '' when it cannot.
+
+    `measured`: the query will run (a benchmark), so a volatile built-in function (other
+    than `HARMLESS_VOLATILE`) is refused too; planning never evaluates those."""
     try:
         tree = pglast.parse_sql(text)
     except pglast.parser.ParseError:
@@ -206,8 +220,11 @@ async def check_query(conn: asyncpg.Connection, text: str) -> str:
         if isinstance(node, ast.A_Expr) and node.name:
             ops.add(tuple(p.sval for p in node.name))
     for name in sorted(funcs):
-        if await conn.fetchval(_USER_FUNCTION, name[-1], list(name[:-1]) or None):
+        schema = list(name[:-1]) or None
+        if await conn.fetchval(_USER_FUNCTION, name[-1], schema):
             return f"it calls {'.'.join(name)}, a function that is not built in"
+        if measured and await conn.fetchval(_VOLATILE, name[-1], schema, HARMLESS_VOLATILE):
+            return f"it calls {'.'.join(name)}, a volatile function (it would run for real)"
     for name in sorted(ops):
         if await conn.fetchval(_USER_OPERATOR, name[-1], list(name[:-1]) or None):
             return f"it uses operator {'.'.join(name)}, which is not built in"

@@ -56,7 +56,7 @@ async def prepare(
     kind = workloads.statement_kind(text)
     if kind not in MEASURED:
         return Prepared(query, skipped=f"not measured: a {kind} statement")
-    unsafe = await guard.check_query(conn, text)
+    unsafe = await guard.check_query(conn, text, measured=True)
     if unsafe:
         return Prepared(query, skipped=f"not measured: {unsafe}")
     if scratch is not None and kind != "select":
