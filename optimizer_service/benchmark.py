@@ -32,7 +32,7 @@ import pglast
 from pglast import ast
 from pglast.stream import RawStream
 
-from optimizer_service import changes, ddl, errors, measure, sandbox, sqltext, targets
+from optimizer_service import changes, ddl, errors, guard, measure, sandbox, sqltext, targets
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from optimizer_service.streams import progress
@@ -289,6 +289,15 @@ async def _copy(
         with contextlib.suppress(pglast.parser.ParseError):
             names += sandbox.relation_names(text)
     mapping = await sandbox.resolve(conn, list(dict.fromkeys(names)))
+    runs_user_code = await guard.check_copy(conn, list(dict.fromkeys(mapping.values())))
+    if runs_user_code:
+        raise pgsage_errors.FailedPrecondition(
+            f"a sampled copy on target {place.where} would run code of the target's users "
+            f"while it is filled: {pgsage_errors.cap(runs_user_code, 200)}; benchmark on a "
+            "sandbox target instead",
+            reason="SAMPLE_RUNS_USER_CODE",
+            metadata={"target": place.where},
+        )
     async with _writable(conn, emit, place.where):
         await sandbox.copy_sample(
             conn,

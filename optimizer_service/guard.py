@@ -236,3 +236,30 @@ async def check_query(conn: asyncpg.Connection, text: str, *, measured: bool = F
     if cast:
         return f"it could use the {cast}, which runs a user function"
     return ""
+
+
+# What copying rows of tables (a benchmark's sample) would run of a user's: a domain's
+# CHECK on a column, a CHECK constraint or a copied index that calls a user routine.
+_COPY_RUNS = """
+SELECT format('column %s.%s of domain %s', c.relname, a.attname, t.typname::text) AS what
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+  AND t.typtype = 'd' AND t.oid >= 16384
+UNION ALL
+SELECT pg_describe_object(d.classid, d.objid, 0) || ' (it uses '
+       || pg_describe_object(d.refclassid, d.refobjid, 0) || ')'
+FROM pg_depend d
+WHERE d.refobjid >= 16384
+  AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass,
+                       'pg_opclass'::regclass)
+  AND ((d.classid = 'pg_constraint'::regclass AND d.objid IN (
+          SELECT oid FROM pg_constraint WHERE conrelid = ANY($1::oid[]) AND contype = 'c'))
+    OR (d.classid = 'pg_class'::regclass AND d.objid IN (
+          SELECT indexrelid FROM pg_index WHERE indrelid = ANY($1::oid[]))))
+ORDER BY 1 LIMIT 1
+"""
+
+
+async def check_copy(conn: asyncpg.Connection, oids: list[int]) -> str:
+    """What copying rows of tables `oids` would run of a user's code, or ''."""
+    return str(await conn.fetchval(_COPY_RUNS, oids) or "")

@@ -34,6 +34,10 @@ CREATE OPERATOR CLASS int_bump_ops FOR TYPE int USING btree AS
     OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
     FUNCTION 1 bump_cmp(int, int);
 CREATE COLLATION my_c FROM "C";
+CREATE TABLE guarded (a checked_int NOT NULL);
+INSERT INTO guarded SELECT g FROM generate_series(1, 50) g;
+CREATE TABLE checked (a int NOT NULL CHECK (bump_ok(a)));
+INSERT INTO checked SELECT g FROM generate_series(1, 50) g;
 """
 
 

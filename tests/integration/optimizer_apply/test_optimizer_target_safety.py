@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+import grpc
 import pytest
 from apply_support import collect, create_database, drop_database, dsn_for, results
 from target_attacks import SEED, leaks, side_effects
 
 from optimizer_service import targets
 from optimizer_service.settings import TargetConfig
+from pgsage import rpc
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
@@ -173,3 +175,41 @@ async def test_a_benchmark_leaves_nothing_in_the_next_analysis_workload(stub, da
     assert [t for t in texts if "pgsage" in t] == []
     insights = [e.insight for e in events if e.WhichOneof("event") == "insight"]
     assert [i for i in insights if i.code == "QUERY_NOT_PLANNABLE"] == [], insights
+
+
+@pytest.mark.parametrize(
+    ("table", "named", "query"),
+    [
+        ("guarded", "checked_int", "SELECT a FROM guarded WHERE a = 3"),
+        ("checked", "bump_ok", "SELECT a FROM checked WHERE a = 3"),
+    ],
+)
+async def test_a_sample_whose_copy_would_run_a_users_code_is_refused(
+    stub, database, table, named, query
+):
+    dsn = dsn_for(database)
+    before = await side_effects(dsn)
+    _, error = await collect(
+        stub.Benchmark(
+            pb.BenchmarkRequest(
+                target="sampled",
+                kind=CREATE,
+                sql=f"CREATE INDEX CONCURRENTLY pgsage_{table}_a ON public.{table} (a)",
+                runs=1,
+                queries=queries(query),
+            )
+        )
+    )
+    assert error is not None and error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc.reason_of(error) == "SAMPLE_RUNS_USER_CODE" and named in error.details()
+    assert await side_effects(dsn) == before
+    conn = await asyncpg.connect(dsn)
+    try:  # and the scratch schema is gone
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgsage_bench_%'"
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
