@@ -159,6 +159,8 @@ async def test_injected_sql_in_an_edit_never_runs(cluster):
             "CREATE INDEX CONCURRENTLY x ON public.invoice (status); DROP TABLE public.invoice",
             "DROP TABLE public.invoice",
             "CREATE INDEX CONCURRENTLY x ON public.invoice ((pg_terminate_backend(1)::int))",
+            # an index that is already there (a DBA's) would count as built, then be dropped
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS invoice_pkey ON public.invoice (status)",
         ):
             try:
                 await stub.UpdateSuggestion(
