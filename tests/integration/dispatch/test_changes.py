@@ -413,3 +413,18 @@ async def test_a_rollback_drops_only_the_index_its_apply_built(cluster):
         finally:
             await target.execute(f"DROP INDEX IF EXISTS public.{index}")
             await target.close()
+
+
+async def test_malformed_protobuf_to_the_job_service_is_invalid_argument(cluster):
+    _, js = await start(cluster)
+    garbage = b"\x0a\xff\xff\xff\xff\x0f\x01"  # a length past the end of the message
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        for method in ("GetJob", "CreateJob"):
+            call = channel.unary_unary(f"/pgsage.jobs.v1.JobService/{method}")
+            try:
+                await call(garbage, timeout=10)
+                raise AssertionError(f"{method} accepted bytes that are no message")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, exc)
+                assert rpc.reason_of(exc) == "MALFORMED_REQUEST"
+    assert "Traceback" not in js.log_path.read_text()
