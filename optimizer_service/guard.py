@@ -138,7 +138,10 @@ async def check_index(
         refused = await _refused_by(conn, "pg_rewrite", rule)
         if refused:
             raise _refuse(refused[0], field)
-        await conn.execute(f"CREATE TEMP TABLE {_COPY} (LIKE {qualified})")
+        try:
+            await conn.execute(f"CREATE TEMP TABLE {_COPY} (LIKE {qualified})")
+        except asyncpg.PostgresError as exc:
+            raise _unresolved(exc, field) from None
         try:
             await conn.execute(RawStream()(probe))
         except asyncpg.PostgresError as exc:
@@ -159,9 +162,16 @@ def body(indexdef: str) -> str:
     return rest
 
 
-def _unresolved(exc: asyncpg.PostgresError, field: str) -> errors.InvalidStatement:
+def _unresolved(exc: asyncpg.PostgresError, field: str) -> pgsage_errors.PgsageError:
     """An index definition the target cannot resolve (unknown column or function, not
-    immutable, ...): the caller's mistake, with the SQLSTATE and a pgsage message."""
+    immutable, ...): the caller's mistake, with the SQLSTATE and a pgsage message. Without
+    the TEMP privilege the check itself cannot run: the target's configuration is at fault."""
+    if getattr(exc, "sqlstate", "") == "42501":
+        return pgsage_errors.FailedPrecondition(
+            "the optimizer's role on the target cannot create temporary objects (grant it "
+            "TEMP on the database), which checking an index definition needs",
+            reason="INDEX_CHECK_NOT_POSSIBLE",
+        )
     return errors.InvalidStatement(
         f"the target cannot build this index: {errors.from_target(exc, 'index check')}",
         field=field,
