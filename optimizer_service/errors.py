@@ -11,7 +11,12 @@
     │   ├── ApplyNotAllowed            APPLY_NOT_ALLOWED: the target's config forbids DDL
     │   ├── BenchmarkNotConfigured     BENCHMARK_NOT_CONFIGURED: no sandbox, no sampling
     │   ├── IndexNameTaken             INDEX_NAME_TAKEN: that name is another index
-    │   └── StatementFailed            STATEMENT_FAILED: PostgreSQL refused a statement
+    │   ├── StatementFailed            STATEMENT_FAILED: PostgreSQL refused a statement
+    │   └── (by reason)                INDEX_NOT_BUILT_BY_PGSAGE: a rollback would drop an
+    │                                  index pgsage's Apply did not build (apply.Expected);
+    │                                  SAMPLE_RUNS_USER_CODE: a sampled copy would run a
+    │                                  user's code (benchmark); INDEX_CHECK_NOT_POSSIBLE:
+    │                                  no TEMP privilege for the catalog check (guard)
     ├── Aborted
     │   └── LockTimeout                LOCK_TIMEOUT: lock_timeout ran out (retry later)
     ├── DeadlineExceeded
