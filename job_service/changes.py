@@ -124,6 +124,16 @@ WHERE id = $1 AND job_id = $2 AND state = ANY($5::text[])
 RETURNING {suggestions.COLUMNS}"""
 
 
+# What an APPLY did on the target, for its ROLLBACK (NULL: keep what is recorded).
+_RECORD_APPLIED = """
+UPDATE suggestion
+SET applied_index_oid = CASE WHEN $3::bigint IS NULL AND $4::text IS NULL
+                             THEN applied_index_oid ELSE $3::bigint END,
+    applied_index_definition = COALESCE($4::text, applied_index_definition),
+    dropped_index_definition = COALESCE($5::text, dropped_index_definition)
+WHERE id = $1 AND job_id = $2"""
+
+
 async def move(
     conn: Connection,
     s: domain.Suggestion,
@@ -285,8 +295,17 @@ class ChangeRun:
                 target=s.target, kind=kind, sql=statement_of(s)
             )
         if self.job.kind == "ROLLBACK":
+            # The optimizer drops only the index this APPLY built (same OID and definition),
+            # and a drop's rollback recreates the definition the APPLY dropped.
+            creates = s.kind == "CREATE_INDEX"
             return optimizer_service_pb2.RollbackRequest(
-                target=s.target, kind=kind, rollback_sql=rollback_of(s)
+                target=s.target,
+                kind=kind,
+                rollback_sql=rollback_of(s),
+                expected_index_oid=(s.applied_index_oid or 0) if creates else 0,
+                expected_index_definition=(
+                    s.applied_index_definition if creates else s.dropped_index_definition
+                ),
             )
         details = suggestion_pb2.Suggestion.FromString(s.details or b"")
         return optimizer_service_pb2.BenchmarkRequest(
@@ -376,14 +395,36 @@ class ChangeRun:
         done, failed = (
             ("APPLIED", "APPLY_FAILED") if kind == "APPLY" else ("ROLLED_BACK", "ROLLBACK_FAILED")
         )
-        await self.end(s, done if ok else failed, why)
+        record = self.applied(s, result) if kind == "APPLY" and ok else None
+        await self.end(s, done if ok else failed, why, record)
         return why
 
-    async def end(self, s: domain.Suggestion, to: str, reason: str) -> None:
+    def applied(
+        self, s: domain.Suggestion, result: optimizer_service_pb2.ChangeResult
+    ) -> tuple[object, ...] | None:
+        """What to remember of an APPLY for its ROLLBACK (`_RECORD_APPLIED`'s values).
+
+        A create that found the index already in place on the job's first attempt did not
+        build it (a DBA's index of that name and definition): nothing is recorded, so a
+        rollback refuses to drop it. On a later attempt (a takeover) it is the build of an
+        earlier attempt of this job."""
+        if s.kind == "CREATE_INDEX":
+            if result.already_in_place and self.job.attempt <= 1:
+                return None
+            return (s.id, s.job_id, result.index_oid or None, result.index_definition, None)
+        if not result.index_definition:
+            return None  # already gone: the definition recorded before (if any) stays
+        return (s.id, s.job_id, None, None, result.index_definition)
+
+    async def end(
+        self, s: domain.Suggestion, to: str, reason: str, record: tuple[object, ...] | None = None
+    ) -> None:
         current = ("APPLYING",) if self.job.kind == "APPLY" else ("ROLLING_BACK",)
 
         async def action(conn: Connection) -> None:
             async with conn.transaction():
+                if record is not None:
+                    await conn.execute(_RECORD_APPLIED, *record)
                 await move(
                     conn,
                     dataclasses.replace(s, state=current[0]),

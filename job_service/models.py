@@ -186,6 +186,12 @@ suggestion = Table(
     # pgsage.jobs.v1.BenchmarkResult messages, newest first.
     Column("benchmarks", ARRAY(LargeBinary), nullable=False, server_default=text("'{}'")),
     Column("failure_reason", Text, nullable=False, server_default=""),
+    # What pgsage's APPLY did on the target: the index it built (OID and pg_get_indexdef;
+    # a ROLLBACK drops only that index), or the definition of the index it dropped (a
+    # ROLLBACK recreates exactly that).
+    Column("applied_index_oid", BigInteger, nullable=True),
+    Column("applied_index_definition", Text, nullable=False, server_default=""),
+    Column("dropped_index_definition", Text, nullable=False, server_default=""),
     # Who approved it (the principal's subject and display name), for the two-person rule;
     # NULL unless APPROVED (or later), cleared when an edit sends it back to PENDING.
     Column("approver_subject", Text, nullable=True),
