@@ -155,6 +155,8 @@ async def move(
         conn,
         audit.Entry(
             actor=actor,
+            actor_subject=actor,
+            authenticated=True,
             action=action,
             resource=names.suggestion_name(s.job_id, s.id),
             job_id=job_id,
@@ -205,6 +207,8 @@ async def settle_orphans(conn: Connection) -> int:
             conn,
             audit.Entry(
                 actor="pgsage",
+                actor_subject="pgsage",
+                authenticated=True,
                 action="suggestion.settle",
                 resource=names.suggestion_name(r["job_id"], r["id"]),
                 job_id=r["change_job"],
@@ -274,6 +278,8 @@ class ChangeRun:
                     conn,
                     audit.Entry(
                         actor=self.actor,
+                        actor_subject=self.actor,
+                        authenticated=True,
                         on_behalf_of=self.job.creator,
                         action=f"{kind.lower()}.intent",
                         resource=names.suggestion_name(s.job_id, s.id),
@@ -335,6 +341,8 @@ class ChangeRun:
         phase = optimizer_service_pb2.StatementExecution.Phase.Name(e.phase)
         entry = audit.Entry(
             actor=self.actor,
+            actor_subject=self.actor,
+            authenticated=True,
             on_behalf_of=self.job.creator,
             action="statement.execute",
             resource=names.suggestion_name(s.job_id, s.id),
