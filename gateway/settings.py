@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UI_DIST = Path(__file__).resolve().parent / "ui" / "dist"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class GatewaySettings(BaseSettings):
-    """Where the gateway listens, where the job service is, and how long a call may take."""
+    """Where the gateway listens, where the job service is, how long a call may take, how
+    people sign in (OpenID Connect; none configured is local mode) and the browser defences."""
 
     model_config = SettingsConfigDict(env_prefix="PGSAGE_GATEWAY_", extra="forbid")
 
@@ -29,7 +32,92 @@ class GatewaySettings(BaseSettings):
     ui_dir: Path = UI_DIST
     log_level: str = "INFO"
 
+    # OpenID Connect (authorization code + PKCE). No issuer: local mode, nobody signs in.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    # Empty for a public client (PKCE only); otherwise sent with HTTP Basic to the token endpoint.
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_scopes: str = "openid profile email groups offline_access"
+    # Seconds the issuer may take to answer discovery, JWKS and token requests.
+    oidc_timeout: float = Field(default=10.0, gt=0)
+    # The external base URL people use (https://pgsage.example.com): the redirect URI is
+    # `{public_url}/auth/callback` and `Origin` must be its origin. Required with an issuer.
+    public_url: str = ""
+    # Seals the session cookie (AES-GCM, key derived with HKDF); the same on every replica.
+    session_secret: SecretStr = SecretStr("")
+    # Seconds a sign-in lasts at most, refreshes included.
+    session_max_age: int = Field(default=8 * 3600, ge=60)
+    # `Host` header names accepted (DNS rebinding). Empty: the host of public_url, and the
+    # loopback names in local mode.
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    # Request bodies larger than this are cut off with 413 while they stream in.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Token bucket per client (session subject, else client IP): refill rate and burst.
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    # Concurrent change streams (SSE /v1/jobs/{job}/events) per client.
+    max_streams_per_client: int = Field(default=16, ge=1)
+
     @field_validator("ui_dir")
     @classmethod
     def _resolve(cls, value: Path) -> Path:
         return value.resolve()
+
+    @field_validator("oidc_issuer", "public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> GatewaySettings:
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("PGSAGE_GATEWAY_PUBLIC_URL must be an http(s) URL")
+        if not self.oidc_issuer:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("PGSAGE_GATEWAY_OIDC_CLIENT_ID", self.oidc_client_id),
+                ("PGSAGE_GATEWAY_PUBLIC_URL", self.public_url),
+                ("PGSAGE_GATEWAY_SESSION_SECRET", self.session_secret.get_secret_value()),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"with PGSAGE_GATEWAY_OIDC_ISSUER set, also set {', '.join(missing)}")
+        if len(self.session_secret.get_secret_value()) < 32:
+            raise ValueError("PGSAGE_GATEWAY_SESSION_SECRET must be at least 32 characters")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("PGSAGE_GATEWAY_OIDC_SCOPES must include openid")
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        """No identity provider: the job service treats every caller as the local user."""
+        return not self.oidc_issuer
+
+    @property
+    def public_origin(self) -> str:
+        """scheme://host[:port] of public_url ('' when unset)."""
+        if not self.public_url:
+            return ""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def host_allow_list(self) -> frozenset[str]:
+        """Lower-case host names (no port) a request's `Host` may name."""
+        if self.allowed_hosts:
+            return frozenset(h.strip().lower().strip("[]") for h in self.allowed_hosts)
+        hosts: set[str] = set()
+        if self.public_url:
+            hosts.add((urlsplit(self.public_url).hostname or "").lower())
+        if self.local_mode or not self.public_url:
+            hosts.update(LOCAL_HOSTS)
+        return frozenset(hosts)
