@@ -83,8 +83,7 @@ class BrowserDefences:
         except pgsage_errors.PgsageError as exc:
             refusal = exc
         if refusal is not None:
-            extra = [("connection", "close")] if isinstance(refusal, errors.BodyTooLarge) else []
-            await _refuse(refusal, send_with_headers, extra)
+            await _refuse(refusal, send_with_headers)
             return
         received = 0
         limit = self.limit
