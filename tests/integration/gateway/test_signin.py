@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +17,9 @@ import jwt
 import pgsage_stack
 import pytest
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider, recording_job_service
+
+from gateway import sessions
+from gateway.sessions import Sealer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 from e2e_browser import CHROMIUM, PLAYWRIGHT
@@ -251,3 +255,76 @@ async def test_the_change_stream_carries_the_callers_token(stack, service):
                     break
     method, metadata = service.recorder.calls[-1]
     assert method == "WatchJob" and metadata["authorization"] == "Bearer stream-token"
+
+
+async def test_a_browser_post_without_origin_is_refused_but_a_script_with_a_token_is_not(stack):
+    _, gateway = stack
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        bare = await http.post("/auth/logout", json={})
+        assert error_of(bare)[:3] == (403, "PERMISSION_DENIED", "ORIGIN_REQUIRED")
+        script = await http.post("/auth/logout", json={}, headers={"Authorization": "Bearer t"})
+        assert script.status_code == 200
+        same = await http.post("/auth/logout", json={}, headers={"Origin": gateway.url})
+        assert same.status_code == 200
+
+
+@pytest.fixture(scope="module")
+async def short_lived(service):
+    """A provider whose ID tokens live 20 s, less than the gateway's refresh margin: every
+    request through the gateway refreshes them."""
+    port = pgsage_stack.free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with oidc_provider(f"{base}/auth/callback", id_token_ttl=20) as provider:
+        settings = oidc_settings(provider.issuer, base)
+        async with pgsage_stack.gateway(service.address, http_port=port, **settings) as gateway:
+            yield provider, gateway
+
+
+async def sign_in_without_a_browser(http: httpx.AsyncClient, login: str) -> None:
+    """The provider's login form, posted by httpx (the Chromium test drives the same page)."""
+    page = await http.get("/auth/login", follow_redirects=True)
+    assert page.status_code == 200 and 'name="login"' in page.text
+    action = page.text.split('action="', 1)[1].split('"', 1)[0]
+    form = {"prompt": "login", "login": login, "password": "x"}
+    done = await http.post(str(page.url.join(action)), data=form, follow_redirects=True)
+    assert done.status_code == 200 and str(done.url).startswith(str(http.base_url))
+
+
+async def test_an_expiring_id_token_is_refreshed_and_a_refused_refresh_signs_out(
+    short_lived, service
+):
+    _, gateway = short_lived
+    sealer = Sealer(SECRET)
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=20) as http:
+        await sign_in_without_a_browser(http, "otto-operator")
+        first = sessions.read_session(sealer, dict(http.cookies), time.time())
+        assert first is not None and first.refresh_token and first.name == "Otto"
+        await asyncio.sleep(1.1)  # so that the next ID token is issued in another second
+        service.recorder.calls.clear()
+        caller = await http.get("/v1/caller")
+        assert caller.status_code == 200 and caller.json()["subject"] == "otto-operator"
+        assert "pgsage_session=" in caller.headers["set-cookie"]
+        refreshed = sessions.read_session(sealer, dict(http.cookies), time.time())
+        assert refreshed is not None and refreshed.id_token != first.id_token
+        forwarded = service.recorder.calls[-1][1]["authorization"]
+        assert forwarded == f"Bearer {refreshed.id_token}"
+        claims = jwt.decode(refreshed.id_token, options={"verify_signature": False})
+        assert claims["groups"] == ["operators"] and claims["aud"] == CLIENT_ID
+
+    # An expired ID token whose refresh the issuer refuses, or with no refresh token: signed out.
+    for refresh_token in ("revoked-or-made-up", ""):
+        stale = sessions.Session(
+            sub="otto-operator",
+            name="Otto",
+            id_token=first.id_token,
+            token_exp=int(time.time()) - 120,
+            session_exp=int(time.time()) + 3600,
+            refresh_token=refresh_token,
+        )
+        cookies = dict(sessions.session_cookies(sealer, stale))
+        async with httpx.AsyncClient(base_url=gateway.url, cookies=cookies) as http:
+            response = await http.get("/auth/session")
+            assert response.json()["signedIn"] is False
+            assert "pgsage_session=;" in response.headers["set-cookie"]
+            caller = await http.get("/v1/caller")
+            assert error_of(caller)[:2] == (401, "UNAUTHENTICATED")
