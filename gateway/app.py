@@ -58,7 +58,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.client = JobServiceClient.open(settings.job_service_address)
+        app.state.client = JobServiceClient.open(
+            settings.job_service_address, tls=settings.job_service_tls()
+        )
         if not settings.local_mode:
             identity.oidc = OidcClient(settings)
         try:

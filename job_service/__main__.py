@@ -15,7 +15,7 @@ import pydantic
 
 from job_service import app
 from job_service.settings import Settings
-from pgsage import errors, server
+from pgsage import errors, server, tls
 
 log = logging.getLogger("job_service")
 
@@ -39,6 +39,9 @@ def main() -> int:
         settings = Settings()
     except pydantic.ValidationError as exc:
         log.error("invalid settings (PGSAGE_JOBS_*):\n%s", exc)
+        return 2
+    except tls.SettingsError as exc:
+        log.error("cannot start: %s", exc)
         return 2
     logging.getLogger().setLevel(settings.log_level.upper())
     try:

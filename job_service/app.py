@@ -31,6 +31,7 @@ from job_service import (
 )
 from job_service.settings import Settings
 from pgsage import server
+from pgsage import tls as pgsage_tls
 from pgsage.embedded import EmbeddedPostgres
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -157,8 +158,11 @@ async def start(settings: Settings) -> RunningService:
     connect_timeout = settings.connect_timeout.total_seconds()
     db = database.Database(url, pool_size=settings.pool_size, connect_timeout=connect_timeout)
     listener = notifications.Listener(db.listen_dsn, connect_timeout=connect_timeout)
+    server_tls = settings.server_tls()
     optimizer_client = optimizer.OptimizerClient(
-        settings.optimizer_address, timeout=settings.optimizer_timeout.total_seconds()
+        settings.optimizer_address,
+        timeout=settings.optimizer_timeout.total_seconds(),
+        tls=settings.optimizer_tls(),
     )
     stoppables: list = []
     try:
@@ -183,6 +187,7 @@ async def start(settings: Settings) -> RunningService:
             registrars=[
                 lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s)
             ],
+            credentials=server_tls.credentials() if server_tls else None,
         )
         db_monitor = monitors.DatabaseMonitor(
             db,
@@ -235,6 +240,11 @@ async def start(settings: Settings) -> RunningService:
             await asyncio.to_thread(embedded.stop)
         raise
     log.info("job service listening on %s:%d", settings.grpc_host, grpc_server.port)
+    if server_tls is None and not pgsage_tls.is_loopback(settings.grpc_host):
+        log.warning(
+            "serving beyond loopback without TLS: bearer tokens cross the network in plaintext "
+            "(set PGSAGE_JOBS_TLS_CERT_FILE and PGSAGE_JOBS_TLS_KEY_FILE)"
+        )
     return RunningService(
         port=grpc_server.port,
         server=grpc_server,
