@@ -150,16 +150,22 @@ async def test_a_200_mb_streamed_body_is_cut_off_with_413_without_reaching_memor
             pass
 
     sender = asyncio.create_task(send_body())
-    status_line = await asyncio.wait_for(reader.readline(), 60)
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = int(
-        next(x for x in head.lower().split(b"\r\n") if x.startswith(b"content-length"))[15:]
-    )
-    body = await reader.readexactly(length)
+    # uvicorn closes a connection whose request body it did not finish reading, and the
+    # kernel answers the bytes still coming with a reset: read what arrived until then.
+    received = b""
+    try:
+        async with asyncio.timeout(60):
+            while b"BODY_TOO_LARGE" not in received:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                received += data
+    except ConnectionResetError:
+        pass
     sender.cancel()
     writer.close()
-    assert status_line.startswith(b"HTTP/1.1 413"), status_line
-    assert b"BODY_TOO_LARGE" in body
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert b"BODY_TOO_LARGE" in received
     # The gateway answered before the body ended, and did not keep what it read.
     assert sent < 200 << 20
     assert gateway.memory_info().rss - before < 30 << 20
