@@ -131,7 +131,10 @@ class SessionMiddleware:
                 session.id_token = tokens.id_token
                 session.token_exp = int(tokens.claims["exp"])
                 session.refresh_token = tokens.refresh_token
-                return session, _set_session(sealer, session, cookies, settings)
+                try:
+                    return session, _set_session(sealer, session, cookies, settings)
+                except ValueError:
+                    log.warning("refreshed tokens too large for the session cookie")
         if session.token_exp > now:
             return session, []
         return None, sessions.clear_cookie_headers(cookies, secure)
@@ -288,8 +291,16 @@ async def callback(request: Request) -> Response:
         refresh_token=tokens.refresh_token,
     )
     log.info("signed in: %s", session.sub[:200])
+    try:
+        cookies = _set_session(auth.sealer, session, dict(request.cookies), auth.settings)
+    except ValueError:
+        too_large = LoginFailed(
+            "the identity provider's tokens are too large for a session cookie",
+            reason="SESSION_TOO_LARGE",
+        )
+        return _login_error(request, too_large)
     response = RedirectResponse(str(started.get("next") or "/"), status_code=303)
-    for header in _set_session(auth.sealer, session, dict(request.cookies), auth.settings):
+    for header in cookies:
         response.headers.append("set-cookie", header)
     response.headers.append(
         "set-cookie",
