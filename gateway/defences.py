@@ -25,7 +25,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors
-from gateway.settings import GatewaySettings
+from gateway.settings import GatewaySettings, host_name
 from pgsage import errors as pgsage_errors
 
 CSP = (
@@ -138,7 +138,7 @@ class BrowserDefences:
             elif key == b"transfer-encoding":
                 chunked = True
         host_text = (host or b"").decode("latin-1").lower()
-        if scope["path"] not in PROBES and _hostname(host_text) not in self.hosts:
+        if scope["path"] not in PROBES and host_name(host_text) not in self.hosts:
             return errors.HostNotAllowed(
                 "this gateway does not answer to that host name; set PGSAGE_GATEWAY_ALLOWED_HOSTS",
                 metadata={"field": "Host"},
@@ -176,13 +176,6 @@ class BrowserDefences:
                     metadata={"field": "Content-Type"},
                 )
         return None
-
-
-def _hostname(host: str) -> str:
-    """The name of a Host header value, without port or IPv6 brackets."""
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _is_stream(scope: Scope) -> bool:

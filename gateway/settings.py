@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pgsage import tls
 
 UI_DIST = Path(__file__).resolve().parent / "ui" / "dist"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header value, without port or IPv6 brackets."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class GatewaySettings(BaseSettings):
@@ -49,9 +57,9 @@ class GatewaySettings(BaseSettings):
     session_secret: SecretStr = SecretStr("")
     # Seconds a sign-in lasts at most, refreshes included.
     session_max_age: int = Field(default=8 * 3600, ge=60)
-    # `Host` header names accepted (DNS rebinding). Empty: the host of public_url, and the
-    # loopback names in local mode.
-    allowed_hosts: list[str] = Field(default_factory=list)
+    # `Host` header names accepted (DNS rebinding), comma-separated. Empty: the host of
+    # public_url, and the loopback names in local mode.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Request bodies larger than this are cut off with 413 while they stream in.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -65,6 +73,13 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _resolve(cls, value: Path) -> Path:
         return value.resolve()
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @field_validator("oidc_issuer", "public_url")
     @classmethod
@@ -116,7 +131,7 @@ class GatewaySettings(BaseSettings):
     def host_allow_list(self) -> frozenset[str]:
         """Lower-case host names (no port) a request's `Host` may name."""
         if self.allowed_hosts:
-            return frozenset(h.strip().lower().strip("[]") for h in self.allowed_hosts)
+            return frozenset(host_name(h.strip().lower()) for h in self.allowed_hosts)
         hosts: set[str] = set()
         if self.public_url:
             hosts.add((urlsplit(self.public_url).hostname or "").lower())

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from gateway import auth, defences, sessions
+from gateway import auth, sessions
+from gateway.settings import GatewaySettings, host_name
 from pgsage import errors
 
 NOW = time.time()
@@ -95,4 +96,11 @@ def test_next_may_not_leave_the_site(bad):
     ],
 )
 def test_the_host_name_of_a_host_header(header, name):
-    assert defences._hostname(header) == name
+    assert host_name(header) == name
+
+
+def test_allowed_hosts_are_names_without_ports():
+    settings = GatewaySettings(allowed_hosts="pgsage.example.com:443, [::1]")
+    assert settings.host_allow_list() == {"pgsage.example.com", "::1"}
+    public = GatewaySettings(public_url="https://pgsage.example.com")
+    assert "pgsage.example.com" in public.host_allow_list()
