@@ -13,7 +13,7 @@ import sys
 
 import pydantic
 
-from job_service import app
+from job_service import app, oidc
 from job_service.settings import Settings
 from pgsage import errors, server, tls
 
@@ -46,6 +46,9 @@ def main() -> int:
     logging.getLogger().setLevel(settings.log_level.upper())
     try:
         asyncio.run(_serve(settings))
+    except oidc.ConfigError as exc:
+        log.error("invalid authentication settings: %s", exc)
+        return 2
     except app.EmbeddedStoreInUse as exc:
         log.error("%s", exc)
         return 1

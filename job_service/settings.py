@@ -66,12 +66,20 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     # The claim holding the caller's groups, mapped to roles by `role_bindings`.
     oidc_roles_claim: str = "groups"
+    # Which roles each group of `oidc_roles_claim` grants, on which targets (`*`: any run of
+    # characters). Checked at start-up (`job_service.oidc.parse_bindings`):
     # [{"group": "dba", "role": "ADMIN", "targets": "*"}, ...]
     role_bindings: list[dict[str, str]] = Field(default_factory=list)
     # Target name patterns where an APPLY must be created by someone other than its approver.
     two_person_targets: list[str] = Field(default_factory=list)
+    # Leeway on `exp`, `nbf` and `iat`.
     clock_skew: timedelta = timedelta(seconds=60)
+    # How long the issuer's keys are used before being fetched again (an unknown `kid`
+    # fetches them at most once per 30 s).
     jwks_cache: timedelta = timedelta(minutes=10)
+    # How long a verified API token is trusted without reading the store again (a
+    # revocation reaches every replica at once through LISTEN/NOTIFY; this bounds the rest).
+    api_token_cache: timedelta = timedelta(seconds=10)
 
     # TLS. Unset: plaintext, which local mode allows on loopback only.
     # This server's certificate chain and key (PEM); with a client CA, every caller must

@@ -50,13 +50,16 @@ def build_server(
     service_names: Sequence[str],
     registrars: Sequence[Registrar],
     max_workers_hint: int = 0,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     credentials: grpc.ServerCredentials | None = None,
 ) -> Server:
     """Creates a grpc.aio server with pgsage's standard parts, bound to `host:port`.
 
     `service_names` are the full names of the services (`pgsage.jobs.v1.JobService`), used
-    for health and reflection; `registrars` add the servicers. With `credentials` the port
-    serves TLS only (`pgsage.tls.ServerTls.credentials()`); without, plaintext.
+    for health and reflection; `registrars` add the servicers. `interceptors` run inside the
+    error interceptor (which stays outermost, so their `PgsageError`s become rich statuses).
+    With `credentials` the port serves TLS only (`pgsage.tls.ServerTls.credentials()`);
+    without, plaintext.
     """
     del max_workers_hint  # grpc.aio needs no thread pool
     pool = descriptor_pool.Default()
@@ -65,7 +68,7 @@ def build_server(
         # imported would be listed but not describable.
         pool.FindServiceByName(name)
     server = grpc.aio.server(
-        interceptors=[rpc.ErrorInterceptor()],
+        interceptors=[rpc.ErrorInterceptor(), *interceptors],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
