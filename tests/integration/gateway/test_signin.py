@@ -328,3 +328,17 @@ async def test_an_expiring_id_token_is_refreshed_and_a_refused_refresh_signs_out
             assert "pgsage_session=;" in response.headers["set-cookie"]
             caller = await http.get("/v1/caller")
             assert error_of(caller)[:2] == (401, "UNAUTHENTICATED")
+
+
+async def test_an_unreachable_issuer_is_503_at_sign_in_not_500(service):
+    closed = f"http://127.0.0.1:{pgsage_stack.free_port()}"
+    port = pgsage_stack.free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = oidc_settings(closed, base)
+    async with pgsage_stack.gateway(service.address, http_port=port, **settings) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url) as http:
+            response = await http.get("/auth/login")
+            assert error_of(response)[:3] == (503, "UNAVAILABLE", "IDENTITY_PROVIDER_UNAVAILABLE")
+            page = await http.get("/auth/login", headers={"Accept": "text/html"})
+            assert page.status_code == 503 and "Sign-in failed" in page.text
+            assert (await http.get("/auth/session")).json()["signedIn"] is False
