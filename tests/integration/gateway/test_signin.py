@@ -342,3 +342,15 @@ async def test_an_unreachable_issuer_is_503_at_sign_in_not_500(service):
             page = await http.get("/auth/login", headers={"Accept": "text/html"})
             assert page.status_code == 503 and "Sign-in failed" in page.text
             assert (await http.get("/auth/session")).json()["signedIn"] is False
+
+
+async def test_a_public_client_signs_in_with_pkce_alone(service):
+    port = pgsage_stack.free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with oidc_provider(f"{base}/auth/callback", client_secret="") as provider:
+        settings = {**oidc_settings(provider.issuer, base), "oidc_client_secret": ""}
+        async with pgsage_stack.gateway(service.address, http_port=port, **settings) as gateway:
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=20) as http:
+                await sign_in_without_a_browser(http, "ada-admin")
+                session = (await http.get("/auth/session")).json()
+                assert session["signedIn"] is True and session["name"] == "Ada"
