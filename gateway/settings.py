@@ -47,7 +47,9 @@ class GatewaySettings(BaseSettings):
     oidc_client_id: str = ""
     # Empty for a public client (PKCE only); otherwise sent with HTTP Basic to the token endpoint.
     oidc_client_secret: SecretStr = SecretStr("")
-    oidc_scopes: str = "openid profile email groups offline_access"
+    # Space-separated. Add `offline_access` where the issuer gives refresh tokens only for it
+    # (Okta, Entra ID, Dex); without a refresh token a sign-in ends with its ID token.
+    oidc_scopes: str = "openid profile email groups"
     # Seconds the issuer may take to answer discovery, JWKS and token requests.
     oidc_timeout: float = Field(default=10.0, gt=0)
     # The external base URL people use (https://pgsage.example.com): the redirect URI is
