@@ -15,6 +15,7 @@ request's state the gRPC metadata for the job service (`call_metadata`):
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import secrets
@@ -29,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors as gateway_errors
 from gateway import sessions
-from gateway.oidc import IssuerUnavailable, LoginFailed, OidcClient, pkce_pair
+from gateway.oidc import IssuerUnavailable, LoginFailed, OidcClient, Tokens, pkce_pair
 from gateway.settings import GatewaySettings
 from pgsage import errors
 
@@ -39,6 +40,8 @@ LOGIN_URL = "/auth/login"
 LOGOUT_URL = "/auth/logout"
 _LOGIN_TTL = 600
 _REFRESH_MARGIN = 30
+# Seconds a refresh's outcome answers requests still carrying the old refresh token.
+_RECENT = 60
 
 
 @dataclass
@@ -70,6 +73,11 @@ class SessionMiddleware:
     def __init__(self, app: ASGIApp, auth: Auth) -> None:
         self.app = app
         self.auth = auth
+        # Refreshes by refresh token: the one in flight, and recent outcomes, so that the
+        # requests of one page load share one refresh instead of presenting a token the
+        # issuer has already rotated (which some issuers answer by revoking the session).
+        self._refreshing: dict[str, asyncio.Future[Tokens | None]] = {}
+        self._recent: dict[str, tuple[float, Tokens | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,14 +127,11 @@ class SessionMiddleware:
         oidc = self.auth.oidc
         if session.refresh_token and oidc is not None:
             try:
-                tokens = await oidc.refresh(session.refresh_token, session.sub)
+                tokens = await self._refresh(oidc, session)
             except IssuerUnavailable:
                 tokens = None
                 if session.token_exp > now:
                     return session, []
-            except LoginFailed as exc:
-                log.info("session refresh refused: %s", exc.reason)
-                tokens = None
             if tokens is not None:
                 session.id_token = tokens.id_token
                 session.token_exp = int(tokens.claims["exp"])
@@ -138,6 +143,37 @@ class SessionMiddleware:
         if session.token_exp > now:
             return session, []
         return None, sessions.clear_cookie_headers(cookies, secure)
+
+    async def _refresh(self, oidc: OidcClient, session: sessions.Session) -> Tokens | None:
+        """New tokens for `session` (None: refused), one refresh per refresh token."""
+        key = session.refresh_token
+        now = time.monotonic()
+        for old in [k for k, (at, _) in self._recent.items() if now - at > _RECENT]:
+            del self._recent[old]
+        if key in self._recent:
+            cached = self._recent[key][1]
+            # A refusal stands; new tokens serve only while they are not due for refresh.
+            if cached is None or int(cached.claims["exp"]) - _REFRESH_MARGIN > time.time():
+                return cached
+        running = self._refreshing.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Tokens | None] = asyncio.get_running_loop().create_future()
+        self._refreshing[key] = future
+        try:
+            tokens = await oidc.refresh(key, session.sub)
+        except LoginFailed as exc:
+            log.info("session refresh refused: %s", exc.reason)
+            tokens = None
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here; waiters get it too
+            raise
+        finally:
+            del self._refreshing[key]
+        self._recent[key] = (time.monotonic(), tokens)
+        future.set_result(tokens)
+        return tokens
 
 
 def _set_session(

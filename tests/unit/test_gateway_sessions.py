@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
 from gateway import auth, sessions
+from gateway.oidc import Tokens
 from gateway.settings import GatewaySettings, host_name
 from pgsage import errors
 
@@ -104,3 +106,27 @@ def test_allowed_hosts_are_names_without_ports():
     assert settings.host_allow_list() == {"pgsage.example.com", "::1"}
     public = GatewaySettings(public_url="https://pgsage.example.com")
     assert "pgsage.example.com" in public.host_allow_list()
+
+
+class _CountingIssuer:
+    """A stand-in for OidcClient.refresh that counts calls (rotating refresh tokens)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def refresh(self, refresh_token: str, subject: str) -> Tokens:
+        self.calls += 1
+        await asyncio.sleep(0.05)
+        return Tokens(f"id-token-{self.calls}", {"exp": NOW + 600}, f"rotated-{self.calls}")
+
+
+async def test_concurrent_requests_share_one_refresh_and_late_ones_reuse_it():
+    middleware = auth.SessionMiddleware(app=None, auth=auth.Auth.of(GatewaySettings()))
+    issuer = _CountingIssuer()
+    session = _session()
+    results = await asyncio.gather(*(middleware._refresh(issuer, session) for _ in range(10)))
+    assert issuer.calls == 1
+    assert {r.id_token for r in results} == {"id-token-1"}
+    # A request still carrying the old (now rotated) refresh token gets the same outcome.
+    late = await middleware._refresh(issuer, session)
+    assert issuer.calls == 1 and late.refresh_token == "rotated-1"
