@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import auth, defences, errors, jobs, openapi, probes, rest, ui
+from gateway import auth, defences, errors, identity, jobs, openapi, probes, rest, ui
 from gateway.client import JobServiceClient
 from gateway.oidc import OidcClient
 from gateway.settings import GatewaySettings
@@ -51,7 +51,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 def create_app(settings: GatewaySettings) -> Starlette:
     """The app; its lifespan opens the job-service channel (and the issuer's client)."""
     document = openapi.document()
-    identity = auth.Auth.of(settings)
+    who = identity.Auth.of(settings)
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)
@@ -62,13 +62,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
             settings.job_service_address, tls=settings.job_service_tls()
         )
         if not settings.local_mode:
-            identity.oidc = OidcClient(settings)
+            who.oidc = OidcClient(settings)
         try:
             yield
         finally:
             await app.state.client.close()
-            if identity.oidc is not None:
-                await identity.oidc.close()
+            if who.oidc is not None:
+                await who.oidc.close()
 
     app = Starlette(
         routes=[
@@ -93,13 +93,13 @@ def create_app(settings: GatewaySettings) -> Starlette:
         },
         middleware=[
             Middleware(defences.BrowserDefences, settings=settings),
-            Middleware(auth.SessionMiddleware, auth=identity),
+            Middleware(identity.SessionMiddleware, auth=who),
             Middleware(defences.Limits, settings=settings),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.auth = identity
+    app.state.auth = who
     return app
 
 

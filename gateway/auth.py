@@ -1,37 +1,28 @@
-"""Sign-in, sign-out and the session, and what the gateway forwards to the job service.
+"""Sign-in and sign-out: `GET /auth/login?next=/jobs/...` (to the issuer), `GET /auth/callback`
+(back from it), `POST /auth/logout`, `GET /auth/session`.
 
-Routes: `GET /auth/login?next=/jobs/...` (to the issuer), `GET /auth/callback` (back from it),
-`POST /auth/logout`, `GET /auth/session`. `SessionMiddleware` opens the session cookie of
-every request, refreshes an expired ID token with the refresh token, and leaves in the
-request's state the gRPC metadata for the job service (`call_metadata`):
-
-- a request's own `Authorization` header (a script with an API token or a JWT) as is;
-- else the signed-in person's ID token, `authorization: Bearer <id token>`. Its audience is the
-  gateway's client id, so the job service is configured with that audience (the Kubernetes
-  API server's OIDC model: one client, the ID token is the credential);
-- else nothing: in local mode the job service treats the caller as the local user, otherwise
-  it answers UNAUTHENTICATED, which reaches the browser as 401 and the UI offers sign-in.
+A sign-in's state, nonce and PKCE verifier travel in a short-lived sealed cookie (path /auth);
+the callback checks them, exchanges the code, checks the ID token (gateway.oidc) and sets the
+session cookie (gateway.sessions); gateway.identity opens it on later requests. Every failure
+is a clear 400 (503 when the issuer is down): a page for a browser, AIP-193 JSON otherwise.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from starlette.requests import Request, cookie_parser
+from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import errors as gateway_errors
 from gateway import sessions
-from gateway.oidc import IssuerUnavailable, LoginFailed, OidcClient, Tokens, pkce_pair
-from gateway.settings import GatewaySettings
+from gateway.identity import Auth, session_of, set_session
+from gateway.oidc import LoginFailed, pkce_pair
 from pgsage import errors
 
 log = logging.getLogger(__name__)
@@ -39,162 +30,6 @@ log = logging.getLogger(__name__)
 LOGIN_URL = "/auth/login"
 LOGOUT_URL = "/auth/logout"
 _LOGIN_TTL = 600
-_REFRESH_MARGIN = 30
-# Seconds a refresh's outcome answers requests still carrying the old refresh token.
-_RECENT = 60
-
-
-@dataclass
-class Auth:
-    """The gateway's identity parts; `oidc` is set by the app's lifespan (None in local mode)."""
-
-    settings: GatewaySettings
-    sealer: sessions.Sealer | None = None
-    oidc: OidcClient | None = None
-
-    @classmethod
-    def of(cls, settings: GatewaySettings) -> Auth:
-        secret = settings.session_secret.get_secret_value()
-        return cls(settings, sessions.Sealer(secret) if secret else None)
-
-
-def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    """The gRPC metadata to send with this request's calls to the job service."""
-    return getattr(request.state, "grpc_metadata", ())
-
-
-def session_of(request: Request) -> sessions.Session | None:
-    return getattr(request.state, "session", None)
-
-
-class SessionMiddleware:
-    """Opens (and refreshes) the session of every HTTP request; see the module docstring."""
-
-    def __init__(self, app: ASGIApp, auth: Auth) -> None:
-        self.app = app
-        self.auth = auth
-        # Refreshes by refresh token: the one in flight, and recent outcomes, so that the
-        # requests of one page load share one refresh instead of presenting a token the
-        # issuer has already rotated (which some issuers answer by revoking the session).
-        self._refreshing: dict[str, asyncio.Future[Tokens | None]] = {}
-        self._recent: dict[str, tuple[float, Tokens | None]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        cookies: dict[str, str] = {}
-        authorization = ""
-        for key, value in scope["headers"]:
-            if key == b"cookie":
-                cookies.update(cookie_parser(value.decode("latin-1")))
-            elif key == b"authorization":
-                authorization = value.decode("latin-1")
-        session, set_cookies = await self._session(cookies)
-        state = scope.setdefault("state", {})
-        state["session"] = session
-        if authorization:
-            state["grpc_metadata"] = (("authorization", authorization),)
-        elif session is not None:
-            state["grpc_metadata"] = (("authorization", f"Bearer {session.id_token}"),)
-        else:
-            state["grpc_metadata"] = ()
-        if not set_cookies:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(b"set-cookie", c.encode("latin-1")) for c in set_cookies]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookies)
-
-    async def _session(self, cookies: dict[str, str]) -> tuple[sessions.Session | None, list[str]]:
-        """The session and the Set-Cookie headers its refresh or removal needs."""
-        sealer, settings = self.auth.sealer, self.auth.settings
-        if sealer is None or sessions.SESSION_COOKIE not in cookies:
-            return None, []
-        now = time.time()
-        secure = settings.secure_cookies
-        session = sessions.read_session(sealer, cookies, now)
-        if session is None:  # tampered, forged, sealed by another secret, or over
-            return None, sessions.clear_cookie_headers(cookies, secure)
-        if session.token_exp - _REFRESH_MARGIN > now:
-            return session, []
-        oidc = self.auth.oidc
-        if session.refresh_token and oidc is not None:
-            try:
-                tokens = await self._refresh(oidc, session)
-            except IssuerUnavailable:
-                tokens = None
-                if session.token_exp > now:
-                    return session, []
-            if tokens is not None:
-                session.id_token = tokens.id_token
-                session.token_exp = int(tokens.claims["exp"])
-                session.refresh_token = tokens.refresh_token
-                try:
-                    return session, _set_session(sealer, session, cookies, settings)
-                except ValueError:
-                    log.warning("refreshed tokens too large for the session cookie")
-        if session.token_exp > now:
-            return session, []
-        return None, sessions.clear_cookie_headers(cookies, secure)
-
-    async def _refresh(self, oidc: OidcClient, session: sessions.Session) -> Tokens | None:
-        """New tokens for `session` (None: refused), one refresh per refresh token."""
-        key = session.refresh_token
-        now = time.monotonic()
-        for old in [k for k, (at, _) in self._recent.items() if now - at > _RECENT]:
-            del self._recent[old]
-        if key in self._recent:
-            cached = self._recent[key][1]
-            # A refusal stands; new tokens serve only while they are not due for refresh.
-            if cached is None or int(cached.claims["exp"]) - _REFRESH_MARGIN > time.time():
-                return cached
-        running = self._refreshing.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[Tokens | None] = asyncio.get_running_loop().create_future()
-        self._refreshing[key] = future
-        try:
-            tokens = await oidc.refresh(key, session.sub)
-        except LoginFailed as exc:
-            log.info("session refresh refused: %s", exc.reason)
-            tokens = None
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here; waiters get it too
-            raise
-        finally:
-            del self._refreshing[key]
-        self._recent[key] = (time.monotonic(), tokens)
-        future.set_result(tokens)
-        return tokens
-
-
-def _set_session(
-    sealer: sessions.Sealer,
-    session: sessions.Session,
-    cookies: dict[str, str],
-    settings: GatewaySettings,
-) -> list[str]:
-    """Set-Cookie headers writing `session`, and deleting chunks it no longer uses."""
-    max_age = int(session.session_exp - time.time())
-    secure = settings.secure_cookies
-    written = sessions.session_cookies(sealer, session)
-    headers = [
-        sessions.set_cookie_header(name, value, max_age=max_age, secure=secure)
-        for name, value in written
-    ]
-    used = {name for name, _ in written}
-    headers += [
-        h for h in sessions.clear_cookie_headers(cookies, secure) if h.split("=")[0] not in used
-    ]
-    return headers
 
 
 def safe_next(raw: str | None) -> str:
@@ -328,7 +163,7 @@ async def callback(request: Request) -> Response:
     )
     log.info("signed in: %s", session.sub[:200])
     try:
-        cookies = _set_session(auth.sealer, session, dict(request.cookies), auth.settings)
+        cookies = set_session(auth.sealer, session, dict(request.cookies), auth.settings)
     except ValueError:
         too_large = LoginFailed(
             "the identity provider's tokens are too large for a session cookie",

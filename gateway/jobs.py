@@ -13,7 +13,7 @@ import grpc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from gateway import auth, errors, patch, transcoding
+from gateway import errors, identity, patch, transcoding
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
 from pgsage import errors as pgsage_errors
@@ -44,7 +44,7 @@ async def _suggestions(request: Request, parent: str, filter_: str = "") -> list
                 parent=parent, page_size=_PAGE, page_token=token, filter=filter_
             ),
             timeout=settings.call_timeout,
-            metadata=auth.call_metadata(request),
+            metadata=identity.call_metadata(request),
         )
         found.extend(page.suggestions)
         token = page.next_page_token
@@ -59,7 +59,7 @@ async def result(request: Request) -> JSONResponse:
     job = await client.jobs.GetJob(
         job_service_pb2.GetJobRequest(name=name),
         timeout=settings.call_timeout,
-        metadata=auth.call_metadata(request),
+        metadata=identity.call_metadata(request),
     )
     if job.state not in TERMINAL:
         return JSONResponse(
@@ -82,7 +82,7 @@ async def patch_sql(request: Request) -> Response:
     job = await client.jobs.GetJob(
         job_service_pb2.GetJobRequest(name=name),
         timeout=settings.call_timeout,
-        metadata=auth.call_metadata(request),
+        metadata=identity.call_metadata(request),
     )
     approved = await _suggestions(request, name, "state = APPROVED")
     # In the order the analysis found them, which is the order a reviewer read them in.
@@ -123,7 +123,7 @@ async def events(request: Request) -> Response:
     call = client.jobs.WatchJob(
         job_service_pb2.WatchJobRequest(name=name, since_revision=since),
         timeout=settings.watch_timeout,
-        metadata=auth.call_metadata(request),
+        metadata=identity.call_metadata(request),
     )
     try:
         first = await call.read()

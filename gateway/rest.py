@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gateway import auth, errors, routes, transcoding
+from gateway import errors, identity, routes, transcoding
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
 
@@ -30,6 +30,6 @@ async def dispatch(request: Request) -> JSONResponse:
     settings: GatewaySettings = request.app.state.settings
     call = getattr(client.jobs, route.rpc)
     response = await call(
-        message, timeout=settings.call_timeout, metadata=auth.call_metadata(request)
+        message, timeout=settings.call_timeout, metadata=identity.call_metadata(request)
     )
     return JSONResponse(transcoding.to_json(response))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway import auth, sessions
+from gateway import auth, identity, sessions
 from gateway.oidc import Tokens
 from gateway.settings import GatewaySettings, host_name
 from pgsage import errors
@@ -121,7 +121,7 @@ class _CountingIssuer:
 
 
 async def test_concurrent_requests_share_one_refresh_and_late_ones_reuse_it():
-    middleware = auth.SessionMiddleware(app=None, auth=auth.Auth.of(GatewaySettings()))
+    middleware = identity.SessionMiddleware(app=None, auth=identity.Auth.of(GatewaySettings()))
     issuer = _CountingIssuer()
     session = _session()
     results = await asyncio.gather(*(middleware._refresh(issuer, session) for _ in range(10)))

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
+import threading
 
 import httpx
 import pgsage_stack
@@ -124,46 +126,53 @@ async def gateway_process(service):
         await process.wait()
 
 
-async def test_a_200_mb_streamed_body_is_cut_off_with_413_without_reaching_memory(
-    gateway_process,
-):
-    port, gateway = gateway_process
-    before = gateway.memory_info().rss
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
+def _upload_200_mb(port: int) -> tuple[bytes, int]:
+    """Streams a 200 MB chunked body on one socket while another thread reads the answer;
+    returns what was read and how many body bytes went out. Blocking sockets, so that a
+    reset on the sending side does not discard the answer already received."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
         f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
     )
     chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
     sent = 0
+    done = threading.Event()
 
-    async def send_body() -> None:
+    def send_body() -> None:
         nonlocal sent
         try:
-            while sent < 200 << 20:
-                writer.write(chunk)
-                await writer.drain()
+            while sent < 200 << 20 and not done.is_set():
+                sock.sendall(chunk)
                 sent += 65536
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
-        except (ConnectionError, OSError):
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
             pass
 
-    sender = asyncio.create_task(send_body())
-    # uvicorn closes a connection whose request body it did not finish reading, and the
-    # kernel answers the bytes still coming with a reset: read what arrived until then.
+    sender = threading.Thread(target=send_body)
+    sender.start()
     received = b""
+    sock.settimeout(60)
     try:
-        async with asyncio.timeout(60):
-            while b"BODY_TOO_LARGE" not in received:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                received += data
-    except ConnectionResetError:
+        while b"BODY_TOO_LARGE" not in received:
+            data = sock.recv(65536)
+            if not data:
+                break
+            received += data
+    except OSError:
         pass
-    sender.cancel()
-    writer.close()
+    done.set()
+    sock.close()
+    sender.join()
+    return received, sent
+
+
+async def test_a_200_mb_streamed_body_is_cut_off_with_413_without_reaching_memory(
+    gateway_process,
+):
+    port, gateway = gateway_process
+    before = gateway.memory_info().rss
+    received, sent = await asyncio.to_thread(_upload_200_mb, port)
     assert received.startswith(b"HTTP/1.1 413"), received[:200]
     assert b"BODY_TOO_LARGE" in received
     # The gateway answered before the body ended, and did not keep what it read.
