@@ -354,3 +354,22 @@ async def test_a_public_client_signs_in_with_pkce_alone(service):
                 await sign_in_without_a_browser(http, "ada-admin")
                 session = (await http.get("/auth/session")).json()
                 assert session["signedIn"] is True and session["name"] == "Ada"
+
+
+async def test_behind_https_the_cookies_are_secure_and_only_the_https_origin_may_post(
+    stack, service
+):
+    provider, _ = stack
+    port = pgsage_stack.free_port()
+    public = f"https://127.0.0.1:{port}"  # TLS ends at a proxy in front of the gateway
+    settings = oidc_settings(provider.issuer, public)
+    async with pgsage_stack.gateway(service.address, http_port=port, **settings) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url) as http:
+            login = await http.get("/auth/login")
+            assert login.status_code == 303
+            assert "; Secure" in login.headers["set-cookie"]
+            assert login.headers["strict-transport-security"].startswith("max-age=")
+            plain = await http.post("/auth/logout", json={}, headers={"Origin": gateway.url})
+            assert error_of(plain)[:3] == (403, "PERMISSION_DENIED", "CROSS_ORIGIN_REQUEST")
+            https = await http.post("/auth/logout", json={}, headers={"Origin": public})
+            assert https.status_code == 200
