@@ -123,8 +123,11 @@ class GatewaySettings(BaseSettings):
         """scheme://host[:port] of public_url ('' when unset)."""
         if not self.public_url:
             return ""
-        parts = urlsplit(self.public_url)
-        return f"{parts.scheme}://{parts.netloc}".lower()
+        parts = urlsplit(self.public_url.lower())
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        default = {"http": ":80", "https": ":443"}[parts.scheme]
+        # Browsers leave the scheme's default port out of Origin.
+        return f"{parts.scheme}://{netloc.removesuffix(default)}"
 
     @property
     def secure_cookies(self) -> bool:

@@ -130,3 +130,16 @@ async def test_concurrent_requests_share_one_refresh_and_late_ones_reuse_it():
     # A request still carrying the old (now rotated) refresh token gets the same outcome.
     late = await middleware._refresh(issuer, session)
     assert issuer.calls == 1 and late.refresh_token == "rotated-1"
+
+
+@pytest.mark.parametrize(
+    ("public_url", "origin"),
+    [
+        ("https://pgsage.example.com", "https://pgsage.example.com"),
+        ("https://PGSAGE.example.com:443/", "https://pgsage.example.com"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://pgsage.example.com:8443/base", "https://pgsage.example.com:8443"),
+    ],
+)
+def test_the_origin_browsers_send_for_a_public_url(public_url, origin):
+    assert GatewaySettings(public_url=public_url).public_origin == origin
