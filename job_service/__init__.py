@@ -6,7 +6,7 @@ Data flows one way, edge to store:
     servicer              pgsage.jobs.v1.JobService: validate, one transaction, map
     mappers               proto ⇄ domain
     filters, pagination,  request parsing: the filter language, keyset page tokens,
-    names, statements     resource names, edited index statements (pglast)
+    names                 resource names (SQL a person writes: pgsage.sqlcheck)
     jobs, suggestions     repositories: one guarded SQL statement per change
     database              pool, transactions, driver errors → domain errors (errors.py)
     notifications         one LISTEN connection per process, fanned out to WatchJob

@@ -31,10 +31,10 @@ from job_service import (
     notifications,
     optimizer,
     pagination,
-    statements,
     suggestions,
 )
 from pgsage import errors as pgsage_errors
+from pgsage import sqlcheck
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 
 log = logging.getLogger(__name__)
@@ -394,7 +394,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         """The edit to store (None, None clears it) and its rollback."""
         if not text.strip():
             return None, None
-        edit = statements.check_edit(
+        edit = sqlcheck.check_edit(
             kind=current.kind,
             original_sql=current.sql,
             original_rollback_sql=current.rollback_sql,
