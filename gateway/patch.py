@@ -93,10 +93,17 @@ def _token(text: str) -> str:
     raise ValueError("an unprintable character outside a name or string")
 
 
+def _rendered(sql: str) -> str:
+    """The one statement of `sql` as pglast renders its parse tree."""
+    stmt = pglast.parse_sql(sql)[0].stmt
+    if stmt is None:
+        raise ValueError("no statement")
+    return RawStream()(stmt)
+
+
 def one_line(sql: str) -> str:
     """`sql` (one checked statement) as one psql-safe line meaning exactly the same."""
-    tree = pglast.parse_sql(sql)[0].stmt
-    rendered = RawStream()(tree)
+    rendered = _rendered(sql)
     out: list[str] = []
     position = 0
     tokens = list(pglast.parser.scan(rendered))
@@ -112,7 +119,7 @@ def one_line(sql: str) -> str:
     line = "".join(out)
     if any(not (c == " " or c.isprintable()) for c in line):
         raise ValueError("the statement does not fit on one line")
-    if RawStream()(pglast.parse_sql(line)[0].stmt) != rendered:
+    if _rendered(line) != rendered:
         raise ValueError("the statement does not survive being written on one line")
     return line
 
