@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgsage import sqlcheck
+from pgsage.sqlcheck import allow
 
 ORIGINAL = "CREATE INDEX CONCURRENTLY orders_customer_idx ON public.orders (customer_id)"
 
@@ -220,3 +223,49 @@ def test_check_queries_names_the_first_refused_index():
     with pytest.raises(sqlcheck.QueryNotAllowed) as caught:
         sqlcheck.check_queries(["SELECT 1", "SELECT a FROM t", "SELECT pg_sleep(1)"])
     assert caught.value.metadata["field"] == "job.queries[2]"
+
+
+# -- properties ----------------------------------------------------------------------------
+
+_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,20}", fullmatch=True)
+_PLACES = [
+    "SELECT {f} FROM orders",
+    "SELECT id FROM orders WHERE total > {f}",
+    "SELECT id FROM orders WHERE id = cast({f} AS int)",
+    "SELECT id FROM orders ORDER BY {f}",
+    "SELECT * FROM orders WHERE id IN (SELECT {f} FROM items)",
+    "WITH x AS (SELECT {f} AS v) SELECT v FROM x",
+    "UPDATE orders SET total = {f} WHERE id = $1",
+    "INSERT INTO orders (total) VALUES ({f})",
+    "DELETE FROM orders WHERE id = coalesce({f}, 0)",
+    "SELECT * FROM {f} AS g",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=_NAMES,
+    schema=st.sampled_from(["", "pg_catalog.", "public.", "evil."]),
+    place=st.sampled_from(_PLACES),
+)
+def test_a_function_off_the_list_is_refused_wherever_it_is_called(name, schema, place):
+    allowed = schema in ("", "pg_catalog.") and name in allow.FUNCTIONS
+    sql = place.format(f=f"{schema}{name}(1)")
+    try:
+        sqlcheck.check_query(sql, field="q")
+    except sqlcheck.QueryNotAllowed as exc:
+        assert not allowed or exc.metadata["rule"] == "PARSE_ERROR", sql
+        if exc.metadata["rule"] != "PARSE_ERROR":  # a keyword as a name does not parse
+            assert exc.metadata["rule"] == "FUNCTION_NOT_ALLOWED"
+            assert exc.metadata["object"] == f"{schema}{name}"
+    else:
+        assert allowed, sql
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_text_is_either_accepted_or_refused_as_invalid_argument(text):
+    try:
+        sqlcheck.check_query(text, field="q")
+    except sqlcheck.QueryNotAllowed as exc:
+        assert exc.metadata["field"] == "q" and exc.metadata["rule"]
