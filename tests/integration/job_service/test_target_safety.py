@@ -17,10 +17,10 @@ import grpc
 import pytest
 from google.rpc import status_pb2
 
-from job_service import changes, database, errors, schema, suggestions
+from job_service import app, changes, database, errors, schema, suggestions
 from pgsage import errors as pgsage_errors
 from pgsage import rpc
-from pgsage.jobs.v1 import job_pb2, job_service_pb2
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 Job = job_pb2.Job
 SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -104,12 +104,46 @@ def _apply(name: str, request_id: str = "", kind: int = Job.APPLY):
     )
 
 
-async def test_twenty_concurrent_applies_create_exactly_one_job(stub, create, seed, db):
+async def _waiting_on_locks(db: database.Database) -> int:
+    async with db.connection() as conn:
+        return await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'pgsage-jobs' AND wait_event_type = 'Lock'"
+        )
+
+
+async def test_twenty_concurrent_applies_create_exactly_one_job(
+    module_db, settings_for, stub, create, seed, db, eventually
+):
     name = await _approved(stub, create, seed)
-    results = await asyncio.gather(
-        *(stub.CreateJob(_apply(name, f"race-{uuid.uuid4()}"), timeout=30) for _ in range(20)),
-        return_exceptions=True,
-    )
+    # A replica with room for twenty transactions at once.
+    running = await app.start(settings_for(module_db, pool_size=25))
+    blocker = await asyncpg.connect(module_db)
+    try:
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            racer = job_service_pb2_grpc.JobServiceStub(channel)
+            # Every CreateJob is held inside its transaction (its audit row waits for this
+            # lock) until all twenty are: they all passed the checks before any committed,
+            # so only the database can tell them apart.
+            held = blocker.transaction()
+            await held.start()
+            await blocker.execute("LOCK TABLE audit_record IN EXCLUSIVE MODE")
+            calls = [
+                asyncio.ensure_future(
+                    racer.CreateJob(_apply(name, f"race-{uuid.uuid4()}"), timeout=60)
+                )
+                for _ in range(20)
+            ]
+
+            async def all_held() -> bool:
+                return await _waiting_on_locks(db) >= 20
+
+            await eventually(all_held)
+            await held.rollback()
+            results = await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        await blocker.close()
+        await running.stop(0.5)
     made = [r for r in results if isinstance(r, job_pb2.Job)]
     refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
     assert len(made) == 1 and len(refused) == 19, results
