@@ -64,8 +64,10 @@ async def drop_database(name: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def job_service(url: str) -> AsyncIterator[str]:
-    """Runs `python -m job_service` on `url`; yields its address; SIGTERM at the end."""
+async def job_service(url: str, **settings: str) -> AsyncIterator[str]:
+    """Runs `python -m job_service` on `url`; yields its address; SIGTERM at the end.
+
+    `settings` are more environment variables (`PGSAGE_JOBS_OIDC_ISSUER=...`)."""
     port = free_port()
     env = {
         **os.environ,
@@ -75,6 +77,7 @@ async def job_service(url: str) -> AsyncIterator[str]:
         "PGSAGE_JOBS_POOL_SIZE": "20",
         # These benchmarks measure the API; running jobs is the lifecycle benchmark's part.
         "PGSAGE_JOBS_MAX_CONCURRENT_JOBS": "0",
+        **settings,
     }
     # The service logs as in production (INFO); the log goes to a file, not the table.
     log_path = Path(tempfile.gettempdir()) / f"pgsage-bench-job-service-{port}.log"

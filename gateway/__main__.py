@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+
+import pydantic
 
 from gateway import app
 from gateway.settings import GatewaySettings
+from pgsage import tls
 
 log = logging.getLogger("gateway")
 
@@ -22,13 +26,22 @@ async def _main(settings: GatewaySettings) -> None:
     await running.task
 
 
-def main() -> None:
-    settings = GatewaySettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = GatewaySettings()
+    except tls.SettingsError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    except pydantic.ValidationError as exc:
+        # Name where the problem is, not the values (they may hold secrets).
+        where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        log.error("invalid gateway settings (PGSAGE_GATEWAY_*): %s", where)
+        return 2
+    logging.getLogger().setLevel(settings.log_level.upper())
     asyncio.run(_main(settings))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

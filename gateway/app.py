@@ -55,7 +55,9 @@ def create_app(settings: GatewaySettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.client = JobServiceClient.open(settings.job_service_address)
+        app.state.client = JobServiceClient.open(
+            settings.job_service_address, tls=settings.job_service_tls()
+        )
         try:
             yield
         finally:

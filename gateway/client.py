@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 
+from pgsage import tls as pgsage_tls
 from pgsage.jobs.v1 import job_service_pb2_grpc
 
 
@@ -19,17 +20,20 @@ class JobServiceClient:
     health: health_pb2_grpc.HealthStub
 
     @classmethod
-    def open(cls, address: str) -> JobServiceClient:
-        channel = grpc.aio.insecure_channel(
-            address,
-            options=[
-                ("grpc.keepalive_time_ms", 30_000),
-                ("grpc.keepalive_permit_without_calls", 1),
-                # Fail fast while the job service is down, instead of backing off for minutes.
-                ("grpc.initial_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 2_000),
-            ],
-        )
+    def open(cls, address: str, tls: pgsage_tls.ClientTls | None = None) -> JobServiceClient:
+        options: list[tuple[str, object]] = [
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            # Fail fast while the job service is down, instead of backing off for minutes.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
+        ]
+        if tls is not None:
+            channel = grpc.aio.secure_channel(
+                address, tls.credentials(), options=[*options, *tls.options()]
+            )
+        else:
+            channel = grpc.aio.insecure_channel(address, options=options)
         return cls(
             channel=channel,
             jobs=job_service_pb2_grpc.JobServiceStub(channel),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pgsage import tls
 
 UI_DIST = Path(__file__).resolve().parent / "ui" / "dist"
 
@@ -33,3 +35,35 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _resolve(cls, value: Path) -> Path:
         return value.resolve()
+
+    # TLS to the job service: the CA its certificate chains to, a client certificate and key
+    # when the job service requires one, and the name on its certificate when that is not
+    # the host of job_service_address. Unset: plaintext (local mode).
+    job_service_tls_ca_file: Path | None = None
+    job_service_tls_cert_file: Path | None = None
+    job_service_tls_key_file: Path | None = None
+    job_service_tls_server_name: str | None = None
+    # The OpenID Connect issuer people sign in with; without it the gateway serves loopback
+    # only (local mode).
+    oidc_issuer: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_whole_and_bind_safe(self) -> GatewaySettings:
+        """One-line start-up errors for half-configured TLS, unreadable or non-PEM files,
+        and a non-loopback bind without sign-in configured."""
+        self.job_service_tls()
+        if not tls.is_loopback(self.host) and not self.oidc_issuer:
+            raise tls.SettingsError(
+                f"PGSAGE_GATEWAY_HOST={self.host} is not loopback, and no sign-in is "
+                "configured: set PGSAGE_GATEWAY_OIDC_ISSUER (OpenID Connect), or bind 127.0.0.1"
+            )
+        return self
+
+    def job_service_tls(self) -> tls.ClientTls | None:
+        """The job-service channel's TLS, read from its files (None: plaintext)."""
+        return tls.load_client(
+            ca=tls.setting(self, "job_service_tls_ca_file"),
+            cert=tls.setting(self, "job_service_tls_cert_file"),
+            key=tls.setting(self, "job_service_tls_key_file"),
+            server_name=self.job_service_tls_server_name,
+        )

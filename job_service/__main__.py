@@ -13,9 +13,9 @@ import sys
 
 import pydantic
 
-from job_service import app
+from job_service import app, oidc
 from job_service.settings import Settings
-from pgsage import errors, server
+from pgsage import errors, server, tls
 
 log = logging.getLogger("job_service")
 
@@ -40,9 +40,15 @@ def main() -> int:
     except pydantic.ValidationError as exc:
         log.error("invalid settings (PGSAGE_JOBS_*):\n%s", exc)
         return 2
+    except tls.SettingsError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     logging.getLogger().setLevel(settings.log_level.upper())
     try:
         asyncio.run(_serve(settings))
+    except oidc.ConfigError as exc:
+        log.error("invalid authentication settings: %s", exc)
+        return 2
     except app.EmbeddedStoreInUse as exc:
         log.error("%s", exc)
         return 1

@@ -19,18 +19,22 @@ from pathlib import Path
 from typing import IO
 
 from job_service import (
+    authn,
+    authz,
     database,
     dispatcher,
     errors,
     expiry,
     monitors,
     notifications,
+    oidc,
     optimizer,
     schema,
     servicer,
 )
 from job_service.settings import Settings
 from pgsage import server
+from pgsage import tls as pgsage_tls
 from pgsage.embedded import EmbeddedPostgres
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
 
@@ -117,6 +121,7 @@ class RunningService:
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     _stoppables: list = field(default_factory=list)
     _optimizer: optimizer.OptimizerClient | None = None
+    _jwks: oidc.JwksCache | None = None
     _stopped: bool = False
 
     @property
@@ -141,6 +146,8 @@ class RunningService:
                 await part.stop()
         if self._optimizer is not None:
             await self._optimizer.close()
+        if self._jwks is not None:
+            await self._jwks.close()
         await self.db.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
@@ -149,6 +156,8 @@ class RunningService:
 
 async def start(settings: Settings) -> RunningService:
     """Starts a job service as `settings` say and returns it serving (or raises)."""
+    # Authentication settings are checked first: a wrong one stops start-up in one line.
+    authn.check_settings(settings)
     embedded = None
     if settings.database_url is None:
         embedded, url = await _start_embedded(settings.data_dir)
@@ -157,10 +166,14 @@ async def start(settings: Settings) -> RunningService:
     connect_timeout = settings.connect_timeout.total_seconds()
     db = database.Database(url, pool_size=settings.pool_size, connect_timeout=connect_timeout)
     listener = notifications.Listener(db.listen_dsn, connect_timeout=connect_timeout)
+    server_tls = settings.server_tls()
     optimizer_client = optimizer.OptimizerClient(
-        settings.optimizer_address, timeout=settings.optimizer_timeout.total_seconds()
+        settings.optimizer_address,
+        timeout=settings.optimizer_timeout.total_seconds(),
+        tls=settings.optimizer_tls(),
     )
     stoppables: list = []
+    authenticator, jwks = authn.build(settings, db, listener)
     try:
         try:
             await schema.upgrade(db.engine)
@@ -175,6 +188,10 @@ async def start(settings: Settings) -> RunningService:
             optimizer_client=optimizer_client,
             job_ttl=settings.job_ttl,
             max_attempts=settings.max_attempts,
+            policy=authz.Policy(
+                local_mode=authenticator.local_mode,
+                two_person_targets=tuple(settings.two_person_targets),
+            ),
         )
         grpc_server = server.build_server(
             host=settings.grpc_host,
@@ -183,6 +200,8 @@ async def start(settings: Settings) -> RunningService:
             registrars=[
                 lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s)
             ],
+            interceptors=[authn.AuthInterceptor(authenticator)],
+            credentials=server_tls.credentials() if server_tls else None,
         )
         db_monitor = monitors.DatabaseMonitor(
             db,
@@ -230,11 +249,18 @@ async def start(settings: Settings) -> RunningService:
             with contextlib.suppress(Exception):
                 await (part.stop(0) if isinstance(part, server.Server) else part.stop())
         await optimizer_client.close()
+        if jwks is not None:
+            await jwks.close()
         await db.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         raise
     log.info("job service listening on %s:%d", settings.grpc_host, grpc_server.port)
+    if server_tls is None and not pgsage_tls.is_loopback(settings.grpc_host):
+        log.warning(
+            "serving beyond loopback without TLS: bearer tokens cross the network in plaintext "
+            "(set PGSAGE_JOBS_TLS_CERT_FILE and PGSAGE_JOBS_TLS_KEY_FILE)"
+        )
     return RunningService(
         port=grpc_server.port,
         server=grpc_server,
@@ -247,4 +273,5 @@ async def start(settings: Settings) -> RunningService:
         optimizer_monitor=optimizer_monitor,
         _stoppables=stoppables[1:],
         _optimizer=optimizer_client,
+        _jwks=jwks,
     )

@@ -13,14 +13,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from job_service import domain, filters, jobs
 from job_service.database import Connection
-
-ACTOR_METADATA = "x-pgsage-actor"
-MAX_ACTOR = 200
-ANONYMOUS = "anonymous"
 
 FILTER_FIELDS = {
     "resource": filters.FieldSpec("text"),
@@ -54,16 +49,6 @@ class Entry:
     actor_method: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     time: datetime | None = None
-
-
-def actor_of(metadata: Any) -> str:
-    """Who is calling, from the `x-pgsage-actor` metadata (unauthenticated, capped)."""
-    for key, value in metadata or ():
-        if key == ACTOR_METADATA:
-            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-            text = "".join(ch for ch in text if ch.isprintable()).strip()
-            return text[:MAX_ACTOR] or ANONYMOUS
-    return ANONYMOUS
 
 
 _INSERT = """
@@ -102,10 +87,15 @@ async def list_page(
     flt: filters.Filter,
     position: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    visible: list[str] | None = None,
 ) -> domain.Page:
-    """One page of records, newest first, keyset after `position`."""
+    """One page of records, newest first, keyset after `position`, of the targets matching
+    `visible` (None: all, records without a target included; otherwise those are left out:
+    they are for admins of every target)."""
     params = jobs.Params()
-    where: list[str] = []
+    where: list[str] = jobs.visibility(params, visible)
+    if visible is not None:
+        where.append("target <> ''")
     for term in flt.terms:
         column = "job_id" if term.field == "job" else term.field
         op = term.op if term.field == "time" else "="

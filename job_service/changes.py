@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import grpc
 from google.protobuf import json_format
 
-from job_service import audit, domain, errors, mappers, names, suggestions
+from job_service import audit, domain, errors, mappers, names, optimizer, suggestions
 from job_service.database import Connection
 from pgsage import failpoints
 from pgsage.jobs.v1 import suggestion_pb2
@@ -315,11 +315,12 @@ class ChangeRun:
     def call(self, request: object) -> grpc.aio.UnaryStreamCall:
         stub = self.d.optimizer.stub()
         timeout = self.d.analyze_timeout
+        metadata = optimizer.job_metadata(self.job.id)
         if self.job.kind == "APPLY":
-            return stub.Apply(request, timeout=timeout)
+            return stub.Apply(request, timeout=timeout, metadata=metadata)
         if self.job.kind == "ROLLBACK":
-            return stub.Rollback(request, timeout=timeout)
-        return stub.Benchmark(request, timeout=timeout)
+            return stub.Rollback(request, timeout=timeout, metadata=metadata)
+        return stub.Benchmark(request, timeout=timeout, metadata=metadata)
 
     async def statement(
         self, s: domain.Suggestion, e: optimizer_service_pb2.StatementExecution

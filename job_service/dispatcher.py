@@ -408,7 +408,9 @@ class JobRun:
             return
         request = mappers.analyze_request(job, self.workload)
         stub = self.d.optimizer.stub()
-        self._call = stub.Analyze(request, timeout=self.d.analyze_timeout)
+        self._call = stub.Analyze(
+            request, timeout=self.d.analyze_timeout, metadata=optimizer.job_metadata(job.id)
+        )
         if self._cancel_seen.is_set():
             self._call.cancel()
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=READ_AHEAD)

@@ -126,6 +126,9 @@ class Suggestion:
     prior_decision: str = ""
     benchmarks: tuple[bytes, ...] = ()
     failure_reason: str = ""
+    # Who approved it (subject, display name): the two-person rule compares the subject.
+    approver_subject: str | None = None
+    approver_name: str | None = None
 
     @property
     def etag(self) -> str:

@@ -13,9 +13,17 @@ translated into them once, in `job_service.database`.
     │   │   (SQL a person writes is checked by pgsage.sqlcheck: StatementNotAllowed
     │   │    INVALID_STATEMENT, QueryNotAllowed QUERY_NOT_ALLOWED, field job.queries[i])
     │   └── InvalidField              INVALID_FIELD / REQUIRED_FIELD_MISSING
+    ├── Unauthenticated
+    │   ├── CredentialsMissing        CREDENTIALS_MISSING
+    │   └── BadCredentials            TOKEN_INVALID / TOKEN_EXPIRED / TOKEN_NOT_YET_VALID /
+    │                                 TOKEN_REVOKED
+    ├── PermissionDenied
+    │   ├── PermissionDenied          PERMISSION_DENIED     (permission, role, target)
+    │   └── TwoPersonRule             TWO_PERSON_RULE       (approver)
     ├── NotFound
     │   ├── JobNotFound               JOB_NOT_FOUND
-    │   └── SuggestionNotFound        SUGGESTION_NOT_FOUND
+    │   ├── SuggestionNotFound        SUGGESTION_NOT_FOUND
+    │   └── ApiTokenNotFound          API_TOKEN_NOT_FOUND
     ├── AlreadyExists
     │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
     ├── FailedPrecondition
@@ -30,6 +38,7 @@ translated into them once, in `job_service.database`.
     └── Unavailable
         ├── DatabaseUnavailable       DATABASE_UNAVAILABLE
         ├── OptimizerUnavailable      OPTIMIZER_UNAVAILABLE
+        ├── IdentityProviderUnavailable IDENTITY_PROVIDER_UNAVAILABLE
         └── ShuttingDown              SHUTTING_DOWN
 """
 
@@ -218,4 +227,61 @@ class ShuttingDown(errors.Unavailable):
             f"this job service is shutting down; watch {resource} again with "
             f"since_revision={revision} (any replica)",
             metadata={"resource": resource, "revision": revision},
+        )
+
+
+class CredentialsMissing(errors.Unauthenticated):
+    default_reason = "CREDENTIALS_MISSING"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this call needs credentials: send `authorization: Bearer <token>` (a JWT from the "
+            "configured identity provider or a pgsage API token)"
+        )
+
+
+class BadCredentials(errors.Unauthenticated):
+    """The bearer token was refused; the message says why, never what the token was."""
+
+    def __init__(self, reason: str, why: str) -> None:
+        super().__init__(f"the bearer token was refused: {why}", reason=reason)
+
+
+class PermissionDenied(errors.PermissionDenied):
+    def __init__(self, who: str, permission: str, role: str, target: str | None) -> None:
+        where = f"on target {target!r}" if target is not None else "on every target"
+        super().__init__(
+            f"{who} lacks the permission {permission} {where} (it needs the {role} role)",
+            metadata={
+                "permission": permission,
+                "role": role,
+                **({"target": target} if target is not None else {}),
+            },
+        )
+
+
+class TwoPersonRule(errors.PermissionDenied):
+    default_reason = "TWO_PERSON_RULE"
+
+    def __init__(self, suggestion: str, target: str, approver: str) -> None:
+        super().__init__(
+            f"target {target!r} needs two people: {suggestion} was approved by {approver}, "
+            "so someone else must apply it",
+            metadata={"permission": "jobs.create.apply", "target": target, "approver": approver},
+        )
+
+
+class ApiTokenNotFound(errors.NotFound):
+    default_reason = "API_TOKEN_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist", metadata={"resource": name})
+
+
+class IdentityProviderUnavailable(errors.Unavailable):
+    default_reason = "IDENTITY_PROVIDER_UNAVAILABLE"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"cannot verify the bearer token: the identity provider's keys are unreachable ({why})"
         )

@@ -150,8 +150,16 @@ async def get(conn: Connection, job_id: uuid.UUID) -> domain.Job:
     return job_from_row(row)
 
 
-def _conditions(flt: filters.Filter, params: Params) -> list[str]:
-    where: list[str] = []
+def visibility(params: Params, visible: list[str] | None, column: str = "target") -> list[str]:
+    """The condition limiting rows to targets matching `visible` (LIKE patterns from
+    `authz.visible_patterns`; None: every target)."""
+    if visible is None:
+        return []
+    return [f"{column} LIKE ANY({params.add(visible, 'text[]')})"]
+
+
+def _conditions(flt: filters.Filter, params: Params, visible: list[str] | None = None) -> list[str]:
+    where: list[str] = visibility(params, visible)
     for term in flt.terms:
         if term.field == "state":
             continue  # each state is a branch of its own (see `list_page`)
@@ -170,10 +178,12 @@ async def list_page(
     flt: filters.Filter,
     position: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    visible: list[str] | None = None,
 ) -> domain.Page:
-    """One page of jobs, newest first, after `position` (keyset on create_time, id)."""
+    """One page of jobs, newest first, after `position` (keyset on create_time, id), of the
+    targets matching `visible` (None: all)."""
     params = Params()
-    where = _conditions(flt, params)
+    where = _conditions(flt, params, visible)
     if position is not None:
         where.append(f"(create_time, id) < ({params.add(position[0])}, {params.add(position[1])})")
     limit_param = params.add(limit + 1)
@@ -198,9 +208,11 @@ async def list_page(
     return domain.Page(jobs, (jobs[-1].create_time, jobs[-1].id) if more else None)
 
 
-async def count_by_state(conn: Connection, flt: filters.Filter) -> dict[str, int]:
+async def count_by_state(
+    conn: Connection, flt: filters.Filter, visible: list[str] | None = None
+) -> dict[str, int]:
     params = Params()
-    where = _conditions(flt, params)
+    where = _conditions(flt, params, visible)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = await conn.fetch(
         f"SELECT state, count(*) AS n FROM job {clause} GROUP BY state", *params.values

@@ -80,7 +80,7 @@ job = Table(
     Column("id", UUID(as_uuid=True), nullable=False),
     # Idempotency key of CreateJob; NULL when the caller gave none.
     Column("request_id", Text, nullable=True),
-    # Who asked for it (`x-pgsage-actor` of CreateJob); '' for jobs from before 0004.
+    # Who asked for it: the verified caller's display name; '' for jobs from before 0004.
     Column("creator", Text, nullable=False, server_default=""),
     Column("kind", Text, nullable=False),
     Column("state", Text, nullable=False),
@@ -200,6 +200,10 @@ suggestion = Table(
     # pgsage.jobs.v1.BenchmarkResult messages, newest first.
     Column("benchmarks", ARRAY(LargeBinary), nullable=False, server_default=text("'{}'")),
     Column("failure_reason", Text, nullable=False, server_default=""),
+    # Who approved it (the principal's subject and display name), for the two-person rule;
+    # NULL unless APPROVED (or later), cleared when an edit sends it back to PENDING.
+    Column("approver_subject", Text, nullable=True),
+    Column("approver_name", Text, nullable=True),
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("create_time", TS, nullable=False, server_default=_now()),
     Column("update_time", TS, nullable=False, server_default=_now()),
@@ -259,4 +263,25 @@ audit_record = Table(
     Index("ix_audit_record_resource_time_id", "resource", text("time DESC"), text("id DESC")),
     Index("ix_audit_record_job_id_time_id", "job_id", text("time DESC"), text("id DESC")),
     Index("ix_audit_record_target_time_id", "target", text("time DESC"), text("id DESC")),
+)
+
+# pgsage API tokens: only the SHA-256 of the secret is stored; the secret is shown once.
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("display_name", Text, nullable=False),
+    # [{"role": "VIEWER", "targets": "*"}, ...]
+    Column("role_bindings", JSONB, nullable=False),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    # The display name of the principal that created it.
+    Column("creator", Text, nullable=False),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    Column("expire_time", TS, nullable=False),
+    Column("revoke_time", TS, nullable=True),
+    Column("last_use_time", TS, nullable=True),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("secret_sha256"),
+    CheckConstraint("octet_length(secret_sha256) = 32", name="sha256"),
+    Index("ix_api_token_create_time_id", text("create_time DESC"), text("id DESC")),
 )

@@ -8,6 +8,10 @@ event). A job that became PENDING also wakes the dispatcher (`on_runnable`); oth
 do not, so a busy store does not make idle dispatchers poll for work that is not there. When the
 listening connection breaks, every watcher is woken to re-read, and the listener
 reconnects with backoff.
+
+The same connection LISTENs on `pgsage_api_tokens`: a revoked API token is dropped from
+every replica's cache of verified tokens (`on_token_revoked`); when the connection breaks,
+those caches are flushed, since a revocation may have been missed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 
-from job_service import database, jobs
+from job_service import database, jobs, tokens
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +76,22 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._on_runnable: list[Callable[[], None]] = []
+        self._on_token_revoked: list[Callable[[str | None], None]] = []
         self.closing = False
 
     def on_runnable(self, callback: Callable[[], None]) -> None:
         """Calls `callback` when a job became PENDING, and on every reconnect (anything may
         have changed meanwhile): the dispatcher's wake-up."""
         self._on_runnable.append(callback)
+
+    def on_token_revoked(self, callback: Callable[[str | None], None]) -> None:
+        """Calls `callback` with the id of each revoked API token, and with None whenever a
+        revocation may have been missed (the listening connection broke or reconnected)."""
+        self._on_token_revoked.append(callback)
+
+    def _on_token_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        for callback in self._on_token_revoked:
+            callback(payload)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="job-notifications")
@@ -106,6 +120,8 @@ class Listener:
                     del self._subscriptions[job_id]
 
     def _ring_all(self) -> None:
+        for revoked in self._on_token_revoked:
+            revoked(None)
         for callback in self._on_runnable:
             callback()
         for subs in self._subscriptions.values():
@@ -134,6 +150,7 @@ class Listener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(jobs.CHANNEL, self._on_notify)
+                await conn.add_listener(tokens.CHANNEL, self._on_token_notify)
                 self._connected.set()
                 backoff = 0.2
                 # Changes made while we were not listening: every watcher re-reads.

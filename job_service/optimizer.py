@@ -16,18 +16,29 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from job_service import domain, errors, mappers
 from job_service.checks import Check
+from pgsage import tls as pgsage_tls
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2, optimizer_service_pb2, optimizer_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "pgsage.optimizer.v1.OptimizerService"
+# The metadata naming the job a call works for: the optimizer logs every statement it runs
+# on a target with it.
+JOB_METADATA = "x-pgsage-job"
+
+
+def job_metadata(job_id: object) -> tuple[tuple[str, str], ...]:
+    """The call metadata that tells the optimizer which job a call belongs to."""
+    return ((JOB_METADATA, str(job_id)),)
 
 
 class OptimizerClient:
     """A channel to the optimizer (or none, when no address is configured)."""
 
-    def __init__(self, address: str | None, *, timeout: float) -> None:
+    def __init__(
+        self, address: str | None, *, timeout: float, tls: pgsage_tls.ClientTls | None = None
+    ) -> None:
         self.address = address or None
         self.timeout = timeout
         # Short reconnect backoff: an optimizer that comes back is used again within ~2 s.
@@ -36,9 +47,15 @@ class OptimizerClient:
             ("grpc.min_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2000),
         ]
-        self._channel = (
-            grpc.aio.insecure_channel(self.address, options=options) if self.address else None
-        )
+        self._channel: grpc.aio.Channel | None = None
+        if self.address and tls is not None:
+            # TLS, and mutual TLS when a client certificate is configured: the optimizer
+            # serves only the identities in its allow-list.
+            self._channel = grpc.aio.secure_channel(
+                self.address, tls.credentials(), options=[*options, *tls.options()]
+            )
+        elif self.address:
+            self._channel = grpc.aio.insecure_channel(self.address, options=options)
 
     def _stub(self) -> optimizer_service_pb2_grpc.OptimizerServiceStub:
         if self._channel is None:

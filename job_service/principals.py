@@ -8,8 +8,9 @@ display name and how it signed in.
 from __future__ import annotations
 
 import enum
-import fnmatch
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 class Role(enum.IntEnum):
@@ -36,9 +37,25 @@ class RoleBinding:
     role: Role
     targets: str = "*"
 
+    @property
+    def everywhere(self) -> bool:
+        return (self.targets or "*").strip("*") == ""
+
     def covers(self, target: str) -> bool:
-        pattern = self.targets or "*"
-        return fnmatch.fnmatchcase(target, pattern.replace("[", "[[]"))
+        return _pattern(self.targets or "*").fullmatch(target) is not None
+
+
+@lru_cache(maxsize=256)
+def _pattern(targets: str) -> re.Pattern[str]:
+    """`*` is any run of characters; every other character stands for itself (the same
+    reading as `like_pattern`, so a list filtered in SQL agrees with a single check)."""
+    return re.compile(".*".join(re.escape(part) for part in targets.split("*")), re.DOTALL)
+
+
+def like_pattern(targets: str) -> str:
+    """The SQL LIKE pattern (escape character `\\`) matching what `targets` covers."""
+    escaped = (targets or "*").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
 
 
 @dataclass(frozen=True)
@@ -58,3 +75,7 @@ class Principal:
     def may(self, role: Role, target: str) -> bool:
         held = self.role_on(target)
         return held is not None and held >= role
+
+    def may_everywhere(self, role: Role) -> bool:
+        """Whether one binding gives at least `role` on every target."""
+        return any(b.role >= role and b.everywhere for b in self.bindings)

@@ -13,12 +13,15 @@ import logging
 import uuid
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
+from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2
 
 from job_service import (
+    access,
     audit,
+    authz,
     changes,
     checks,
     database,
@@ -34,6 +37,7 @@ from job_service import (
     pagination,
     suggestions,
 )
+from job_service.principals import Principal, Role
 from pgsage import errors as pgsage_errors
 from pgsage import sqlcheck
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
@@ -46,7 +50,10 @@ MAX_NOTES = 10_000
 MAX_SQL = 20_000
 
 
-class JobServicer(job_service_pb2_grpc.JobServiceServicer):
+class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer):
+    """Every handler asks `authz` first: no role at all is PERMISSION_DENIED before any
+    lookup; a resource on a target the caller may not view is NOT_FOUND, as if unknown."""
+
     def __init__(
         self,
         *,
@@ -55,8 +62,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         optimizer_client: optimizer.OptimizerClient,
         job_ttl: timedelta,
         max_attempts: int,
+        policy: authz.Policy | None = None,
     ) -> None:
         self._db = db
+        self._policy = policy or authz.Policy()
         self._listener = listener
         self._optimizer = optimizer_client
         # Set once the server (whose health it drives) is built.
@@ -69,13 +78,15 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def CreateJob(
         self, request: job_service_pb2.CreateJobRequest, context: grpc.aio.ServicerContext
     ) -> job_pb2.Job:
-        actor = audit.actor_of(context.invocation_metadata())
-        new, suggestion_ids = mappers.new_job(request, self._max_attempts, actor)
+        caller = _caller(context)
+        new, suggestion_ids = mappers.new_job(request, self._max_attempts, caller.display_name)
+        permission = f"jobs.create.{new.kind.lower()}"
+        authz.require(caller, Role.OPERATOR, new.target, permission=permission)
         # A job on a suggestion is checked and audited with its creation, atomically; a
         # plain analysis is one statement (the hot path).
         scope = self._db.connection() if suggestion_ids is None else self._db.transaction()
         try:
-            job, created = await self._create_job(scope, request, new, suggestion_ids, actor)
+            job, created = await self._create_job(scope, request, new, suggestion_ids, caller)
         except errors.ChangeInProgress as exc:
             # The same request raced itself: the job it made is the answer (idempotency
             # comes before the one-change-at-a-time rule).
@@ -96,16 +107,21 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         request: job_service_pb2.CreateJobRequest,
         new: domain.NewJob,
         suggestion_ids: tuple[uuid.UUID, uuid.UUID] | None,
-        actor: str,
+        caller: Principal,
     ) -> tuple[domain.Job, bool]:
         async with scope as conn:
             if suggestion_ids is not None and new.request_id:
-                # A retried request gets its job back, whatever happened to the suggestion.
+                # A retried request gets its job back, whatever happened to the suggestion
+                # meanwhile (the same request: same kind, target and suggestion).
                 existing = await jobs.by_request_id(conn, new.request_id)
-                if existing is not None:
+                if existing is not None and (
+                    existing.kind,
+                    existing.target,
+                    existing.suggestion_id,
+                ) == (new.kind, new.target, new.suggestion_id):
                     return existing, False
             if suggestion_ids is not None:
-                acted_on = await suggestions.get(conn, *suggestion_ids)
+                acted_on = await self._suggestion(conn, caller, *suggestion_ids)
                 if acted_on.target != new.target:
                     raise errors.InvalidField(
                         "job.target",
@@ -113,12 +129,13 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                         f"not {new.target!r}",
                     )
                 await changes.check_can_start(conn, new.kind, acted_on)
+                self._check_two_person(caller, new.kind, acted_on)
             job, created = await jobs.create(conn, new)
             if created and suggestion_ids is not None:
                 await audit.record(
                     conn,
-                    audit.Entry(
-                        actor=actor,
+                    _entry(
+                        caller,
                         action=f"job.create.{new.kind.lower()}",
                         resource=request.job.suggestion,
                         job_id=job.id,
@@ -132,19 +149,21 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def GetJob(
         self, request: job_service_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> job_pb2.Job:
+        caller = _caller(context)
         job_id = names.parse_job(request.name)
         async with self._db.connection() as conn:
-            job = await jobs.get(conn, job_id)
+            job = await self._job(conn, caller, job_id)
         return mappers.job_to_proto(job)
 
     async def ListJobs(
         self, request: job_service_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
     ) -> job_service_pb2.ListJobsResponse:
+        caller = _caller(context)
         flt = filters.parse(request.filter, jobs.FILTER_FIELDS)
         size = pagination.page_size(request.page_size)
         position = pagination.decode(request.page_token, flt.digest)
         async with self._db.connection() as conn:
-            page = await jobs.list_page(conn, flt, position, size)
+            page = await jobs.list_page(conn, flt, position, size, authz.visible_patterns(caller))
         return job_service_pb2.ListJobsResponse(
             jobs=[mappers.job_to_proto(j) for j in page.items],
             next_page_token=(
@@ -155,11 +174,12 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def CountJobs(
         self, request: job_service_pb2.CountJobsRequest, context: grpc.aio.ServicerContext
     ) -> job_service_pb2.CountJobsResponse:
+        caller = _caller(context)
         if filters.parse(request.filter, jobs.FILTER_FIELDS).get("state"):
             raise errors.InvalidFilter("CountJobs counts every state; leave state out")
         flt = filters.parse(request.filter, jobs.COUNT_FILTER_FIELDS)
         async with self._db.connection() as conn:
-            counts = await jobs.count_by_state(conn, flt)
+            counts = await jobs.count_by_state(conn, flt, authz.visible_patterns(caller))
         return job_service_pb2.CountJobsResponse(
             counts=[
                 job_service_pb2.CountJobsResponse.StateCount(
@@ -173,8 +193,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def CancelJob(
         self, request: job_service_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> job_pb2.Job:
+        caller = _caller(context)
         job_id = names.parse_job(request.name)
         async with self._db.connection() as conn:
+            await self._job(conn, caller, job_id, Role.OPERATOR, "jobs.cancel")
             job = await jobs.cancel(conn, job_id, request.etag, self._ttl)
         log.info("cancel of job %s: now %s", job.id, job.state)
         return mappers.job_to_proto(job)
@@ -182,8 +204,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def RetryJob(
         self, request: job_service_pb2.RetryJobRequest, context: grpc.aio.ServicerContext
     ) -> job_pb2.Job:
+        caller = _caller(context)
         job_id = names.parse_job(request.name)
         async with self._db.connection() as conn:
+            await self._job(conn, caller, job_id, Role.OPERATOR, "jobs.retry")
             job = await jobs.retry(conn, job_id, request.etag, self._max_attempts)
         log.info("retry of job %s: PENDING again", job.id)
         return mappers.job_to_proto(job)
@@ -191,8 +215,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def DeleteJob(
         self, request: job_service_pb2.DeleteJobRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
+        caller = _caller(context)
         job_id = names.parse_job(request.name)
         async with self._db.transaction() as conn:
+            await self._job(conn, caller, job_id, Role.ADMIN, "jobs.delete")
             await jobs.delete(conn, job_id, request.etag)
         log.info("deleted job %s", job_id)
         return empty_pb2.Empty()
@@ -200,6 +226,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def WatchJob(
         self, request: job_service_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ):
+        caller = _caller(context)
         job_id = names.parse_job(request.name)
         since = request.since_revision
         if since < 0:
@@ -207,7 +234,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         # Subscribe before reading, so no change falls between the read and the listening.
         async with self._listener.subscribe(job_id) as bell:
             async with self._db.connection() as conn:
-                job = await jobs.get(conn, job_id)
+                job = await self._job(conn, caller, job_id)
                 if since > job.revision:
                     raise pgsage_errors.InvalidArgument(
                         "since_revision",
@@ -255,6 +282,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def ListSuggestions(
         self, request: job_service_pb2.ListSuggestionsRequest, context: grpc.aio.ServicerContext
     ) -> job_service_pb2.ListSuggestionsResponse:
+        caller = _caller(context)
         job_id = names.parse_parent(request.parent)
         flt = filters.parse(request.filter, suggestions.FILTER_FIELDS)
         size = pagination.page_size(request.page_size)
@@ -262,8 +290,10 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         position = pagination.decode(request.page_token, digest.digest)
         async with self._db.connection() as conn:
             if job_id is not None:
-                await jobs.get(conn, job_id)
-            page = await suggestions.list_page(conn, job_id, flt, position, size)
+                await self._job(conn, caller, job_id)
+            page = await suggestions.list_page(
+                conn, job_id, flt, position, size, authz.visible_patterns(caller)
+            )
         return job_service_pb2.ListSuggestionsResponse(
             suggestions=[mappers.suggestion_to_proto(s) for s in page.items],
             next_page_token=(
@@ -274,32 +304,44 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def GetSuggestion(
         self, request: job_service_pb2.GetSuggestionRequest, context: grpc.aio.ServicerContext
     ) -> suggestion_pb2.Suggestion:
+        caller = _caller(context)
         job_id, suggestion_id = names.parse_suggestion(request.name)
         async with self._db.connection() as conn:
-            found = await suggestions.get(conn, job_id, suggestion_id)
+            found = await self._suggestion(conn, caller, job_id, suggestion_id)
         return mappers.suggestion_to_proto(found)
 
     async def ApproveSuggestion(
         self, request: job_service_pb2.ApproveSuggestionRequest, context: grpc.aio.ServicerContext
     ) -> suggestion_pb2.Suggestion:
+        caller = _caller(context)
         job_id, suggestion_id = names.parse_suggestion(request.name)
         async with self._db.transaction() as conn:
-            before = await suggestions.get(conn, job_id, suggestion_id)
-            found = await suggestions.decide(
-                conn, job_id, suggestion_id, state="APPROVED", etag=request.etag
+            before = await self._suggestion(
+                conn, caller, job_id, suggestion_id, Role.REVIEWER, "suggestions.approve"
             )
-            await self._audit_change(conn, context, "suggestion.approve", before, found)
+            found = await suggestions.decide(
+                conn,
+                job_id,
+                suggestion_id,
+                state="APPROVED",
+                etag=request.etag,
+                decider=(caller.subject, caller.display_name),
+            )
+            await self._audit_change(conn, caller, "suggestion.approve", before, found)
         log.info("suggestion %s of job %s: %s", suggestion_id, job_id, found.state)
         return mappers.suggestion_to_proto(found)
 
     async def DismissSuggestion(
         self, request: job_service_pb2.DismissSuggestionRequest, context: grpc.aio.ServicerContext
     ) -> suggestion_pb2.Suggestion:
+        caller = _caller(context)
         job_id, suggestion_id = names.parse_suggestion(request.name)
         if len(request.reason) > MAX_NOTES:
             raise errors.InvalidField("reason", f"reason is at most {MAX_NOTES} characters")
         async with self._db.transaction() as conn:
-            before = await suggestions.get(conn, job_id, suggestion_id)
+            before = await self._suggestion(
+                conn, caller, job_id, suggestion_id, Role.REVIEWER, "suggestions.dismiss"
+            )
             found = await suggestions.decide(
                 conn,
                 job_id,
@@ -309,7 +351,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                 dismiss_reason=request.reason,
             )
             await self._audit_change(
-                conn, context, "suggestion.dismiss", before, found, detail=request.reason
+                conn, caller, "suggestion.dismiss", before, found, detail=request.reason
             )
         log.info("suggestion %s of job %s: %s", suggestion_id, job_id, found.state)
         return mappers.suggestion_to_proto(found)
@@ -317,6 +359,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def UpdateSuggestion(
         self, request: job_service_pb2.UpdateSuggestionRequest, context: grpc.aio.ServicerContext
     ) -> suggestion_pb2.Suggestion:
+        caller = _caller(context)
         if not request.HasField("suggestion"):
             raise errors.MissingField("suggestion")
         given = request.suggestion
@@ -332,7 +375,9 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         if len(given.edited_sql) > MAX_SQL:
             raise errors.InvalidStatement(f"at most {MAX_SQL} characters")
         async with self._db.transaction() as conn:
-            current = await suggestions.get(conn, job_id, suggestion_id)
+            current = await self._suggestion(
+                conn, caller, job_id, suggestion_id, Role.REVIEWER, "suggestions.update"
+            )
             if given.etag and current.version != jobs.expected_version(given.etag):
                 raise errors.EtagMismatch(given.name, given.etag, current.etag)
             notes = given.notes if "notes" in paths else current.notes
@@ -360,7 +405,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             if edited_sql != current.edited_sql:
                 await self._audit_change(
                     conn,
-                    context,
+                    caller,
                     "suggestion.edit",
                     current,
                     updated,
@@ -368,13 +413,13 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
                     detail="edited SQL" if edited_sql else "edit cleared: the original SQL applies",
                 )
             elif notes != current.notes:
-                await self._audit_change(conn, context, "suggestion.notes", current, updated)
+                await self._audit_change(conn, caller, "suggestion.notes", current, updated)
         return mappers.suggestion_to_proto(updated)
 
     async def _audit_change(
         self,
         conn: database.Connection,
-        context: grpc.aio.ServicerContext,
+        caller: Principal,
         action: str,
         before: domain.Suggestion,
         after: domain.Suggestion,
@@ -388,8 +433,8 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             return
         await audit.record(
             conn,
-            audit.Entry(
-                actor=audit.actor_of(context.invocation_metadata()),
+            _entry(
+                caller,
                 action=action,
                 resource=names.suggestion_name(after.job_id, after.id),
                 job_id=after.job_id,
@@ -405,17 +450,62 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def ListAuditRecords(
         self, request: job_service_pb2.ListAuditRecordsRequest, context: grpc.aio.ServicerContext
     ) -> job_service_pb2.ListAuditRecordsResponse:
+        caller = _caller(context)
         flt = filters.parse(request.filter, audit.FILTER_FIELDS)
         size = pagination.page_size(request.page_size)
         position = pagination.decode(request.page_token, flt.digest)
         async with self._db.connection() as conn:
-            page = await audit.list_page(conn, flt, position, size)
+            page = await audit.list_page(conn, flt, position, size, authz.audit_patterns(caller))
         return job_service_pb2.ListAuditRecordsResponse(
             audit_records=[mappers.audit_to_proto(e) for e in page.items],
             next_page_token=(
                 pagination.encode(page.next_position, flt.digest) if page.next_position else ""
             ),
         )
+
+    async def _job(
+        self,
+        conn: database.Connection,
+        caller: Principal,
+        job_id: uuid.UUID,
+        role: Role = Role.VIEWER,
+        permission: str = "jobs.get",
+    ) -> domain.Job:
+        """The job, if `caller` may view it (NOT_FOUND otherwise, as if unknown) and holds
+        `role` on its target (PERMISSION_DENIED naming `permission` otherwise)."""
+        job = await jobs.get(conn, job_id)
+        authz.visible(caller, job.target, errors.JobNotFound(names.job_name(job_id)))
+        authz.require(caller, role, job.target, permission=permission)
+        return job
+
+    async def _suggestion(
+        self,
+        conn: database.Connection,
+        caller: Principal,
+        job_id: uuid.UUID,
+        suggestion_id: uuid.UUID,
+        role: Role = Role.VIEWER,
+        permission: str = "suggestions.get",
+    ) -> domain.Suggestion:
+        """Like `_job`, for a suggestion."""
+        found = await suggestions.get(conn, job_id, suggestion_id)
+        hidden = errors.SuggestionNotFound(names.suggestion_name(job_id, suggestion_id))
+        authz.visible(caller, found.target, hidden)
+        authz.require(caller, role, found.target, permission=permission)
+        return found
+
+    def _check_two_person(self, caller: Principal, kind: str, acted_on: domain.Suggestion) -> None:
+        """On a two-person target, the APPLY is created by someone other than the approver."""
+        if (
+            kind == "APPLY"
+            and acted_on.approver_subject == caller.subject
+            and self._policy.two_person(acted_on.target)
+        ):
+            raise errors.TwoPersonRule(
+                names.suggestion_name(acted_on.job_id, acted_on.id),
+                acted_on.target,
+                acted_on.approver_name or acted_on.approver_subject,
+            )
 
     @staticmethod
     def _check_edit(current: domain.Suggestion, text: str) -> tuple[str | None, str | None]:
@@ -437,11 +527,16 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     async def ListTargets(
         self, request: job_service_pb2.ListTargetsRequest, context: grpc.aio.ServicerContext
     ) -> job_service_pb2.ListTargetsResponse:
-        return job_service_pb2.ListTargetsResponse(targets=await self._optimizer.list_targets())
+        caller = _caller(context)
+        targets = await self._optimizer.list_targets()
+        return job_service_pb2.ListTargetsResponse(
+            targets=[t for t in targets if caller.role_on(t.name) is not None]
+        )
 
     async def GetDiagnostics(
         self, request: job_service_pb2.GetDiagnosticsRequest, context: grpc.aio.ServicerContext
     ) -> job_service_pb2.GetDiagnosticsResponse:
+        _caller(context)
         assert self.database_monitor is not None
         checks = {
             "database": await self.database_monitor.check_once(),
@@ -450,6 +545,26 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         return job_service_pb2.GetDiagnosticsResponse(
             dependencies=[_dependency(name, check) for name, check in checks.items()]
         )
+
+
+def _caller(context: grpc.aio.ServicerContext) -> Principal:
+    """The verified caller, refused before any lookup when it holds no role at all."""
+    caller = authz.principal_of(context)
+    authz.require_any(caller)
+    return caller
+
+
+def _entry(caller: Principal, **fields: Any) -> audit.Entry:
+    """An audit entry of what `caller` did. Every caller is verified (a token, or in local
+    mode the OS user; `actor_method` says which), so `authenticated` is always true: false
+    marks only records from before pgsage authenticated callers."""
+    return audit.Entry(
+        actor=caller.display_name,
+        actor_subject=caller.subject,
+        actor_method=caller.method.value,
+        authenticated=True,
+        **fields,
+    )
 
 
 def _dependency(name: str, check: checks.Check) -> job_service_pb2.Dependency:

@@ -11,8 +11,10 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pgsage import tls
 
 _SECRETS = "/run/secrets"
 
@@ -27,7 +29,8 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:port/db. Unset: an embedded PostgreSQL in `data_dir`.
     database_url: SecretStr | None = None
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / ".pgsage" / "jobs-postgres")
-    grpc_host: str = "0.0.0.0"
+    # Loopback by default: serving beyond this machine needs authentication (oidc_issuer).
+    grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     # host:port of pgsage.optimizer.v1.OptimizerService; unset until one is deployed.
     optimizer_address: str | None = None
@@ -63,9 +66,62 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     # The claim holding the caller's groups, mapped to roles by `role_bindings`.
     oidc_roles_claim: str = "groups"
+    # Which roles each group of `oidc_roles_claim` grants, on which targets (`*`: any run of
+    # characters). Checked at start-up (`job_service.oidc.parse_bindings`):
     # [{"group": "dba", "role": "ADMIN", "targets": "*"}, ...]
     role_bindings: list[dict[str, str]] = Field(default_factory=list)
     # Target name patterns where an APPLY must be created by someone other than its approver.
     two_person_targets: list[str] = Field(default_factory=list)
+    # Leeway on `exp`, `nbf` and `iat`.
     clock_skew: timedelta = timedelta(seconds=60)
+    # How long the issuer's keys are used before being fetched again (an unknown `kid`
+    # fetches them at most once per 30 s).
     jwks_cache: timedelta = timedelta(minutes=10)
+    # How long a verified API token is trusted without reading the store again (a
+    # revocation reaches every replica at once through LISTEN/NOTIFY; this bounds the rest).
+    api_token_cache: timedelta = timedelta(seconds=10)
+
+    # TLS. Unset: plaintext, which local mode allows on loopback only.
+    # This server's certificate chain and key (PEM); with a client CA, every caller must
+    # present a certificate that CA signed (the handshake fails otherwise).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # The link to the optimizer: the CA its certificate chains to, this service's client
+    # certificate and key (mutual TLS; the optimizer admits only identities it allows), and
+    # the name on the optimizer's certificate when it is not the host of optimizer_address.
+    optimizer_tls_ca_file: Path | None = None
+    optimizer_tls_cert_file: Path | None = None
+    optimizer_tls_key_file: Path | None = None
+    optimizer_tls_server_name: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_whole_and_bind_safe(self) -> Settings:
+        """Fails fast (one line naming the setting) on half-configured TLS, unreadable or
+        non-PEM files, and a non-loopback bind without authentication."""
+        self.server_tls()
+        self.optimizer_tls()
+        if not tls.is_loopback(self.grpc_host) and not self.oidc_issuer:
+            raise tls.SettingsError(
+                f"PGSAGE_JOBS_GRPC_HOST={self.grpc_host} is not loopback, and no authentication "
+                "is configured: set PGSAGE_JOBS_OIDC_ISSUER (and TLS: PGSAGE_JOBS_TLS_CERT_FILE, "
+                "PGSAGE_JOBS_TLS_KEY_FILE), or bind 127.0.0.1"
+            )
+        return self
+
+    def server_tls(self) -> tls.ServerTls | None:
+        """This server's TLS, read from its files (None: plaintext)."""
+        return tls.load_server(
+            cert=tls.setting(self, "tls_cert_file"),
+            key=tls.setting(self, "tls_key_file"),
+            client_ca=tls.setting(self, "tls_client_ca_file"),
+        )
+
+    def optimizer_tls(self) -> tls.ClientTls | None:
+        """The optimizer channel's TLS, read from its files (None: plaintext)."""
+        return tls.load_client(
+            ca=tls.setting(self, "optimizer_tls_ca_file"),
+            cert=tls.setting(self, "optimizer_tls_cert_file"),
+            key=tls.setting(self, "optimizer_tls_key_file"),
+            server_name=self.optimizer_tls_server_name,
+        )

@@ -106,10 +106,12 @@ async def list_page(
     flt: filters.Filter,
     position: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    visible: list[str] | None = None,
 ) -> domain.Page:
-    """One page of suggestions (of one job, or all), newest first, keyset after `position`."""
+    """One page of suggestions (of one job, or all), newest first, keyset after `position`,
+    of the targets matching `visible` (None: all)."""
     params = jobs.Params()
-    where: list[str] = []
+    where: list[str] = jobs.visibility(params, visible)
     if job_id is not None:
         where.append(f"job_id = {params.add(job_id)}")
     for term in flt.terms:
@@ -150,6 +152,7 @@ async def _explain(
 
 _DECIDE = f"""
 UPDATE suggestion SET state = $4, dismiss_reason = coalesce($5, dismiss_reason),
+                      approver_subject = $6, approver_name = $7,
                       version = version + 1, update_time = now()
 WHERE id = $1 AND job_id = $2 AND state = 'PENDING' AND NOT superseded
   AND ($3::bigint IS NULL OR version = $3)
@@ -164,10 +167,21 @@ async def decide(
     state: str,
     etag: str,
     dismiss_reason: str | None = None,
+    decider: tuple[str, str] | None = None,
 ) -> domain.Suggestion:
-    """PENDING → APPROVED or DISMISSED. Deciding the same way again returns it unchanged."""
+    """PENDING → APPROVED or DISMISSED. Deciding the same way again returns it unchanged.
+
+    `decider` (subject, display name) is stored as the approver of an approval.
+    """
+    approver = decider if state == "APPROVED" and decider else (None, None)
     row = await conn.fetchrow(
-        _DECIDE, suggestion_id, job_id, jobs.expected_version(etag), state, dismiss_reason
+        _DECIDE,
+        suggestion_id,
+        job_id,
+        jobs.expected_version(etag),
+        state,
+        dismiss_reason,
+        *approver,
     )
     if row is not None:
         return _suggestion(row)
@@ -188,6 +202,10 @@ async def decide(
 _UPDATE = f"""
 UPDATE suggestion SET notes = $4, edited_sql = $5, edited_rollback_sql = $6,
                       state = CASE WHEN $7 AND state = 'APPROVED' THEN 'PENDING' ELSE state END,
+                      approver_subject = CASE WHEN $7 AND state = 'APPROVED' THEN NULL
+                                              ELSE approver_subject END,
+                      approver_name = CASE WHEN $7 AND state = 'APPROVED' THEN NULL
+                                           ELSE approver_name END,
                       version = version + 1, update_time = now()
 WHERE id = $1 AND job_id = $2 AND version = $3
   AND (NOT $7 OR state IN ('PENDING', 'APPROVED'))

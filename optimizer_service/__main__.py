@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from optimizer_service import app
 from optimizer_service.settings import Settings
-from pgsage import server
+from pgsage import server, tls
 
 log = logging.getLogger("optimizer_service")
 
@@ -29,6 +29,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = Settings()
+    except tls.SettingsError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     except (ValidationError, ValueError, OSError) as exc:
         # Settings errors can echo input values, so name only where the problem is.
         where = [".".join(str(p) for p in e["loc"]) for e in getattr(exc, "errors", list)()] or [

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 
+from optimizer_service import peers
 from optimizer_service.servicer import OptimizerServicer
 from optimizer_service.settings import Settings
 from pgsage import health, server
@@ -45,13 +47,22 @@ class Running:
 
 def build(settings: Settings, servicer: OptimizerServicer | None = None) -> server.Server:
     servicer = servicer or OptimizerServicer(settings)
+    server_tls = settings.server_tls()
+    # With mutual TLS, every OptimizerService RPC first checks the caller's identity.
+    allowed = (
+        frozenset(settings.allowed_clients)
+        if server_tls is not None and server_tls.client_ca is not None
+        else None
+    )
+    guarded = cast(OptimizerServicer, peers.Guarded(servicer, allowed))
     return server.build_server(
         host=settings.grpc_host,
         port=settings.grpc_port,
         service_names=[SERVICE_NAME],
         registrars=[
-            lambda s: optimizer_service_pb2_grpc.add_OptimizerServiceServicer_to_server(servicer, s)
+            lambda s: optimizer_service_pb2_grpc.add_OptimizerServiceServicer_to_server(guarded, s)
         ],
+        credentials=server_tls.credentials() if server_tls is not None else None,
     )
 
 

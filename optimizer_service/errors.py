@@ -16,7 +16,10 @@
     │   └── LockTimeout                LOCK_TIMEOUT: lock_timeout ran out (retry later)
     ├── DeadlineExceeded
     │   └── StatementTimeout           STATEMENT_TIMEOUT: statement_timeout ran out
-    └── Unimplemented                  NOT_IMPLEMENTED_YET: an RPC this version lacks
+    ├── Unimplemented                  NOT_IMPLEMENTED_YET: an RPC this version lacks
+    ├── ClientCertificateRequired      UNAUTHENTICATED, CLIENT_CERTIFICATE_REQUIRED (mTLS)
+    └── ClientNotAllowed               PERMISSION_DENIED, CLIENT_NOT_ALLOWED: identity not
+                                       in allowed_clients
 
 `scrub` removes anything DSN- or password-like from a driver message before it is used.
 """
@@ -24,6 +27,8 @@
 from __future__ import annotations
 
 import re
+
+import grpc
 
 from pgsage import errors
 
@@ -146,3 +151,27 @@ class StatementTimeout(errors.DeadlineExceeded):
     def __init__(self, statement: str, target: str, cause: str) -> None:
         message, metadata = _failure(statement, target, cause)
         super().__init__(message, metadata=metadata)
+
+
+class ClientCertificateRequired(errors.PgsageError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "CLIENT_CERTIFICATE_REQUIRED"
+
+    def __init__(self, method: str) -> None:
+        super().__init__(
+            f"{method} needs a client certificate (mutual TLS) whose identity the optimizer allows",
+            metadata={"method": method},
+        )
+
+
+class ClientNotAllowed(errors.PgsageError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "CLIENT_NOT_ALLOWED"
+
+    def __init__(self, method: str, identities: list[str]) -> None:
+        shown = ", ".join(identities)
+        super().__init__(
+            f"{method}: the client certificate's identities ({errors.cap(shown, 200)}) are not "
+            "in the optimizer's allowed clients (PGSAGE_OPTIMIZER_ALLOWED_CLIENTS)",
+            metadata={"method": method, "identities": shown},
+        )

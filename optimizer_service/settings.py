@@ -2,7 +2,13 @@
 
 Environment variables carry the prefix `PGSAGE_OPTIMIZER_`:
 
-- `GRPC_HOST` (default `0.0.0.0`), `GRPC_PORT` (default 50052; 0 picks a free port)
+- `GRPC_HOST` (default `127.0.0.1`; anything but loopback needs mutual TLS, below),
+  `GRPC_PORT` (default 50052; 0 picks a free port)
+- `TLS_CERT_FILE`, `TLS_KEY_FILE` (PEM): serve TLS; `TLS_CLIENT_CA_FILE`: require a client
+  certificate signed by this CA (mutual TLS); `ALLOWED_CLIENTS`: the identities admitted to
+  the OptimizerService RPCs, as JSON (`["jobs.pgsage.internal"]`) or comma-separated, each
+  matched against the client certificate's DNS and URI SANs and its CN. Health and
+  reflection answer any client that completes the handshake
 - `TARGETS_FILE`: a TOML file with one `[[targets]]` table per target (see below)
 - `TARGETS`: the same list as JSON, e.g.
   `[{"name": "demo", "dsn": "postgresql://...", "what_if_engine": "transactional"}]`
@@ -39,10 +45,12 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pgsage import tls
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -83,7 +91,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PGSAGE_OPTIMIZER_", extra="ignore")
 
-    grpc_host: str = "0.0.0.0"
+    grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     targets_file: Path | None = None
     targets: list[TargetConfig] = Field(default_factory=list)
@@ -91,6 +99,53 @@ class Settings(BaseSettings):
     connect_timeout_seconds: float = 5.0
     session_pool_size: int = Field(default=16, ge=0)
     session_idle_seconds: float = Field(default=60.0, gt=0)
+    # Mutual TLS (see the module docstring). Unset: plaintext, on loopback only.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    allowed_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allowed_clients", mode="before")
+    @classmethod
+    def _clients_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _tls_whole_and_bind_safe(self) -> Settings:
+        """One-line start-up errors for half-configured TLS, unreadable or non-PEM files, an
+        allow-list without mutual TLS, and a non-loopback bind without mutual TLS."""
+        server_tls = self.server_tls()
+        mutual = server_tls is not None and server_tls.client_ca is not None
+        if self.allowed_clients and not mutual:
+            raise tls.SettingsError(
+                "PGSAGE_OPTIMIZER_ALLOWED_CLIENTS needs mutual TLS: set "
+                "PGSAGE_OPTIMIZER_TLS_CERT_FILE, _TLS_KEY_FILE and _TLS_CLIENT_CA_FILE"
+            )
+        if mutual and not self.allowed_clients:
+            raise tls.SettingsError(
+                "PGSAGE_OPTIMIZER_TLS_CLIENT_CA_FILE is set but PGSAGE_OPTIMIZER_ALLOWED_CLIENTS "
+                "is empty: name the client identities (the job service's) to admit"
+            )
+        if not tls.is_loopback(self.grpc_host) and not mutual:
+            raise tls.SettingsError(
+                f"PGSAGE_OPTIMIZER_GRPC_HOST={self.grpc_host} is not loopback, and no mutual TLS "
+                "is configured: set PGSAGE_OPTIMIZER_TLS_CERT_FILE, _TLS_KEY_FILE, "
+                "_TLS_CLIENT_CA_FILE and _ALLOWED_CLIENTS, or bind 127.0.0.1"
+            )
+        return self
+
+    def server_tls(self) -> tls.ServerTls | None:
+        """This server's TLS, read from its files (None: plaintext)."""
+        return tls.load_server(
+            cert=tls.setting(self, "tls_cert_file"),
+            key=tls.setting(self, "tls_key_file"),
+            client_ca=tls.setting(self, "tls_client_ca_file"),
+        )
 
     @field_validator("targets", mode="before")
     @classmethod

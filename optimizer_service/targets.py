@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from optimizer_service import errors
+from optimizer_service import errors, trail
 from optimizer_service.settings import Settings, TargetConfig
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,8 @@ async def connect(
                 ),
             },
         )
+        # Every statement on this session leaves a line in the optimizer's log.
+        conn.add_query_logger(trail.statement_logger(target.name))
         statements = [setup] if setup else []
         if conn.get_server_version() >= (14, 0):
             # A backend waiting on a lock notices a caller that went away (a cancelled

@@ -6,6 +6,8 @@ else becomes INTERNAL with a generic message: no stack trace ever leaves a proce
 
     PgsageError                       (base; carries code, reason, metadata)
     ├── InvalidArgument               INVALID_ARGUMENT, names the field
+    ├── Unauthenticated               UNAUTHENTICATED (missing or bad credentials)
+    ├── PermissionDenied              PERMISSION_DENIED, names the permission
     ├── NotFound                      NOT_FOUND, names the resource
     ├── AlreadyExists                 ALREADY_EXISTS
     ├── FailedPrecondition            FAILED_PRECONDITION (illegal transitions, ...)
@@ -77,6 +79,16 @@ class InvalidArgument(PgsageError):
     ) -> None:
         super().__init__(message, reason=reason, metadata={"field": field, **(metadata or {})})
         self.field = field
+
+
+class Unauthenticated(PgsageError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(PgsageError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "PERMISSION_DENIED"
 
 
 class NotFound(PgsageError):

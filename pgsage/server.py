@@ -50,11 +50,16 @@ def build_server(
     service_names: Sequence[str],
     registrars: Sequence[Registrar],
     max_workers_hint: int = 0,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    credentials: grpc.ServerCredentials | None = None,
 ) -> Server:
     """Creates a grpc.aio server with pgsage's standard parts, bound to `host:port`.
 
     `service_names` are the full names of the services (`pgsage.jobs.v1.JobService`), used
-    for health and reflection; `registrars` add the servicers.
+    for health and reflection; `registrars` add the servicers. `interceptors` run inside the
+    error interceptor (which stays outermost, so their `PgsageError`s become rich statuses).
+    With `credentials` the port serves TLS only (`pgsage.tls.ServerTls.credentials()`);
+    without, plaintext.
     """
     del max_workers_hint  # grpc.aio needs no thread pool
     pool = descriptor_pool.Default()
@@ -63,7 +68,7 @@ def build_server(
         # imported would be listed but not describable.
         pool.FindServiceByName(name)
     server = grpc.aio.server(
-        interceptors=[rpc.ErrorInterceptor()],
+        interceptors=[rpc.ErrorInterceptor(), *interceptors],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
@@ -83,7 +88,11 @@ def build_server(
         ],
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if credentials is not None:
+        bound = server.add_secure_port(address, credentials)
+    else:
+        bound = server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port} (is it in use?)")
     return Server(grpc_server=server, health=health_servicer, port=bound)

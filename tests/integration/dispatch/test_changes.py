@@ -7,18 +7,40 @@ shared server; the target's catalog is the judge of what really happened.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
 from dispatch_harness import check_invariants, create_jobs, wait_finished
 
 from pgsage import rpc
-from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+from pgsage.jobs.v1 import (
+    access_pb2,
+    job_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    suggestion_pb2,
+)
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion
-ALICE = (("x-pgsage-actor", "alice"),)
+
+
+async def alice(stub) -> tuple[tuple[str, str], ...]:
+    """Metadata of a verified caller named alice: an operator's API token (local mode still
+    verifies tokens; without one the caller is the local OS user)."""
+    expire = datetime.now(UTC) + timedelta(days=1)
+    created = await stub.CreateApiToken(
+        access_pb2.CreateApiTokenRequest(
+            api_token={
+                "display_name": "alice",
+                "role_bindings": [{"role": access_pb2.OPERATOR, "targets": "*"}],
+                "expire_time": expire,
+            }
+        )
+    )
+    return (("authorization", f"Bearer {created.secret}"),)
 
 
 def targets(cluster, *, apply_allowed: bool) -> list[dict]:
@@ -62,14 +84,14 @@ async def approved_create_index(stub, address: str) -> Suggestion:
     listed = await stub.ListSuggestions(job_service_pb2.ListSuggestionsRequest(parent=name))
     [s] = [x for x in listed.suggestions if x.kind == Suggestion.CREATE_INDEX]
     return await stub.ApproveSuggestion(
-        job_service_pb2.ApproveSuggestionRequest(name=s.name), metadata=ALICE
+        job_service_pb2.ApproveSuggestionRequest(name=s.name), metadata=await alice(stub)
     )
 
 
 async def run_change(stub, address: str, kind: int, suggestion: str) -> Job:
     job = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(job=Job(kind=kind, target="shop", suggestion=suggestion)),
-        metadata=ALICE,
+        metadata=await alice(stub),
     )
     [done] = await wait_finished(address, [job.name], limit=90)
     return done

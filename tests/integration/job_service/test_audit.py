@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import getpass
+
 import grpc
 
 from pgsage.jobs.v1 import job_service_pb2
 
+# The header an unauthenticated caller once used to name anyone; it is ignored now.
 ALICE = (("x-pgsage-actor", "alice@example.com"),)
+# Local mode: the caller is the OS user running the service (and these tests).
+LOCAL_USER = getpass.getuser()
 
 
 async def _records(stub, flt: str) -> list:
@@ -26,8 +31,9 @@ async def test_decisions_are_audited_with_the_actor(stub, create, seed):
         job_service_pb2.ApproveSuggestionRequest(name=name), metadata=ALICE
     )
     [record] = await _records(stub, f'resource = "{name}"')
-    assert record.actor == "alice@example.com"
-    assert record.authenticated is False
+    assert record.actor == LOCAL_USER
+    # Local mode's caller is verified too (the OS user of a loopback-only service).
+    assert record.authenticated is True
     assert (record.action, record.from_state, record.to_state) == (
         "suggestion.approve",
         "PENDING",
@@ -37,7 +43,7 @@ async def test_decisions_are_audited_with_the_actor(stub, create, seed):
     assert record.name.startswith("auditRecords/") and record.time.seconds > 0
 
 
-async def test_dismiss_and_edit_are_audited_and_an_anonymous_caller_is_named_so(stub, create, seed):
+async def test_dismiss_and_edit_are_audited_with_the_verified_caller(stub, create, seed):
     job = await create("audit")
     edited = await seed(job.name)
     dismissed = await seed(job.name)
@@ -55,12 +61,12 @@ async def test_dismiss_and_edit_are_audited_and_an_anonymous_caller_is_named_so(
     )
     [dismiss] = await _records(stub, f'resource = "{dismissed_name}"')
     assert (dismiss.actor, dismiss.action, dismiss.detail) == (
-        "anonymous",
+        LOCAL_USER,
         "suggestion.dismiss",
         "not now",
     )
     [edit] = await _records(stub, f'resource = "{edited_name}"')
-    assert (edit.actor, edit.action, edit.statement) == ("bob", "suggestion.edit", sql)
+    assert (edit.actor, edit.action, edit.statement) == (LOCAL_USER, "suggestion.edit", sql)
     by_job = await _records(stub, f'job = "{job.name}"')
     assert {r.action for r in by_job} == {"suggestion.dismiss", "suggestion.edit"}
 
@@ -137,12 +143,12 @@ async def test_a_job_names_who_asked_for_it(stub):
     anonymous = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(job={"target": "audit-creator"})
     )
-    assert asked.creator == "alice@example.com" and anonymous.creator == "anonymous"
+    assert asked.creator == LOCAL_USER and anonymous.creator == LOCAL_USER
     again = await stub.GetJob(job_service_pb2.GetJobRequest(name=asked.name))
-    assert again.creator == "alice@example.com"
+    assert again.creator == LOCAL_USER
     # What the caller sends as creator is ignored (output only).
     claimed = await stub.CreateJob(
         job_service_pb2.CreateJobRequest(job={"target": "audit-creator", "creator": "root"}),
         metadata=(("x-pgsage-actor", "mallory"),),
     )
-    assert claimed.creator == "mallory"
+    assert claimed.creator == LOCAL_USER
