@@ -28,7 +28,13 @@ from pgsage.sqlcheck.indexes import (
     check_index_statement,
     quote_ident,
 )
-from pgsage.sqlcheck.queries import MAX_QUERY_LENGTH, QueryNotAllowed, check_queries, check_query
+from pgsage.sqlcheck.queries import (
+    MAX_QUERY_LENGTH,
+    QueryNotAllowed,
+    check_queries,
+    check_query,
+    walk,
+)
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -41,4 +47,5 @@ __all__ = [
     "check_queries",
     "check_query",
     "quote_ident",
+    "walk",
 ]

@@ -26,6 +26,7 @@ from pglast import ast, enums, keywords
 from pglast.stream import RawStream
 
 from pgsage import errors
+from pgsage.sqlcheck.queries import walk
 
 # Non-immutable functions people reach for in index expressions and predicates.
 _NOT_IMMUTABLE = frozenset(
@@ -109,18 +110,6 @@ class IndexStatement:
         return f"DROP INDEX CONCURRENTLY IF EXISTS {self.qualified_index}"
 
 
-def _nodes(tree: object) -> list[ast.Node]:
-    found: list[ast.Node] = []
-    if isinstance(tree, ast.Node):
-        found.append(tree)
-        for attr in tree:
-            found.extend(_nodes(getattr(tree, attr)))
-    elif isinstance(tree, tuple | list):
-        for item in tree:
-            found.extend(_nodes(item))
-    return found
-
-
 def check_index_statement(sql: str, *, field: str = "suggestion.edited_sql") -> IndexStatement:
     """Parses and checks one allowed index statement; INVALID_ARGUMENT naming `field`."""
     try:
@@ -158,7 +147,7 @@ def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
         )
     if not stmt.idxname:
         raise refuse("name the index (CREATE INDEX CONCURRENTLY name ON ...) so it can be undone")
-    nodes = _nodes(stmt)
+    nodes = list(walk(stmt))
     if any(isinstance(n, ast.SubLink) for n in nodes):
         raise refuse("subqueries are not allowed in an index")
     called = {

@@ -123,15 +123,15 @@ _BETWEEN = frozenset(
 _SAMPLE_METHODS = frozenset({"bernoulli", "system"})
 
 
-def _nodes(tree: object) -> Iterator[ast.Node]:
-    """Every node under `tree`, parents first."""
+def walk(tree: object) -> Iterator[ast.Node]:
+    """Every pglast node under `tree` (a node, or a tuple or list of them), parents first."""
     if isinstance(tree, ast.Node):
         yield tree
         for attr in tree:
-            yield from _nodes(getattr(tree, attr))
+            yield from walk(getattr(tree, attr))
     elif isinstance(tree, tuple | list):
         for item in tree:
-            yield from _nodes(item)
+            yield from walk(item)
 
 
 def _names(parts: Sequence[object] | None) -> list[str]:
@@ -170,7 +170,7 @@ def check_query(sql: str, *, field: str) -> None:
             f"only SELECT, INSERT, UPDATE or DELETE is allowed, not {kind}",
             kind,
         )
-    for node in _nodes(top):
+    for node in walk(top):
         _check(node, top, field)
 
 
