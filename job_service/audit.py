@@ -49,15 +49,21 @@ class Entry:
     actor_method: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     time: datetime | None = None
+    # Set by the database when the record joins the hash chain (read back, never written).
+    digest: str = ""
 
 
+# One statement for the caller; the `audit_record_append` trigger chains the record
+# (position, predecessor's digest, digest) under an advisory lock held to commit.
 _INSERT = """
 INSERT INTO audit_record (id, actor, authenticated, action, resource, job_id, target,
-                          statement, outcome, detail, from_state, to_state, on_behalf_of)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"""
+                          statement, outcome, detail, from_state, to_state, on_behalf_of,
+                          actor_subject, actor_method)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"""
 
 
 async def record(conn: Connection, entry: Entry) -> None:
+    """Appends `entry` to the trail (and to its hash chain)."""
     await conn.execute(
         _INSERT,
         entry.id,
@@ -73,12 +79,14 @@ async def record(conn: Connection, entry: Entry) -> None:
         entry.from_state,
         entry.to_state,
         entry.on_behalf_of,
+        entry.actor_subject,
+        entry.actor_method,
     )
 
 
 _COLUMNS = (
     "id, time, actor, authenticated, action, resource, job_id, target, statement, outcome, "
-    "detail, from_state, to_state, on_behalf_of"
+    "detail, from_state, to_state, on_behalf_of, actor_subject, actor_method, digest"
 )
 
 

@@ -14,7 +14,7 @@ from google.protobuf import timestamp_pb2
 
 from job_service import audit, domain, errors, names
 from pgsage import sqlcheck
-from pgsage.jobs.v1 import audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
+from pgsage.jobs.v1 import access_pb2, audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2 as optimizer_advice_pb2
 from pgsage.optimizer.v1 import analysis_pb2 as optimizer_analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2
@@ -420,7 +420,11 @@ def audit_to_proto(entry: audit.Entry) -> audit_pb2.AuditRecord:
         from_state=entry.from_state,
         to_state=entry.to_state,
         on_behalf_of=entry.on_behalf_of,
+        actor_subject=entry.actor_subject,
+        digest=entry.digest,
     )
+    if entry.actor_method in access_pb2.AuthMethod.keys():
+        record.actor_auth_method = access_pb2.AuthMethod.Value(entry.actor_method)
     if entry.time is not None:
         _set_ts(record.time, entry.time)
     return record

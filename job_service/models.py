@@ -257,7 +257,17 @@ audit_record = Table(
     Column("to_state", Text, nullable=False, server_default=""),
     # For what a job runs: the job's creator.
     Column("on_behalf_of", Text, nullable=False, server_default=""),
+    # The verified principal: its stable subject and how it signed in (`AuthMethod` name).
+    Column("actor_subject", Text, nullable=False, server_default=""),
+    Column("actor_method", Text, nullable=False, server_default=""),
+    # The hash chain, set by the `audit_record_append` trigger of migration 0006 (whatever
+    # the writer supplies): position in the chain, the predecessor's digest ('' for the
+    # first record), and this record's digest (see `job_service.auditchain`).
+    Column("chain_position", BigInteger, nullable=False),
+    Column("prev_digest", Text, nullable=False),
+    Column("digest", Text, nullable=False),
     PrimaryKeyConstraint("id"),
+    UniqueConstraint("chain_position"),
     # ListAuditRecords: newest first, keyset on (time, id), one index per filter shape.
     Index("ix_audit_record_time_id", text("time DESC"), text("id DESC")),
     Index("ix_audit_record_resource_time_id", "resource", text("time DESC"), text("id DESC")),

@@ -21,6 +21,7 @@ from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2
 from job_service import (
     access,
     audit,
+    auditchain,
     authz,
     changes,
     checks,
@@ -40,7 +41,13 @@ from job_service import (
 from job_service.principals import Principal, Role
 from pgsage import errors as pgsage_errors
 from pgsage import sqlcheck
-from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+from pgsage.jobs.v1 import (
+    access_pb2,
+    job_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    suggestion_pb2,
+)
 
 log = logging.getLogger(__name__)
 
@@ -461,6 +468,29 @@ class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer
             next_page_token=(
                 pagination.encode(page.next_position, flt.digest) if page.next_position else ""
             ),
+        )
+
+    async def VerifyAuditTrail(
+        self, request: access_pb2.VerifyAuditTrailRequest, context: grpc.aio.ServicerContext
+    ) -> access_pb2.VerifyAuditTrailResponse:
+        """Recomputes the audit trail's hash chain (admin); names the first broken record."""
+        authz.require(
+            authz.principal_of(context), Role.ADMIN, None, permission="auditRecords.verify"
+        )
+        result = await auditchain.verify(self._db)
+        log.info(
+            "audit trail verified: intact=%s checked=%d %s %s",
+            result.intact,
+            result.records_checked,
+            result.problem,
+            result.first_bad_record,
+        )
+        return access_pb2.VerifyAuditTrailResponse(
+            intact=result.intact,
+            records_checked=result.records_checked,
+            first_bad_record=result.first_bad_record,
+            problem=result.problem,
+            message=result.message,
         )
 
     async def _job(

@@ -1,8 +1,9 @@
 """`pgsage`: the command line of pgsage (start the stack, run analyses, review suggestions).
 
-Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051),
-as `--actor` (or `PGSAGE_ACTOR`, default the login name): the name the audit trail records
-for approvals, dismissals and the jobs this user asks for (not authenticated).
+Talks gRPC to the job service at `--address` (or `PGSAGE_ADDRESS`, default localhost:50051)
+with a bearer token: `PGSAGE_TOKEN`, else the one `pgsage login` stored (see
+`pgsage.cli.credentials`). The job service records who you are from it; `--actor` and
+`PGSAGE_ACTOR` are accepted for old scripts and ignored, saying so.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 unavailable (see `pgsage.cli.errors`).
 """
 
@@ -14,8 +15,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from pgsage.cli import commands
-from pgsage.cli.errors import INTERRUPTED, USAGE, CliError
+# gRPC's core logs handshake failures and the like to stderr; the CLI says what went wrong
+# in one line of its own. Set before grpc is first imported.
+_GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+from pgsage.cli import access, auditing, commands  # noqa: E402
+from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
 
 DEFAULT_ADDRESS = "localhost:50051"
 
@@ -24,6 +30,10 @@ def _up(args: argparse.Namespace, out) -> int:
     # Imported here: the embedded PostgreSQL package is slow to import and noisy about
     # XDG_RUNTIME_DIR, and no other command needs it.
     import warnings
+
+    # The services `up` starts log as they would without the CLI.
+    if _GRPC_VERBOSITY is None:
+        os.environ.pop("GRPC_VERBOSITY", None)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -50,10 +60,18 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, help="seconds per call (default %(default)s)"
     )
     root.add_argument(
-        "--actor",
-        default=os.environ.get("PGSAGE_ACTOR") or commands.login_name(),
-        help="who you are, for the audit trail (env PGSAGE_ACTOR; default %(default)s)",
+        "--tls",
+        action="store_true",
+        default=os.environ.get("PGSAGE_TLS", "").lower() in ("1", "true", "yes"),
+        help="reach the job service over TLS, trusting the system's roots (env PGSAGE_TLS=1)",
     )
+    root.add_argument(
+        "--ca-file",
+        default=os.environ.get("PGSAGE_CA_FILE") or None,
+        help="reach the job service over TLS, trusting this CA bundle (env PGSAGE_CA_FILE)",
+    )
+    # Old scripts still pass it; the job service now knows who calls from the token.
+    root.add_argument("--actor", help=argparse.SUPPRESS)
     sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("up", help="start the whole stack with the demo target")
@@ -115,11 +133,74 @@ def parser() -> argparse.ArgumentParser:
         if action == "dismiss":
             p.add_argument("--reason", help="why (kept in the audit trail)")
         p.set_defaults(run=run)
+    _access_commands(sub)
     return root
+
+
+def _access_commands(sub) -> None:
+    p = sub.add_parser("login", help="store an API token for later commands (read from stdin)")
+    p.set_defaults(run=access.login)
+    p = sub.add_parser("logout", help="remove the stored token")
+    p.set_defaults(run=access.logout)
+    p = sub.add_parser("whoami", help="who the job service takes you for, and your roles")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=access.whoami)
+
+    tokens = sub.add_parser("tokens", help="create, list or revoke API tokens (admin)")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = tokens_sub.add_parser("create", help="a new token; its secret is printed once")
+    p.add_argument("--name", required=True, help="who or what holds it (e.g. nightly-report)")
+    p.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        type=access.parse_role,
+        help="ROLE or ROLE:target-pattern, e.g. operator:staging-* (repeatable)",
+    )
+    p.add_argument(
+        "--expires",
+        type=access.parse_expiry,
+        default=access.parse_expiry("30d"),
+        help="lifetime: 12h, 30d, 8w (default 30d; at most a year)",
+    )
+    p.set_defaults(run=access.tokens_create)
+    p = tokens_sub.add_parser("list", help="active tokens (--all: revoked and expired too)")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=access.tokens_list)
+    p = tokens_sub.add_parser("revoke", help="revoke a token at once")
+    p.add_argument("token", help="apiTokens/<id>")
+    p.set_defaults(run=access.tokens_revoke)
+
+    audit = sub.add_parser("audit", help="read the audit trail or verify its hash chain")
+    audit_sub = audit.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    p = audit_sub.add_parser("list", help="newest first")
+    p.add_argument(
+        "--filter",
+        help='e.g. \'actor = "alice" AND target = "prod"\' (fields: resource, job, target, '
+        "action, actor, on_behalf_of, time)",
+    )
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=auditing.list_records)
+    p = audit_sub.add_parser(
+        "verify", help="recompute the hash chain (admin); exit 1 naming the first bad record"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=auditing.verify)
+
+
+def _ignored_actor(args: argparse.Namespace) -> None:
+    if args.actor is not None or os.environ.get("PGSAGE_ACTOR"):
+        sys.stderr.write(
+            "pgsage: --actor / PGSAGE_ACTOR is ignored: the job service records who you are "
+            "from your token (PGSAGE_TOKEN or `pgsage login`)\n"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _ignored_actor(args)
     try:
         return args.run(args, sys.stdout)
     except CliError as exc:

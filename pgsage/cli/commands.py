@@ -15,7 +15,7 @@ from typing import TextIO
 import grpc
 from google.protobuf import json_format
 
-from pgsage.cli import render
+from pgsage.cli import channel, credentials, render
 from pgsage.cli.errors import FAILURE, INTERRUPTED, OK, USAGE, CliError, from_rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 
@@ -39,23 +39,35 @@ def login_name() -> str:
 
 
 class Client:
-    """A channel to the job service with a deadline on every unary call, each saying who
-    is calling (`x-pgsage-actor`, for the audit trail)."""
+    """A channel to the job service with a deadline on every unary call, each carrying the
+    caller's bearer token (`PGSAGE_TOKEN` or the one `pgsage login` stored, if any)."""
 
-    def __init__(self, address: str, timeout: float, actor: str = "") -> None:
+    def __init__(
+        self,
+        address: str,
+        timeout: float,
+        token: str = "",
+        source: str = "",
+        *,
+        tls: bool = False,
+        ca_file: str | None = None,
+    ) -> None:
         self.address = address
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(address)
+        self.channel = channel.open_channel(address, tls=tls, ca_file=ca_file, token=token)
+        self.tls = tls or bool(ca_file)
         self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
-        # gRPC metadata values are printable ASCII.
-        who = "".join(ch for ch in actor if " " <= ch <= "~").strip()
-        self.metadata = (("x-pgsage-actor", who),) if who else ()
+        self.source = source if token else ""
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     def call(self, method: str, request):
         try:
             return getattr(self.stub, method)(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
-            raise from_rpc(exc, self.address) from None
+            raise self.error(exc) from None
+
+    def error(self, exc: grpc.RpcError) -> CliError:
+        return from_rpc(exc, self.address, self.source, tls=self.tls)
 
     def close(self) -> None:
         self.channel.close()
@@ -70,7 +82,15 @@ class Interrupted(CliError):
 
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Client]:
-    client = Client(args.address, args.timeout, getattr(args, "actor", ""))
+    token, source = credentials.current()
+    client = Client(
+        args.address,
+        args.timeout,
+        token,
+        source,
+        tls=getattr(args, "tls", False),
+        ca_file=getattr(args, "ca_file", None),
+    )
     try:
         yield client
     except (Interrupted, KeyboardInterrupt):
@@ -101,8 +121,12 @@ def suggestion_name(value: str, job: str | None) -> str:
     return f"{job_name(job)}/suggestions/{value}"
 
 
-def _dump(message, out: TextIO) -> None:
+def dump(message, out: TextIO) -> None:
     out.write(json.dumps(json_format.MessageToDict(message), indent=2) + "\n")
+
+
+def dump_list(messages, out: TextIO) -> None:
+    out.write(json.dumps([json_format.MessageToDict(m) for m in messages], indent=2) + "\n")
 
 
 def _all_suggestions(client: Client, parent: str, filter_: str = "") -> list[Suggestion]:
@@ -163,7 +187,7 @@ def jobs_list(args: argparse.Namespace, out: TextIO) -> int:
             job_service_pb2.ListJobsRequest(page_size=args.limit, filter=" AND ".join(terms)),
         )
     if args.json:
-        _dump(page, out)
+        dump(page, out)
         return OK
     if not page.jobs:
         out.write("no jobs\n")
@@ -300,7 +324,7 @@ def _watch(client: Client, name: str) -> Job:
                     grpc.StatusCode.UNAVAILABLE,
                     grpc.StatusCode.DEADLINE_EXCEEDED,
                 ):
-                    raise from_rpc(exc, client.address) from None
+                    raise client.error(exc) from None
             if last is not None and last.state in TERMINAL:
                 return last
             last = client.call("GetJob", job_service_pb2.GetJobRequest(name=name))

@@ -15,7 +15,7 @@ Suggestion = suggestion_pb2.Suggestion
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO) -> None:
     """Columns aligned to their widest cell; numbers right-aligned."""
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[printable(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -33,6 +33,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO)
     out.write(line(list(headers)) + "\n")
     for row in cells:
         out.write(line(row) + "\n")
+
+
+def printable(text: str) -> str:
+    """`text` without control characters: what a server stores (an actor's name, a reason)
+    must not move the cursor or recolour a terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def _is_number(text: str) -> bool:

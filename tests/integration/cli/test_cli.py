@@ -45,7 +45,7 @@ async def test_analyze_then_list_show_and_cancel(pgsage, store):
     shown = await pgsage("jobs", "show", name.removeprefix("jobs/"))
     assert shown.code == 0
     assert f"target:      {target}" in shown.out
-    # Without --actor or PGSAGE_ACTOR, the CLI says it is the login name.
+    # Local mode: the job service takes the caller for the OS user.
     assert f"requested by:{login_name()}" in shown.out
     assert "Index on public.orders (customer_id)" in shown.out
 
@@ -63,6 +63,7 @@ async def test_suggestions_list_approve_dismiss(pgsage, service, store):
 
     approved = await pgsage("--actor", "alice", "suggestions", "approve", first)
     assert approved.code == 0 and approved.out.strip() == f"{first}: approved"
+    assert "--actor / PGSAGE_ACTOR is ignored" in approved.err
     by_id = await pgsage(
         "suggestions",
         "dismiss",
@@ -74,10 +75,12 @@ async def test_suggestions_list_approve_dismiss(pgsage, service, store):
         env={"PGSAGE_ACTOR": "bob"},
     )
     assert by_id.code == 0 and by_id.out.strip() == f"{second}: dismissed"
-    # The audit trail names who did each (as the CLI was told; unauthenticated).
+    assert "--actor / PGSAGE_ACTOR is ignored" in by_id.err
+    # The audit trail names who did each: the verified caller (local mode: the OS user),
+    # never the name the CLI was told.
     async with grpc.aio.insecure_channel(service.address) as channel:
         stub = job_service_pb2_grpc.JobServiceStub(channel)
-        for name, who in ((first, "alice"), (second, "bob")):
+        for name, who in ((first, login_name()), (second, login_name())):
             trail = await stub.ListAuditRecords(
                 job_service_pb2.ListAuditRecordsRequest(filter=f'resource = "{name}"')
             )
