@@ -140,6 +140,8 @@ def _runnable(sql: str) -> tuple[str | None, str]:
         return None, exc.message
     except (ValueError, pglast.parser.ParseError) as exc:
         return None, str(exc)
+    except RecursionError:
+        return None, "the statement nests too deeply to be re-rendered safely"
 
 
 def render(

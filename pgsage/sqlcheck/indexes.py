@@ -121,10 +121,13 @@ def check_index_statement(sql: str, *, field: str = "suggestion.edited_sql") -> 
             f"expected exactly one statement, found {len(statements)}", field=field
         )
     stmt = statements[0].stmt
-    if isinstance(stmt, ast.IndexStmt):
-        return _create(stmt, field)
-    if isinstance(stmt, ast.DropStmt) and stmt.removeType == enums.ObjectType.OBJECT_INDEX:
-        return _drop(stmt, field)
+    try:
+        if isinstance(stmt, ast.IndexStmt):
+            return _create(stmt, field)
+        if isinstance(stmt, ast.DropStmt) and stmt.removeType == enums.ObjectType.OBJECT_INDEX:
+            return _drop(stmt, field)
+    except RecursionError:  # rendering `a+a+...+a` nested thousands deep
+        raise StatementNotAllowed("the statement nests too deeply", field=field) from None
     raise StatementNotAllowed(
         "only CREATE INDEX CONCURRENTLY or DROP INDEX CONCURRENTLY is allowed", field=field
     )

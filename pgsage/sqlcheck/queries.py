@@ -124,14 +124,18 @@ _SAMPLE_METHODS = frozenset({"bernoulli", "system"})
 
 
 def walk(tree: object) -> Iterator[ast.Node]:
-    """Every pglast node under `tree` (a node, or a tuple or list of them), parents first."""
-    if isinstance(tree, ast.Node):
-        yield tree
-        for attr in tree:
-            yield from walk(getattr(tree, attr))
-    elif isinstance(tree, tuple | list):
-        for item in tree:
-            yield from walk(item)
+    """Every pglast node under `tree` (a node, or a tuple or list of them), parents first.
+
+    Iterative: `1+1+...+1` nests thousands deep, past Python's recursion limit.
+    """
+    stack: list[object] = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Node):
+            yield item
+            stack.extend(reversed([getattr(item, attr) for attr in item]))
+        elif isinstance(item, tuple | list):
+            stack.extend(reversed(item))
 
 
 def _names(parts: Sequence[object] | None) -> list[str]:

@@ -269,3 +269,16 @@ def test_any_text_is_either_accepted_or_refused_as_invalid_argument(text):
         sqlcheck.check_query(text, field="q")
     except sqlcheck.QueryNotAllowed as exc:
         assert exc.metadata["field"] == "q" and exc.metadata["rule"]
+
+
+def test_deeply_nested_queries_are_checked_without_running_out_of_stack():
+    sqlcheck.check_query("SELECT " + "+".join(["1"] * 20_000), field="q")
+    with pytest.raises(sqlcheck.QueryNotAllowed) as caught:
+        sqlcheck.check_query("SELECT " + "+".join(["1"] * 20_000) + "+pg_sleep(1)", field="q")
+    assert caught.value.metadata["rule"] == "FUNCTION_NOT_ALLOWED"
+
+
+def test_an_edit_nesting_too_deeply_is_refused_not_an_internal_error():
+    deep = "CREATE INDEX CONCURRENTLY i ON orders ((" + "+".join(["a"] * 5000) + "))"
+    with pytest.raises(sqlcheck.StatementNotAllowed, match="nests too deeply"):
+        edit(deep)
