@@ -162,6 +162,34 @@ async def test_twenty_concurrent_applies_create_exactly_one_job(
     assert live == 1
 
 
+async def test_twenty_concurrent_retries_of_one_request_all_get_its_one_job(
+    module_db, settings_for, stub, create, seed, db, eventually
+):
+    name = await _approved(stub, create, seed)
+    running = await app.start(settings_for(module_db, pool_size=25))
+    blocker = await asyncpg.connect(module_db)
+    try:
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            racer = job_service_pb2_grpc.JobServiceStub(channel)
+            held = blocker.transaction()
+            await held.start()
+            await blocker.execute("LOCK TABLE audit_record IN EXCLUSIVE MODE")
+            request = _apply(name, f"retry-{uuid.uuid4()}")
+            calls = [asyncio.ensure_future(racer.CreateJob(request, timeout=60)) for _ in range(20)]
+
+            async def all_held() -> bool:
+                return await _waiting_on_locks(db) >= 20
+
+            await eventually(all_held)
+            await held.rollback()
+            results = await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        await blocker.close()
+        await running.stop(0.5)
+    assert all(isinstance(r, job_pb2.Job) for r in results), results
+    assert len({r.name for r in results}) == 1
+
+
 async def test_a_retried_request_gets_its_job_back_even_after_the_suggestion_moved(
     stub, create, seed, db
 ):
