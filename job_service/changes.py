@@ -56,27 +56,35 @@ def rollback_of(s: domain.Suggestion) -> str:
 # -- preconditions (CreateJob) ---------------------------------------------------------
 
 _ACTIVE_CHANGE_JOB = """
-SELECT id, kind FROM job
-WHERE suggestion_id = $1 AND kind IN ('APPLY', 'ROLLBACK')
+SELECT id, kind, state FROM job
+WHERE suggestion_id = $1 AND kind IN ('BENCHMARK', 'APPLY', 'ROLLBACK')
   AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
 LIMIT 1"""
 
 _APPLIED_TWIN = """
-SELECT job_id, id, state FROM suggestion
-WHERE target = $1 AND fingerprint = $2 AND id <> $3 AND state = ANY($4::text[])
+SELECT s.job_id, s.id, s.state,
+       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id AND j.kind = 'APPLY'
+        ORDER BY j.create_time DESC LIMIT 1) AS apply_job
+FROM suggestion s
+WHERE s.target = $1 AND s.fingerprint = $2 AND s.id <> $3 AND s.state = ANY($4::text[])
 LIMIT 1"""
 
 
 async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> None:
-    """FAILED_PRECONDITION unless a `kind` job may start on suggestion `s` now."""
+    """FAILED_PRECONDITION unless a `kind` job may start on suggestion `s` now.
+
+    These reads explain a refusal early and clearly; what makes the rules hold under
+    concurrency are the constraints `uq_job_suggestion_id_live` and
+    `uq_suggestion_target_fingerprint_live` (translated to the same errors by
+    `job_service.database`).
+    """
     name = names.suggestion_name(s.job_id, s.id)
     if kind == "BENCHMARK":
         # New indexes are built in the sandbox; drops are measured with the index dropped
         # inside a rolled-back transaction. Either way the suggestion's state stays.
         if s.state == "DISMISSED":
             raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
-        return
-    if kind == "APPLY":
+    elif kind == "APPLY":
         if s.state not in APPLICABLE:
             raise errors.InvalidStateTransition(
                 name,
@@ -90,12 +98,12 @@ async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> 
             )
         twin = await conn.fetchrow(_APPLIED_TWIN, s.target, s.fingerprint, s.id, list(LIVE))
         if twin is not None:
-            other = names.suggestion_name(twin["job_id"], twin["id"])
-            raise errors.InvalidStateTransition(
-                name,
-                s.state,
-                "apply",
-                why=f"the same change is already {twin['state']} on {s.target!r} as {other}",
+            raise errors.ChangeAlreadyApplied(
+                suggestion=name,
+                twin=names.suggestion_name(twin["job_id"], twin["id"]),
+                state=twin["state"],
+                target=s.target,
+                job=names.job_name(twin["apply_job"]) if twin["apply_job"] else "",
             )
     elif kind == "ROLLBACK":
         if s.state not in ROLLBACKABLE:
@@ -107,11 +115,8 @@ async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> 
             )
     active = await conn.fetchrow(_ACTIVE_CHANGE_JOB, s.id)
     if active is not None:
-        raise errors.InvalidStateTransition(
-            name,
-            s.state,
-            kind.lower(),
-            why=f"{active['kind']} job {names.job_name(active['id'])} is still running for it",
+        raise errors.ChangeInProgress(
+            name, job=names.job_name(active["id"]), kind=active["kind"], state=active["state"]
         )
 
 
@@ -235,6 +240,8 @@ class ChangeRun:
         self.job = run.job
         self.actor = f"pgsage:{names.job_name(self.job.id)}"
         self.suggestion: domain.Suggestion | None = None
+        # Why `begin` refused to start (reason, message), when a constraint said so.
+        self.refusal: tuple[str, str] | None = None
 
     async def load(self) -> domain.Suggestion | None:
         job = self.job
@@ -292,7 +299,12 @@ class ChangeRun:
                 )
                 return moved
 
-        return await self.d.write(f"job {self.job.id} begin", action)
+        try:
+            return await self.d.write(f"job {self.job.id} begin", action)
+        except errors.ChangeAlreadyApplied as exc:
+            # A twin got to APPLYING first (both jobs were created before either began).
+            self.refusal = (exc.reason, exc.message)
+            return None
 
     def request(self, s: domain.Suggestion) -> object:
         kind = mappers.ADVICE_KIND_BY_NAME[s.kind]
