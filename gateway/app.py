@@ -17,12 +17,14 @@ import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import errors, jobs, openapi, probes, rest, ui
+from gateway import auth, defences, errors, identity, jobs, openapi, probes, rest, ui
 from gateway.client import JobServiceClient
+from gateway.oidc import OidcClient
 from gateway.settings import GatewaySettings
 from pgsage import errors as pgsage_errors
 
@@ -47,8 +49,9 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: GatewaySettings) -> Starlette:
-    """The app; its lifespan opens the job-service channel and closes it."""
+    """The app; its lifespan opens the job-service channel (and the issuer's client)."""
     document = openapi.document()
+    who = identity.Auth.of(settings)
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)
@@ -58,16 +61,24 @@ def create_app(settings: GatewaySettings) -> Starlette:
         app.state.client = JobServiceClient.open(
             settings.job_service_address, tls=settings.job_service_tls()
         )
+        if not settings.local_mode:
+            who.oidc = OidcClient(settings)
         try:
             yield
         finally:
             await app.state.client.close()
+            if who.oidc is not None:
+                await who.oidc.close()
 
     app = Starlette(
         routes=[
             Route("/healthz", probes.healthz, methods=["GET"]),
             Route("/readyz", probes.readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/auth/login", auth.login, methods=["GET"]),
+            Route("/auth/callback", auth.callback, methods=["GET"]),
+            Route("/auth/logout", auth.logout, methods=["POST"]),
+            Route("/auth/session", auth.session_info, methods=["GET"]),
             Route("/v1/jobs/{job}/result", jobs.result, methods=["GET"]),
             Route("/v1/jobs/{job}/events", jobs.events, methods=["GET"]),
             Route("/v1/jobs/{job}/patch.sql", jobs.patch_sql, methods=["GET"]),
@@ -80,9 +91,15 @@ def create_app(settings: GatewaySettings) -> Starlette:
             HTTPException: _on_http_exception,
             Exception: _on_error,
         },
+        middleware=[
+            Middleware(defences.BrowserDefences, settings=settings),
+            Middleware(identity.SessionMiddleware, auth=who),
+            Middleware(defences.Limits, settings=settings),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.auth = who
     return app
 
 

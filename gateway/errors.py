@@ -53,6 +53,42 @@ class MethodNotAllowed(errors.PgsageError):
     default_reason = "METHOD_NOT_ALLOWED"
 
 
+class ResourceExhausted(errors.PgsageError):
+    """Too many requests or streams from one client (HTTP 429, with Retry-After)."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "RESOURCE_EXHAUSTED"
+
+
+class BrowserDefence(errors.PgsageError):
+    """A request refused by the gateway's browser defences, with an HTTP status of its own
+    where gRPC has no code for it (415 Unsupported Media Type, 413 Content Too Large)."""
+
+    http_status: int | None = None
+
+
+class HostNotAllowed(BrowserDefence):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "HOST_NOT_ALLOWED"
+
+
+class CrossOrigin(BrowserDefence):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "CROSS_ORIGIN_REQUEST"
+
+
+class UnsupportedMediaType(BrowserDefence):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+class BodyTooLarge(BrowserDefence):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "BODY_TOO_LARGE"
+    http_status = 413
+
+
 def status_from_rpc_error(error: grpc.RpcError, dependency: str) -> status_pb2.Status:
     """The job service's `google.rpc.Status`, with a plain message when it could not answer."""
     status = rpc.status_of(error)
@@ -96,7 +132,7 @@ def response_for(exc: BaseException) -> JSONResponse:
     if isinstance(exc, MethodNotAllowed):
         return status_response(exc.to_status(), 405)
     if isinstance(exc, errors.PgsageError):
-        return status_response(exc.to_status())
+        return status_response(exc.to_status(), getattr(exc, "http_status", None))
     if isinstance(exc, grpc.RpcError):
         return status_response(status_from_rpc_error(exc, "job service"))
     log.error("unexpected error in the gateway", exc_info=exc)

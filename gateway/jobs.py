@@ -13,7 +13,7 @@ import grpc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from gateway import errors, patch, transcoding
+from gateway import errors, identity, patch, transcoding
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
 from pgsage import errors as pgsage_errors
@@ -33,9 +33,9 @@ def _parts(request: Request) -> tuple[JobServiceClient, GatewaySettings, str]:
     return request.app.state.client, request.app.state.settings, f"jobs/{job_id}"
 
 
-async def _suggestions(
-    client: JobServiceClient, settings: GatewaySettings, parent: str, filter_: str = ""
-) -> list:
+async def _suggestions(request: Request, parent: str, filter_: str = "") -> list:
+    client: JobServiceClient = request.app.state.client
+    settings: GatewaySettings = request.app.state.settings
     found: list = []
     token = ""
     while len(found) < _MAX_SUGGESTIONS:
@@ -44,6 +44,7 @@ async def _suggestions(
                 parent=parent, page_size=_PAGE, page_token=token, filter=filter_
             ),
             timeout=settings.call_timeout,
+            metadata=identity.call_metadata(request),
         )
         found.extend(page.suggestions)
         token = page.next_page_token
@@ -56,7 +57,9 @@ async def result(request: Request) -> JSONResponse:
     """202 with Retry-After while the job runs; 200 with the job and its suggestions after."""
     client, settings, name = _parts(request)
     job = await client.jobs.GetJob(
-        job_service_pb2.GetJobRequest(name=name), timeout=settings.call_timeout
+        job_service_pb2.GetJobRequest(name=name),
+        timeout=settings.call_timeout,
+        metadata=identity.call_metadata(request),
     )
     if job.state not in TERMINAL:
         return JSONResponse(
@@ -64,7 +67,7 @@ async def result(request: Request) -> JSONResponse:
             status_code=202,
             headers={"Retry-After": str(settings.result_retry_after)},
         )
-    suggestions = await _suggestions(client, settings, name)
+    suggestions = await _suggestions(request, name)
     return JSONResponse(
         {
             "job": transcoding.to_json(job),
@@ -77,9 +80,11 @@ async def patch_sql(request: Request) -> Response:
     """The job's approved suggestions as one SQL script, as a download."""
     client, settings, name = _parts(request)
     job = await client.jobs.GetJob(
-        job_service_pb2.GetJobRequest(name=name), timeout=settings.call_timeout
+        job_service_pb2.GetJobRequest(name=name),
+        timeout=settings.call_timeout,
+        metadata=identity.call_metadata(request),
     )
-    approved = await _suggestions(client, settings, name, "state = APPROVED")
+    approved = await _suggestions(request, name, "state = APPROVED")
     # In the order the analysis found them, which is the order a reviewer read them in.
     approved = sorted(
         (s for s in approved if not s.superseded),
@@ -118,6 +123,7 @@ async def events(request: Request) -> Response:
     call = client.jobs.WatchJob(
         job_service_pb2.WatchJobRequest(name=name, since_revision=since),
         timeout=settings.watch_timeout,
+        metadata=identity.call_metadata(request),
     )
     try:
         first = await call.read()

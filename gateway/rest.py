@@ -5,19 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gateway import errors, routes, transcoding
+from gateway import errors, identity, routes, transcoding
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
-
-# Request headers passed on to the job service as gRPC metadata: who is acting, for the
-# audit trail (unauthenticated until pgsage authenticates callers).
-FORWARDED_HEADERS = ("x-pgsage-actor",)
-
-
-def forwarded_metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (name, request.headers[name][:200]) for name in FORWARDED_HEADERS if name in request.headers
-    )
 
 
 async def dispatch(request: Request) -> JSONResponse:
@@ -40,6 +30,6 @@ async def dispatch(request: Request) -> JSONResponse:
     settings: GatewaySettings = request.app.state.settings
     call = getattr(client.jobs, route.rpc)
     response = await call(
-        message, timeout=settings.call_timeout, metadata=forwarded_metadata(request)
+        message, timeout=settings.call_timeout, metadata=identity.call_metadata(request)
     )
     return JSONResponse(transcoding.to_json(response))

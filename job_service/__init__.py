@@ -10,7 +10,7 @@ Data flows one way, edge to store:
     servicer, access      pgsage.jobs.v1.JobService: authorize, validate, one transaction, map
     mappers               proto ⇄ domain
     filters, pagination,  request parsing: the filter language, keyset page tokens,
-    names, statements     resource names, edited index statements (pglast)
+    names                 resource names (SQL a person writes: pgsage.sqlcheck)
     jobs, suggestions,    repositories: one guarded SQL statement per change
     tokens, audit
     database              pool, transactions, driver errors → domain errors (errors.py)

@@ -56,27 +56,35 @@ def rollback_of(s: domain.Suggestion) -> str:
 # -- preconditions (CreateJob) ---------------------------------------------------------
 
 _ACTIVE_CHANGE_JOB = """
-SELECT id, kind FROM job
-WHERE suggestion_id = $1 AND kind IN ('APPLY', 'ROLLBACK')
+SELECT id, kind, state FROM job
+WHERE suggestion_id = $1 AND kind IN ('BENCHMARK', 'APPLY', 'ROLLBACK')
   AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
 LIMIT 1"""
 
 _APPLIED_TWIN = """
-SELECT job_id, id, state FROM suggestion
-WHERE target = $1 AND fingerprint = $2 AND id <> $3 AND state = ANY($4::text[])
+SELECT s.job_id, s.id, s.state,
+       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id AND j.kind = 'APPLY'
+        ORDER BY j.create_time DESC LIMIT 1) AS apply_job
+FROM suggestion s
+WHERE s.target = $1 AND s.fingerprint = $2 AND s.id <> $3 AND s.state = ANY($4::text[])
 LIMIT 1"""
 
 
 async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> None:
-    """FAILED_PRECONDITION unless a `kind` job may start on suggestion `s` now."""
+    """FAILED_PRECONDITION unless a `kind` job may start on suggestion `s` now.
+
+    These reads explain a refusal early and clearly; what makes the rules hold under
+    concurrency are the constraints `uq_job_suggestion_id_live` and
+    `uq_suggestion_target_fingerprint_live` (translated to the same errors by
+    `job_service.database`).
+    """
     name = names.suggestion_name(s.job_id, s.id)
     if kind == "BENCHMARK":
         # New indexes are built in the sandbox; drops are measured with the index dropped
         # inside a rolled-back transaction. Either way the suggestion's state stays.
         if s.state == "DISMISSED":
             raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
-        return
-    if kind == "APPLY":
+    elif kind == "APPLY":
         if s.state not in APPLICABLE:
             raise errors.InvalidStateTransition(
                 name,
@@ -90,12 +98,12 @@ async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> 
             )
         twin = await conn.fetchrow(_APPLIED_TWIN, s.target, s.fingerprint, s.id, list(LIVE))
         if twin is not None:
-            other = names.suggestion_name(twin["job_id"], twin["id"])
-            raise errors.InvalidStateTransition(
-                name,
-                s.state,
-                "apply",
-                why=f"the same change is already {twin['state']} on {s.target!r} as {other}",
+            raise errors.ChangeAlreadyApplied(
+                suggestion=name,
+                twin=names.suggestion_name(twin["job_id"], twin["id"]),
+                state=twin["state"],
+                target=s.target,
+                job=names.job_name(twin["apply_job"]) if twin["apply_job"] else "",
             )
     elif kind == "ROLLBACK":
         if s.state not in ROLLBACKABLE:
@@ -107,11 +115,8 @@ async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> 
             )
     active = await conn.fetchrow(_ACTIVE_CHANGE_JOB, s.id)
     if active is not None:
-        raise errors.InvalidStateTransition(
-            name,
-            s.state,
-            kind.lower(),
-            why=f"{active['kind']} job {names.job_name(active['id'])} is still running for it",
+        raise errors.ChangeInProgress(
+            name, job=names.job_name(active["id"]), kind=active["kind"], state=active["state"]
         )
 
 
@@ -122,6 +127,16 @@ UPDATE suggestion SET state = $3, failure_reason = $4, version = version + 1,
                       update_time = now()
 WHERE id = $1 AND job_id = $2 AND state = ANY($5::text[])
 RETURNING {suggestions.COLUMNS}"""
+
+
+# What an APPLY did on the target, for its ROLLBACK (NULL: keep what is recorded).
+_RECORD_APPLIED = """
+UPDATE suggestion
+SET applied_index_oid = CASE WHEN $3::bigint IS NULL AND $4::text IS NULL
+                             THEN applied_index_oid ELSE $3::bigint END,
+    applied_index_definition = COALESCE($4::text, applied_index_definition),
+    dropped_index_definition = COALESCE($5::text, dropped_index_definition)
+WHERE id = $1 AND job_id = $2"""
 
 
 async def move(
@@ -145,6 +160,8 @@ async def move(
         conn,
         audit.Entry(
             actor=actor,
+            actor_subject=actor,
+            authenticated=True,
             action=action,
             resource=names.suggestion_name(s.job_id, s.id),
             job_id=job_id,
@@ -195,6 +212,8 @@ async def settle_orphans(conn: Connection) -> int:
             conn,
             audit.Entry(
                 actor="pgsage",
+                actor_subject="pgsage",
+                authenticated=True,
                 action="suggestion.settle",
                 resource=names.suggestion_name(r["job_id"], r["id"]),
                 job_id=r["change_job"],
@@ -221,6 +240,8 @@ class ChangeRun:
         self.job = run.job
         self.actor = f"pgsage:{names.job_name(self.job.id)}"
         self.suggestion: domain.Suggestion | None = None
+        # Why `begin` refused to start (reason, message), when a constraint said so.
+        self.refusal: tuple[str, str] | None = None
 
     async def load(self) -> domain.Suggestion | None:
         job = self.job
@@ -264,6 +285,8 @@ class ChangeRun:
                     conn,
                     audit.Entry(
                         actor=self.actor,
+                        actor_subject=self.actor,
+                        authenticated=True,
                         on_behalf_of=self.job.creator,
                         action=f"{kind.lower()}.intent",
                         resource=names.suggestion_name(s.job_id, s.id),
@@ -276,7 +299,12 @@ class ChangeRun:
                 )
                 return moved
 
-        return await self.d.write(f"job {self.job.id} begin", action)
+        try:
+            return await self.d.write(f"job {self.job.id} begin", action)
+        except errors.ChangeAlreadyApplied as exc:
+            # A twin got to APPLYING first (both jobs were created before either began).
+            self.refusal = (exc.reason, exc.message)
+            return None
 
     def request(self, s: domain.Suggestion) -> object:
         kind = mappers.ADVICE_KIND_BY_NAME[s.kind]
@@ -285,8 +313,17 @@ class ChangeRun:
                 target=s.target, kind=kind, sql=statement_of(s)
             )
         if self.job.kind == "ROLLBACK":
+            # The optimizer drops only the index this APPLY built (same OID and definition),
+            # and a drop's rollback recreates the definition the APPLY dropped.
+            creates = s.kind == "CREATE_INDEX"
             return optimizer_service_pb2.RollbackRequest(
-                target=s.target, kind=kind, rollback_sql=rollback_of(s)
+                target=s.target,
+                kind=kind,
+                rollback_sql=rollback_of(s),
+                expected_index_oid=(s.applied_index_oid or 0) if creates else 0,
+                expected_index_definition=(
+                    s.applied_index_definition if creates else s.dropped_index_definition
+                ),
             )
         details = suggestion_pb2.Suggestion.FromString(s.details or b"")
         return optimizer_service_pb2.BenchmarkRequest(
@@ -316,6 +353,8 @@ class ChangeRun:
         phase = optimizer_service_pb2.StatementExecution.Phase.Name(e.phase)
         entry = audit.Entry(
             actor=self.actor,
+            actor_subject=self.actor,
+            authenticated=True,
             on_behalf_of=self.job.creator,
             action="statement.execute",
             resource=names.suggestion_name(s.job_id, s.id),
@@ -376,14 +415,36 @@ class ChangeRun:
         done, failed = (
             ("APPLIED", "APPLY_FAILED") if kind == "APPLY" else ("ROLLED_BACK", "ROLLBACK_FAILED")
         )
-        await self.end(s, done if ok else failed, why)
+        record = self.applied(s, result) if kind == "APPLY" and ok else None
+        await self.end(s, done if ok else failed, why, record)
         return why
 
-    async def end(self, s: domain.Suggestion, to: str, reason: str) -> None:
+    def applied(
+        self, s: domain.Suggestion, result: optimizer_service_pb2.ChangeResult
+    ) -> tuple[object, ...] | None:
+        """What to remember of an APPLY for its ROLLBACK (`_RECORD_APPLIED`'s values).
+
+        A create that found the index already in place on the job's first attempt did not
+        build it (a DBA's index of that name and definition): nothing is recorded, so a
+        rollback refuses to drop it. On a later attempt (a takeover) it is the build of an
+        earlier attempt of this job."""
+        if s.kind == "CREATE_INDEX":
+            if result.already_in_place and self.job.attempt <= 1:
+                return None
+            return (s.id, s.job_id, result.index_oid or None, result.index_definition, None)
+        if not result.index_definition:
+            return None  # already gone: the definition recorded before (if any) stays
+        return (s.id, s.job_id, None, None, result.index_definition)
+
+    async def end(
+        self, s: domain.Suggestion, to: str, reason: str, record: tuple[object, ...] | None = None
+    ) -> None:
         current = ("APPLYING",) if self.job.kind == "APPLY" else ("ROLLING_BACK",)
 
         async def action(conn: Connection) -> None:
             async with conn.transaction():
+                if record is not None:
+                    await conn.execute(_RECORD_APPLIED, *record)
                 await move(
                     conn,
                     dataclasses.replace(s, state=current[0]),

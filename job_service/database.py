@@ -13,7 +13,9 @@ transaction: the hot paths are one guarded statement each); `transaction()` wrap
 statements in one transaction. Both translate driver errors once: connection-class failures
 become `DatabaseUnavailable` (and the broken connection leaves the pool), violations of named
 constraints become the domain error they mean; anything else propagates and is reported as
-INTERNAL at the edge.
+INTERNAL at the edge. A violated "one at a time" constraint is answered with what holds the
+place: the live change job or the applied twin is looked up, after the violation, on the
+same connection (`_named_conflict`), so the error names it.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ def _constraint_error(exc: BaseException) -> pgsage_errors.PgsageError | None:
     name = getattr(exc, "constraint_name", None)
     if name == "uq_suggestion_job_id_fingerprint":
         return errors.SuggestionAlreadyExists()
+    if name == _LIVE_JOB:
+        return errors.ChangeInProgress("this suggestion")
+    if name == _LIVE_TWIN:
+        return errors.ChangeAlreadyApplied()
     if name in ("fk_suggestion_job_id_job", "fk_job_event_job_id_job"):
         return pgsage_errors.NotFound(
             "the job does not exist (any more)",
@@ -113,6 +119,64 @@ def _constraint_error(exc: BaseException) -> pgsage_errors.PgsageError | None:
             metadata={"constraint": name},
         )
     return None
+
+
+_LIVE_JOB = "uq_job_suggestion_id_live"
+_LIVE_TWIN = "uq_suggestion_target_fingerprint_live"
+_KEY_SUGGESTION = re.compile(r"\(suggestion_id\)=\(([0-9a-f-]{36})\)")
+_KEY_TWIN = re.compile(r"\(target, fingerprint\)=\((.*), ([^,]*)\) already exists", re.S)
+_WHO_HOLDS_THE_JOB = """
+SELECT id, kind, state, request_id, suggestion_job_id, suggestion_id FROM job
+WHERE suggestion_id = $1::uuid AND kind IN ('BENCHMARK', 'APPLY', 'ROLLBACK')
+  AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
+LIMIT 1"""
+_WHO_HOLDS_THE_CHANGE = """
+SELECT s.job_id, s.id, s.state, s.target,
+       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id AND j.kind = 'APPLY'
+        ORDER BY j.create_time DESC LIMIT 1) AS apply_job
+FROM suggestion s
+WHERE s.target = $1 AND s.fingerprint = $2
+  AND s.state IN ('APPLYING', 'APPLIED', 'ROLLING_BACK', 'ROLLBACK_FAILED')
+LIMIT 1"""
+
+
+async def _named_conflict(conn: Connection, exc: BaseException) -> pgsage_errors.PgsageError | None:
+    """For a violated one-at-a-time constraint: the domain error naming what holds the place.
+
+    Runs after the violation on the same connection (its failed statement or transaction is
+    over by then); when the holder is gone meanwhile or the lookup fails, the error stays
+    unnamed rather than hiding the refusal.
+    """
+    name = getattr(exc, "constraint_name", None)
+    if name not in (_LIVE_JOB, _LIVE_TWIN) or conn.is_closed():
+        return None
+    detail = getattr(exc, "detail", None) or ""
+    try:
+        async with asyncio.timeout(3):
+            if name == _LIVE_JOB:
+                key = _KEY_SUGGESTION.search(detail)
+                row = key and await conn.fetchrow(_WHO_HOLDS_THE_JOB, key.group(1))
+                if row:
+                    return errors.ChangeInProgress(
+                        f"jobs/{row['suggestion_job_id']}/suggestions/{row['suggestion_id']}",
+                        job=f"jobs/{row['id']}",
+                        kind=row["kind"],
+                        state=row["state"],
+                        request_id=row["request_id"] or "",
+                    )
+            else:
+                key = _KEY_TWIN.search(detail)
+                row = key and await conn.fetchrow(_WHO_HOLDS_THE_CHANGE, *key.groups())
+                if row:
+                    return errors.ChangeAlreadyApplied(
+                        twin=f"jobs/{row['job_id']}/suggestions/{row['id']}",
+                        state=row["state"],
+                        target=row["target"],
+                        job=f"jobs/{row['apply_job']}" if row["apply_job"] else "",
+                    )
+    except (asyncpg.PostgresError, OSError, TimeoutError) as lookup:
+        log.warning("could not name the holder of %s: %s", name, describe(lookup))
+    return _constraint_error(exc)
 
 
 def translate(exc: BaseException) -> BaseException:
@@ -181,6 +245,10 @@ class Database:
                 except BaseException as exc:
                     if is_unavailable(exc) and not conn.is_closed():
                         conn.terminate()  # the pool replaces it on the next acquire
+                    if isinstance(exc, asyncpg.UniqueViolationError):
+                        named = await _named_conflict(conn, exc)
+                        if named is not None:
+                            raise named from exc
                     raise
         except pgsage_errors.PgsageError:
             raise
@@ -200,7 +268,10 @@ class Database:
             except pgsage_errors.PgsageError:
                 raise
             except Exception as exc:
-                translated = translate(exc)
+                named = None
+                if isinstance(exc, asyncpg.UniqueViolationError):
+                    named = await _named_conflict(conn, exc)  # the transaction is over
+                translated = named or translate(exc)
                 if translated is exc:
                     raise
                 raise translated from exc

@@ -496,11 +496,11 @@ class JobRun:
             return
         moved = await change.begin(s)
         if moved is None:
-            await self._fail(
-                code_pb2.FAILED_PRECONDITION,
+            reason, message = change.refusal or (
                 "INVALID_STATE_TRANSITION",
                 f"the suggestion changed since the job was created (it is {s.state} now)",
             )
+            await self._fail(code_pb2.FAILED_PRECONDITION, reason, message)
             return
         change.suggestion = moved
         self._call = change.call(change.request(moved))

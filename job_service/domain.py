@@ -126,6 +126,9 @@ class Suggestion:
     prior_decision: str = ""
     benchmarks: tuple[bytes, ...] = ()
     failure_reason: str = ""
+    applied_index_oid: int | None = None  # the index pgsage's APPLY built (its OID)
+    applied_index_definition: str = ""  # ... and its pg_get_indexdef
+    dropped_index_definition: str = ""  # the index pgsage's APPLY dropped
     # Who approved it (subject, display name): the two-person rule compares the subject.
     approver_subject: str | None = None
     approver_name: str | None = None

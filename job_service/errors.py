@@ -10,6 +10,8 @@ translated into them once, in `job_service.database`.
     │   ├── InvalidFilter             INVALID_FILTER        (field: filter)
     │   ├── InvalidPageToken          INVALID_PAGE_TOKEN    (field: page_token)
     │   ├── InvalidStatement          INVALID_STATEMENT     (field: suggestion.edited_sql)
+    │   │   (SQL a person writes is checked by pgsage.sqlcheck: StatementNotAllowed
+    │   │    INVALID_STATEMENT, QueryNotAllowed QUERY_NOT_ALLOWED, field job.queries[i])
     │   └── InvalidField              INVALID_FIELD / REQUIRED_FIELD_MISSING
     ├── Unauthenticated
     │   ├── CredentialsMissing        CREDENTIALS_MISSING
@@ -26,6 +28,10 @@ translated into them once, in `job_service.database`.
     │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
     ├── FailedPrecondition
     │   ├── InvalidStateTransition    INVALID_STATE_TRANSITION
+    │   ├── ChangeInProgress          INVALID_STATE_TRANSITION (names the live change job;
+    │   │                             constraint uq_job_suggestion_id_live)
+    │   ├── ChangeAlreadyApplied      INVALID_STATE_TRANSITION (names the twin suggestion;
+    │   │                             constraint uq_suggestion_target_fingerprint_live)
     │   └── JobNotDeletable           JOB_NOT_DELETABLE
     ├── Aborted
     │   └── EtagMismatch              ETAG_MISMATCH
@@ -116,6 +122,64 @@ class InvalidStateTransition(errors.FailedPrecondition):
         super().__init__(
             f"{message} ({why})" if why else message,
             metadata={"resource": resource, "state": state, "action": action},
+        )
+
+
+class ChangeInProgress(errors.FailedPrecondition):
+    """A change job cannot start: another one is live on the same suggestion.
+
+    `job` names the live one ('' when it could not be looked up); `request_id` is its
+    idempotency key (not shown to callers: CreateJob compares it with its own).
+    """
+
+    default_reason = "INVALID_STATE_TRANSITION"
+
+    def __init__(
+        self, suggestion: str, *, job: str = "", kind: str = "", state: str = "", request_id=""
+    ) -> None:
+        who = f"{kind} job {job}" if job else "another change job"
+        super().__init__(
+            f"cannot start a change job on {suggestion}: {who} is still {state or 'live'} "
+            "for it; wait until it ends",
+            metadata={
+                "resource": suggestion,
+                "constraint": "uq_job_suggestion_id_live",
+                **({"job": job} if job else {}),
+            },
+        )
+        self.job = job
+        self.request_id = request_id
+
+
+class ChangeAlreadyApplied(errors.FailedPrecondition):
+    """The same change (target, fingerprint) is already on the target as another suggestion.
+
+    `twin` names that suggestion and `job` the change job that put it there ('' when they
+    could not be looked up).
+    """
+
+    default_reason = "INVALID_STATE_TRANSITION"
+
+    def __init__(
+        self,
+        *,
+        suggestion: str = "",
+        twin: str = "",
+        state: str = "",
+        target: str = "",
+        job: str = "",
+    ) -> None:
+        what = f"apply {suggestion}" if suggestion else "apply this change"
+        where = f" {target!r}" if target else " the target"
+        held = f" as {twin} ({state}{f', by {job}' if job else ''})" if twin else ""
+        super().__init__(
+            f"cannot {what}: the same change is already on{where}{held}; roll that back first",
+            metadata={
+                "constraint": "uq_suggestion_target_fingerprint_live",
+                **({"resource": suggestion} if suggestion else {}),
+                **({"twin": twin} if twin else {}),
+                **({"job": job} if job else {}),
+            },
         )
 
 

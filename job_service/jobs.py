@@ -116,7 +116,9 @@ FROM ins"""
 async def create(conn: Connection, new: domain.NewJob) -> tuple[domain.Job, bool]:
     """Inserts a PENDING job (or returns the one with the same request id); one round trip.
 
-    Returns the job and whether this call created it.
+    Returns the job and whether this call created it. A second live change job on one
+    suggestion violates `uq_job_suggestion_id_live`: `errors.ChangeInProgress`, naming the
+    live one (translated by `job_service.database`).
     """
     row = await conn.fetchrow(
         _CREATE,
@@ -133,6 +135,12 @@ async def create(conn: Connection, new: domain.NewJob) -> tuple[domain.Job, bool
         new.creator,
     )
     return job_from_row(row), bool(row["inserted"])
+
+
+async def by_request_id(conn: Connection, request_id: str) -> domain.Job | None:
+    """The job a CreateJob with this idempotency key created, if any."""
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM job WHERE request_id = $1", request_id)
+    return None if row is None else job_from_row(row)
 
 
 async def get(conn: Connection, job_id: uuid.UUID) -> domain.Job:

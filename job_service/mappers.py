@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf import timestamp_pb2
 
 from job_service import audit, domain, errors, names
+from pgsage import sqlcheck
 from pgsage.jobs.v1 import access_pb2, audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2 as optimizer_advice_pb2
 from pgsage.optimizer.v1 import analysis_pb2 as optimizer_analysis_pb2
@@ -21,7 +22,7 @@ from pgsage.optimizer.v1 import optimizer_service_pb2
 MAX_REQUEST_ID = 128
 MAX_TARGET = 128
 MAX_QUERIES = 1000
-MAX_QUERY_LENGTH = 100_000
+MAX_QUERY_LENGTH = sqlcheck.MAX_QUERY_LENGTH
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -233,6 +234,9 @@ def _check_analysis(job: job_pb2.Job) -> None:
             raise errors.InvalidField(
                 f"job.queries[{i}]", f"each query is non-empty, at most {MAX_QUERY_LENGTH} chars"
             )
+    # Caller-supplied SQL reaches a target: only allowed workload queries, refused here,
+    # before the job is stored and long before any session opens.
+    sqlcheck.check_queries(job.queries, field="job.queries")
 
 
 _ENGINES = {

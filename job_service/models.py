@@ -57,6 +57,11 @@ SUGGESTION_STATES = (
     "ROLLBACK_FAILED",
 )
 SUGGESTION_KINDS = ("CREATE_INDEX", "DROP_UNUSED_INDEX", "DROP_DUPLICATE_INDEX")
+CHANGE_JOB_KINDS = ("BENCHMARK", "APPLY", "ROLLBACK")
+LIVE_JOB_STATES = ("PENDING", "RUNNING", "CANCELLING")
+LIVE_SUGGESTION_STATES = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
+"""A suggestion in one of these states has (or may have) its change on the target: its job
+is never deleted (the way back), and only one suggestion per (target, fingerprint) is in one."""
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -144,6 +149,15 @@ job = Table(
         "lease_expire_time",
         postgresql_where=text("state IN ('RUNNING', 'CANCELLING')"),
     ),
+    # One change at a time: at most one live BENCHMARK/APPLY/ROLLBACK job per suggestion.
+    Index(
+        "uq_job_suggestion_id_live",
+        "suggestion_id",
+        unique=True,
+        postgresql_where=text(
+            f"{_in('kind', CHANGE_JOB_KINDS)} AND {_in('state', LIVE_JOB_STATES)}"
+        ),
+    ),
 )
 
 job_event = Table(
@@ -186,6 +200,12 @@ suggestion = Table(
     # pgsage.jobs.v1.BenchmarkResult messages, newest first.
     Column("benchmarks", ARRAY(LargeBinary), nullable=False, server_default=text("'{}'")),
     Column("failure_reason", Text, nullable=False, server_default=""),
+    # What pgsage's APPLY did on the target: the index it built (OID and pg_get_indexdef;
+    # a ROLLBACK drops only that index), or the definition of the index it dropped (a
+    # ROLLBACK recreates exactly that).
+    Column("applied_index_oid", BigInteger, nullable=True),
+    Column("applied_index_definition", Text, nullable=False, server_default=""),
+    Column("dropped_index_definition", Text, nullable=False, server_default=""),
     # Who approved it (the principal's subject and display name), for the two-person rule;
     # NULL unless APPROVED (or later), cleared when an edit sends it back to PENDING.
     Column("approver_subject", Text, nullable=True),
@@ -212,10 +232,15 @@ suggestion = Table(
     ),
     # Prior decisions on the same change of a target.
     Index("ix_suggestion_target_fingerprint", "target", "fingerprint"),
+    # Two suggestions with one fingerprint are never both applied on a target.
+    Index(
+        "uq_suggestion_target_fingerprint_live",
+        "target",
+        "fingerprint",
+        unique=True,
+        postgresql_where=text(_in("state", LIVE_SUGGESTION_STATES)),
+    ),
 )
-
-LIVE_SUGGESTION_STATES = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
-"""A job owning a suggestion in one of these states is never deleted (its rollback path)."""
 
 # The audit trail: who changed which suggestion, and every statement a job ran on a target.
 # No foreign keys: audit rows outlive job expiry and DeleteJob.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -35,11 +36,11 @@ from job_service import (
     notifications,
     optimizer,
     pagination,
-    statements,
     suggestions,
 )
 from job_service.principals import Principal, Role
 from pgsage import errors as pgsage_errors
+from pgsage import sqlcheck
 from pgsage.jobs.v1 import (
     access_pb2,
     job_pb2,
@@ -91,7 +92,41 @@ class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer
         # A job on a suggestion is checked and audited with its creation, atomically; a
         # plain analysis is one statement (the hot path).
         scope = self._db.connection() if suggestion_ids is None else self._db.transaction()
+        try:
+            job, created = await self._create_job(scope, request, new, suggestion_ids, caller)
+        except errors.ChangeInProgress as exc:
+            # The same request raced itself: the job it made is the answer (idempotency
+            # comes before the one-change-at-a-time rule).
+            if not (new.request_id and exc.request_id == new.request_id):
+                raise
+            async with self._db.connection() as conn:
+                raced = await jobs.by_request_id(conn, new.request_id)
+            if raced is None:  # it ended and expired in between: nothing to return
+                raise
+            job, created = raced, False
+        if created:
+            log.info("created job %s (%s on %s)", job.id, job.kind, job.target)
+        return mappers.job_to_proto(job)
+
+    async def _create_job(
+        self,
+        scope: AbstractAsyncContextManager[database.Connection],
+        request: job_service_pb2.CreateJobRequest,
+        new: domain.NewJob,
+        suggestion_ids: tuple[uuid.UUID, uuid.UUID] | None,
+        caller: Principal,
+    ) -> tuple[domain.Job, bool]:
         async with scope as conn:
+            if suggestion_ids is not None and new.request_id:
+                # A retried request gets its job back, whatever happened to the suggestion
+                # meanwhile (the same request: same kind, target and suggestion).
+                existing = await jobs.by_request_id(conn, new.request_id)
+                if existing is not None and (
+                    existing.kind,
+                    existing.target,
+                    existing.suggestion_id,
+                ) == (new.kind, new.target, new.suggestion_id):
+                    return existing, False
             if suggestion_ids is not None:
                 acted_on = await self._suggestion(conn, caller, *suggestion_ids)
                 if acted_on.target != new.target:
@@ -116,9 +151,7 @@ class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer
                         detail=f"{new.kind} job {names.job_name(job.id)} created",
                     ),
                 )
-        if created:
-            log.info("created job %s (%s on %s)", job.id, job.kind, job.target)
-        return mappers.job_to_proto(job)
+        return job, created
 
     async def GetJob(
         self, request: job_service_pb2.GetJobRequest, context: grpc.aio.ServicerContext
@@ -509,7 +542,7 @@ class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer
         """The edit to store (None, None clears it) and its rollback."""
         if not text.strip():
             return None, None
-        edit = statements.check_edit(
+        edit = sqlcheck.check_edit(
             kind=current.kind,
             original_sql=current.sql,
             original_rollback_sql=current.rollback_sql,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from optimizer_service import costs, sqltext
+from optimizer_service import costs, redact, sqltext
 from optimizer_service.costs import CostModel
 from optimizer_service.model import (
     Advice,
@@ -34,8 +34,8 @@ def percent(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 4) if whole > 0 else 0.0
 
 
-def _plan_text(plan: Any, names: dict[str, str]) -> str:
-    text = json.dumps(plan, indent=1, sort_keys=True)
+def _plan_text(plan: Any, names: dict[str, str], show_values: bool) -> str:
+    text = json.dumps(plan if show_values else redact.plan(plan), indent=1, sort_keys=True)
     for engine_name, ours in names.items():
         text = text.replace(json.dumps(engine_name)[1:-1], ours)
     return text
@@ -95,8 +95,8 @@ async def for_creates(
             evidence.append(
                 Evidence(
                     query_id,
-                    _plan_text(before.plan, before_names),
-                    _plan_text(after.plan, after_names),
+                    _plan_text(before.plan, before_names, target.show_values),
+                    _plan_text(after.plan, after_names, target.show_values),
                 )
             )
         writes = model.write_rows.get(index.table, 0.0)

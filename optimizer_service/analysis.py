@@ -25,6 +25,7 @@ from optimizer_service import (
     drops,
     errors,
     explain,
+    guard,
     parameters,
     plans,
     pool,
@@ -62,8 +63,9 @@ SYSTEM_SCHEMAS = workloads.SYSTEM_SCHEMAS
 # prepared `$n` statements, and (where the role may) no pg_stat_statements entries for the
 # optimizer's own statements, so they do not pollute the workload of the next analysis.
 SESSION_SETUP = (
-    "SET plan_cache_mode = force_generic_plan; "
-    "DO $$ BEGIN SET pg_stat_statements.track = 'none'; "
+    "SET plan_cache_mode = force_generic_plan"
+    + targets.BATCH
+    + "DO $$ BEGIN SET pg_stat_statements.track = 'none'; "
     "EXCEPTION WHEN OTHERS THEN NULL; END $$"
 )
 
@@ -263,6 +265,12 @@ class Analysis:
                     1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id
                 )
                 continue
+            # Planning folds constants and estimates with stable functions: a query that
+            # could run a user's code is never planned.
+            unsafe = await guard.check_query(conn, query.text)
+            if unsafe:
+                await self.insight(2, "QUERY_NOT_PLANNED", f"not planned: {unsafe}", query.query_id)
+                continue
             count = workloads.param_count(query.text)
             mode, sql = ParamMode.LITERAL, query.text
             if count:
@@ -288,7 +296,7 @@ class Analysis:
                 await self.insight(
                     2,
                     "QUERY_NOT_PLANNABLE",
-                    "the query could not be planned: " + errors.scrub(str(exc)),
+                    "the query could not be planned: " + errors.from_target(exc, "plan"),
                     query.query_id,
                 )
                 continue

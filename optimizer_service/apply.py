@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import asyncpg
 from google.protobuf import duration_pb2
 
-from optimizer_service import changes, ddl, errors, targets
+from optimizer_service import changes, ddl, errors, guard, sqltext, targets
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
@@ -84,7 +85,7 @@ async def apply(settings: Settings, request: pb.ApplyRequest, emit: ddl.Emit) ->
     kind = _kind(request.kind)
     t = timeouts(target, request)
     change = await changes.prepare(settings, target, request.sql, kind, field="sql")
-    await _carry_out(settings, target, change, t, emit)
+    await _carry_out(settings, target, change, t, emit, Expected())
 
 
 async def rollback(settings: Settings, request: pb.RollbackRequest, emit: ddl.Emit) -> None:
@@ -100,10 +101,44 @@ async def rollback(settings: Settings, request: pb.RollbackRequest, emit: ddl.Em
         if kind in DROP_KINDS
         else Kind.UNSPECIFIED
     )
-    change = await changes.prepare(
-        settings, target, request.rollback_sql, expected, field="rollback_sql"
+    sql, field = request.rollback_sql, "rollback_sql"
+    if expected == Kind.CREATE_INDEX and request.expected_index_definition:
+        # Undoing a drop recreates exactly the definition the Apply dropped.
+        sql = sqltext.concurrent_indexdef(request.expected_index_definition)
+        field = "expected_index_definition"
+    change = await changes.prepare(settings, target, sql, expected, field=field)
+    must = Expected(
+        request.expected_index_oid, request.expected_index_definition, undoing_create=True
     )
-    await _carry_out(settings, target, change, t, emit)
+    await _carry_out(settings, target, change, t, emit, must if kind == Kind.CREATE_INDEX else None)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the index a rollback drops must be: the one pgsage's Apply built."""
+
+    oid: int = 0
+    definition: str = ""
+    undoing_create: bool = False
+
+    def check(self, index: str, state: ddl.IndexState) -> None:
+        """FAILED_PRECONDITION (nothing runs) unless `state` is the index Apply built."""
+        if not self.undoing_create:
+            return
+        why = ""
+        if not self.oid or not self.definition:
+            why = "no APPLY of pgsage recorded building it (no OID and definition given)"
+        elif state.oid != self.oid:
+            why = f"it is not the index pgsage built (OID {state.oid}, not {self.oid})"
+        elif state.definition != self.definition:
+            why = "its definition is not the one pgsage built"
+        if why:
+            raise pgsage_errors.FailedPrecondition(
+                f"index {pgsage_errors.cap(index, 80)} is not dropped: {why}; drop it "
+                "yourself if that is intended",
+                reason="INDEX_NOT_BUILT_BY_PGSAGE",
+                metadata={"index": index, "expected_oid": self.oid, "found_oid": state.oid},
+            )
 
 
 async def _carry_out(
@@ -112,20 +147,26 @@ async def _carry_out(
     change: changes.Change,
     t: ddl.Timeouts,
     emit: ddl.Emit,
+    expected: Expected | None,
 ) -> None:
     where = target.name
     if change.absent:
         log.info("index %s already gone on %s; nothing to drop", change.index, where)
         emit(ddl.change_result(change.index, ddl.ABSENT, already=True))
         return
-    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+    async with targets.session(
+        target, connect_timeout=settings.connect_timeout_seconds, read_only=False
+    ) as conn:
         state = await ddl.index_state(conn, change.schema, change.index)
         if state.exists and state.table != change.table:
             raise errors.IndexNameTaken(change.index, change.table)
         creating = change.action == changes.Action.CREATE
         valid = state.exists and state.valid
-        if creating and valid and changes.differs(state.definition, change.sql):
+        if creating and valid and guard.body(state.definition) != change.resolved:
             raise errors.IndexNameTaken(change.index, change.table)
+        if not creating and state.exists and expected is not None:
+            expected.check(f"{change.schema}.{change.index}", state)
+        dropped = state.definition if not creating else ""
         if creating and state.exists and state.valid:
             emit(ddl.change_result(change.index, state, already=True))
             return
@@ -160,7 +201,7 @@ async def _carry_out(
             )
             raise
         state = await ddl.index_state(conn, change.schema, change.index)
-        emit(ddl.change_result(change.index, state))
+        emit(ddl.change_result(change.index, state, dropped=dropped))
 
 
 async def _building(
@@ -187,7 +228,9 @@ async def _clean_after_cancel(
 ) -> None:
     """After a cancel: stop the session that ran the statement, then drop an invalid index."""
     log.warning("%s on %s cancelled; cleaning up", change.index, target.name)
-    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+    async with targets.session(
+        target, connect_timeout=settings.connect_timeout_seconds, read_only=False
+    ) as conn:
         await ddl.stop_backend(conn, pid)
         state = await ddl.drop_invalid(conn, emit, target.name, change.schema, change.index, t)
         emit(ddl.change_result(change.index, state))

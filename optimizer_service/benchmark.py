@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -31,7 +32,7 @@ import pglast
 from pglast import ast
 from pglast.stream import RawStream
 
-from optimizer_service import changes, ddl, errors, measure, sandbox, sqltext, targets
+from optimizer_service import changes, ddl, errors, guard, measure, sandbox, sqltext, targets
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from optimizer_service.streams import progress
@@ -117,7 +118,9 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
     conn = await targets.connect(place.config, connect_timeout=settings.connect_timeout_seconds)
     pid = conn.get_server_pid()
     try:
-        result = await _measure_all(conn, emit, place, change, request, runs, built)
+        result = await _measure_all(
+            conn, emit, place, change, request, runs, built, target.show_values
+        )
     except asyncpg.PostgresError as exc:
         raise ddl.failure(exc, "benchmark", place.where) from None
     finally:
@@ -127,6 +130,18 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
         )
     emit(progress("done", 100, "benchmark finished"))
     emit(result)
+
+
+@contextlib.asynccontextmanager
+async def _writable(conn: asyncpg.Connection, emit: ddl.Emit, where: str) -> AsyncIterator[None]:
+    """The measuring session is read-only but while pgsage's own build (the scratch copy,
+    the benchmarked index) runs; the caller's queries never run in this window."""
+    await ddl.run(conn, emit, where, "SET default_transaction_read_only = off")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+            await conn.execute("SET default_transaction_read_only = on")
 
 
 def _build_sql(change: changes.Change, name: str, place: Place) -> str:
@@ -191,6 +206,7 @@ async def _measure_all(
     request: pb.BenchmarkRequest,
     runs: int,
     built: str,
+    show_values: bool,
 ) -> pb.BenchmarkResult:
     where = place.where
     texts = [q.text for q in request.queries]
@@ -208,7 +224,7 @@ async def _measure_all(
         else:
             subject = Subject(place.scratch, await _copied_index(conn, change, place.scratch), "")
     prepared = [
-        await measure.prepare(conn, emit, where, q, t)
+        await measure.prepare(conn, emit, where, q, t, place.scratch)
         for q, t in zip(request.queries, texts, strict=True)
     ]
     dropping = change.action == changes.Action.DROP
@@ -216,14 +232,15 @@ async def _measure_all(
     size = 0
     if subject.build_sql:
         emit(progress("build", 50, f"building {subject.name}"))
-        await ddl.run(conn, emit, where, subject.build_sql)
+        async with _writable(conn, emit, where):
+            await ddl.run(conn, emit, where, subject.build_sql)
     size = int(
         await conn.fetchval("SELECT pg_relation_size(to_regclass($1))", subject.qualified) or 0
     )
     await _side(
         conn, emit, where, prepared, runs, subject, "after", subject.qualified if dropping else None
     )
-    queries = [measure.query_result(p) for p in prepared]
+    queries = [measure.query_result(p, show_values) for p in prepared]
     return pb.BenchmarkResult(
         environment=environment,
         queries=queries,
@@ -272,9 +289,24 @@ async def _copy(
         with contextlib.suppress(pglast.parser.ParseError):
             names += sandbox.relation_names(text)
     mapping = await sandbox.resolve(conn, list(dict.fromkeys(names)))
-    await sandbox.copy_sample(
-        conn, emit, place.where, place.scratch, list(dict.fromkeys(mapping.values())), place.percent
-    )
+    runs_user_code = await guard.check_copy(conn, list(dict.fromkeys(mapping.values())))
+    if runs_user_code:
+        raise pgsage_errors.FailedPrecondition(
+            f"a sampled copy on target {place.where} would run code of the target's users "
+            f"while it is filled: {pgsage_errors.cap(runs_user_code, 200)}; benchmark on a "
+            "sandbox target instead",
+            reason="SAMPLE_RUNS_USER_CODE",
+            metadata={"target": place.where},
+        )
+    async with _writable(conn, emit, place.where):
+        await sandbox.copy_sample(
+            conn,
+            emit,
+            place.where,
+            place.scratch,
+            list(dict.fromkeys(mapping.values())),
+            place.percent,
+        )
     await ddl.run(
         conn,
         emit,
@@ -308,7 +340,7 @@ async def _cleanup(
     except BaseException:  # `close` already terminated it; the cleanup goes on
         conn.terminate()
     async with targets.session(
-        place.config, connect_timeout=settings.connect_timeout_seconds
+        place.config, connect_timeout=settings.connect_timeout_seconds, read_only=False
     ) as clean:
         await ddl.stop_backend(clean, pid)
         if place.scratch is not None:

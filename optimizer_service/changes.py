@@ -10,10 +10,10 @@ retried or taken-over call must be able to find its own work already done:
   caller then looks at pg_index: valid means done, invalid means drop and rebuild);
 - a `DROP INDEX CONCURRENTLY` of an index that no longer exists is accepted as already done.
 
-One check is stricter than an edit-time one: an index about to be built may call only
-built-in (pg_catalog) functions and operators (PostgreSQL itself insists they are
-IMMUTABLE), since a user function marked IMMUTABLE could still do anything while the build
-evaluates it on every row.
+`IF NOT EXISTS` is refused (an index of that name that is already there, a DBA's say, would
+count as built); an index may run only built-in immutable routines, as the target's catalog
+resolves them (`guard.check_index`), since a user function marked IMMUTABLE could do
+anything while the build evaluates it on every row.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pglast
 from pglast import ast, enums
 from pglast.stream import RawStream
 
-from optimizer_service import errors, sqltext, sqlwalk, targets, validation
+from optimizer_service import errors, sqltext, targets, validation
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
@@ -49,6 +49,7 @@ class Change:
     sql: str  # the normalised statement that will run
     undo_sql: str
     absent: bool = False  # a drop whose index is already gone
+    resolved: str = ""  # a create: the index as the catalog resolves it (`guard.body`)
 
 
 def _one(sql: str) -> ast.Node | None:
@@ -77,94 +78,15 @@ async def _validate(
         target=target.name, sql=sql, expected_kind=advice_pb2.AdviceKind.ValueType(expected)
     )
     try:
-        return await validation.validate(settings, request)
+        return await validation.validate(settings, request, existing_ok=True)
     except errors.InvalidStatement as exc:
         raise errors.InvalidStatement(exc.message, field=field) from None
-
-
-# True when a name (in the given schema, or on the search path) is unknown or belongs to
-# anything outside pg_catalog. Volatility is PostgreSQL's own check: it refuses an index
-# whose resolved function is not IMMUTABLE before it evaluates anything (and an overload
-# that is not immutable, such as date_trunc on timestamptz, must not refuse one that is).
-_BAD_FUNCTION = """
-SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog')
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE p.proname = $1 AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
-"""
-_BAD_OPERATOR = """
-SELECT count(*) = 0 OR bool_or(n.nspname <> 'pg_catalog')
-FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-WHERE o.oprname = $1 AND n.nspname = ANY(COALESCE($2::text[], current_schemas(true)::text[]))
-"""
-
-
-def _routines(stmt: ast.IndexStmt) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
-    """The functions and operators the index's expressions and predicate call."""
-    funcs: set[tuple[str, ...]] = set()
-    ops: set[tuple[str, ...]] = set()
-    exprs = [e.expr for e in stmt.indexParams or () if e.expr is not None]
-    for node in sqlwalk.nodes([*exprs, stmt.whereClause]):
-        if isinstance(node, ast.FuncCall) and node.funcname:
-            funcs.add(tuple(p.sval for p in node.funcname))
-        if isinstance(node, ast.A_Expr) and node.name:
-            ops.add(tuple(p.sval for p in node.name))
-    return funcs, ops
-
-
-async def _builtin_only(
-    settings: Settings, target: TargetConfig, stmt: ast.IndexStmt, field: str
-) -> None:
-    """Refuses an index whose expressions call anything but built-in immutable routines.
-
-    An index build evaluates its expressions on every row; a user-defined function, even
-    one marked IMMUTABLE, could do anything there. Built-in (pg_catalog) ones cannot.
-    """
-    funcs, ops = _routines(stmt)
-    if not funcs and not ops:
-        return
-    checks = [(_BAD_FUNCTION, "function", name) for name in sorted(funcs)]
-    checks += [(_BAD_OPERATOR, "operator", name) for name in sorted(ops)]
-    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
-        for query, what, name in checks:
-            if await conn.fetchval(query, name[-1], list(name[:-1]) or None):
-                raise errors.InvalidStatement(
-                    f"{what} {pgsage_errors.cap('.'.join(name), 100)} is not built in "
-                    f"(pg_catalog); an index may only use built-in {what}s",
-                    field=field,
-                )
 
 
 async def _absent_index(settings: Settings, target: TargetConfig, parts: list[str]) -> bool:
     name = ".".join(sqltext.quote_ident(p) for p in parts)
     async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
         return bool(await conn.fetchval("SELECT to_regclass($1) IS NULL", name))
-
-
-def _plain_shape(sql: str) -> tuple[object, ...] | None:
-    """Access method, key and INCLUDE columns and predicate of an index statement made of
-    plain columns only; None when it has expressions (their rendering may differ)."""
-    stmt = _one(sql)
-    if not isinstance(stmt, ast.IndexStmt):
-        return None
-    params = [*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())]
-    if any(p.expr is not None for p in params):
-        return None
-    return (
-        stmt.accessMethod,
-        tuple(p.name for p in stmt.indexParams or ()),
-        tuple(p.name for p in stmt.indexIncludingParams or ()),
-        stmt.whereClause is None,
-    )
-
-
-def differs(indexdef: str, sql: str) -> bool:
-    """Whether an existing index (pg_get_indexdef) is surely not what `sql` would build.
-
-    Only indexes of plain columns are compared; for expressions the answer is False, since
-    PostgreSQL may render an expression differently (casts) from how it was written.
-    """
-    existing, wanted = _plain_shape(indexdef), _plain_shape(sql)
-    return existing is not None and wanted is not None and existing != wanted
 
 
 async def prepare(
@@ -174,10 +96,6 @@ async def prepare(
     if not sql.strip():
         raise pgsage_errors.InvalidArgument(field, f"{field} is required")
     stmt = _one(sql)
-    probe = sql
-    if isinstance(stmt, ast.IndexStmt) and stmt.idxname and stmt.concurrent:
-        stmt.if_not_exists = True  # an existing index is judged from pg_index, not refused
-        probe = RawStream()(stmt)
     parts = _plain_drop(stmt) if stmt is not None else None
     if parts is not None and await _absent_index(settings, target, parts):
         schema = parts[0] if len(parts) == 2 else ""
@@ -190,13 +108,11 @@ async def prepare(
             undo_sql="",
             absent=True,
         )
-    checked = await _validate(settings, target, probe, expected, field)
+    checked = await _validate(settings, target, sql, expected, field)
     schema = checked.table.split(".", 1)[0]
     if checked.kind == Kind.CREATE_INDEX:
         normal = _one(checked.normalized_sql)
-        assert isinstance(normal, ast.IndexStmt)
-        await _builtin_only(settings, target, normal, field)
-        normal.if_not_exists = False  # the catalog check decides, the build must really build
+        assert isinstance(normal, ast.IndexStmt) and not normal.if_not_exists
         return Change(
             Action.CREATE,
             schema,
@@ -204,6 +120,7 @@ async def prepare(
             checked.index_name,
             RawStream()(normal),
             checked.rollback_sql,
+            resolved=checked.resolved_definition,
         )
     return Change(
         Action.DROP,

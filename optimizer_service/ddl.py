@@ -50,6 +50,7 @@ class IndexState:
     size_bytes: int
     table: str  # schema.table it is on, empty when it does not exist
     definition: str = ""  # pg_get_indexdef
+    oid: int = 0
 
 
 ABSENT = IndexState(exists=False, valid=False, size_bytes=0, table="")
@@ -75,13 +76,7 @@ def label(sql: str) -> str:
 
 def failure(exc: asyncpg.PostgresError, sql: str, where: str) -> pgsage_errors.PgsageError:
     """The domain error for a statement PostgreSQL refused or cut short."""
-    cause = errors.scrub(str(exc))
-    code = getattr(exc, "sqlstate", "")
-    if code == LOCK_NOT_AVAILABLE:
-        return errors.LockTimeout(label(sql), where, cause)
-    if code == QUERY_CANCELED and "statement timeout" in cause:
-        return errors.StatementTimeout(label(sql), where, cause)
-    return errors.StatementFailed(label(sql), where, cause)
+    return errors.from_driver(exc, label(sql), where)
 
 
 async def run(
@@ -103,7 +98,7 @@ async def run(
     try:
         result = await (call or conn.execute)(sql)
     except asyncpg.PostgresError as exc:
-        emit(statement(where, text, Phase.FAILED, errors.scrub(str(exc))))
+        emit(statement(where, text, Phase.FAILED, errors.from_target(exc, label(text))))
         raise
     except asyncio.CancelledError:
         emit(statement(where, text, Phase.FAILED, "cancelled by the caller"))
@@ -122,7 +117,7 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     """Whether index `schema.name` exists, is valid, its size and its table."""
     row = await conn.fetchrow(
         """
-        SELECT ix.indisvalid AS valid, pg_relation_size(c.oid) AS size,
+        SELECT c.oid::bigint AS oid, ix.indisvalid AS valid, pg_relation_size(c.oid) AS size,
                tn.nspname || '.' || t.relname AS table, pg_get_indexdef(c.oid) AS def
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -136,16 +131,23 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     )
     if row is None:
         return ABSENT
-    return IndexState(True, bool(row["valid"]), int(row["size"]), row["table"], row["def"])
+    return IndexState(
+        True, bool(row["valid"]), int(row["size"]), row["table"], row["def"], int(row["oid"])
+    )
 
 
-def change_result(name: str, state: IndexState, *, already: bool = False) -> pb.ChangeResult:
+def change_result(
+    name: str, state: IndexState, *, already: bool = False, dropped: str = ""
+) -> pb.ChangeResult:
+    """What the catalog holds now; `dropped` is the definition of an index just dropped."""
     return pb.ChangeResult(
         index_name=name,
         index_exists=state.exists,
         index_valid=state.valid,
         index_size_bytes=state.size_bytes,
         already_in_place=already,
+        index_oid=state.oid if state.exists else 0,
+        index_definition=state.definition if state.exists else dropped,
     )
 
 
@@ -167,7 +169,13 @@ async def drop_invalid(
         await set_timeouts(conn, emit, where, wait)
         await run(conn, emit, where, sqltext.drop_sql(schema, name))
     except asyncpg.PostgresError as exc:
-        log.warning("invalid index %s.%s on %s not dropped: %s", schema, name, where, exc)
+        log.warning(
+            "invalid index %s.%s on %s not dropped: %s",
+            schema,
+            name,
+            where,
+            errors.from_target(exc),
+        )
     return await index_state(conn, schema, name)
 
 
@@ -184,8 +192,9 @@ async def finish(work: Awaitable[object], what: str) -> None:
             continue
         except Exception:
             break
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("%s did not finish: %s", what, errors.scrub(str(task.exception())))
+    failed = None if task.cancelled() else task.exception()
+    if failed is not None:
+        log.warning("%s did not finish: %s", what, errors.from_target(failed, what))
 
 
 async def stop_backend(conn: asyncpg.Connection, pid: int, rounds: int = 50) -> None:

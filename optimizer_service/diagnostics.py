@@ -1,7 +1,10 @@
 """What each target can do and whether it is reachable: ListTargets and GetDiagnostics.
 
-Checks run concurrently, each within the connect timeout; reasons are scrubbed and never
-carry a DSN or password.
+Checks run concurrently, each within its own short budget (`target_check_seconds`), so a
+slow or hostile target (one that accepts a connection and never speaks) hurts only its own
+entry: it is reported unreachable, "not answering since <when>", with what the last good
+check learnt about it (`Checker` remembers), and every other target is listed as usual.
+Reasons are scrubbed and never carry a DSN or password.
 """
 
 from __future__ import annotations
@@ -32,13 +35,19 @@ class Probe:
     checked: datetime
 
 
-async def probe(target: TargetConfig, connect_timeout: float) -> Probe:
-    """Connects to `target` once and reads its capabilities."""
+async def _check(target: TargetConfig, connect_timeout: float) -> targets.Capabilities:
+    async with targets.session(target, connect_timeout=connect_timeout) as conn:
+        return await targets.capabilities(conn)
+
+
+async def probe(target: TargetConfig, budget: float) -> Probe:
+    """Connects to `target` once and reads its capabilities, within `budget` seconds."""
     started = time.monotonic()
     try:
-        async with targets.session(target, connect_timeout=connect_timeout) as conn:
-            caps = await asyncio.wait_for(targets.capabilities(conn), timeout=connect_timeout)
+        caps = await asyncio.wait_for(_check(target, budget), timeout=budget)
         reason = ""
+    except TimeoutError:
+        caps, reason = None, f"no answer within {budget:g} s"
     except errors.TargetUnavailable as exc:
         caps, reason = None, exc.metadata.get("cause", "unreachable")
     except Exception as exc:
@@ -46,12 +55,42 @@ async def probe(target: TargetConfig, connect_timeout: float) -> Probe:
     return Probe(target, caps, reason, time.monotonic() - started, datetime.now(UTC))
 
 
-async def probe_all(settings: Settings) -> list[Probe]:
-    return list(
-        await asyncio.gather(
-            *(probe(t, settings.connect_timeout_seconds) for t in settings.targets)
+@dataclass
+class Known:
+    """What earlier checks of one target learnt: its last capabilities, and since when it
+    has not answered (None while it answers)."""
+
+    caps: targets.Capabilities | None = None
+    failing_since: datetime | None = None
+
+
+class Checker:
+    """Checks every target in parallel, each within its budget, and remembers the last
+    good answer of each (owned by the servicer, so it lives as long as the server)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.known: dict[str, Known] = {}
+
+    async def probe_all(self) -> list[Probe]:
+        budget = min(self.settings.target_check_seconds, self.settings.connect_timeout_seconds)
+        probes = await asyncio.gather(*(probe(t, budget) for t in self.settings.targets))
+        return [self._remember(p) for p in probes]
+
+    def _remember(self, p: Probe) -> Probe:
+        known = self.known.setdefault(p.target.name, Known())
+        if p.caps is not None:
+            known.caps, known.failing_since = p.caps, None
+            return p
+        known.failing_since = known.failing_since or p.checked
+        since = known.failing_since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return Probe(
+            p.target, None, f"not answering since {since}: {p.reason}", p.seconds, p.checked
         )
-    )
+
+    def last_known(self, name: str) -> targets.Capabilities | None:
+        known = self.known.get(name)
+        return known.caps if known else None
 
 
 def engine_of(p: Probe) -> pb.WhatIfEngine:
@@ -60,28 +99,29 @@ def engine_of(p: Probe) -> pb.WhatIfEngine:
     return _ENGINES[p.target.what_if_engine]
 
 
-async def list_targets(settings: Settings) -> list[pb.Target]:
+async def list_targets(checker: Checker) -> list[pb.Target]:
     result = []
-    for p in await probe_all(settings):
+    for p in await checker.probe_all():
+        caps = p.caps or checker.last_known(p.target.name)  # what is known, when it is not
         result.append(
             pb.Target(
                 name=p.target.name,
                 apply_allowed=p.target.apply_allowed,
-                what_if_engine=engine_of(p),
+                what_if_engine=engine_of(Probe(p.target, caps, p.reason, p.seconds, p.checked)),
                 reachable=p.caps is not None,
                 unreachable_reason=p.reason,
-                server_version=p.caps.server_version if p.caps else "",
-                pg_stat_statements=bool(p.caps and p.caps.pg_stat_statements),
-                hypopg_version=p.caps.hypopg_version if p.caps else "",
+                server_version=caps.server_version if caps else "",
+                pg_stat_statements=bool(caps and caps.pg_stat_statements),
+                hypopg_version=caps.hypopg_version if caps else "",
                 sandbox=p.target.sandbox or "",
             )
         )
     return result
 
 
-async def dependencies(settings: Settings) -> list[pb.Dependency]:
+async def dependencies(checker: Checker) -> list[pb.Dependency]:
     result = []
-    for p in await probe_all(settings):
+    for p in await checker.probe_all():
         checked = timestamp_pb2.Timestamp()
         checked.FromDatetime(p.checked)
         latency = duration_pb2.Duration()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from optimizer_service import errors, explain, plans, sqltext, targets
+from optimizer_service import errors, explain, plans, redact, sqltext, targets
 from optimizer_service.catalog import ExistingIndex
 from optimizer_service.model import (
     Advice,
@@ -122,7 +122,10 @@ class DropFinder:
                     )
                 )
                 if len(evidence) < 3:
-                    evidence.append(Evidence(stmt.query_id, _dump(stmt.plan), _dump(plan)))
+                    shown = self.target.show_values
+                    evidence.append(
+                        Evidence(stmt.query_id, _dump(stmt.plan, shown), _dump(plan, shown))
+                    )
             if after > before * WORSE:
                 worse.append(stmt.query_id)
         if worse:
@@ -146,13 +149,15 @@ class DropFinder:
             return Check(check.verified, check.how or how, check.impacts, check.evidence)
         if self.engine_name == "transactional":
             name = f"{sqltext.quote_ident(index.table.schema)}.{sqltext.quote_ident(index.name)}"
-            await self.conn.execute("BEGIN")
+            await self.conn.execute("BEGIN READ WRITE")  # always rolled back
             try:
                 await self.conn.execute(f"DROP INDEX {name}")
                 check = await self._replan(index)
             except asyncpg.PostgresError as exc:
                 return Check(
-                    False, "unverified: the rolled-back DROP failed: " + errors.scrub(str(exc))
+                    False,
+                    "unverified: the rolled-back DROP failed: "
+                    + errors.from_target(exc, "rolled-back drop"),
                 )
             finally:
                 await self.conn.execute("ROLLBACK")
@@ -259,5 +264,5 @@ def _window_confidence(reset: datetime | None) -> tuple[float, str]:
     return 0.8, f"in the {days:.0f} days since the statistics were reset"
 
 
-def _dump(plan: object) -> str:
-    return json.dumps(plan, indent=1, sort_keys=True)
+def _dump(plan: object, show_values: bool) -> str:
+    return json.dumps(plan if show_values else redact.plan(plan), indent=1, sort_keys=True)

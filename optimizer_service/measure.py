@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from optimizer_service import ddl, errors, regression, samples
+from optimizer_service import ddl, errors, guard, redact, regression, samples, sandbox
 from optimizer_service import workload as workloads
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
@@ -32,6 +32,7 @@ class Prepared:
 
     query: analysis_pb2.WorkloadQuery
     sql: str = ""
+    text: str = ""  # the statement as given, with its `$n` (what is reported, never values)
     kind: str = ""
     values: tuple[str, ...] = ()
     skipped: str = ""
@@ -40,19 +41,39 @@ class Prepared:
 
 
 async def prepare(
-    conn: asyncpg.Connection, emit: ddl.Emit, where: str, query: Any, text: str
+    conn: asyncpg.Connection,
+    emit: ddl.Emit,
+    where: str,
+    query: Any,
+    text: str,
+    scratch: str | None = None,
 ) -> Prepared:
-    """`text` (already rewritten for where it runs) with its `$n` values drawn."""
+    """`text` (already rewritten for where it runs) with its `$n` values drawn.
+
+    Never measured: a query that could run a user's code (`guard.check_query`), and on a
+    scratch copy a write that still names a relation outside it (it would write to the
+    target itself; rolled back, but a sequence or a function's effect is not)."""
     kind = workloads.statement_kind(text)
     if kind not in MEASURED:
         return Prepared(query, skipped=f"not measured: a {kind} statement")
+    unsafe = await guard.check_query(conn, text, measured=True)
+    if unsafe:
+        return Prepared(query, skipped=f"not measured: {unsafe}")
+    if scratch is not None and kind != "select":
+        outside = [n for n in sandbox.relation_names(text) if not n.startswith(f"{scratch}.")]
+        if outside:
+            return Prepared(
+                query, skipped="not measured: a write to a relation that was not copied"
+            )
     try:
         values, sql = await samples.draw(conn, emit, where, text)
     except samples.NoValue as exc:
         return Prepared(query, skipped=str(exc))
     except asyncpg.PostgresError as exc:
-        return Prepared(query, skipped=f"no parameter values: {errors.scrub(str(exc))}")
-    return Prepared(query, sql=sql, kind=kind, values=tuple(values))
+        return Prepared(
+            query, skipped=f"no parameter values: {errors.from_target(exc, 'draw values')}"
+        )
+    return Prepared(query, sql=sql, text=text, kind=kind, values=tuple(values))
 
 
 def uses(node: object, index: str) -> bool:
@@ -79,8 +100,11 @@ async def measure(
     given, is the qualified index to drop inside each run's transaction.
     """
     explain = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.sql}"
-    begin = "BEGIN READ ONLY" if p.kind == "select" and drop is None else "BEGIN"
-    steps = [begin, *([f"DROP INDEX {drop}"] if drop else []), explain, "ROLLBACK"]
+    reported = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {p.text or p.sql}"
+    # Writes (and a drop's DROP INDEX) run only on a sandbox or a scratch copy, in a
+    # transaction that is always rolled back; every other run is READ ONLY.
+    begin = "BEGIN READ ONLY" if p.kind == "select" and drop is None else "BEGIN READ WRITE"
+    steps = [begin, *([f"DROP INDEX {drop}"] if drop else []), reported, "ROLLBACK"]
     plans: list[dict[str, Any]] = []
     for n in range(runs + 1):
         await conn.execute(begin)
@@ -91,7 +115,7 @@ async def measure(
                 conn, emit, where, explain, call=conn.fetchval, shown="; ".join(steps)
             )
         except asyncpg.PostgresError as exc:
-            return f"failed: {errors.scrub(str(exc))}"
+            return f"failed: {errors.from_target(exc, 'measure')}"
         finally:
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
                 await conn.execute("ROLLBACK")
@@ -118,16 +142,19 @@ def _stats(m: pb.Measurement) -> regression.Stats:
     return regression.Stats(m.median_ms, m.spread_ms, m.min_ms, m.max_ms, m.runs)
 
 
-def query_result(p: Prepared) -> pb.QueryBenchmark:
-    """The proto of one query's benchmark, with its regression flag."""
+def query_result(p: Prepared, show_values: bool = False) -> pb.QueryBenchmark:
+    """The proto of one query's benchmark, with its regression flag; drawn values and the
+    constants of its plans are redacted unless the target lets them be shown."""
     q = pb.QueryBenchmark(
         query_id=p.query.query_id or workloads.text_id(p.query.text),
         text=p.query.text,
-        parameter_values=list(p.values),
+        parameter_values=redact.values(p.values, show_values),
         skipped_reason=p.skipped,
     )
     if not p.skipped and p.before is not None and p.after is not None:
         q.before.CopyFrom(p.before)
         q.after.CopyFrom(p.after)
+        q.before.plan = redact.plan_json(p.before.plan, show_values)
+        q.after.plan = redact.plan_json(p.after.plan, show_values)
         q.regression = regression.regressed(_stats(p.before), _stats(p.after))
     return q

@@ -52,8 +52,10 @@ async def _random_value(
         if not has:
             continue
         quoted = sqltext.quote_ident(col)
+        # format('%s') calls the type's output function itself: a `::text` could be a
+        # user's CAST (with a function of theirs) on the target.
         sql = (
-            f"SELECT {quoted}::text FROM {name} WHERE {quoted} IS NOT NULL "  # noqa: S608 - quoted identifiers
+            f"SELECT format('%s', {quoted}) FROM {name} WHERE {quoted} IS NOT NULL "  # noqa: S608 - quoted identifiers
             "ORDER BY random() LIMIT 1"
         )
         await conn.execute(f"SELECT setseed({SEED})")

@@ -27,6 +27,9 @@ from optimizer_service import (
     targets,
     validation,
 )
+from optimizer_service import (
+    errors as target_errors,
+)
 from optimizer_service import workload as workloads
 from optimizer_service.model import Progress, Workload
 from optimizer_service.progress import Tracker
@@ -48,6 +51,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pools = pool.Pools(settings, setup=analysis.SESSION_SETUP)
+        self.checker = diagnostics.Checker(settings)
 
     async def close(self) -> None:
         """Closes the idle analysis sessions of every target."""
@@ -87,49 +91,51 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             finally:
                 await queue.put(_DONE)
 
-        log.info("analysis of target %s started", req.target.name)
-        task = asyncio.create_task(work())
-        loop = asyncio.get_running_loop()
-        try:
-            last_tick = loop.time()
-            while True:
-                wait = max(0.0, last_tick + TICK_SECONDS - loop.time())
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=wait)
-                except TimeoutError:
-                    event = None
-                if event is _DONE:
-                    break
-                if event is not None and not isinstance(event, Progress):
-                    yield mappers.event_to_proto(event)
-                    # Crash and cancel tests widen the window between two events here.
-                    await failpoints.hit("optimizer_between_events")
-                if loop.time() - last_tick >= TICK_SECONDS:
-                    last_tick = loop.time()
-                    yield mappers.event_to_proto(tracker.snapshot())
-            await task  # re-raises what the analysis failed with
-            log.info("analysis of target %s finished", req.target.name)
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                log.info("analysis of target %s cancelled", req.target.name)
+        with target_errors.translated("Analyze", req.target.name):
+            log.info("analysis of target %s started", req.target.name)
+            task = asyncio.create_task(work())
+            loop = asyncio.get_running_loop()
+            try:
+                last_tick = loop.time()
+                while True:
+                    wait = max(0.0, last_tick + TICK_SECONDS - loop.time())
+                    try:
+                        event = await asyncio.wait_for(queue.get(), timeout=wait)
+                    except TimeoutError:
+                        event = None
+                    if event is _DONE:
+                        break
+                    if event is not None and not isinstance(event, Progress):
+                        yield mappers.event_to_proto(event)
+                        # Crash and cancel tests widen the window between two events here.
+                        await failpoints.hit("optimizer_between_events")
+                    if loop.time() - last_tick >= TICK_SECONDS:
+                        last_tick = loop.time()
+                        yield mappers.event_to_proto(tracker.snapshot())
+                await task  # re-raises what the analysis failed with
+                log.info("analysis of target %s finished", req.target.name)
+            finally:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+                    log.info("analysis of target %s cancelled", req.target.name)
 
     async def ListTargets(
         self, request: pb.ListTargetsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTargetsResponse:
-        return pb.ListTargetsResponse(targets=await diagnostics.list_targets(self.settings))
+        return pb.ListTargetsResponse(targets=await diagnostics.list_targets(self.checker))
 
     async def GetDiagnostics(
         self, request: pb.GetDiagnosticsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDiagnosticsResponse:
-        return pb.GetDiagnosticsResponse(dependencies=await diagnostics.dependencies(self.settings))
+        return pb.GetDiagnosticsResponse(dependencies=await diagnostics.dependencies(self.checker))
 
     async def ValidateStatement(
         self, request: pb.ValidateStatementRequest, context: grpc.aio.ServicerContext
     ) -> pb.ValidateStatementResponse:
-        return await validation.validate(self.settings, request)
+        with target_errors.translated("ValidateStatement", request.target):
+            return await validation.validate(self.settings, request)
 
     async def Benchmark(
         self, request: pb.BenchmarkRequest, context: grpc.aio.ServicerContext
@@ -140,8 +146,9 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 pb.BenchmarkResponse,
             )
         ) as events:
-            async for event in events:
-                yield event
+            with target_errors.translated("Benchmark", request.target):
+                async for event in events:
+                    yield event
 
     async def Apply(
         self, request: pb.ApplyRequest, context: grpc.aio.ServicerContext
@@ -149,8 +156,9 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
         async with contextlib.aclosing(
             streams.relay(lambda emit: apply.apply(self.settings, request, emit), pb.ApplyResponse)
         ) as events:
-            async for event in events:
-                yield event
+            with target_errors.translated("Apply", request.target):
+                async for event in events:
+                    yield event
 
     async def Rollback(
         self, request: pb.RollbackRequest, context: grpc.aio.ServicerContext
@@ -160,5 +168,6 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 lambda emit: apply.rollback(self.settings, request, emit), pb.RollbackResponse
             )
         ) as events:
-            async for event in events:
-                yield event
+            with target_errors.translated("Rollback", request.target):
+                async for event in events:
+                    yield event

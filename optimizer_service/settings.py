@@ -20,6 +20,9 @@ Environment variables carry the prefix `PGSAGE_OPTIMIZER_`:
   opening one costs the target a backend start (and TLS), several times a cheap analysis
 - `SESSION_IDLE_SECONDS` (default 60): an idle pooled session is closed after this long, so
   a quiet optimizer holds no target connections
+- `TARGET_CHECK_SECONDS` (default 2): the time ListTargets and GetDiagnostics give each
+  target (in parallel); one that does not answer in time is reported "not answering since
+  ..." with what was last known of it, and never delays or empties the others
 
 A target, in TOML::
 
@@ -37,6 +40,9 @@ A target, in TOML::
                                        # the touched tables into a scratch schema on this
                                        # target (opt-in; it reads and writes on the target)
     sample_percent = 10.0              # the sample's size, in percent of each table
+    show_values = false                # whether data values (a benchmark's drawn parameter
+                                       # values, the constants plans show) may be returned;
+                                       # otherwise each is `<redacted>` and never leaves
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ class TargetConfig(BaseModel):
     sandbox: str | None = None
     benchmark_sampling: bool = False
     sample_percent: float = Field(default=10.0, gt=0, le=100)
+    show_values: bool = False
 
     @field_validator("name")
     @classmethod
@@ -99,6 +106,7 @@ class Settings(BaseSettings):
     connect_timeout_seconds: float = 5.0
     session_pool_size: int = Field(default=16, ge=0)
     session_idle_seconds: float = Field(default=60.0, gt=0)
+    target_check_seconds: float = Field(default=2.0, gt=0)
     # Mutual TLS (see the module docstring). Unset: plaintext, on loopback only.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

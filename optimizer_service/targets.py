@@ -9,6 +9,13 @@ when opened (`connect(setup=...)`) and reset in one round trip before they are k
 `application_name=pgsage-optimizer` and a pooled idle one `pgsage-optimizer (idle)`, so an
 operator (and the tests) can tell them apart. Connection failures become
 `TargetUnavailable` naming the target and a scrubbed cause (never the DSN).
+
+Every session is read-only by default (`default_transaction_read_only = on`): only the calls
+that must write ask for a writable one (`read_only=False`: Apply, Rollback, a benchmark's
+build), and the transactional what-if engine opens its always-rolled-back transaction with
+`BEGIN READ WRITE`. Every statement the optimizer sends starts with `MARKER` (the
+`MarkedConnection` adds it), so pg_stat_statements entries of pgsage's own statements are
+recognised and never become the workload of an analysis.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -28,6 +36,7 @@ from optimizer_service.settings import Settings, TargetConfig
 
 log = logging.getLogger(__name__)
 
+MARKER = "/* pgsage */"
 APPLICATION_NAME = "pgsage-optimizer"
 IDLE_APPLICATION_NAME = "pgsage-optimizer (idle)"
 _MARK_WORKING = "SELECT set_config('application_name', 'pgsage-optimizer', false)"
@@ -38,6 +47,40 @@ _CHECK_CLIENT = """
 SELECT set_config('client_connection_check_interval', '100', false)
 FROM pg_settings WHERE name = 'client_connection_check_interval'
   AND (setting::int = 0 OR setting::int > 100)"""
+
+
+BATCH = f"; {MARKER} "  # joins the statements of a simple-query batch, each one marked
+
+
+def mark(query: str) -> str:
+    """`query` with the marker in front (a batch's later statements are marked by joining
+    them with `BATCH`; the text itself is never rewritten)."""
+    return query if query.startswith(MARKER) else f"{MARKER} {query}"
+
+
+class MarkedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that marks every statement it sends (`mark`)."""
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await super().execute(mark(query), *args, **kwargs)
+
+    async def executemany(self, command: str, args: Any, **kwargs: Any) -> Any:
+        return await super().executemany(mark(command), args, **kwargs)
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await super().fetch(mark(query), *args, **kwargs)
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await super().fetchrow(mark(query), *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await super().fetchval(mark(query), *args, **kwargs)
+
+    async def prepare(self, query: str, **kwargs: Any) -> Any:
+        return await super().prepare(mark(query), **kwargs)
+
+    def cursor(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return super().cursor(mark(query), *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -78,24 +121,29 @@ def cause_of(target: TargetConfig, exc: BaseException) -> str:
         return "connection refused" + (f" at {where[1]}:{where[2]}" if where else "")
     if isinstance(exc, socket.gaierror):
         return "the host name could not be resolved"
+    if isinstance(exc, asyncpg.PostgresError):  # its text may echo values: SQLSTATE only
+        return errors.from_target(exc, f"connect to {target.name}")
     text = str(exc) or type(exc).__name__
     return errors.scrub(text, _password(target))
 
 
 async def connect(
-    target: TargetConfig, *, connect_timeout: float, setup: str = ""
+    target: TargetConfig, *, connect_timeout: float, setup: str = "", read_only: bool = True
 ) -> asyncpg.Connection:
     """Opens the optimizer's own session on `target`, or raises TargetUnavailable.
 
     `setup` (simple-query statements) runs once on the new session, in the same round trip
-    as the session settings of every connection."""
+    as the session settings of every connection. The session is read-only unless
+    `read_only=False`."""
     try:
         conn = await asyncpg.connect(
             dsn=target.dsn.get_secret_value(),
             timeout=connect_timeout,
             statement_cache_size=0,
+            connection_class=MarkedConnection,
             server_settings={
                 "application_name": APPLICATION_NAME,
+                "default_transaction_read_only": "on" if read_only else "off",
                 "statement_timeout": str(target.statement_timeout_ms),
                 "lock_timeout": str(target.lock_timeout_ms),
                 "idle_in_transaction_session_timeout": str(
@@ -114,7 +162,7 @@ async def connect(
             statements.insert(0, _CHECK_CLIENT)
         if statements:
             try:
-                await conn.execute("; ".join(statements), timeout=connect_timeout)
+                await conn.execute(BATCH.join(statements), timeout=connect_timeout)
             except BaseException:
                 conn.terminate()
                 raise
@@ -141,10 +189,11 @@ async def close(conn: asyncpg.Connection) -> None:
 
 @contextlib.asynccontextmanager
 async def session(
-    target: TargetConfig, *, connect_timeout: float
+    target: TargetConfig, *, connect_timeout: float, read_only: bool = True
 ) -> AsyncIterator[asyncpg.Connection]:
-    """One session on `target` for the duration of the block, always closed after it."""
-    conn = await connect(target, connect_timeout=connect_timeout)
+    """One session on `target` for the duration of the block, always closed after it
+    (read-only unless `read_only=False`)."""
+    conn = await connect(target, connect_timeout=connect_timeout, read_only=read_only)
     try:
         yield conn
     finally:
@@ -196,4 +245,4 @@ def idle_reset_sql(caps: Capabilities) -> str:
         if caps.hypopg_can_hide:
             statements.append("SELECT hypopg_unhide_all_indexes()")
     statements.append(_MARK_IDLE)
-    return "; ".join(statements)
+    return mark(BATCH.join(statements))

@@ -1,7 +1,9 @@
 """ValidateStatement: an edited statement checked against the target before anyone runs it.
 
 Allowed: one `CREATE INDEX CONCURRENTLY` (expressions, partial, INCLUDE fine; no UNIQUE,
-no TABLESPACE) on an existing table whose columns exist, or one `DROP INDEX CONCURRENTLY`
+no TABLESPACE, no IF NOT EXISTS) on an existing table whose columns exist, running only
+built-in immutable functions, operators, casts, types, collations and operator classes as
+the target's catalog resolves them (`guard.check_index`), or one `DROP INDEX CONCURRENTLY`
 of an existing index that backs no primary key, unique or other constraint. The answer
 carries the statement normalised (schema-qualified, named) and the SQL that undoes it.
 """
@@ -13,9 +15,9 @@ import pglast
 from pglast import ast, enums
 from pglast.stream import RawStream
 
-from optimizer_service import errors, sqltext, targets
+from optimizer_service import errors, guard, sqltext, targets
 from optimizer_service.model import IndexDef, Kind, Table
-from optimizer_service.settings import Settings
+from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
 from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
@@ -115,8 +117,17 @@ async def _table(conn: asyncpg.Connection, rel: ast.RangeVar) -> tuple[Table, se
 
 
 async def _create(
-    conn: asyncpg.Connection, stmt: ast.IndexStmt, expected_table: str
+    conn: asyncpg.Connection,
+    stmt: ast.IndexStmt,
+    expected_table: str,
+    target: TargetConfig,
+    existing_ok: bool,
 ) -> pb.ValidateStatementResponse:
+    if stmt.if_not_exists:
+        raise errors.InvalidStatement(
+            "IF NOT EXISTS is not allowed: an index of that name that is already there would "
+            "count as built (and a rollback could drop it); name the index to create"
+        )
     if not stmt.concurrent:
         raise errors.InvalidStatement("use CREATE INDEX CONCURRENTLY (it does not block writes)")
     if stmt.unique or stmt.primary or stmt.isconstraint:
@@ -138,6 +149,13 @@ async def _create(
     for elem in (*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())):
         called |= _functions_in(elem.expr)
     await _check_immutable(conn, called)
+    resolved = await guard.check_index(
+        conn,
+        stmt,
+        table,
+        lock_timeout_ms=target.lock_timeout_ms,
+        statement_timeout_ms=target.statement_timeout_ms,
+    )
     if not stmt.idxname:
         keys = [e.name or "expr" for e in stmt.indexParams or ()]
         stmt.idxname = sqltext.index_name(IndexDef(table, tuple(keys)))
@@ -145,7 +163,7 @@ async def _create(
         "SELECT to_regclass($1) IS NOT NULL",
         f"{sqltext.quote_ident(table.schema)}.{sqltext.quote_ident(stmt.idxname)}",
     )
-    if exists and not stmt.if_not_exists:
+    if exists and not existing_ok:
         raise errors.InvalidStatement(
             f"an index named {stmt.idxname} already exists in {table.schema}"
         )
@@ -157,6 +175,7 @@ async def _create(
         index_name=stmt.idxname,
         normalized_sql=RawStream()(stmt),
         rollback_sql=sqltext.drop_sql(table.schema, stmt.idxname),
+        resolved_definition=resolved,
     )
 
 
@@ -214,8 +233,10 @@ def _check_table(table: Table, expected: str) -> None:
 
 
 async def validate(
-    settings: Settings, request: pb.ValidateStatementRequest
+    settings: Settings, request: pb.ValidateStatementRequest, *, existing_ok: bool = False
 ) -> pb.ValidateStatementResponse:
+    """Checks one edited statement (see the module doc). `existing_ok`: an index of that
+    name that exists already is no refusal (Apply judges it from pg_index)."""
     if not request.target:
         raise pgsage_errors.InvalidArgument("target", "target is required")
     target = targets.resolve(settings, request.target)
@@ -235,5 +256,5 @@ async def validate(
         raise errors.InvalidStatement("expected a DROP INDEX CONCURRENTLY statement")
     async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
         if isinstance(stmt, ast.IndexStmt):
-            return await _create(conn, stmt, request.expected_table)
+            return await _create(conn, stmt, request.expected_table, target, existing_ok)
         return await _drop(conn, stmt, expected, request.expected_table)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from optimizer_service import explain, sqltext
+from optimizer_service import errors, explain, sqltext
 from optimizer_service.model import IndexDef, Table
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class HypoPGEngine:
                 "SELECT indexrelid, indexname FROM hypopg_create_index($1)", sql
             )
         except asyncpg.PostgresError as exc:
-            raise WhatIfError(str(exc)) from exc
+            raise WhatIfError(errors.from_target(exc, "hypopg_create_index")) from exc
         self.live[index] = (row["indexrelid"], row["indexname"])
         self.by_name[row["indexname"]] = index
 
@@ -148,7 +148,7 @@ class TransactionalEngine:
         self._open = False
 
     async def begin(self) -> None:
-        await self.conn.execute("BEGIN")
+        await self.conn.execute("BEGIN READ WRITE")  # the session default is read-only
         self._open = True
 
     async def _build(self, index: IndexDef) -> None:
@@ -160,8 +160,8 @@ class TransactionalEngine:
             await self.conn.execute(sqltext.create_sql(index, concurrently=False, name=name))
         except asyncpg.PostgresError as exc:
             await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_build")
-            self.failed[index] = str(exc)
-            raise WhatIfError(str(exc)) from exc
+            self.failed[index] = errors.from_target(exc, "what-if build")
+            raise WhatIfError(self.failed[index]) from exc
         await self.conn.execute("RELEASE SAVEPOINT pgsage_build")
         self.built[index] = name
         self.by_name[name] = index

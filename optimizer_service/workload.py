@@ -1,7 +1,8 @@
 """The workload an analysis works on: pg_stat_statements, the request, or a replay.
 
 pg_stat_statements gives the top statements by total execution time, weighted by calls,
-over the window since its statistics were last reset. Queries given in a request get a
+over the window since its statistics were last reset; pgsage's own statements (they all
+carry `MARKER`, see `targets`) are never part of it. Queries given in a request get a
 stable id (a hash of their text) and weight 1 unless they say otherwise. A replay (a retried
 job sending back the workload of its first attempt) is used exactly as given, so the same
 workload gives the same advice in the same order.
@@ -16,6 +17,7 @@ import asyncpg
 import pglast
 from pglast import ast
 
+from optimizer_service import targets
 from optimizer_service.model import Query, Source, Window, Workload
 
 TOP_SQL = """
@@ -24,6 +26,7 @@ FROM pg_stat_statements s
 JOIN pg_database d ON d.oid = s.dbid
 WHERE d.datname = current_database()
   AND s.calls > 0
+  AND strpos(s.query, $2) = 0
   AND s.query !~* '^\\s*(explain|prepare|deallocate|set|show|begin|commit|rollback)'
   AND s.query !~* '^\\s*(vacuum|analyze|create|drop|alter|select\\s+hypopg)'
 ORDER BY s.total_exec_time DESC, s.queryid
@@ -146,7 +149,7 @@ async def stats_window_start(conn: asyncpg.Connection) -> datetime | None:
 
 async def from_pg_stat_statements(conn: asyncpg.Connection, limit: int) -> Workload:
     """The top `limit` statements of this database by total time, weighted by calls."""
-    rows = await conn.fetch(TOP_SQL, limit)
+    rows = await conn.fetch(TOP_SQL, limit, targets.MARKER)
     queries = tuple(
         Query(
             query_id=r["query_id"],

@@ -2,7 +2,10 @@
 
 Servers: `ErrorInterceptor` turns a `pgsage.errors.PgsageError` raised by any handler into
 a status carrying a `google.rpc.Status` with `ErrorInfo` (in `grpc-status-details-bin`);
-any other exception is logged and answered as INTERNAL with a generic message.
+any other exception is logged and answered as INTERNAL with a generic message. It also
+decodes each request itself (grpc would decode it before any handler, and answer a
+malformed one UNKNOWN with a traceback in the log): bytes that are not the method's request
+message are INVALID_ARGUMENT (MALFORMED_REQUEST), logged in one line.
 
 Clients: `status_of(error)` reads that status back from an `AioRpcError`.
 """
@@ -55,19 +58,38 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        decode = handler.request_deserializer
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                _wrap_unary(method, handler.unary_unary, decode),
+                request_deserializer=None,  # the wrapper decodes (see the module doc)
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                _wrap_stream(method, handler.unary_stream, decode),
+                request_deserializer=None,
                 response_serializer=handler.response_serializer,
             )
         return handler
+
+
+Decode = Callable[[bytes], Any] | None
+
+
+def _decoded(method: str, decode: Decode, raw: Any) -> Any:
+    """The request message of `raw` bytes, or INVALID_ARGUMENT when they are not one."""
+    if decode is None or not isinstance(raw, bytes):
+        return raw
+    try:
+        return decode(raw)
+    except Exception as exc:  # DecodeError, or anything a decoder raises on bad bytes
+        log.warning("malformed request to %s: %s", method, type(exc).__name__)
+        raise errors.InvalidArgument(
+            "request",
+            "the request is not a valid protobuf message of this method",
+            reason="MALFORMED_REQUEST",
+        ) from None
 
 
 def nul_field(message: Message, prefix: str = "") -> str | None:
@@ -111,9 +133,12 @@ def _check_request(request: Any) -> None:
         )
 
 
-def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
-    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+def _wrap_unary(
+    method: str, behavior: Callable[..., Any], decode: Decode = None
+) -> Callable[..., Any]:
+    async def wrapper(raw: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            request = _decoded(method, decode, raw)
             _check_request(request)
             return await behavior(request, context)
         except errors.PgsageError as exc:
@@ -126,13 +151,16 @@ def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]
     return wrapper
 
 
-def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_stream(
+    method: str, behavior: Callable[..., Any], decode: Decode = None
+) -> Callable[..., Any]:
     if not inspect.isasyncgenfunction(behavior):
         # A handler that writes with `context.write()` (the stock health Watch, say).
-        return _wrap_unary(method, behavior)
+        return _wrap_unary(method, behavior, decode)
 
-    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def wrapper(raw: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            request = _decoded(method, decode, raw)
             _check_request(request)
             async for response in behavior(request, context):
                 yield response

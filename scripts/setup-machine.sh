@@ -46,3 +46,8 @@ if [ -f gateway/ui/package.json ]; then
   fi
   (cd gateway/ui && npm run build --silent)
 fi
+
+# The test OpenID provider (oidc-provider) for the gateway's sign-in tests.
+if [ ! -d tests/oidc/node_modules ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules ]; then
+  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+fi

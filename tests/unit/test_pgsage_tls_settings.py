@@ -45,7 +45,14 @@ def test_the_job_service_binds_beyond_loopback_only_with_an_issuer():
 def test_the_gateway_binds_beyond_loopback_only_with_sign_in():
     with pytest.raises(tls.SettingsError, match="PGSAGE_GATEWAY_OIDC_ISSUER"):
         GatewaySettings(host="0.0.0.0")
-    assert GatewaySettings(host="0.0.0.0", oidc_issuer="https://id.example.com").host
+    signed_in = GatewaySettings(
+        host="0.0.0.0",
+        oidc_issuer="https://id.example.com",
+        oidc_client_id="pgsage",
+        public_url="https://pgsage.example.com",
+        session_secret="s" * 32,
+    )
+    assert signed_in.host == "0.0.0.0"
 
 
 def test_the_optimizer_needs_mutual_tls_beyond_loopback_and_for_an_allow_list():

@@ -96,18 +96,20 @@ class ValidateStatementRequest(_message.Message):
     def __init__(self, target: _Optional[str] = ..., sql: _Optional[str] = ..., expected_kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., expected_table: _Optional[str] = ...) -> None: ...
 
 class ValidateStatementResponse(_message.Message):
-    __slots__ = ("kind", "table", "index_name", "normalized_sql", "rollback_sql")
+    __slots__ = ("kind", "table", "index_name", "normalized_sql", "rollback_sql", "resolved_definition")
     KIND_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     NORMALIZED_SQL_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_SQL_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     kind: _advice_pb2.AdviceKind
     table: str
     index_name: str
     normalized_sql: str
     rollback_sql: str
-    def __init__(self, kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., table: _Optional[str] = ..., index_name: _Optional[str] = ..., normalized_sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ...) -> None: ...
+    resolved_definition: str
+    def __init__(self, kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., table: _Optional[str] = ..., index_name: _Optional[str] = ..., normalized_sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ..., resolved_definition: _Optional[str] = ...) -> None: ...
 
 class StatementExecution(_message.Message):
     __slots__ = ("target", "sql", "phase", "error", "time")
@@ -230,18 +232,22 @@ class ApplyRequest(_message.Message):
     def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., sql: _Optional[str] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., statement_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ChangeResult(_message.Message):
-    __slots__ = ("index_name", "index_exists", "index_valid", "index_size_bytes", "already_in_place")
+    __slots__ = ("index_name", "index_exists", "index_valid", "index_size_bytes", "already_in_place", "index_oid", "index_definition")
     INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_EXISTS_FIELD_NUMBER: _ClassVar[int]
     INDEX_VALID_FIELD_NUMBER: _ClassVar[int]
     INDEX_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     ALREADY_IN_PLACE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_OID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     index_name: str
     index_exists: bool
     index_valid: bool
     index_size_bytes: int
     already_in_place: bool
-    def __init__(self, index_name: _Optional[str] = ..., index_exists: _Optional[bool] = ..., index_valid: _Optional[bool] = ..., index_size_bytes: _Optional[int] = ..., already_in_place: _Optional[bool] = ...) -> None: ...
+    index_oid: int
+    index_definition: str
+    def __init__(self, index_name: _Optional[str] = ..., index_exists: _Optional[bool] = ..., index_valid: _Optional[bool] = ..., index_size_bytes: _Optional[int] = ..., already_in_place: _Optional[bool] = ..., index_oid: _Optional[int] = ..., index_definition: _Optional[str] = ...) -> None: ...
 
 class ApplyResponse(_message.Message):
     __slots__ = ("progress", "statement", "result")
@@ -254,18 +260,22 @@ class ApplyResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[_analysis_pb2.Progress, _Mapping]] = ..., statement: _Optional[_Union[StatementExecution, _Mapping]] = ..., result: _Optional[_Union[ChangeResult, _Mapping]] = ...) -> None: ...
 
 class RollbackRequest(_message.Message):
-    __slots__ = ("target", "kind", "rollback_sql", "lock_timeout", "statement_timeout")
+    __slots__ = ("target", "kind", "rollback_sql", "lock_timeout", "statement_timeout", "expected_index_oid", "expected_index_definition")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_SQL_FIELD_NUMBER: _ClassVar[int]
     LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     STATEMENT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_INDEX_OID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_INDEX_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     target: str
     kind: _advice_pb2.AdviceKind
     rollback_sql: str
     lock_timeout: _duration_pb2.Duration
     statement_timeout: _duration_pb2.Duration
-    def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., rollback_sql: _Optional[str] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., statement_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    expected_index_oid: int
+    expected_index_definition: str
+    def __init__(self, target: _Optional[str] = ..., kind: _Optional[_Union[_advice_pb2.AdviceKind, str]] = ..., rollback_sql: _Optional[str] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., statement_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., expected_index_oid: _Optional[int] = ..., expected_index_definition: _Optional[str] = ...) -> None: ...
 
 class RollbackResponse(_message.Message):
     __slots__ = ("progress", "statement", "result")

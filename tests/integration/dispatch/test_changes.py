@@ -181,6 +181,8 @@ async def test_injected_sql_in_an_edit_never_runs(cluster):
             "CREATE INDEX CONCURRENTLY x ON public.invoice (status); DROP TABLE public.invoice",
             "DROP TABLE public.invoice",
             "CREATE INDEX CONCURRENTLY x ON public.invoice ((pg_terminate_backend(1)::int))",
+            # an index that is already there (a DBA's) would count as built, then be dropped
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS invoice_pkey ON public.invoice (status)",
         ):
             try:
                 await stub.UpdateSuggestion(
@@ -369,3 +371,82 @@ async def test_an_apply_broken_on_its_last_attempt_says_why_on_the_suggestion(cl
     assert "the optimizer went away" in final.failure_reason, final.failure_reason
     # Nothing was built: the proxy broke before the real Apply ran.
     assert not [name for name, _ in await catalog(cluster.target_dsn) if "account_id" in name]
+
+
+async def _stored(cluster, name: str) -> asyncpg.Record:
+    """What the job store remembers of the APPLY of suggestion `name`."""
+    conn = await cluster.store_conn()
+    try:
+        return await conn.fetchrow(
+            "SELECT applied_index_oid, applied_index_definition FROM suggestion WHERE id = $1",
+            name.rsplit("/", 1)[-1],
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_rollback_drops_only_the_index_its_apply_built(cluster):
+    _, js = await start(cluster)
+    before = await catalog(cluster.target_dsn)
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        s = await approved_create_index(stub, js.address)
+        index = s.sql.split()[3]  # CREATE INDEX CONCURRENTLY <name> ON ...
+
+        # A DBA builds that very index (same name, same definition) before the APPLY runs.
+        target = await asyncpg.connect(cluster.target_dsn)
+        try:
+            await target.execute(s.sql)
+            dba_oid = await target.fetchval("SELECT to_regclass($1)::oid", f"public.{index}")
+            applied_job = await run_change(stub, js.address, Job.APPLY, s.name)
+            assert applied_job.state == Job.SUCCEEDED, applied_job
+            # Found in place on the first attempt: not pgsage's build, nothing recorded.
+            stored = await _stored(cluster, s.name)
+            assert stored["applied_index_oid"] is None and not stored["applied_index_definition"]
+
+            rolled_job = await run_change(stub, js.address, Job.ROLLBACK, s.name)
+            assert rolled_job.state == Job.FAILED, rolled_job
+            rolled = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+            assert rolled.state == Suggestion.ROLLBACK_FAILED
+            assert index in rolled.failure_reason and "not dropped" in rolled.failure_reason
+            assert (
+                await target.fetchval("SELECT to_regclass($1)::oid", f"public.{index}") == dba_oid
+            )
+
+            # Once the DBA's index is gone the rollback has nothing to do; a new APPLY builds
+            # pgsage's own index and records it ...
+            await target.execute(f"DROP INDEX public.{index}")
+            rolled_job = await run_change(stub, js.address, Job.ROLLBACK, s.name)
+            assert rolled_job.state == Job.SUCCEEDED, rolled_job
+            applied_job = await run_change(stub, js.address, Job.APPLY, s.name)
+            assert applied_job.state == Job.SUCCEEDED, applied_job
+            built = await target.fetchrow(
+                "SELECT c.oid, pg_get_indexdef(c.oid) AS def FROM pg_class c "
+                "WHERE c.oid = to_regclass($1)",
+                f"public.{index}",
+            )
+            stored = await _stored(cluster, s.name)
+            assert stored["applied_index_oid"] == built["oid"]
+            assert stored["applied_index_definition"] == built["def"]
+            # ... and its ROLLBACK drops exactly that one.
+            rolled_job = await run_change(stub, js.address, Job.ROLLBACK, s.name)
+            assert rolled_job.state == Job.SUCCEEDED, rolled_job
+            assert await catalog(cluster.target_dsn) == before
+        finally:
+            await target.execute(f"DROP INDEX IF EXISTS public.{index}")
+            await target.close()
+
+
+async def test_malformed_protobuf_to_the_job_service_is_invalid_argument(cluster):
+    _, js = await start(cluster)
+    garbage = b"\x0a\xff\xff\xff\xff\x0f\x01"  # a length past the end of the message
+    async with grpc.aio.insecure_channel(js.address) as channel:
+        for method in ("GetJob", "CreateJob"):
+            call = channel.unary_unary(f"/pgsage.jobs.v1.JobService/{method}")
+            try:
+                await call(garbage, timeout=10)
+                raise AssertionError(f"{method} accepted bytes that are no message")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, exc)
+                assert rpc.reason_of(exc) == "MALFORMED_REQUEST"
+    assert "Traceback" not in js.log_path.read_text()

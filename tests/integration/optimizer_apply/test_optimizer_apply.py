@@ -39,6 +39,15 @@ OWNER_INDEX = "CREATE INDEX CONCURRENTLY pgsage_items_owner ON public.items (own
 OWNER_UNDO = "DROP INDEX CONCURRENTLY IF EXISTS public.pgsage_items_owner"
 
 
+def built(result: pb.ChangeResult) -> dict[str, object]:
+    """The Rollback fields naming the index an Apply reported building."""
+    assert result.index_oid and result.index_definition
+    return {
+        "expected_index_oid": result.index_oid,
+        "expected_index_definition": result.index_definition,
+    }
+
+
 def ms(value: int) -> duration_pb2.Duration:
     d = duration_pb2.Duration()
     d.FromMilliseconds(value)
@@ -100,20 +109,28 @@ async def test_apply_then_rollback_leaves_the_catalog_exactly_as_it_was(stub, da
         stub.Apply(pb.ApplyRequest(target="live", kind=CREATE, sql=OWNER_INDEX))
     )
     assert error is None and statements(events) == []
-    [result] = results(events, pb.ChangeResult)
-    assert result.already_in_place and result.index_exists and result.index_valid
+    [again] = results(events, pb.ChangeResult)
+    assert again.already_in_place and again.index_exists and again.index_valid
+    assert (again.index_oid, again.index_definition) == (
+        result.index_oid,
+        result.index_definition,
+    )
 
     events, error = await collect(
-        stub.Rollback(pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=OWNER_UNDO))
+        stub.Rollback(
+            pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=OWNER_UNDO, **built(result))
+        )
     )
     assert error is None
     assert OWNER_UNDO in statements(events, SUCCEEDED)
-    [result] = results(events, pb.ChangeResult)
-    assert not result.index_exists and not result.already_in_place
+    [gone] = results(events, pb.ChangeResult)
+    assert not gone.index_exists and not gone.already_in_place
     assert await catalog(dsn_for(database)) == before
 
     events, error = await collect(
-        stub.Rollback(pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=OWNER_UNDO))
+        stub.Rollback(
+            pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=OWNER_UNDO, **built(result))
+        )
     )
     assert error is None and statements(events) == []
     assert results(events, pb.ChangeResult)[0].already_in_place
@@ -248,15 +265,17 @@ async def test_an_invalid_index_left_earlier_is_dropped_and_built_again(stub, da
     )
     [result] = results(events, pb.ChangeResult)
     assert result.index_exists and result.index_valid and not result.already_in_place
-    await collect(
+    _, error = await collect(
         stub.Rollback(
             pb.RollbackRequest(
                 target="live",
                 kind=CREATE,
                 rollback_sql="DROP INDEX CONCURRENTLY IF EXISTS public.pgsage_items_price",
+                **built(result),
             )
         )
     )
+    assert error is None
 
 
 @pytest.mark.parametrize("method", ["Apply", "Rollback"])
@@ -333,10 +352,13 @@ async def test_an_index_on_built_in_expressions_applies_and_rolls_back(stub, dat
     )
     events, error = await collect(stub.Apply(pb.ApplyRequest(target="live", kind=CREATE, sql=sql)))
     assert error is None, error
-    assert results(events, pb.ChangeResult)[0].index_valid
+    [result] = results(events, pb.ChangeResult)
+    assert result.index_valid
     undo = "DROP INDEX CONCURRENTLY IF EXISTS public.pgsage_items_lower"
     events, error = await collect(
-        stub.Rollback(pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=undo))
+        stub.Rollback(
+            pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=undo, **built(result))
+        )
     )
     assert error is None and not results(events, pb.ChangeResult)[0].index_exists
     assert await catalog(dsn_for(database)) == before
@@ -347,6 +369,7 @@ async def test_a_valid_index_of_that_name_but_another_definition_is_refused(stub
         stub.Apply(pb.ApplyRequest(target="live", kind=CREATE, sql=OWNER_INDEX))
     )
     assert error is None
+    [result] = results(events, pb.ChangeResult)
     try:
         other = "CREATE INDEX CONCURRENTLY pgsage_items_owner ON public.items (owner, price)"
         events, error = await collect(
@@ -357,6 +380,10 @@ async def test_a_valid_index_of_that_name_but_another_definition_is_refused(stub
         assert statements(events) == []
     finally:
         await collect(
-            stub.Rollback(pb.RollbackRequest(target="live", kind=CREATE, rollback_sql=OWNER_UNDO))
+            stub.Rollback(
+                pb.RollbackRequest(
+                    target="live", kind=CREATE, rollback_sql=OWNER_UNDO, **built(result)
+                )
+            )
         )
     assert await index_row(database, "pgsage_items_owner") is None

@@ -138,7 +138,8 @@ def caps(hypopg: str = "", can_hide: bool = False) -> targets.Capabilities:
 
 def test_the_reset_batch_clears_what_the_target_has_and_names_the_session_idle():
     assert targets.idle_reset_sql(caps()) == (
-        "DEALLOCATE ALL; SELECT set_config('application_name', 'pgsage-optimizer (idle)', false)"
+        "/* pgsage */ DEALLOCATE ALL; /* pgsage */ "
+        "SELECT set_config('application_name', 'pgsage-optimizer (idle)', false)"
     )
     with_hypopg = targets.idle_reset_sql(caps("1.3.1"))
     assert "hypopg_reset()" in with_hypopg and "unhide" not in with_hypopg

@@ -1,12 +1,14 @@
-"""Checking the index statements a person may write, with pglast (PostgreSQL's own parser).
+"""Index statements a person may write, and what an edit of a suggestion may change.
 
 Allowed is exactly one statement of one of two kinds (DESIGN.md, Lifecycles):
 
 - `CREATE INDEX CONCURRENTLY name ON table ...`: expressions, partial `WHERE`, `INCLUDE`,
   any access method; not UNIQUE (it would change what the table accepts), not in a
-  TABLESPACE (storage placement is the DBA's call), and it must name the index so it can be
-  rolled back. Functions must be immutable to index them: the well-known volatile and
-  stable ones are refused here, the rest by PostgreSQL when the index is built.
+  TABLESPACE (storage placement is the DBA's call), not `IF NOT EXISTS` (it would "apply"
+  without building anything when a DBA's index has that name, and the rollback would then
+  drop the DBA's index), and it must name the index so it can be rolled back. Functions
+  must be immutable to index them: the well-known volatile and stable ones are refused
+  here, the rest on the target's catalog by the optimizer.
 - `DROP INDEX CONCURRENTLY name`: one index, without CASCADE.
 
 Only the text is checked here; whether the table and index exist on a target, and whether
@@ -16,13 +18,15 @@ rules of an edit: the same kind, the same table (create) or index (drop).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pglast
-from pglast import ast, enums, visitors
+from pglast import ast, enums, keywords
 from pglast.stream import RawStream
 
-from job_service import errors
+from pgsage import errors
+from pgsage.sqlcheck.queries import walk
 
 # Non-immutable functions people reach for in index expressions and predicates.
 _NOT_IMMUTABLE = frozenset(
@@ -49,6 +53,33 @@ _NOT_IMMUTABLE = frozenset(
         "to_char",
     }
 )
+_SIMPLE = re.compile(r"[a-z_][a-z0-9_]*")
+_KEYWORDS = frozenset(
+    keywords.RESERVED_KEYWORDS
+    | keywords.UNRESERVED_KEYWORDS
+    | keywords.COL_NAME_KEYWORDS
+    | keywords.TYPE_FUNC_NAME_KEYWORDS
+)
+
+
+class StatementNotAllowed(errors.InvalidArgument):
+    """An index statement pgsage will not store, validate or export."""
+
+    default_reason = "INVALID_STATEMENT"
+
+    def __init__(self, message: str, *, field: str = "suggestion.edited_sql") -> None:
+        super().__init__(field, message)
+
+
+def quote_ident(identifier: str) -> str:
+    """`identifier` as PostgreSQL's `quote_ident` writes it: bare only when that is safe."""
+    if _SIMPLE.fullmatch(identifier) and identifier not in _KEYWORDS:
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _qualify(schema: str | None, name: str) -> str:
+    return ".".join(quote_ident(p) for p in (schema, name) if p)
 
 
 @dataclass(frozen=True)
@@ -79,71 +110,57 @@ class IndexStatement:
         return f"DROP INDEX CONCURRENTLY IF EXISTS {self.qualified_index}"
 
 
-def _qualify(schema: str | None, name: str) -> str:
-    parts = [p for p in (schema, name) if p]
-    return ".".join(_quote(p) for p in parts)
-
-
-def _quote(identifier: str) -> str:
-    if identifier.isidentifier() and identifier == identifier.lower():
-        return identifier
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-class _Functions(visitors.Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
-        self.subquery = False
-
-    def visit_FuncCall(self, parent: object, node: ast.FuncCall) -> None:
-        if node.funcname:
-            self.names.append(node.funcname[-1].sval.lower())
-
-    def visit_SQLValueFunction(self, parent: object, node: ast.SQLValueFunction) -> None:
-        self.names.append("current_timestamp")
-
-    def visit_SubLink(self, parent: object, node: ast.SubLink) -> None:
-        self.subquery = True
-
-
-def parse(sql: str, *, field: str = "suggestion.edited_sql") -> IndexStatement:
+def check_index_statement(sql: str, *, field: str = "suggestion.edited_sql") -> IndexStatement:
     """Parses and checks one allowed index statement; INVALID_ARGUMENT naming `field`."""
     try:
         statements = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:
-        raise errors.InvalidStatement(f"not valid SQL: {exc}", field=field) from None
+        raise StatementNotAllowed(f"not valid SQL: {errors.cap(exc, 200)}", field=field) from None
     if len(statements) != 1:
-        raise errors.InvalidStatement(
+        raise StatementNotAllowed(
             f"expected exactly one statement, found {len(statements)}", field=field
         )
     stmt = statements[0].stmt
-    if isinstance(stmt, ast.IndexStmt):
-        return _create(stmt, field)
-    if isinstance(stmt, ast.DropStmt) and stmt.removeType == enums.ObjectType.OBJECT_INDEX:
-        return _drop(stmt, field)
-    raise errors.InvalidStatement(
+    try:
+        if isinstance(stmt, ast.IndexStmt):
+            return _create(stmt, field)
+        if isinstance(stmt, ast.DropStmt) and stmt.removeType == enums.ObjectType.OBJECT_INDEX:
+            return _drop(stmt, field)
+    except RecursionError:  # rendering `a+a+...+a` nested thousands deep
+        raise StatementNotAllowed("the statement nests too deeply", field=field) from None
+    raise StatementNotAllowed(
         "only CREATE INDEX CONCURRENTLY or DROP INDEX CONCURRENTLY is allowed", field=field
     )
 
 
 def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
-    def refuse(why: str) -> errors.InvalidStatement:
-        return errors.InvalidStatement(why, field=field)
+    def refuse(why: str) -> StatementNotAllowed:
+        return StatementNotAllowed(why, field=field)
 
     if not stmt.concurrent:
         raise refuse("use CREATE INDEX CONCURRENTLY, so the table stays writable while it builds")
-    if stmt.unique:
+    if stmt.unique or stmt.primary or stmt.isconstraint:
         raise refuse("UNIQUE indexes are not allowed: they change what the table accepts")
     if stmt.tableSpace:
         raise refuse("TABLESPACE is not allowed: the index goes where the table's indexes go")
+    if stmt.if_not_exists:
+        raise refuse(
+            "IF NOT EXISTS is not allowed: an existing index of that name would be taken for "
+            "this one (and dropped by its rollback)"
+        )
     if not stmt.idxname:
         raise refuse("name the index (CREATE INDEX CONCURRENTLY name ON ...) so it can be undone")
-    found = _Functions()
-    found(stmt)
-    if found.subquery:
+    nodes = list(walk(stmt))
+    if any(isinstance(n, ast.SubLink) for n in nodes):
         raise refuse("subqueries are not allowed in an index")
-    bad = sorted(set(found.names) & _NOT_IMMUTABLE)
+    called = {
+        (n.funcname[-1].sval or "").lower()
+        for n in nodes
+        if isinstance(n, ast.FuncCall) and n.funcname and isinstance(n.funcname[-1], ast.String)
+    }
+    if any(isinstance(n, ast.SQLValueFunction) for n in nodes):
+        called.add("current_timestamp")
+    bad = sorted(called & _NOT_IMMUTABLE)
     if bad:
         raise refuse(f"only immutable functions can be indexed; {', '.join(bad)} is not")
     relation = stmt.relation
@@ -159,8 +176,8 @@ def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
 
 
 def _drop(stmt: ast.DropStmt, field: str) -> IndexStatement:
-    def refuse(why: str) -> errors.InvalidStatement:
-        return errors.InvalidStatement(why, field=field)
+    def refuse(why: str) -> StatementNotAllowed:
+        return StatementNotAllowed(why, field=field)
 
     if not stmt.concurrent:
         raise refuse("use DROP INDEX CONCURRENTLY, so the table stays usable meanwhile")
@@ -206,22 +223,22 @@ def check_edit(
     acts on: the same table for a create, the same index for a drop (whose original
     rollback, which recreates that index, then still applies).
     """
-    edit = parse(edited_sql)
+    edit = check_index_statement(edited_sql)
     want = "create" if kind == "CREATE_INDEX" else "drop"
     if edit.action != want:
-        raise errors.InvalidStatement(
+        raise StatementNotAllowed(
             f"this suggestion is a {kind}; the edit must stay a "
             f"{'CREATE INDEX' if want == 'create' else 'DROP INDEX'} CONCURRENTLY"
         )
     try:
-        original = parse(original_sql, field="suggestion.sql")
-    except errors.InvalidStatement:
+        original = check_index_statement(original_sql, field="suggestion.sql")
+    except StatementNotAllowed:
         original = None
     if want == "create":
         if original is not None and not _same(
             original.table_schema, original.table, edit.table_schema, edit.table
         ):
-            raise errors.InvalidStatement(
+            raise StatementNotAllowed(
                 f"the edit must stay on table {original.qualified_table}, "
                 f"not {edit.qualified_table}"
             )
@@ -234,7 +251,7 @@ def check_edit(
     if original is not None and not _same(
         original.index_schema, original.index, edit.index_schema, edit.index
     ):
-        raise errors.InvalidStatement(
+        raise StatementNotAllowed(
             f"the edit must drop the same index, {original.qualified_index}, "
             f"not {edit.qualified_index}"
         )
