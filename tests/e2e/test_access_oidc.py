@@ -6,20 +6,15 @@ they approved themselves (disabled in the UI, refused with TWO_PERSON_RULE by th
 
 from __future__ import annotations
 
-import asyncio
-import os
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pgsage_stack
 import pytest
-from e2e_browser import REPO, run_flow
+from e2e_browser import run_flow
+from oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider
 
 FLOW = Path(__file__).with_name("access_flow.mjs")
-PROVIDER = REPO / "tests" / "oidc" / "provider.mjs"
-CLIENT_ID = "pgsage-gateway"
 # Groups the provider gives ("rita-reviewer" -> reviewers) mapped to roles; demo needs two people.
 ROLE_BINDINGS = [
     {"group": "reviewers", "role": "REVIEWER", "targets": "*"},
@@ -27,39 +22,12 @@ ROLE_BINDINGS = [
 ]
 
 
-@asynccontextmanager
-async def oidc_provider(public_url: str) -> AsyncIterator[str]:
-    """The test OpenID provider for a gateway at `public_url`; yields its issuer URL."""
-    assert (PROVIDER.parent / "node_modules" / "oidc-provider").is_dir(), (
-        "the test provider is not installed: run `npm ci` in tests/oidc"
-    )
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        str(PROVIDER),
-        env={
-            **os.environ,
-            "OIDC_REDIRECT_URIS": f"{public_url}/auth/callback",
-            "OIDC_POST_LOGOUT_URIS": f"{public_url}/",
-            "OIDC_CLIENT_ID": CLIENT_ID,
-        },
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(30):
-            line = (await process.stdout.readline()).decode().strip()
-        assert line.startswith("issuer="), line
-        yield line.removeprefix("issuer=")
-    finally:
-        process.terminate()
-        await process.wait()
-
-
 @pytest.fixture(scope="module")
 async def signed_in_stack(built_ui, demo_dsn):
     port = pgsage_stack.free_port()
     public_url = f"http://127.0.0.1:{port}"
-    async with oidc_provider(public_url) as issuer:
+    async with oidc_provider(f"{public_url}/auth/callback") as provider:
+        issuer = provider.issuer
         async with pgsage_stack.job_store("pgsage_e2e") as store:
             async with pgsage_stack.optimizer(pgsage_stack.demo_targets(demo_dsn)) as optimizer:
                 async with pgsage_stack.job_service(
@@ -77,6 +45,7 @@ async def signed_in_stack(built_ui, demo_dsn):
                         public_url=public_url,
                         oidc_issuer=issuer,
                         oidc_client_id=CLIENT_ID,
+                        oidc_client_secret=CLIENT_SECRET,
                         session_secret=secrets.token_urlsafe(32),
                     ) as gateway:
                         assert gateway.url.rstrip("/") == public_url
