@@ -225,7 +225,7 @@ async function oidcFlow() {
   const jobPath = new URL(otto.url()).pathname;
   await ask("run", `jobs/${jobPath.split("/").pop()}`);
   const ottoRow = (title) => otto.locator("tr.suggestion-row", { hasText: title });
-  await until(async () => (await otto.locator("tr.suggestion-row").count()) === 2, "two suggestions listed");
+  await until(async () => (await otto.locator("tr.suggestion-row").count()) === 3, "three suggestions listed");
   await shot(otto, "oidc-01-operator-job");
 
   // Rita, a reviewer, signs in: she may approve, not start analyses or apply.
@@ -238,8 +238,10 @@ async function oidcFlow() {
   assert.ok(await start.isDisabled());
   await rita.goto(`${BASE}${jobPath}`);
   const ritaRow = (title) => rita.locator("tr.suggestion-row", { hasText: title });
-  await ritaRow("customer_id").getByRole("button", { name: "Approve" }).click();
-  await until(async () => (await ritaRow("customer_id").locator(".badge").first().innerText()) === "approved", "Rita approved");
+  for (const title of ["customer_id", "events"]) {
+    await ritaRow(title).getByRole("button", { name: "Approve" }).click();
+    await until(async () => (await ritaRow(title).locator(".badge").first().innerText()) === "approved", `Rita approved ${title}`);
+  }
   const ritaApply = ritaRow("customer_id").locator("button[data-action=APPLY]");
   assert.ok(await ritaApply.isDisabled(), "Apply is disabled for a reviewer");
   assert.equal(await ritaApply.getAttribute("title"), "needs the operator role on demo");
@@ -276,10 +278,34 @@ async function oidcFlow() {
   assert.equal(twoPerson.status, 403, JSON.stringify(twoPerson));
   assert.equal(twoPerson.reason, "TWO_PERSON_RULE");
 
+  // A page that does not know yet (Otto edited and re-approved the events index elsewhere):
+  // Apply looks possible, the job service refuses, and the row says why in plain words.
+  const staleApply = ottoRow("events").locator("button[data-action=APPLY]");
+  assert.ok(!(await staleApply.isDisabled()), "approved by Rita as far as this page knows");
+  const suggestionC = await ottoRow("events").getAttribute("data-suggestion");
+  const reapproved = await otto.evaluate(async (name) => {
+    const write = async (method, path, body) =>
+      (await fetch(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })).json();
+    const before = await (await fetch(`/v1/${name}`)).json();
+    const sql = "CREATE INDEX CONCURRENTLY events_kind_id_idx ON public.events (kind, id)";
+    const edited = await write("PATCH", `/v1/${name}?updateMask=editedSql`, { editedSql: sql, etag: before.etag });
+    return (await write("POST", `/v1/${name}:approve`, { etag: edited.etag })).state;
+  }, suggestionC);
+  assert.equal(reapproved, "APPROVED");
+  await staleApply.click();
+  await otto.getByTestId("confirm-dialog").getByRole("button", { name: "Apply on demo" }).click();
+  const refusal = otto.locator("tr.detail-row").getByRole("alert");
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /^Not allowed: two-person rule: target 'demo' needs two people: .* was approved by Otto, so someone else must apply it/);
+  // The row catches up: Otto approved it, so Apply is now disabled for him.
+  await until(async () => await staleApply.isDisabled(), "Apply disabled once the page knows");
+  assert.match(await staleApply.getAttribute("title"), /^two-person rule on demo/);
+  await shot(otto, "oidc-05-two-person-refused");
+
   // The audit page shows who did what, as the provider named them.
   await otto.goto(`${BASE}/audit?action=suggestion.approve`);
   const approvals = otto.getByTestId("audit-list").locator("tbody tr");
-  await until(async () => (await approvals.count()) === 2, "both approvals audited");
+  await until(async () => (await approvals.count()) === 4, "every approval audited");
   assert.deepEqual(new Set(await approvals.evaluateAll((trs) => trs.map((tr) => tr.dataset.actor))), new Set(["Rita", "Otto"]));
   assert.match(await approvals.first().innerText(), /signed in with OIDC/);
 

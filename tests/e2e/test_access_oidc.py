@@ -57,11 +57,12 @@ async def test_reviewer_approves_operator_applies_two_person_rule_holds(signed_i
 
     async def on_request(verb: str, job: str) -> None:
         assert verb == "run", verb
-        # The dispatcher's part: the analysis Otto started finds two suggestions.
+        # The dispatcher's part: the analysis Otto started finds three suggestions.
         await pgsage_stack.seed_suggestion(store, job, column="customer_id")
         await pgsage_stack.seed_suggestion(
             store, job, table="public.order_items", column="order_id"
         )
+        await pgsage_stack.seed_suggestion(store, job, table="public.events", column="kind")
         await pgsage_stack.finish_job(store, job)
 
     output = await run_flow("oidc", gateway.url, on_request, script=FLOW)

@@ -239,6 +239,8 @@ function SuggestionRow(props: {
       });
     } catch (e) {
       setError(e);
+      // Refused for who approved it: this page was behind; show the suggestion as it is now.
+      if (e instanceof ApiError && e.reason === "TWO_PERSON_RULE") void api.getSuggestion(s.name).then(props.onChange, () => {});
     } finally {
       setBusy(false);
     }
