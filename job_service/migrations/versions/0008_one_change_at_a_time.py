@@ -19,7 +19,7 @@ before the indexes are built, so the upgrade never fails on old data:
   target is one and the same: its rollback belongs to one suggestion only).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04 17:40:00
 """
 
@@ -34,7 +34,7 @@ from alembic import op
 from pgsage import errors
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
