@@ -3,7 +3,8 @@ own (it is restarted; never the shared server): a restart while the analysis pla
 workload ends the Analyze stream UNAVAILABLE with reason TARGET_UNAVAILABLE (retryable,
 never INTERNAL, the target named and its DSN not), and the next analysis works once the
 target is back; a statement_timeout while the workload is planned is DEADLINE_EXCEEDED
-naming the workload phase.
+naming the workload phase; an Apply by a role that does not own the table is
+PERMISSION_DENIED naming the missing privilege in pgsage's words.
 
 The analysis is held at a known point without timing: a session of the test holds an
 ACCESS EXCLUSIVE lock on the table the workload reads, so the optimizer's plan of it waits
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -24,7 +27,7 @@ from optimizer_support import analyze, of_kind, workload
 from optimizer_service.targets import APPLICATION_NAME
 from pgsage import rpc
 from pgsage.embedded import EmbeddedPostgres
-from pgsage.optimizer.v1 import analysis_pb2
+from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 
@@ -32,6 +35,8 @@ SEED = """
 CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, total int NOT NULL);
 INSERT INTO orders SELECT g, g % 3000, g % 997 FROM generate_series(1, 50000) g;
 ANALYZE orders;
+CREATE ROLE pgsage_limited LOGIN;
+GRANT SELECT ON orders TO pgsage_limited;
 """
 QUERY = "SELECT id, total FROM orders WHERE customer = 42"
 REQUEST = dict(
@@ -40,10 +45,30 @@ REQUEST = dict(
 )
 
 
+def pg_ctl(postgres: EmbeddedPostgres, *steps: str) -> None:
+    """Runs `stop:<mode>` / `start` on the cluster from a child Python process. This process
+    hosts gRPC, whose fork handlers can crash a child forked here (pg_ctl runs as another
+    user, so it cannot be spawned without a fork); the child process has no gRPC."""
+    calls = "; ".join(
+        f"pg.stop({step.split(':')[1]!r})" if step.startswith("stop:") else "pg.start()"
+        for step in steps
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pgsage.embedded import EmbeddedPostgres; "
+            f"pg = EmbeddedPostgres({str(postgres.data_dir)!r}, {postgres.port}); {calls}",
+        ],
+        check=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 async def target(tmp_path_factory) -> AsyncIterator[EmbeddedPostgres]:
     postgres = EmbeddedPostgres(tmp_path_factory.mktemp("optimizer-target-errors") / "data")
-    await asyncio.to_thread(postgres.start)
+    await asyncio.to_thread(pg_ctl, postgres, "start")
     try:
         conn = await asyncpg.connect(postgres.dsn())
         try:
@@ -52,7 +77,7 @@ async def target(tmp_path_factory) -> AsyncIterator[EmbeddedPostgres]:
             await conn.close()
         yield postgres
     finally:
-        await asyncio.to_thread(postgres.stop, "immediate")
+        await asyncio.to_thread(pg_ctl, postgres, "stop:immediate")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +99,12 @@ async def stub(target, optimizer_for, channel_for) -> pb_grpc.OptimizerServiceSt
                 "what_if_engine": "transactional",
                 "statement_timeout_ms": 1_000,
                 "lock_timeout_ms": 60_000,
+            },
+            # May apply, but connects as a role that does not own the table.
+            {
+                "name": "limited",
+                "dsn": target.dsn().replace("postgres@", "pgsage_limited@"),
+                "apply_allowed": True,
             },
         ]
     )
@@ -121,8 +152,7 @@ async def test_a_target_restart_mid_analysis_is_unavailable_then_analysis_works_
         reader = asyncio.create_task(read())
         await optimizer_waiting_on_lock(target.dsn())
         # A fast stop terminates every backend (57P01), the waiting plan's included.
-        await asyncio.to_thread(target.stop, "fast")
-        await asyncio.to_thread(target.start)
+        await asyncio.to_thread(pg_ctl, target, "stop:fast", "start")
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await reader
     error = info.value
@@ -149,3 +179,24 @@ async def test_a_statement_timeout_while_planning_the_workload_names_the_phase(s
     assert rpc.reason_of(error) == "STATEMENT_TIMEOUT"
     assert "the workload phase of Analyze on target 'hasty'" in error.details()
     assert "statement_timeout" in error.details()
+
+
+async def test_an_apply_without_the_privilege_is_permission_denied_naming_it(stub, target):
+    sql = "CREATE INDEX CONCURRENTLY pgsage_orders_customer ON public.orders (customer)"
+    call = stub.Apply(
+        pb.ApplyRequest(target="limited", kind=advice_pb2.ADVICE_KIND_CREATE_INDEX, sql=sql),
+        timeout=60,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in call:
+            pass
+    error = info.value
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error.details()
+    assert rpc.reason_of(error) == "TARGET_PERMISSION_DENIED"
+    assert "lacks ownership of table orders" in error.details()
+    assert "target 'limited'" in error.details()
+    conn = await asyncpg.connect(target.dsn())
+    try:
+        assert await conn.fetchval("SELECT to_regclass('pgsage_orders_customer')") is None
+    finally:
+        await conn.close()
