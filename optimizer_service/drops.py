@@ -154,7 +154,7 @@ class DropFinder:
                 await self.conn.execute(f"DROP INDEX {name}")
                 check = await self._replan(index)
             except asyncpg.PostgresError as exc:
-                if not errors.refused(exc):
+                if not errors.refused(exc, timeouts=True):  # lock_timeout: left unverified
                     raise
                 return Check(
                     False,

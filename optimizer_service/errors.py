@@ -337,12 +337,17 @@ def kind_of(exc: BaseException) -> Kind | None:
     return None
 
 
-def refused(exc: BaseException) -> bool:
+def refused(exc: BaseException, *, timeouts: bool = False) -> bool:
     """Whether the target refused just this statement (the session and the target are fine,
     the next statement may work): the only driver errors a module may handle itself, e.g.
-    one query that cannot be planned becoming an insight. Anything else (target gone,
-    timeouts, a broken session) must reach `translated`."""
-    return kind_of(exc) in (Kind.REFUSED, Kind.PERMISSION)
+    one query that cannot be planned becoming an insight. `timeouts=True` counts a
+    statement or lock timeout as such a refusal, where one slow item is expected and
+    skipped (a what-if build, a verified drop, one measured query). Anything else (the
+    target gone, a broken session) must reach `translated`."""
+    local = {Kind.REFUSED, Kind.PERMISSION}
+    if timeouts:
+        local |= {Kind.STATEMENT_TIMEOUT, Kind.LOCK_TIMEOUT}
+    return kind_of(exc) in local
 
 
 _DENIED = re.compile(r"permission denied for ([a-z ]+?) (\S+)$")

@@ -163,7 +163,7 @@ class TransactionalEngine:
         try:
             await self.conn.execute(sqltext.create_sql(index, concurrently=False, name=name))
         except asyncpg.PostgresError as exc:
-            if not errors.refused(exc):
+            if not errors.refused(exc, timeouts=True):  # one slow build skips that index
                 raise
             await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_build")
             self.failed[index] = errors.from_target(exc, "what-if build")

@@ -69,6 +69,9 @@ def test_every_driver_error_maps_to_its_status_and_reason(exc, kind):
     assert (error.code, error.reason) == STATUS[kind]
     # A module may handle only a refusal of its own statement; the rest reaches the edge.
     assert errors.refused(exc) is (kind in ("REFUSED", "PERMISSION"))
+    # Where one slow item is skipped (a what-if build, a measured query), timeouts are too.
+    local = ("REFUSED", "PERMISSION", "STATEMENT_TIMEOUT", "LOCK_TIMEOUT")
+    assert errors.refused(exc, timeouts=True) is (kind in local)
     shown = str(error) + str(error.metadata)
     assert "shop" in shown and "hunter2" not in shown and "postgresql://" not in shown
 
