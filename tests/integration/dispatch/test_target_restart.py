@@ -11,6 +11,7 @@ ACCESS EXCLUSIVE lock on the table the workload reads, so the optimizer's plan w
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +33,8 @@ OPTIMIZER_APPLICATION = "pgsage-optimizer"
 
 @pytest.fixture(scope="module")
 async def target() -> AsyncIterator[EmbeddedPostgres]:
-    pg = EmbeddedPostgres(Path("/tmp") / f"pgsage-restart-{uuid.uuid4().hex[:8]}" / "data")
+    home = Path("/tmp") / f"pgsage-restart-{uuid.uuid4().hex[:8]}"
+    pg = EmbeddedPostgres(home / "data")
     await asyncio.to_thread(pg.start)
     try:
         conn = await asyncpg.connect(pg.dsn())
@@ -43,6 +45,7 @@ async def target() -> AsyncIterator[EmbeddedPostgres]:
         yield pg
     finally:
         await asyncio.to_thread(pg.stop, "immediate")
+        shutil.rmtree(home, ignore_errors=True)
 
 
 async def wait_for_waiting_optimizer(dsn: str, limit: float = 60) -> None:
