@@ -4,12 +4,21 @@ Paths come from `gateway.routes.ROUTES` (a variable such as `{name=jobs/*}` beco
 path parameter `{job}`); request and response schemas are the protobuf JSON mapping of the
 messages, one component per message, named by full name. The hand-written routes (result,
 events, patch, probes) are added at the end.
+
+`google.api.field_behavior` says what is present: an IDENTIFIER field (a resource's name) is
+`readOnly` and `required`, which OpenAPI reads as "always in a response, never sent"; a
+REQUIRED field is `required`; an OUTPUT_ONLY field is `readOnly`. Any other field may be left
+out, as the JSON mapping omits fields at their default value. The UI's TypeScript types are
+generated from this document (`python -m gateway.openapi`, then `npm run gen:types`).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import TypeAlias
 
+from google.api import field_behavior_pb2
 from google.protobuf import descriptor
 
 from gateway import routes
@@ -67,6 +76,36 @@ ERROR_SCHEMA = {
     "required": ["error"],
 }
 
+_STATUS = {"type": "string", "enum": ["pass", "warn", "fail"]}
+# The probes' `application/health+json` body (draft-inadarei-api-health-check).
+HEALTH_SCHEMA = {
+    "type": "object",
+    "description": "`status` overall; `notes` the warnings; `checks` one entry per dependency.",
+    "properties": {
+        "status": _STATUS,
+        "output": {"type": "string"},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "checks": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "status": _STATUS,
+                        "componentType": {"type": "string"},
+                        "observedValue": {"type": "string"},
+                        "output": {"type": "string"},
+                        "time": {"type": "string", "format": "date-time"},
+                    },
+                    "required": ["status"],
+                },
+            },
+        },
+    },
+    "required": ["status"],
+}
+
 
 class _Schemas:
     """Collects one JSON schema per message, following references."""
@@ -85,8 +124,25 @@ class _Schemas:
         return {"$ref": f"#/components/schemas/{message.full_name}"}
 
     def _object(self, message: descriptor.Descriptor, skip: frozenset[str]) -> dict:
-        properties = {f.json_name: self.field(f) for f in message.fields if f.name not in skip}
-        return {"type": "object", "properties": properties, "additionalProperties": False}
+        properties: dict[str, dict] = {}
+        required: list[str] = []
+        for f in message.fields:
+            if f.name in skip:
+                continue
+            schema = self.field(f)
+            behavior = set(f.GetOptions().Extensions[field_behavior_pb2.field_behavior])
+            if behavior & {field_behavior_pb2.IDENTIFIER, field_behavior_pb2.OUTPUT_ONLY}:
+                # A `$ref` takes no siblings in OpenAPI 3.0, hence the `allOf` around it.
+                schema = {"allOf": [schema]} if "$ref" in schema else schema
+                schema["readOnly"] = True
+            if behavior & {field_behavior_pb2.IDENTIFIER, field_behavior_pb2.REQUIRED}:
+                required.append(f.json_name)
+            properties[f.json_name] = schema
+        result: dict = {"type": "object", "properties": properties}
+        if required:
+            result["required"] = required
+        result["additionalProperties"] = False
+        return result
 
     def field(self, field: FD) -> dict:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -233,7 +289,7 @@ def _extra_paths(schemas: _Schemas) -> dict:
     job_ref = schemas.ref(methods["GetJob"].output_type)
     suggestions = {"type": "array", "items": schemas.ref(methods["GetSuggestion"].output_type)}
     watch_ref = schemas.ref(methods["WatchJob"].output_type)
-    health = {"application/health+json": {"schema": {"type": "object"}}}
+    health = {"application/health+json": {"schema": {"$ref": "#/components/schemas/Health"}}}
     since = {
         "name": "sinceRevision",
         "in": "query",
@@ -306,6 +362,7 @@ def document() -> dict:
         paths.setdefault(path, {})[route.http_method.lower()] = operation
     paths.update(_extra_paths(schemas))
     schemas.components["Error"] = ERROR_SCHEMA
+    schemas.components["Health"] = HEALTH_SCHEMA
     return {
         "openapi": "3.0.3",
         "info": {
@@ -317,3 +374,9 @@ def document() -> dict:
         "paths": paths,
         "components": {"schemas": schemas.components},
     }
+
+
+if __name__ == "__main__":
+    # The document as the gateway serves it, for the UI's type generator (no server needed).
+    json.dump(document(), sys.stdout, indent=2)
+    sys.stdout.write("\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks run by `make test` (and so by CI): proto lint and format, generated code
-# in sync with the protos, ruff, mypy on the services' code, docker-compose.yml against the
-# compose schema.
+# in sync with the protos, the UI's TypeScript types in sync with the OpenAPI document, ruff,
+# mypy on the services' code, docker-compose.yml against the compose schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -16,6 +16,16 @@ if ! git diff --quiet --exit-code -- pgsage/jobs pgsage/optimizer ||
    [ -n "$(git ls-files --others --exclude-standard -- pgsage/jobs pgsage/optimizer)" ]; then
   echo "generated code differs from the protos: run 'make protos' and commit" >&2
   git status --short -- pgsage/jobs pgsage/optimizer >&2
+  exit 1
+fi
+
+echo "check: the UI's TypeScript types match the OpenAPI document"
+(cd gateway/ui && npm run --silent gen:types >/dev/null)
+if ! git diff --quiet --exit-code -- gateway/ui/src/api-types.ts ||
+   [ -n "$(git ls-files --others --exclude-standard -- gateway/ui/src/api-types.ts)" ]; then
+  echo "gateway/ui/src/api-types.ts differs from /openapi.json:" \
+    "run 'cd gateway/ui && npm run gen:types' and commit" >&2
+  git diff --stat -- gateway/ui/src/api-types.ts >&2
   exit 1
 fi
 
