@@ -84,3 +84,36 @@ async def test_field_behavior_sets_required_and_read_only(document):
     assert "readOnly" not in job["properties"]["target"]
     token = document["components"]["schemas"]["pgsage.jobs.v1.ApiToken"]
     assert {"name", "displayName", "roleBindings", "expireTime"} <= set(token["required"])
+
+
+def _forged(name: str, schema: dict) -> object:
+    """A value an attacker might send for a read-only field of the given schema."""
+    if "enum" in schema:
+        return schema["enum"][-1]
+    if schema.get("format") == "date-time":
+        return "2000-01-01T00:00:00Z"
+    if schema.get("format") == "int64":
+        return "99"
+    if schema.get("type") == "integer":
+        return 7
+    if schema.get("type") == "boolean":
+        return True
+    return "jobs/00000000-0000-4000-8000-000000000000" if name == "name" else "mallory"
+
+
+async def test_read_only_fields_sent_on_create_are_ignored(http, document):
+    """The document marks output-only fields readOnly (so generated clients and the fuzzer
+    leave them out); a client that sends them anyway still cannot set them."""
+    job_schema = document["components"]["schemas"]["pgsage.jobs.v1.Job"]["properties"]
+    forged = {
+        name: _forged(name, schema)
+        for name, schema in job_schema.items()
+        if schema.get("readOnly") and "allOf" not in schema
+    }
+    assert {"name", "state", "creator", "revision", "attempt", "cancelRequested"} <= set(forged)
+    response = await http.post("/v1/jobs", json={"target": "demo", **forged})
+    assert response.status_code == 200, response.text
+    job = response.json()
+    for field, value in forged.items():
+        assert job.get(field) != value, field
+    assert job["state"] == "PENDING"
