@@ -9,7 +9,8 @@ events, patch, probes) are added at the end.
 `readOnly` and `required`, which OpenAPI reads as "always in a response, never sent"; a
 REQUIRED field is `required`; an OUTPUT_ONLY field is `readOnly`. Any other field may be left
 out, as the JSON mapping omits fields at their default value. The UI's TypeScript types are
-generated from this document (`python -m gateway.openapi`, then `npm run gen:types`).
+generated from this document: `npm run gen:types` in gateway/ui runs `python -m gateway.openapi`
+(the interpreter in $PYTHON, else .venv/bin/python) and openapi-typescript on its output.
 """
 
 from __future__ import annotations
