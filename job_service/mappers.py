@@ -274,7 +274,9 @@ _ADVICE_KINDS: dict[optimizer_advice_pb2.AdviceKind, str] = {
     optimizer_advice_pb2.AdviceKind.Value(f"ADVICE_KIND_{kind}"): kind for kind in SuggestionKind
 }
 # Suggestion kind names → the optimizer's enum (the inverse of `_ADVICE_KINDS`).
-ADVICE_KIND_BY_NAME: dict[str, optimizer_advice_pb2.AdviceKind] = {name: kind for kind, name in _ADVICE_KINDS.items()}
+ADVICE_KIND_BY_NAME: dict[str, optimizer_advice_pb2.AdviceKind] = {
+    name: kind for kind, name in _ADVICE_KINDS.items()
+}
 _RISKS = {
     optimizer_advice_pb2.RISK_LOW: "LOW",
     optimizer_advice_pb2.RISK_MEDIUM: "MEDIUM",
