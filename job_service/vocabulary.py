@@ -11,7 +11,8 @@ every guarded UPDATE of the repositories and checks it against this table). Wher
 document and the code differ, the code won: a CANCELLING job may still end SUCCEEDED (its
 outcome arrived before the cancel was seen) or FAILED; a ROLLBACK_FAILED suggestion may be
 rolled back again; a change job that ended without a result settles its suggestion
-APPLY_FAILED / ROLLBACK_FAILED.
+APPLY_FAILED / ROLLBACK_FAILED. A takeover of an APPLY (ROLLBACK) job re-enters APPLYING
+(ROLLING_BACK) from itself: not a move, so not in the table.
 
 This module is the domain's: it imports nothing from the storage layer.
 """
@@ -132,30 +133,30 @@ def _table(rows: Iterable[tuple[_A, _S, Iterable[_S]]]) -> list[Transition[_S, _
     return [Transition(source, target, via) for via, target, sources in rows for source in sources]
 
 
-J = JobState
-JA = JobAction
+_J = JobState
+_JA = JobAction
 JOBS: Lifecycle[JobState, JobAction] = Lifecycle(
     JobState,
-    initial=(J.PENDING,),
+    initial=(_J.PENDING,),
     transitions=_table(
         [
-            (JA.CLAIM, J.RUNNING, (J.PENDING,)),
-            (JA.CANCEL, J.CANCELLED, (J.PENDING,)),
-            (JA.CANCEL, J.CANCELLING, (J.RUNNING,)),
+            (_JA.CLAIM, _J.RUNNING, (_J.PENDING,)),
+            (_JA.CANCEL, _J.CANCELLED, (_J.PENDING,)),
+            (_JA.CANCEL, _J.CANCELLING, (_J.RUNNING,)),
             # CANCELLING too: the outcome (or a refusal) may arrive before the cancel is seen.
-            (JA.SUCCEED, J.SUCCEEDED, (J.RUNNING, J.CANCELLING)),
-            (JA.FAIL, J.FAILED, (J.RUNNING, J.CANCELLING)),
-            (JA.STOP, J.CANCELLED, (J.CANCELLING,)),
-            (JA.REQUEUE, J.PENDING, (J.RUNNING,)),
-            (JA.REQUEUE, J.FAILED, (J.RUNNING,)),  # its last attempt was used
-            (JA.REQUEUE, J.CANCELLED, (J.CANCELLING,)),  # a cancel was asked meanwhile
-            (JA.RETRY, J.PENDING, (J.FAILED, J.CANCELLED)),
+            (_JA.SUCCEED, _J.SUCCEEDED, (_J.RUNNING, _J.CANCELLING)),
+            (_JA.FAIL, _J.FAILED, (_J.RUNNING, _J.CANCELLING)),
+            (_JA.STOP, _J.CANCELLED, (_J.CANCELLING,)),
+            (_JA.REQUEUE, _J.PENDING, (_J.RUNNING,)),
+            (_JA.REQUEUE, _J.FAILED, (_J.RUNNING,)),  # its last attempt was used
+            (_JA.REQUEUE, _J.CANCELLED, (_J.CANCELLING,)),  # a cancel was asked meanwhile
+            (_JA.RETRY, _J.PENDING, (_J.FAILED, _J.CANCELLED)),
         ]
     ),
 )
 
-S = SuggestionState
-SA = SuggestionAction
+_SS = SuggestionState
+_SA = SuggestionAction
 SUGGESTIONS: Lifecycle[SuggestionState, SuggestionAction] = Lifecycle(
     SuggestionState,
     # A new suggestion whose fingerprint already has a decision on its target arrives in
@@ -163,17 +164,17 @@ SUGGESTIONS: Lifecycle[SuggestionState, SuggestionAction] = Lifecycle(
     initial=tuple(SuggestionState),
     transitions=_table(
         [
-            (SA.DECIDE, S.APPROVED, (S.PENDING,)),
-            (SA.DECIDE, S.DISMISSED, (S.PENDING,)),
-            (SA.EDIT, S.PENDING, (S.APPROVED,)),
-            (SA.APPLY, S.APPLYING, (S.APPROVED, S.APPLY_FAILED, S.ROLLED_BACK)),
-            (SA.APPLIED, S.APPLIED, (S.APPLYING,)),
-            (SA.APPLIED, S.APPLY_FAILED, (S.APPLYING,)),
-            (SA.ROLL_BACK, S.ROLLING_BACK, (S.APPLIED, S.ROLLBACK_FAILED)),
-            (SA.ROLLED_BACK, S.ROLLED_BACK, (S.ROLLING_BACK,)),
-            (SA.ROLLED_BACK, S.ROLLBACK_FAILED, (S.ROLLING_BACK,)),
-            (SA.SETTLE, S.APPLY_FAILED, (S.APPLYING,)),
-            (SA.SETTLE, S.ROLLBACK_FAILED, (S.ROLLING_BACK,)),
+            (_SA.DECIDE, _SS.APPROVED, (_SS.PENDING,)),
+            (_SA.DECIDE, _SS.DISMISSED, (_SS.PENDING,)),
+            (_SA.EDIT, _SS.PENDING, (_SS.APPROVED,)),
+            (_SA.APPLY, _SS.APPLYING, (_SS.APPROVED, _SS.APPLY_FAILED, _SS.ROLLED_BACK)),
+            (_SA.APPLIED, _SS.APPLIED, (_SS.APPLYING,)),
+            (_SA.APPLIED, _SS.APPLY_FAILED, (_SS.APPLYING,)),
+            (_SA.ROLL_BACK, _SS.ROLLING_BACK, (_SS.APPLIED, _SS.ROLLBACK_FAILED)),
+            (_SA.ROLLED_BACK, _SS.ROLLED_BACK, (_SS.ROLLING_BACK,)),
+            (_SA.ROLLED_BACK, _SS.ROLLBACK_FAILED, (_SS.ROLLING_BACK,)),
+            (_SA.SETTLE, _SS.APPLY_FAILED, (_SS.APPLYING,)),
+            (_SA.SETTLE, _SS.ROLLBACK_FAILED, (_SS.ROLLING_BACK,)),
         ]
     ),
 )
@@ -188,24 +189,24 @@ CHANGE_JOB_KINDS: tuple[JobKind, ...] = tuple(k for k in JobKind if k is not Job
 """Kinds that carry one suggestion to a target (or a sandbox) and back."""
 
 FINISHED_JOB_STATES = JOBS.ordered(
-    s for s in JobState if JOBS.targets(s) == JOBS.targets(s, JA.RETRY)
+    s for s in JobState if JOBS.targets(s) == JOBS.targets(s, _JA.RETRY)
 )
 """No runner holds these and none will: the job ended (a RetryJob may start it again)."""
-RETRYABLE_JOB_STATES = JOBS.sources(JA.RETRY)
+RETRYABLE_JOB_STATES = JOBS.sources(_JA.RETRY)
 LIVE_JOB_STATES = JOBS.ordered(set(JobState) - set(FINISHED_JOB_STATES))
 """Not finished: waiting, or held by a runner."""
-LEASED_JOB_STATES = JOBS.sources(JA.SUCCEED, JA.FAIL, JA.STOP, JA.REQUEUE)
+LEASED_JOB_STATES = JOBS.sources(_JA.SUCCEED, _JA.FAIL, _JA.STOP, _JA.REQUEUE)
 """Held by a runner's lease: every write of a run is guarded by `state IN (these)`."""
-CANCELLABLE_JOB_STATES = JOBS.sources(JA.CANCEL)
+CANCELLABLE_JOB_STATES = JOBS.sources(_JA.CANCEL)
 
-APPLICABLE_STATES = SUGGESTIONS.sources(SA.APPLY)
-ROLLBACKABLE_STATES = SUGGESTIONS.sources(SA.ROLL_BACK)
-DECIDABLE_STATES = SUGGESTIONS.sources(SA.DECIDE)
-EDITABLE_STATES = SUGGESTIONS.ordered({*DECIDABLE_STATES, *SUGGESTIONS.sources(SA.EDIT)})
+APPLICABLE_STATES = SUGGESTIONS.sources(_SA.APPLY)
+ROLLBACKABLE_STATES = SUGGESTIONS.sources(_SA.ROLL_BACK)
+DECIDABLE_STATES = SUGGESTIONS.sources(_SA.DECIDE)
+EDITABLE_STATES = SUGGESTIONS.ordered({*DECIDABLE_STATES, *SUGGESTIONS.sources(_SA.EDIT)})
 """States whose statement a person may edit (an edit of an approved one sends it back)."""
 DECIDED_STATES = SUGGESTIONS.ordered(set(SuggestionState) - set(DECIDABLE_STATES))
 """A decision a new suggestion with the same fingerprint on the same target points at."""
-LIVE_SUGGESTION_STATES = (S.APPLYING, S.APPLIED, S.ROLLING_BACK, S.ROLLBACK_FAILED)
+LIVE_SUGGESTION_STATES = (_SS.APPLYING, _SS.APPLIED, _SS.ROLLING_BACK, _SS.ROLLBACK_FAILED)
 """The change is (or may be) on the target: its job is never deleted (the way back), and
 only one suggestion per (target, fingerprint) is in one of these."""
 

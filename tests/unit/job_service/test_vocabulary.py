@@ -210,11 +210,15 @@ def _strings(module: ModuleType) -> Iterator[tuple[str, str]]:
             yield f"{module.__name__}.{name}", value
 
 
-_STATES: dict[str, type[StrEnum]] = {"job": J, "suggestion": S}
-# What the job row's other columns say of its state (cancel_requested is set by CancelJob
-# with RUNNING → CANCELLING and cleared only by a retry, which makes it PENDING).
-_FACTS = {("cancel_requested", J.CANCELLING): True, ("cancel_requested", J.RUNNING): False}
-_FACTS |= {("cancel_requested", J.PENDING): False}
+_LIFECYCLES = {"job": v.JOBS, "suggestion": v.SUGGESTIONS}
+# What a job row's other columns say in a state: CancelJob sets cancel_requested as it moves
+# RUNNING → CANCELLING (a PENDING job it cancels at once), and only RetryJob clears it; so a
+# requeue's `CASE WHEN cancel_requested` never sends a CANCELLING job back to PENDING.
+_FACTS = {
+    ("cancel_requested", J.PENDING): False,
+    ("cancel_requested", J.RUNNING): False,
+    ("cancel_requested", J.CANCELLING): True,
+}
 
 
 @dataclass
@@ -336,8 +340,9 @@ def _names(from_clause: object, table: str) -> set[str]:
 def _update(where: str, u: ast.UpdateStmt, root: object, moves: Moves) -> None:
     table = u.relation.relname
     target = next((t.val for t in u.targetList if t.name == "state"), None)
-    if table not in _STATES or target is None:
+    if table not in _LIFECYCLES or target is None:
         return
+    lifecycle = _LIFECYCLES[table]
     allowed, by_parameter = _guard(u.whereClause, _names(u.relation, table))
     if allowed is None and not by_parameter:
         # Guarded by the rows a locking SELECT picked (FOR UPDATE): its WHERE is the guard.
@@ -348,12 +353,11 @@ def _update(where: str, u: ast.UpdateStmt, root: object, moves: Moves) -> None:
                     found, _ = _guard(sel.whereClause, names)
                     if found is not None:
                         allowed = found if allowed is None else allowed & found
-    states = _STATES[table]
-    for source in sorted(allowed if allowed is not None else set(states)):
+    for source in sorted(allowed if allowed is not None else set(lifecycle.states)):
         results = _results(target, source)
-        if results is None:
+        if results is None:  # the caller names the state; a guard must still keep finals out
             moves.parametric.add(where)
-            assert by_parameter or v.JOBS.targets(source) or v.SUGGESTIONS.targets(source)
+            assert by_parameter or lifecycle.targets(source), f"{where} moves {source}"
             continue
         moves.pairs |= {(where, table, source, r) for r in results if r != source}
 
@@ -361,7 +365,7 @@ def _update(where: str, u: ast.UpdateStmt, root: object, moves: Moves) -> None:
 def _insert(where: str, i: ast.InsertStmt, moves: Moves) -> None:
     table = i.relation.relname
     cols = [c.name for c in i.cols or ()]
-    if table not in _STATES or "state" not in cols:
+    if table not in _LIFECYCLES or "state" not in cols:
         return
     at = cols.index("state")
     sel = i.selectStmt
@@ -391,7 +395,7 @@ def moves() -> Moves:
 
 
 def test_every_state_change_in_the_code_is_allowed_by_the_table(moves):
-    lifecycles = {"job": v.JOBS, "suggestion": v.SUGGESTIONS}
+    lifecycles = _LIFECYCLES
     refused = [
         f"{where}: {table} {a} → {b}"
         for where, table, a, b in sorted(moves.pairs)
