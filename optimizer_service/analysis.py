@@ -279,8 +279,8 @@ class Analysis:
             try:
                 try:
                     plan = await self._plan(conn, engine, stmt, caps.server_version_num)
-                except asyncpg.PostgresError:
-                    if mode != ParamMode.PG_STATS:
+                except asyncpg.PostgresError as exc:
+                    if mode != ParamMode.PG_STATS or not errors.refused(exc):
                         raise
                     # A value from pg_stats can mistype a parameter (it arrives as text):
                     # the generic plan of the original statement still tells the truth.
@@ -293,6 +293,8 @@ class Analysis:
                     )
                     plan = await self._plan(conn, engine, stmt, caps.server_version_num)
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if not errors.refused(exc):  # target gone, a timeout: the analysis stops
+                    raise
                 await self.insight(
                     2,
                     "QUERY_NOT_PLANNABLE",

@@ -85,7 +85,7 @@ async def apply(settings: Settings, request: pb.ApplyRequest, emit: ddl.Emit) ->
     kind = _kind(request.kind)
     t = timeouts(target, request)
     change = await changes.prepare(settings, target, request.sql, kind, field="sql")
-    await _carry_out(settings, target, change, t, emit, Expected())
+    await _carry_out(settings, target, change, t, emit, Expected(), "apply")
 
 
 async def rollback(settings: Settings, request: pb.RollbackRequest, emit: ddl.Emit) -> None:
@@ -110,7 +110,9 @@ async def rollback(settings: Settings, request: pb.RollbackRequest, emit: ddl.Em
     must = Expected(
         request.expected_index_oid, request.expected_index_definition, undoing_create=True
     )
-    await _carry_out(settings, target, change, t, emit, must if kind == Kind.CREATE_INDEX else None)
+    await _carry_out(
+        settings, target, change, t, emit, must if kind == Kind.CREATE_INDEX else None, "rollback"
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ async def _carry_out(
     t: ddl.Timeouts,
     emit: ddl.Emit,
     expected: Expected | None,
+    phase: str,
 ) -> None:
     where = target.name
     if change.absent:
@@ -190,7 +193,7 @@ async def _carry_out(
                 if not build.done():
                     build.cancel()
         except asyncpg.PostgresError as exc:
-            error = ddl.failure(exc, change.sql, where)
+            error = ddl.failure(exc, change.sql, where, phase)
             state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
             emit(ddl.change_result(change.index, state))
             raise error from None

@@ -122,7 +122,7 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
             conn, emit, place, change, request, runs, built, target.show_values
         )
     except asyncpg.PostgresError as exc:
-        raise ddl.failure(exc, "benchmark", place.where) from None
+        raise ddl.failure(exc, "benchmark", place.where, "benchmark") from None
     finally:
         await ddl.finish(
             _cleanup(settings, place, conn, pid, change, built, emit),

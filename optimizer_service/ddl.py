@@ -74,9 +74,9 @@ def label(sql: str) -> str:
     return " ".join(words[:4]) if words else "statement"
 
 
-def failure(exc: asyncpg.PostgresError, sql: str, where: str) -> pgsage_errors.PgsageError:
-    """The domain error for a statement PostgreSQL refused or cut short."""
-    return errors.from_driver(exc, label(sql), where)
+def failure(exc: BaseException, sql: str, where: str, phase: str = "") -> pgsage_errors.PgsageError:
+    """The domain error for a statement PostgreSQL refused or cut short (`errors.to_domain`)."""
+    return errors.to_domain(exc, what=label(sql), target=where, phase=phase)
 
 
 async def run(
@@ -97,7 +97,7 @@ async def run(
     emit(statement(where, text, Phase.STARTED))
     try:
         result = await (call or conn.execute)(sql)
-    except asyncpg.PostgresError as exc:
+    except errors.DRIVER_ERRORS as exc:
         emit(statement(where, text, Phase.FAILED, errors.from_target(exc, label(text))))
         raise
     except asyncio.CancelledError:
@@ -169,6 +169,9 @@ async def drop_invalid(
         await set_timeouts(conn, emit, where, wait)
         await run(conn, emit, where, sqltext.drop_sql(schema, name))
     except asyncpg.PostgresError as exc:
+        if errors.kind_of(exc) is errors.Kind.GONE:
+            raise
+        # A refusal or a timeout: the state read below says the index is still there.
         log.warning(
             "invalid index %s.%s on %s not dropped: %s",
             schema,

@@ -154,6 +154,8 @@ class DropFinder:
                 await self.conn.execute(f"DROP INDEX {name}")
                 check = await self._replan(index)
             except asyncpg.PostgresError as exc:
+                if not errors.refused(exc, timeouts=True):  # lock_timeout: left unverified
+                    raise
                 return Check(
                     False,
                     "unverified: the rolled-back DROP failed: "

@@ -131,6 +131,8 @@ async def check_index(
         try:
             await conn.execute(f"CREATE TEMP VIEW {_VIEW} AS {view}")
         except asyncpg.PostgresError as exc:
+            if not errors.refused(exc):
+                raise
             raise _unresolved(exc, field) from None
         rule = await conn.fetchval(
             "SELECT oid FROM pg_rewrite WHERE ev_class = to_regclass($1)", f"pg_temp.{_VIEW}"
@@ -141,10 +143,14 @@ async def check_index(
         try:
             await conn.execute(f"CREATE TEMP TABLE {_COPY} (LIKE {qualified})")
         except asyncpg.PostgresError as exc:
+            if not errors.refused(exc):
+                raise
             raise _unresolved(exc, field) from None
         try:
             await conn.execute(RawStream()(probe))
         except asyncpg.PostgresError as exc:
+            if not errors.refused(exc):
+                raise
             raise _unresolved(exc, field) from None
         index = await conn.fetchval("SELECT to_regclass($1)::oid", f"pg_temp.{_INDEX}")
         refused = await _refused_by(conn, "pg_class", index)

@@ -70,6 +70,8 @@ async def prepare(
     except samples.NoValue as exc:
         return Prepared(query, skipped=str(exc))
     except asyncpg.PostgresError as exc:
+        if not errors.refused(exc, timeouts=True):  # one query skipped, not the benchmark
+            raise
         return Prepared(
             query, skipped=f"no parameter values: {errors.from_target(exc, 'draw values')}"
         )
@@ -115,6 +117,8 @@ async def measure(
                 conn, emit, where, explain, call=conn.fetchval, shown="; ".join(steps)
             )
         except asyncpg.PostgresError as exc:
+            if not errors.refused(exc, timeouts=True):  # one query failed, not the benchmark
+                raise
             return f"failed: {errors.from_target(exc, 'measure')}"
         finally:
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from optimizer_service import targets
+from optimizer_service import errors, targets
 from optimizer_service.settings import Settings, TargetConfig
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # What a dead (or otherwise unusable) pooled session raises on its first statement.
-_DEAD = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_DEAD = errors.DRIVER_ERRORS
 
 
 @dataclass

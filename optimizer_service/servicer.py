@@ -42,6 +42,16 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 _DONE = object()
+# The analysis stages (`Tracker.stage`) as a caller knows them, named by a timeout or a
+# lost target: planning the workload, the what-if search, the drop checks.
+PHASES = {
+    "workload": "workload",
+    "candidates": "what-if",
+    "selection": "what-if",
+    "advice": "what-if",
+    "unused": "unused and duplicate index",
+    "summary": "summary",
+}
 
 
 class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
@@ -91,7 +101,9 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             finally:
                 await queue.put(_DONE)
 
-        with target_errors.translated("Analyze", req.target.name):
+        with target_errors.translated(
+            "Analyze", req.target.name, lambda: PHASES.get(tracker.stage, tracker.stage)
+        ):
             log.info("analysis of target %s started", req.target.name)
             task = asyncio.create_task(work())
             loop = asyncio.get_running_loop()
@@ -146,7 +158,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 pb.BenchmarkResponse,
             )
         ) as events:
-            with target_errors.translated("Benchmark", request.target):
+            with target_errors.translated("Benchmark", request.target, lambda: "benchmark"):
                 async for event in events:
                     yield event
 
@@ -156,7 +168,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
         async with contextlib.aclosing(
             streams.relay(lambda emit: apply.apply(self.settings, request, emit), pb.ApplyResponse)
         ) as events:
-            with target_errors.translated("Apply", request.target):
+            with target_errors.translated("Apply", request.target, lambda: "apply"):
                 async for event in events:
                     yield event
 
@@ -168,6 +180,6 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 lambda emit: apply.rollback(self.settings, request, emit), pb.RollbackResponse
             )
         ) as events:
-            with target_errors.translated("Rollback", request.target):
+            with target_errors.translated("Rollback", request.target, lambda: "rollback"):
                 async for event in events:
                     yield event

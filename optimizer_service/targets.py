@@ -167,7 +167,7 @@ async def connect(
                 conn.terminate()
                 raise
         return conn
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except errors.DRIVER_ERRORS as exc:  # at connect, every driver error is "unreachable"
         cause = cause_of(target, exc)
         log.warning("target %s unreachable: %s", target.name, cause)
         raise errors.TargetUnavailable(target.name, cause) from None

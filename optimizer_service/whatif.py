@@ -70,6 +70,8 @@ class HypoPGEngine:
                 "SELECT indexrelid, indexname FROM hypopg_create_index($1)", sql
             )
         except asyncpg.PostgresError as exc:
+            if not errors.refused(exc):
+                raise
             raise WhatIfError(errors.from_target(exc, "hypopg_create_index")) from exc
         self.live[index] = (row["indexrelid"], row["indexname"])
         self.by_name[row["indexname"]] = index
@@ -104,7 +106,9 @@ class HypoPGEngine:
                 [self.live[i][0] for i in drop],
                 [sqltext.create_sql(i, concurrently=False, name="pgsage_hypo") for i in create],
             )
-        except asyncpg.PostgresError:
+        except asyncpg.PostgresError as exc:
+            if not errors.refused(exc):
+                raise
             # HypoPG objects are not transactional: start over, one call at a time.
             await self.conn.execute("SELECT hypopg_reset()")
             self.live.clear()
@@ -159,6 +163,8 @@ class TransactionalEngine:
         try:
             await self.conn.execute(sqltext.create_sql(index, concurrently=False, name=name))
         except asyncpg.PostgresError as exc:
+            if not errors.refused(exc, timeouts=True):  # one slow build skips that index
+                raise
             await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_build")
             self.failed[index] = errors.from_target(exc, "what-if build")
             raise WhatIfError(self.failed[index]) from exc

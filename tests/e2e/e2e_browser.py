@@ -20,16 +20,19 @@ async def run_flow(
     mode: str,
     base_url: str,
     on_request: Callable[[str, str], Awaitable[None]] | None = None,
+    script: Path = FLOW,
+    env: dict[str, str] | None = None,
 ) -> str:
-    """Runs `node flow.mjs mode` against `base_url`; answers its `@@` requests; returns its
-    output (asserting it passed)."""
+    """Runs `node <script> mode` (flow.mjs unless told) against `base_url`, with `env` added;
+    answers its `@@` requests; returns its output (asserting it passed)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     process = await asyncio.create_subprocess_exec(
         "node",
-        str(FLOW),
+        str(script),
         mode,
         env={
             **os.environ,
+            **(env or {}),
             "PGSAGE_URL": base_url,
             "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
             "CHROMIUM": CHROMIUM,

@@ -180,10 +180,11 @@ async function historyFlow() {
 }
 
 async function analysisFlow() {
-  // Changes are audited under the name typed in "acting as" (unauthenticated).
+  // Changes are audited under the verified caller: here, local mode's OS user, shown in the header.
   await page.goto(`${BASE}/new`);
-  await page.getByLabel("Acting as").fill("e2e-reviewer");
-  await page.getByLabel("Acting as").press("Enter");
+  const me = page.getByTestId("identity-name");
+  await me.waitFor();
+  const caller = await me.innerText();
   // A real analysis of the demo target, run by the dispatcher on the optimizer.
   const select = page.locator("select[name=target]");
   await select.waitFor();
@@ -281,7 +282,7 @@ async function analysisFlow() {
   await shot("14-applied");
 
   // The audit trail in the details: the state changes and the statement executed on demo,
-  // under the name typed in "acting as", marked unauthenticated.
+  // under the verified caller (local mode's OS user).
   const audit = page.getByTestId("audit-list");
   if ((await audit.count()) === 0) await byName(first).locator("button.disclosure").click();
   const executed = audit.locator("tr[data-action='statement.execute']");
@@ -289,20 +290,21 @@ async function analysisFlow() {
   const executions = (await executed.allInnerTexts()).join("\n");
   assert.ok(executions.includes("CREATE INDEX CONCURRENTLY"), executions);
   assert.match(executions, /SET lock_timeout/);
-  // The apply job ran them on behalf of the reviewer who asked for it.
-  assert.match(executions, /pgsage:jobs\/[0-9a-f-]{36}\s*for e2e-reviewer/, executions);
+  // The apply job ran them on behalf of the caller who asked for it.
+  assert.ok(new RegExp(`pgsage:jobs/[0-9a-f-]{36}\\s*for ${caller}`).test(executions), executions);
   await audit.scrollIntoViewIfNeeded();
   await audit.screenshot({ path: `${ARTIFACTS}/15-audit-list.png` });
-  // Older pages load with "More"; the reviewer's own changes carry the "acting as" name.
+  // Older pages load with "More"; the caller's own changes carry their verified name.
   const listed = async () => audit.locator("tbody tr").count();
   for (let pages = 0; (await audit.getByRole("button", { name: "More" }).count()) > 0 && pages < 20; pages++) {
     const before = await listed();
     await audit.getByRole("button", { name: "More" }).click();
     await until(async () => (await listed()) > before, "another page of the audit trail");
   }
-  const mine = (await audit.locator("tbody tr", { hasText: "e2e-reviewer" }).allInnerTexts()).join("\n");
+  const mine = (await audit.locator(`tbody tr[data-actor="${caller}"]`).allInnerTexts()).join("\n");
   assert.match(mine, /suggestion\.approve\b[\s\S]*pending → approved/, mine);
-  assert.match(mine, /unauthenticated/);
+  assert.match(mine, /local mode/, mine);
+  assert.doesNotMatch(mine, /unauthenticated/, mine);
 
   await page.locator("button[data-filter=all]").click();
   await until(async () => (await rows.count()) === total, "all listed again");
@@ -334,7 +336,7 @@ async function analysisFlow() {
   assert.equal(await change.locator(".badge").first().innerText(), "rolled back");
   const recorded = change.locator("tr[data-action='statement.execute']");
   await until(async () => (await recorded.count()) >= 2, "the job's statements listed");
-  assert.equal(await page.getByTestId("job-creator").innerText(), "e2e-reviewer");
+  assert.equal(await page.getByTestId("job-creator").innerText(), caller);
   assert.equal(await page.getByTestId("download-patch").count(), 0);
   await shot("19-rollback-job");
 }

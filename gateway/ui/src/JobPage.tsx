@@ -1,9 +1,11 @@
 // One job: live progress over Server-Sent Events, its summary, and its suggestions.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "./api";
-import { ErrorNote, Link, ProgressBar, StateBadge } from "./components";
+import { denial, useAccess } from "./access";
+import { ConfirmDialog, ErrorNote, Link, ProgressBar, StateBadge } from "./components";
 import { analysisLabel, bytes, dateTime, duration, jobId, label, percent } from "./format";
 import { ChangeJob } from "./ChangeJob";
+import { navigate } from "./router";
 import { SuggestionList } from "./SuggestionList";
 import type { Job, WatchEvent } from "./types";
 
@@ -22,6 +24,8 @@ export function JobPage({ id }: { id: string }) {
   const [live, setLive] = useState<"connecting" | "live" | "lost" | "done">("connecting");
   const [suggestionsVersion, setSuggestionsVersion] = useState(0);
   const [cancelError, setCancelError] = useState<unknown>(null);
+  const [deleting, setDeleting] = useState(false);
+  const access = useAccess();
   const revision = useRef(0);
 
   const load = useCallback(async () => {
@@ -93,14 +97,24 @@ export function JobPage({ id }: { id: string }) {
   const pct = job.progress?.percent ?? (job.state === "SUCCEEDED" ? 100 : 0);
   const summary = job.summary;
 
-  const cancel = async () => {
+  const change = async (action: () => Promise<void>) => {
     setCancelError(null);
     try {
-      setJob(await api.cancelJob(job.name));
+      await action();
     } catch (e) {
       setCancelError(e);
     }
   };
+  const cancel = () => change(async () => setJob(await api.cancelJob(job.name)));
+  const retry = () => change(async () => setJob(await api.retryJob(job.name)));
+  const remove = () =>
+    change(async () => {
+      setDeleting(false);
+      await api.deleteJob(job.name);
+      navigate("/");
+    });
+  const operateWhy = denial(access, "OPERATOR", job.target);
+  const adminWhy = denial(access, "ADMIN", job.target);
 
   return (
     <section>
@@ -110,8 +124,18 @@ export function JobPage({ id }: { id: string }) {
         </h1>
         <div className="head-actions">
           {!finished && (
-            <button type="button" className="button button-danger" onClick={() => void cancel()} disabled={job.state === "CANCELLING"}>
+            <button type="button" className="button button-danger" onClick={() => void cancel()} disabled={job.state === "CANCELLING" || !!operateWhy} title={operateWhy || undefined}>
               Cancel job
+            </button>
+          )}
+          {(job.state === "FAILED" || job.state === "CANCELLED") && (
+            <button type="button" className="button" onClick={() => void retry()} disabled={!!operateWhy} title={operateWhy || "Run it again"}>
+              Retry
+            </button>
+          )}
+          {finished && (
+            <button type="button" className="button button-danger" onClick={() => setDeleting(true)} disabled={!!adminWhy} title={adminWhy || "Delete the job and its suggestions (the audit trail stays)"}>
+              Delete
             </button>
           )}
           {!job.suggestion && (
@@ -122,6 +146,11 @@ export function JobPage({ id }: { id: string }) {
         </div>
       </div>
       <ErrorNote error={cancelError} />
+      {deleting && (
+        <ConfirmDialog title="Delete this job?" confirmText="Delete job" danger onCancel={() => setDeleting(false)} onConfirm={() => void remove()}>
+          <p>The job and its suggestions are deleted; their audit records stay.</p>
+        </ConfirmDialog>
+      )}
 
       <div className="panel">
         <div className="progress-line">

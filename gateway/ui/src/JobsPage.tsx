@@ -1,6 +1,7 @@
 // Job history: counts per state as filter tabs, a dense table, keyset pagination.
 import { useCallback, useEffect, useState } from "react";
 import { api, type StateCount } from "./api";
+import { useAccess } from "./access";
 import { ErrorNote, Link, ProgressBar, StateBadge } from "./components";
 import { dateTime, duration, jobId, label, shortId } from "./format";
 import { navigate } from "./router";
@@ -18,6 +19,9 @@ export function JobsPage({ state }: { state: string }) {
   const [error, setError] = useState<unknown>(null);
 
   const page = tokens[tokens.length - 1];
+  const access = useAccess();
+  // Operators of some target can start an analysis; the form says which targets.
+  const operates = (access.caller?.roleBindings ?? []).some((b) => b.role === "OPERATOR" || b.role === "ADMIN");
   const load = useCallback(async () => {
     try {
       const filter = state ? `state = ${state}` : "";
@@ -58,9 +62,11 @@ export function JobsPage({ state }: { state: string }) {
     <section>
       <div className="page-head">
         <h1>Jobs</h1>
-        <Link href="/new" className="button button-primary">
-          New analysis
-        </Link>
+        {operates && (
+          <Link href="/new" className="button button-primary">
+            New analysis
+          </Link>
+        )}
       </div>
       <div className="tabs" role="tablist" aria-label="Filter by state">
         {tab("", "All", total)}

@@ -1,6 +1,7 @@
 // The new-analysis form: a target (from ListTargets), what to look for, a budget.
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError, newRequestId } from "./api";
+import { denial, useAccess } from "./access";
 import { ErrorNote, Link } from "./components";
 import { analysisLabel, jobId } from "./format";
 import { navigate } from "./router";
@@ -18,6 +19,8 @@ export function NewAnalysisPage() {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const requestId = useMemo(newRequestId, []);
+  const access = useAccess();
+  const why = target ? denial(access, "OPERATOR", target) : "";
 
   const loadTargets = async () => {
     try {
@@ -43,7 +46,7 @@ export function NewAnalysisPage() {
 
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
-    if (!target || busy || budgetError) return;
+    if (!target || busy || budgetError || why) return;
     setBusy(true);
     setError(null);
     try {
@@ -124,9 +127,10 @@ export function NewAnalysisPage() {
 
         <ErrorNote error={error && !fieldError.endsWith("target") ? error : null} />
         <div className="actions">
-          <button type="submit" className="button button-primary" disabled={!target || busy || !!budgetError}>
+          <button type="submit" className="button button-primary" disabled={!target || busy || !!budgetError || !!why} title={why || undefined}>
             {busy ? "Starting…" : "Start analysis"}
           </button>
+          {why && <span className="muted small" data-testid="start-denied">Starting an analysis {why}.</span>}
         </div>
       </form>
     </section>

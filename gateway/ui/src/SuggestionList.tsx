@@ -3,6 +3,7 @@
 // benchmark chart and the audit trail.
 import { Fragment, useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "./api";
+import { denial, useAccess, useTwoPersonBlock } from "./access";
 import { AuditList } from "./Audit";
 import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
@@ -191,6 +192,11 @@ function SuggestionRow(props: {
   };
   const conflict = error instanceof ApiError && error.isConflict;
   const pending = s.state === "PENDING";
+  const access = useAccess();
+  const reviewWhy = denial(access, "REVIEWER", s.target);
+  const operateWhy = denial(access, "OPERATOR", s.target);
+  const twoPersonWhy = useTwoPersonBlock(access, s, actionsFor(s.state).includes("APPLY"));
+  const whyNot = (action: Action) => operateWhy || (action === "APPLY" ? twoPersonWhy : "");
   const [running, setRunning] = useState<{ action: Action; job: Job } | null>(null);
   const [finished, setFinished] = useState<{ action: Action; job: Job } | null>(null);
   const [confirming, setConfirming] = useState<Action | null>(null);
@@ -233,6 +239,8 @@ function SuggestionRow(props: {
       });
     } catch (e) {
       setError(e);
+      // Refused for who approved it: this page was behind; show the suggestion as it is now.
+      if (e instanceof ApiError && e.reason === "TWO_PERSON_RULE") void api.getSuggestion(s.name).then(props.onChange, () => {});
     } finally {
       setBusy(false);
     }
@@ -271,16 +279,16 @@ function SuggestionRow(props: {
         <td className="actions-col">
           {pending && !dismissing && (
             <>
-              <button type="button" className="button button-small button-primary" disabled={busy} onClick={() => void act(() => api.approve(s))}>
+              <button type="button" className="button button-small button-primary" disabled={busy || !!reviewWhy} title={reviewWhy || undefined} onClick={() => void act(() => api.approve(s))}>
                 Approve
               </button>
-              <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)}>
+              <button type="button" className="button button-small" disabled={busy || !!reviewWhy} title={reviewWhy || undefined} onClick={() => setDismissing(true)}>
                 Dismiss
               </button>
             </>
           )}
           {s.state === "APPROVED" && (
-            <button type="button" className="button button-small" disabled={busy} onClick={() => setDismissing(true)} hidden={dismissing}>
+            <button type="button" className="button button-small" disabled={busy || !!reviewWhy} title={reviewWhy || undefined} onClick={() => setDismissing(true)} hidden={dismissing}>
               Dismiss
             </button>
           )}
@@ -290,13 +298,19 @@ function SuggestionRow(props: {
                 key={action}
                 type="button"
                 className="button button-small"
-                disabled={busy}
+                disabled={busy || !!whyNot(action)}
+                title={whyNot(action) || undefined}
                 onClick={() => (action === "BENCHMARK" ? void start(action) : setConfirming(action))}
                 data-action={action}
               >
                 {ACTION_WORDS[action][0]}
               </button>
             ))}
+          {twoPersonWhy && !operateWhy && !running && (
+            <div className="small muted two-person-note" data-testid="two-person-note">
+              Two-person rule: you approved it, someone else applies it.
+            </div>
+          )}
           {running && <RunningStep action={running.action} job={running.job} />}
           {!running && finished?.job.state === "SUCCEEDED" && (
             <span className="small good step-done" data-testid="action-done">
@@ -353,7 +367,7 @@ function SuggestionRow(props: {
             ) : (
               !props.open && <ErrorNote error={error} />
             )}
-            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} />}
+            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} reviewWhy={reviewWhy} />}
           </td>
         </tr>
       )}
@@ -361,7 +375,8 @@ function SuggestionRow(props: {
   );
 }
 
-function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion; onChange: (s: Suggestion) => void }) {
+function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggestion) => void; reviewWhy: string }) {
+  const { suggestion: s, onChange, reviewWhy } = props;
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(s.editedSql || s.sql || "");
   const [error, setError] = useState<unknown>(null);
@@ -399,7 +414,7 @@ function SuggestionDetail({ suggestion: s, onChange }: { suggestion: Suggestion;
           <div className="detail-label">
             {s.editedSql ? "SQL (edited by a reviewer — used for benchmark, apply and export)" : "SQL"}
             {editable && !editing && (
-              <button type="button" className="link-button" onClick={() => { setDraft(s.editedSql || s.sql || ""); setEditing(true); }}>
+              <button type="button" className="link-button" disabled={!!reviewWhy} title={reviewWhy || undefined} onClick={() => { setDraft(s.editedSql || s.sql || ""); setEditing(true); }}>
                 edit
               </button>
             )}

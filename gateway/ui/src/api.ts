@@ -1,5 +1,16 @@
 // Calls to the gateway's REST API, and errors turned into plain words.
-import type { AuditRecord, Job, Readiness, Suggestion, Target } from "./types";
+import type {
+  ApiToken,
+  AuditRecord,
+  Caller,
+  CreateApiTokenResponse,
+  Job,
+  Readiness,
+  Session,
+  Suggestion,
+  Target,
+  VerifyAuditTrailResponse,
+} from "./types";
 
 interface ErrorBody {
   error?: {
@@ -28,6 +39,11 @@ export class ApiError extends Error {
   get isConflict(): boolean {
     return this.status === "ABORTED";
   }
+
+  /** Not signed in (or the session expired): a sign-in prompt, not an error. */
+  get isUnauthenticated(): boolean {
+    return this.httpStatus === 401;
+  }
 }
 
 function plainWords(httpStatus: number, status: string, message: string): string {
@@ -38,6 +54,10 @@ function plainWords(httpStatus: number, status: string, message: string): string
       return "The job service took too long to answer. Try again in a moment.";
     case "NOT_FOUND":
       return `Not found: ${message}.`;
+    case "UNAUTHENTICATED":
+      return "You are not signed in (or your session expired). Sign in to continue.";
+    case "PERMISSION_DENIED":
+      return message ? `Not allowed: ${message}` : "You do not have the role this needs.";
     case "ABORTED":
       return "Someone changed this after you loaded it, so your change was not saved.";
     case "INTERNAL":
@@ -48,36 +68,22 @@ function plainWords(httpStatus: number, status: string, message: string): string
   }
 }
 
-const ACTOR_KEY = "pgsage.actor";
+/** Raised on HTTP 401: the browser has no (valid) session; the UI offers to sign in. */
+export const UNAUTHENTICATED_EVENT = "pgsage:unauthenticated";
 
-/** Who the audit trail records for this browser's changes ("acting as"); "" when unset. */
-export function actor(): string {
-  try {
-    return localStorage.getItem(ACTOR_KEY) ?? "";
-  } catch {
-    return "";
-  }
-}
-
-export function setActor(name: string): void {
-  try {
-    if (name.trim()) localStorage.setItem(ACTOR_KEY, name.trim());
-    else localStorage.removeItem(ACTOR_KEY);
-  } catch {
-    // storage disabled: the actor stays unset (audited as anonymous)
-  }
-}
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
-  const headers: Record<string, string> = body === undefined ? {} : { "Content-Type": "application/json" };
-  const who = actor();
-  // Only ASCII printable text can travel in a header; anything else is left out.
-  if (who && /^[\x20-\x7e]+$/.test(who)) headers["x-pgsage-actor"] = who;
+  // Every state-changing request is JSON (the gateway refuses anything else with 415, a
+  // defence against cross-site form posts), DELETE included even without a body. The
+  // session is an HttpOnly cookie the browser sends itself: no token is ever read here.
+  const headers: Record<string, string> = STATE_CHANGING.has(method) ? { "Content-Type": "application/json" } : {};
   try {
     response = await fetch(path, {
       method,
       headers,
+      credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -92,12 +98,15 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   }
   if (!response.ok) {
     const error = (parsed as ErrorBody | undefined)?.error;
-    const status = error?.status ?? "UNKNOWN";
+    const status = error?.status ?? (response.status === 401 ? "UNAUTHENTICATED" : "UNKNOWN");
     const info = error?.details?.find((d) => d.reason) ?? {};
+    let message = error?.message ?? text.slice(0, 200);
+    if (info.reason === "TWO_PERSON_RULE") message = `two-person rule: ${message}`;
+    if (response.status === 401) window.dispatchEvent(new Event(UNAUTHENTICATED_EVENT));
     throw new ApiError(
       response.status,
       status,
-      plainWords(response.status, status, error?.message ?? text.slice(0, 200)),
+      plainWords(response.status, status, message),
       info.reason ?? "",
       info.metadata?.field ?? "",
     );
@@ -152,11 +161,33 @@ export const api = {
       etag: s.etag,
     }),
   /** Audit records matching `filter` (e.g. `resource = "jobs/../suggestions/.."`), newest first. */
-  listAudit: (filter: string, pageToken: string) =>
+  listAudit: (filter: string, pageToken: string, pageSize = 20) =>
     request<{ auditRecords?: AuditRecord[]; nextPageToken?: string }>(
       "GET",
-      `/v1/auditRecords${query({ filter, pageSize: 20, pageToken })}`,
+      `/v1/auditRecords${query({ filter, pageSize, pageToken })}`,
     ),
+  verifyAudit: () => request<VerifyAuditTrailResponse>("POST", "/v1/auditRecords:verify", {}),
+  retryJob: (name: string) => request<Job>("POST", `/v1/${name}:retry`, {}),
+  deleteJob: (name: string) => request<Record<string, never>>("DELETE", `/v1/${name}`),
+  caller: () => request<Caller>("GET", "/v1/caller"),
+  /** The gateway's browser session; null when the gateway has no session endpoint (local). */
+  session: async (): Promise<Session | null> => {
+    try {
+      return await request<Session>("GET", "/auth/session");
+    } catch (e) {
+      if (e instanceof ApiError && e.httpStatus === 404) return null;
+      throw e;
+    }
+  },
+  /** Ends the gateway session; `endSessionUrl` ends the issuer's session too, when it has one. */
+  logout: () => request<{ signedIn?: boolean; endSessionUrl?: string | null }>("POST", "/auth/logout", {}),
+  createApiToken: (token: Omit<ApiToken, "name">) => request<CreateApiTokenResponse>("POST", "/v1/apiTokens", token),
+  listApiTokens: (showInactive: boolean, pageToken: string) =>
+    request<{ apiTokens?: ApiToken[]; nextPageToken?: string }>(
+      "GET",
+      `/v1/apiTokens${query({ showInactive: showInactive ? "true" : undefined, pageSize: 50, pageToken })}`,
+    ),
+  revokeApiToken: (name: string) => request<ApiToken>("POST", `/v1/${name}:revoke`, {}),
   listTargets: () => request<{ targets?: Target[] }>("GET", "/v1/targets"),
   readiness: async (): Promise<Readiness> => {
     try {

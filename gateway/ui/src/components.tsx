@@ -20,6 +20,17 @@ export function StateBadge({ state }: { state?: string }) {
 export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   if (!error) return null;
   const message = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+  if (error instanceof ApiError && error.isUnauthenticated) {
+    const next = window.location.pathname + window.location.search;
+    return (
+      <div className="note note-warn" role="alert" data-testid="sign-in-note">
+        <span>You are not signed in, or your session expired.</span>
+        <a className="button button-small" href={`/auth/login?next=${encodeURIComponent(next)}`}>
+          Sign in
+        </a>
+      </div>
+    );
+  }
   return (
     <div className="note note-error" role="alert">
       <span>{message}</span>

@@ -1,8 +1,13 @@
-// The pgsage UI: job history, new analysis, one job with its suggestions.
+// The pgsage UI: job history, new analysis, one job with its suggestions, the audit trail,
+// API tokens; the header says who you are.
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { actor, api, setActor } from "./api";
+import { api } from "./api";
+import { AccessProvider, holds, rolesText, useAccess } from "./access";
+import { AuditPage } from "./AuditPage";
+import { TokensPage } from "./TokensPage";
 import { Link } from "./components";
+import { dateTime } from "./format";
 import { JobPage } from "./JobPage";
 import { JobsPage } from "./JobsPage";
 import { NewAnalysisPage } from "./NewAnalysisPage";
@@ -28,33 +33,93 @@ function ReadinessBadge() {
   );
 }
 
-/** "Acting as": the name the audit trail records for changes made from this browser. */
-function ActorField() {
-  const [value, setValue] = useState(actor());
+/** Who you are, how you signed in and your roles; sign in / out when OIDC is configured. */
+function Identity() {
+  const access = useAccess();
+  const { path, search } = useLocation();
+  const [error, setError] = useState("");
+  const signIn = () => {
+    const next = path + (search.toString() ? `?${search.toString()}` : "");
+    window.location.assign(`${access.loginUrl}?next=${encodeURIComponent(next)}`);
+  };
+  const signOut = async () => {
+    try {
+      const answer = await api.logout();
+      window.location.assign(answer.endSessionUrl || "/");
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+  if (access.state === "loading") return <span className="identity muted">…</span>;
+  const caller = access.caller;
+  const local = caller?.localMode || caller?.authMethod === "LOCAL";
+  const canSignIn = !local && !access.session?.localMode;
+  if (access.state === "signedOut" || !caller) {
+    return (
+      <span className="identity" data-testid="identity">
+        <span className="identity-name">not signed in</span>
+        {canSignIn && (
+          <button type="button" className="button button-small" onClick={signIn}>
+            Sign in
+          </button>
+        )}
+      </span>
+    );
+  }
+  const how = local ? "local mode, every role" : caller.authMethod === "API_TOKEN" ? "API token" : "OIDC";
   return (
-    <label className="actor-field" title="Recorded in the audit trail as who made a change (unauthenticated: pgsage does not check it)">
-      acting as
-      <input
-        value={value}
-        placeholder="anonymous"
-        aria-label="Acting as"
-        maxLength={64}
-        onChange={(e) => setValue(e.target.value)}
-        onBlur={() => setActor(value)}
-        onKeyDown={(e) => {
-          if (e.key === "Enter") setActor(value);
-        }}
-      />
-    </label>
+    <span
+      className="identity"
+      data-testid="identity"
+      title={`${caller.subject ?? ""}${access.session?.expiresAt ? `, signed in until ${dateTime(access.session.expiresAt)}` : ""}`}
+    >
+      <span className="identity-who">
+        <span className="identity-name" data-testid="identity-name">
+          {caller.displayName || caller.subject}
+        </span>{" "}
+        <span className="identity-how" data-testid="identity-how">
+          ({how})
+        </span>
+      </span>
+      {!local && (
+        <span className="identity-roles" data-testid="identity-roles">
+          {rolesText(caller)}
+        </span>
+      )}
+      {canSignIn && (
+        <button type="button" className="button button-small" onClick={() => void signOut()} title={error || undefined}>
+          Sign out
+        </button>
+      )}
+    </span>
+  );
+}
+
+/** Shown instead of a page while the browser has no (valid) session. */
+function SignInPrompt() {
+  const access = useAccess();
+  const { path, search } = useLocation();
+  const next = path + (search.toString() ? `?${search.toString()}` : "");
+  return (
+    <div className="panel narrow sign-in" data-testid="sign-in-prompt">
+      <h2>Sign in to use pgsage</h2>
+      <p>You are not signed in, or your session expired. pgsage shows what your roles allow once it knows who you are.</p>
+      <a className="button button-primary" href={`${access.loginUrl}?next=${encodeURIComponent(next)}`}>
+        Sign in
+      </a>
+    </div>
   );
 }
 
 function App() {
   const { path, search } = useLocation();
+  const access = useAccess();
   let page;
   const jobMatch = path.match(/^\/jobs\/([^/]+)\/?$/);
   if (jobMatch) page = <JobPage key={jobMatch[1]} id={decodeURIComponent(jobMatch[1])} />;
   else if (path === "/new") page = <NewAnalysisPage />;
+  else if (path === "/audit") page = <AuditPage key={search.toString()} search={search} />;
+  else if (path === "/tokens") page = <TokensPage />;
   else if (path === "/" || path === "/jobs") page = <JobsPage state={search.get("state") ?? ""} />;
   else
     page = (
@@ -75,18 +140,28 @@ function App() {
           <Link href="/new" className={path === "/new" ? "nav-active" : ""}>
             New analysis
           </Link>
+          <Link href="/audit" className={path === "/audit" ? "nav-active" : ""}>
+            Audit
+          </Link>
+          {access.caller && holds(access.caller, "ADMIN") && (
+            <Link href="/tokens" className={path === "/tokens" ? "nav-active" : ""}>
+              API tokens
+            </Link>
+          )}
           <a href="/openapi.json">API</a>
         </nav>
-        <ActorField />
+        <Identity />
         <ReadinessBadge />
       </header>
-      <main className="content">{page}</main>
+      <main className="content">{access.state === "signedOut" ? <SignInPrompt /> : page}</main>
     </>
   );
 }
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <App />
+    <AccessProvider>
+      <App />
+    </AccessProvider>
   </StrictMode>,
 );

@@ -67,7 +67,7 @@ export interface Job {
   revision?: string;
   etag?: string;
   cancelRequested?: boolean;
-  /** Who asked for the job (the x-pgsage-actor of its creation; not authenticated). */
+  /** Who asked for the job: the verified caller that created it. */
   creator?: string;
 }
 
@@ -128,6 +128,11 @@ export interface AuditRecord {
   toState?: string;
   /** For what a job ran: who asked for that job. */
   onBehalfOf?: string;
+  /** The verified principal's stable subject (`sub`, `apiTokens/{id}`, `local:<user>`). */
+  actorSubject?: string;
+  actorAuthMethod?: AuthMethod;
+  /** Hex SHA-256 over the record and its predecessor's digest (the hash chain). */
+  digest?: string;
 }
 
 export interface Suggestion {
@@ -186,4 +191,63 @@ export interface Readiness {
   status: "pass" | "warn" | "fail";
   output?: string;
   notes?: string[];
+}
+
+// Identity and access (access.proto). Roles are cumulative: viewer < reviewer < operator < admin.
+export type Role = "ROLE_UNSPECIFIED" | "VIEWER" | "REVIEWER" | "OPERATOR" | "ADMIN";
+export type AuthMethod = "AUTH_METHOD_UNSPECIFIED" | "OIDC" | "API_TOKEN" | "LOCAL";
+
+/** A role on the targets whose names match `targets` (`*` any run of characters; "" all). */
+export interface RoleBinding {
+  role?: Role;
+  targets?: string;
+}
+
+/** Who is calling, as the job service sees it (GET /v1/caller). */
+export interface Caller {
+  subject?: string;
+  displayName?: string;
+  authMethod?: AuthMethod;
+  localMode?: boolean;
+  roleBindings?: RoleBinding[];
+  /** Target patterns where an APPLY must be created by someone other than the approver. */
+  twoPersonTargets?: string[];
+}
+
+/** The gateway's browser session (GET /auth/session; not a protobuf message). */
+export interface Session {
+  signedIn: boolean;
+  localMode: boolean;
+  loginUrl?: string;
+  logoutUrl?: string;
+  name?: string | null;
+  subject?: string | null;
+  /** When the session ends (RFC 3339). */
+  expiresAt?: string | null;
+}
+
+export interface ApiToken {
+  name: string;
+  displayName?: string;
+  roleBindings?: RoleBinding[];
+  expireTime?: string;
+  createTime?: string;
+  creator?: string;
+  revokeTime?: string;
+  lastUseTime?: string;
+}
+
+export interface CreateApiTokenResponse {
+  apiToken?: ApiToken;
+  /** The bearer secret, shown only in this response. */
+  secret?: string;
+}
+
+export interface VerifyAuditTrailResponse {
+  intact?: boolean;
+  recordsChecked?: string;
+  firstBadRecord?: string;
+  /** `ALTERED`, `REMOVED` or `INSERTED`. */
+  problem?: string;
+  message?: string;
 }
