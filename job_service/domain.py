@@ -1,6 +1,7 @@
 """The job service's domain objects: small frozen dataclasses the repositories return.
 
-States and kinds are the proto enum names as text (they are stored that way too). Nested
+States and kinds are the proto enum names as text (they are stored that way too); their
+vocabulary and transition table are `job_service.vocabulary`'s. Nested
 protobuf parts (options, summary, error, suggestion details) stay serialized bytes here;
 `job_service.mappers` turns them into messages.
 """
@@ -12,11 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from job_service.models import LIVE_SUGGESTION_STATES
+from job_service import vocabulary
+from job_service.vocabulary import SuggestionState
 
-TERMINAL_JOB_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-RETRYABLE_JOB_STATES = frozenset({"FAILED", "CANCELLED"})
-LIVE_SUGGESTIONS = frozenset(LIVE_SUGGESTION_STATES)
+# -- vocabulary (one block: the sets come from the transition table) -------------------------
+TERMINAL_JOB_STATES = frozenset(vocabulary.FINISHED_JOB_STATES)
+RETRYABLE_JOB_STATES = frozenset(vocabulary.RETRYABLE_JOB_STATES)
+LIVE_SUGGESTIONS = frozenset(vocabulary.LIVE_SUGGESTION_STATES)
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,7 @@ class NewSuggestion:
     title: str = ""
     details: bytes | None = None
     attempt: int = 1
-    state: str = "PENDING"
+    state: str = SuggestionState.PENDING
     prior_decision: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 

@@ -3,6 +3,7 @@ needs a valid bearer token, and every forged, stale or misdirected token is refu
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import getpass
 import hashlib
@@ -190,6 +191,20 @@ async def test_clocks_may_disagree_by_the_configured_skew(secured_stub, issuer):
             job_service_pb2.CountJobsRequest(),
             metadata=bearer(issuer.token(groups=ADMINS, **claims)),
         )
+
+
+async def test_a_token_accepted_once_is_refused_once_it_expires(secured_stub, issuer):
+    """Verified tokens are remembered, but never past their expiry (plus the skew)."""
+    now = issuer.claims()["iat"]
+    token = issuer.token(groups=ADMINS, exp=now - 58, iat=now - 300)  # 2 s of skew left
+    request = job_service_pb2.CountJobsRequest()
+    await secured_stub.CountJobs(request, metadata=bearer(token))
+    await secured_stub.CountJobs(request, metadata=bearer(token))
+    await asyncio.sleep(3)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await secured_stub.CountJobs(request, metadata=bearer(token))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert rpc.reason_of(refused.value) == "TOKEN_EXPIRED"
 
 
 async def test_the_keys_are_fetched_once_for_many_calls(secured_stub, issuer):
