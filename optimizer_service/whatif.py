@@ -22,6 +22,7 @@ import asyncpg
 
 from optimizer_service import errors, explain, sqltext
 from optimizer_service.model import IndexDef, Table
+from pgsage import sqlcheck
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class TransactionalEngine:
         if index not in self.sizes:
             if index not in self.built:
                 await self._build(index)
-            schema = sqltext.quote_ident(index.table.schema)
+            schema = sqlcheck.quote_ident(index.table.schema)
             self.sizes[index] = int(
                 await self.conn.fetchval(
                     "SELECT pg_relation_size(to_regclass($1))",
@@ -194,7 +195,7 @@ class TransactionalEngine:
         await self.conn.execute("SAVEPOINT pgsage_plan")
         try:
             for index in hide:
-                schema = sqltext.quote_ident(index.table.schema)
+                schema = sqlcheck.quote_ident(index.table.schema)
                 await self.conn.execute(f"DROP INDEX {schema}.{self.built[index]}")
             return await explain.explain(self.conn, stmt, self.version)
         finally:
