@@ -55,11 +55,10 @@ _NOT_IMMUTABLE = frozenset(
 )
 MAX_STATEMENT_LENGTH = 20_000
 _SIMPLE = re.compile(r"[a-z_][a-z0-9_]*")
+# PostgreSQL's quote_ident leaves unreserved keywords (`name`, `ref`, `data`) bare: they are
+# identifiers wherever one is expected. The other categories need quotes.
 _KEYWORDS = frozenset(
-    keywords.RESERVED_KEYWORDS
-    | keywords.UNRESERVED_KEYWORDS
-    | keywords.COL_NAME_KEYWORDS
-    | keywords.TYPE_FUNC_NAME_KEYWORDS
+    keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
 )
 
 
