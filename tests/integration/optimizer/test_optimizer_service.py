@@ -356,9 +356,7 @@ async def test_bad_analyze_requests_name_the_field(stub, request_, field):
         ("SELECT 1; SELECT 2", "ONE_STATEMENT"),
     ],
 )
-async def test_a_requests_own_queries_are_checked_before_any_session(
-    stub, database, text, rule
-):
+async def test_a_requests_own_queries_are_checked_before_any_session(stub, database, text, rule):
     """The job service checks a job's queries at CreateJob; the optimizer, callable by the
     job service only, checks them again (`sqlcheck.check_query`) before it opens a session."""
     before = set(await sessions(database))
