@@ -181,7 +181,7 @@ class TransactionalEngine:
             self.sizes[index] = int(
                 await self.conn.fetchval(
                     "SELECT pg_relation_size(to_regclass($1))",
-                    f"{schema}.{self.built[index]}",
+                    f"{schema}.{sqlcheck.quote_ident(self.built[index])}",
                 )
             )
         return self.sizes[index]
@@ -196,7 +196,8 @@ class TransactionalEngine:
         try:
             for index in hide:
                 schema = sqlcheck.quote_ident(index.table.schema)
-                await self.conn.execute(f"DROP INDEX {schema}.{self.built[index]}")
+                name = sqlcheck.quote_ident(self.built[index])
+                await self.conn.execute(f"DROP INDEX {schema}.{name}")
             return await explain.explain(self.conn, stmt, self.version)
         finally:
             await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_plan")
