@@ -54,6 +54,13 @@ def queries(*texts: str) -> list[analysis_pb2.WorkloadQuery]:
     return [analysis_pb2.WorkloadQuery(query_id=f"q{n}", text=t) for n, t in enumerate(texts)]
 
 
+def sampled(runs: int, *texts: str) -> pb.BenchmarkRequest:
+    """A benchmark of `INDEX` on the sampled target, measuring `texts` `runs` times."""
+    return pb.BenchmarkRequest(
+        target="sampled", kind=CREATE, sql=INDEX, runs=runs, queries=queries(*texts)
+    )
+
+
 @pytest.fixture(scope="module")
 async def databases():
     target = await create_database("bench", SEED)
@@ -100,13 +107,7 @@ def blocks(m: pb.Measurement) -> int:
 async def test_a_sampled_benchmark_uses_the_index_and_leaves_no_scratch_schema(stub, databases):
     target, _ = databases
     before = await catalog(dsn_for(target))
-    request = pb.BenchmarkRequest(
-        target="sampled",
-        kind=CREATE,
-        sql=INDEX,
-        runs=3,
-        queries=queries(BY_CUSTOMER, JOINED, WRITE),
-    )
+    request = sampled(3, BY_CUSTOMER, JOINED, WRITE)
     events, error = await collect(stub.Benchmark(request))
     assert error is None, error
     [result] = results(events, pb.BenchmarkResult)
@@ -153,13 +154,7 @@ async def test_a_query_off_the_rules_is_refused_before_anything_runs(stub, datab
     a VACUUM among them refuses the request, naming it, before any session or sample."""
     target, _ = databases
     before = await catalog(dsn_for(target))
-    request = pb.BenchmarkRequest(
-        target="sampled",
-        kind=CREATE,
-        sql=INDEX,
-        runs=1,
-        queries=queries(BY_CUSTOMER, JOINED, WRITE, "VACUUM orders"),
-    )
+    request = sampled(1, BY_CUSTOMER, JOINED, WRITE, "VACUUM orders")
     events, error = await collect(stub.Benchmark(request))
     assert events == [] and error is not None
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

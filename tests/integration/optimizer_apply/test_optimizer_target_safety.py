@@ -48,6 +48,16 @@ def queries(*texts: str) -> list[analysis_pb2.WorkloadQuery]:
     return [analysis_pb2.WorkloadQuery(query_id=f"q{n}", text=t) for n, t in enumerate(texts)]
 
 
+async def benchmark_card_index(
+    stub: object, *texts: str
+) -> tuple[list[object], grpc.aio.AioRpcError | None]:
+    """One run of `texts` before and after an index on the cards, on the sampled target."""
+    request = pb.BenchmarkRequest(
+        target="sampled", kind=CREATE, sql=CARD_INDEX, runs=1, queries=queries(*texts)
+    )
+    return await collect(stub.Benchmark(request))  # type: ignore[attr-defined]
+
+
 async def analyze(stub: object, request: pb.AnalyzeRequest) -> list[pb.AnalyzeResponse]:
     return [e async for e in stub.Analyze(request, timeout=120)]  # type: ignore[attr-defined]
 
@@ -120,19 +130,10 @@ async def test_a_targets_errors_and_values_never_leave_it(stub, database, caplog
     assert leaks(*events) == []
     # Benchmark: drawn card numbers and the plans' constants are redacted; an error that
     # echoes one is its SQLSTATE.
-    events, error = await collect(
-        stub.Benchmark(
-            pb.BenchmarkRequest(
-                target="sampled",
-                kind=CREATE,
-                sql=CARD_INDEX,
-                runs=1,
-                queries=queries(
-                    "SELECT id FROM secrets WHERE card = $1",
-                    "SELECT a FROM t WHERE a = (SELECT card FROM secrets WHERE id = $1)::int",
-                ),
-            )
-        )
+    events, error = await benchmark_card_index(
+        stub,
+        "SELECT id FROM secrets WHERE card = $1",
+        "SELECT a FROM t WHERE a = (SELECT card FROM secrets WHERE id = $1)::int",
     )
     assert error is None, error
     [result] = results(events, pb.BenchmarkResult)
@@ -155,16 +156,8 @@ async def test_a_targets_errors_and_values_never_leave_it(stub, database, caplog
             "pg_terminate_backend",
         ),
     ]:
-        refused, error = await collect(
-            stub.Benchmark(
-                pb.BenchmarkRequest(
-                    target="sampled",
-                    kind=CREATE,
-                    sql=CARD_INDEX,
-                    runs=1,
-                    queries=queries("SELECT id FROM secrets WHERE card = $1", text),
-                )
-            )
+        refused, error = await benchmark_card_index(
+            stub, "SELECT id FROM secrets WHERE card = $1", text
         )
         assert refused == [] and error is not None
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
