@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 # A watcher re-reads at least this often even without a notification (belt and braces).
 WATCH_POLL_SECONDS = 10.0
 MAX_NOTES = 10_000
-MAX_SQL = sqlcheck.MAX_STATEMENT_LENGTH
+MAX_SQL = 20_000
 
 
 class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer):
