@@ -43,7 +43,7 @@ def _column_fields(node: object) -> tuple[str, ...] | None:
     return None
 
 
-def _walk(tree: object) -> tuple[dict[int, Use], dict[int, str], list[ast.RangeVar]]:
+def uses_of(tree: object) -> tuple[dict[int, Use], dict[int, str], list[ast.RangeVar]]:
     """What a statement's `$n` are compared with, the ones fixed (LIMIT/OFFSET), and the
     relations it reads."""
     uses: dict[int, Use] = {}
@@ -133,7 +133,7 @@ async def substitute(conn: asyncpg.Connection, text: str) -> str | None:
         tree = pglast.parse_sql(text)
     except pglast.parser.ParseError:
         return None
-    uses, fixed, rels = _walk(tree)
+    uses, fixed, rels = uses_of(tree)
     wanted = {int(m) for m in _PARAM.findall(text)}
     values: dict[int, str] = {}
     for number in sorted(wanted):

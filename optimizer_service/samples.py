@@ -98,7 +98,7 @@ async def draw(
     if not wanted:
         return [], text
     tree = pglast.parse_sql(text)
-    uses, fixed, rels = parameters._walk(tree)
+    uses, fixed, rels = parameters.uses_of(tree)
     for number, column in _assignments(tree).items():
         uses.setdefault(number, parameters.Use(column, -1))
     values: dict[int, str] = {}
