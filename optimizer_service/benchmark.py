@@ -37,6 +37,7 @@ from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from optimizer_service.streams import progress
 from pgsage import errors as pgsage_errors
+from pgsage import sqlcheck
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Subject:
 
     @property
     def qualified(self) -> str:
-        return f"{sqltext.quote_ident(self.schema)}.{sqltext.quote_ident(self.name)}"
+        return f"{sqlcheck.quote_ident(self.schema)}.{sqlcheck.quote_ident(self.name)}"
 
 
 def _place(settings: Settings, target: TargetConfig, request: pb.BenchmarkRequest) -> Place:
@@ -96,6 +97,9 @@ def _check(request: pb.BenchmarkRequest) -> tuple[Kind, int]:
     for n, q in enumerate(request.queries):
         if not q.text.strip():
             raise pgsage_errors.InvalidArgument(f"queries[{n}].text", "a query needs its text")
+        # Measured queries run on a sandbox or scratch copy: held to the rules of a caller's
+        # query (the job service sends those stored with the suggestion; defence in depth).
+        sqlcheck.check_query(q.text, field=f"queries[{n}].text")
     return Kind(request.kind), runs
 
 
@@ -176,8 +180,8 @@ async def _on_sandbox(
 
 async def _copied_index(conn: asyncpg.Connection, change: changes.Change, scratch: str) -> str:
     """The name of the scratch copy's index with the same definition as the dropped one."""
-    original = f"{sqltext.quote_ident(change.schema)}.{sqltext.quote_ident(change.index)}"
-    table = f"{sqltext.quote_ident(scratch)}.{sqltext.quote_ident(change.table.split('.', 1)[1])}"
+    original = f"{sqlcheck.quote_ident(change.schema)}.{sqlcheck.quote_ident(change.index)}"
+    table = f"{sqlcheck.quote_ident(scratch)}.{sqlcheck.quote_ident(change.table.split('.', 1)[1])}"
     name = await conn.fetchval(
         """
         SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -284,7 +288,7 @@ async def _copy(
     """Copies the touched tables into the scratch schema; returns the rewritten queries and
     the relation names that were copied."""
     assert place.scratch is not None
-    names = [".".join(sqltext.quote_ident(p) for p in t.split(".", 1)) for t in touched]
+    names = [".".join(sqlcheck.quote_ident(p) for p in t.split(".", 1)) for t in touched]
     for text in texts:
         with contextlib.suppress(pglast.parser.ParseError):
             names += sandbox.relation_names(text)
@@ -344,7 +348,7 @@ async def _cleanup(
     ) as clean:
         await ddl.stop_backend(clean, pid)
         if place.scratch is not None:
-            sql = f"DROP SCHEMA IF EXISTS {sqltext.quote_ident(place.scratch)} CASCADE"
+            sql = f"DROP SCHEMA IF EXISTS {sqlcheck.quote_ident(place.scratch)} CASCADE"
         elif change.action == changes.Action.CREATE:
             sql = sqltext.drop_sql(change.schema, built)
         else:

@@ -31,6 +31,7 @@ from optimizer_service.model import (
     Window,
 )
 from optimizer_service.settings import TargetConfig
+from pgsage import sqlcheck
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class DropFinder:
             how = "HypoPG hid the index and the workload was re-planned"
             return Check(check.verified, check.how or how, check.impacts, check.evidence)
         if self.engine_name == "transactional":
-            name = f"{sqltext.quote_ident(index.table.schema)}.{sqltext.quote_ident(index.name)}"
+            name = f"{sqlcheck.quote_ident(index.table.schema)}.{sqlcheck.quote_ident(index.name)}"
             await self.conn.execute("BEGIN READ WRITE")  # always rolled back
             try:
                 await self.conn.execute(f"DROP INDEX {name}")

@@ -33,9 +33,10 @@ import pglast
 from pglast import ast
 from pglast.stream import RawStream
 
-from optimizer_service import errors, sqltext, sqlwalk
+from optimizer_service import errors, sqltext
 from optimizer_service.model import Table
 from pgsage import errors as pgsage_errors
+from pgsage import sqlcheck
 
 FIRST_NORMAL_OID = 16384
 _VIEW = "pgsage_probe_view"
@@ -60,7 +61,7 @@ def _type_names(tree: object) -> list[str]:
     return sorted(
         {
             RawStream()(node.typeName)
-            for node in sqlwalk.nodes(tree)
+            for node in sqlcheck.walk(tree)
             if isinstance(node, ast.TypeCast) and node.typeName is not None
         }
     )
@@ -89,9 +90,9 @@ def _elements(stmt: ast.IndexStmt) -> list[str]:
     """Each key of the index as a select-list item (collation included)."""
     items = []
     for n, elem in enumerate(stmt.indexParams or ()):
-        expr = sqltext.quote_ident(elem.name) if elem.name else f"({RawStream()(elem.expr)})"
+        expr = sqlcheck.quote_ident(elem.name) if elem.name else f"({RawStream()(elem.expr)})"
         if elem.collation:
-            expr += " COLLATE " + ".".join(sqltext.quote_ident(p.sval) for p in elem.collation)
+            expr += " COLLATE " + ".".join(sqlcheck.quote_ident(p.sval) for p in elem.collation)
         items.append(f"{expr} AS k{n}")
     return items
 
@@ -230,7 +231,7 @@ async def check_query(conn: asyncpg.Connection, text: str, *, measured: bool = F
         return ""  # refused as unparsable by the caller
     funcs: set[tuple[str, ...]] = set()
     ops: set[tuple[str, ...]] = set()
-    for node in sqlwalk.nodes(tree):
+    for node in sqlcheck.walk(tree):
         if isinstance(node, ast.FuncCall) and node.funcname:
             funcs.add(tuple(p.sval for p in node.funcname))
         if isinstance(node, ast.A_Expr) and node.name:

@@ -20,6 +20,7 @@ from pglast import ast, enums
 
 from optimizer_service import sqltext
 from optimizer_service.model import ParamMode
+from pgsage import sqlcheck
 
 _PARAM = re.compile(r"\$(\d+)(?!\d)")
 _LOW_OPS = {">", ">="}
@@ -42,13 +43,26 @@ def _column_fields(node: object) -> tuple[str, ...] | None:
     return None
 
 
+def uses_of(tree: object) -> tuple[dict[int, Use], dict[int, str], list[ast.RangeVar]]:
+    """What a statement's `$n` are compared with, the ones fixed (LIMIT/OFFSET), and the
+    relations it reads."""
+    uses: dict[int, Use] = {}
+    fixed: dict[int, str] = {}
+    rels: list[ast.RangeVar] = []
+    for node in sqlcheck.walk(tree):
+        _visit(node, uses, fixed, rels)
+    return uses, fixed, rels
+
+
 def _param(node: object) -> int | None:
     while isinstance(node, ast.TypeCast):
         node = node.arg
     return node.number if isinstance(node, ast.ParamRef) else None
 
 
-def _walk(node: object, uses: dict[int, Use], fixed: dict[int, str], rels: list[ast.RangeVar]):
+def _visit(
+    node: ast.Node, uses: dict[int, Use], fixed: dict[int, str], rels: list[ast.RangeVar]
+) -> None:
     if isinstance(node, ast.RangeVar):
         rels.append(node)
     if isinstance(node, ast.SelectStmt):
@@ -80,12 +94,6 @@ def _walk(node: object, uses: dict[int, Use], fixed: dict[int, str], rels: list[
                 if col and number is not None:
                     position = 0.9 if oper in _LOW_OPS else 0.1 if oper in _HIGH_OPS else -1
                     uses[number] = Use(col, position)
-    if isinstance(node, ast.Node):
-        for name in node:
-            _walk(getattr(node, name), uses, fixed, rels)
-    elif isinstance(node, tuple | list):
-        for item in node:
-            _walk(item, uses, fixed, rels)
 
 
 async def _value(conn: asyncpg.Connection, use: Use, rels: list[ast.RangeVar]) -> str | None:
@@ -125,10 +133,7 @@ async def substitute(conn: asyncpg.Connection, text: str) -> str | None:
         tree = pglast.parse_sql(text)
     except pglast.parser.ParseError:
         return None
-    uses: dict[int, Use] = {}
-    fixed: dict[int, str] = {}
-    rels: list[ast.RangeVar] = []
-    _walk(tree, uses, fixed, rels)
+    uses, fixed, rels = uses_of(tree)
     wanted = {int(m) for m in _PARAM.findall(text)}
     values: dict[int, str] = {}
     for number in sorted(wanted):

@@ -16,6 +16,7 @@ import pglast
 from pglast import ast, enums
 
 from optimizer_service.model import Table
+from pgsage import sqlcheck
 
 _EQ_OPS = {"="}
 _RANGE_OPS = {"<", ">", "<=", ">=", "~~", "~>=~", "~<=~", "~>~", "~<~"}
@@ -82,17 +83,10 @@ def _column(node: Any, aliases: dict[str, Table]) -> tuple[Table, str] | None:
 
 
 def _columns_in(node: Any, aliases: dict[str, Table]) -> Iterator[tuple[Table, str]]:
-    if isinstance(node, ast.ColumnRef):
-        found = _column(node, aliases)
+    for n in sqlcheck.walk(node):
+        found = _column(n, aliases) if isinstance(n, ast.ColumnRef) else None
         if found:
             yield found
-        return
-    if isinstance(node, ast.Node):
-        for name in node:
-            yield from _columns_in(getattr(node, name), aliases)
-    elif isinstance(node, tuple | list):
-        for item in node:
-            yield from _columns_in(item, aliases)
 
 
 def _is_constant(node: Any, aliases: dict[str, Table]) -> bool:

@@ -16,7 +16,8 @@ import asyncpg
 import pglast
 from pglast import ast
 
-from optimizer_service import ddl, parameters, sandbox, sqltext, sqlwalk
+from optimizer_service import ddl, parameters, sandbox, sqltext
+from pgsage import sqlcheck
 
 
 class NoValue(Exception):
@@ -51,7 +52,7 @@ async def _random_value(
         )
         if not has:
             continue
-        quoted = sqltext.quote_ident(col)
+        quoted = sqlcheck.quote_ident(col)
         # format('%s') calls the type's output function itself: a `::text` could be a
         # user's CAST (with a function of theirs) on the target.
         sql = (
@@ -73,7 +74,7 @@ def _param_number(node: object) -> int | None:
 def _assignments(tree: object) -> dict[int, tuple[str, ...]]:
     """`$n` assigned to a column (`UPDATE ... SET col = $n`, `INSERT (col) VALUES ($n)`)."""
     found: dict[int, tuple[str, ...]] = {}
-    for node in sqlwalk.nodes(tree):
+    for node in sqlcheck.walk(tree):
         pairs: list[tuple[str | None, object]] = []
         if isinstance(node, ast.UpdateStmt):
             pairs = [(t.name, t.val) for t in node.targetList or ()]
@@ -96,11 +97,8 @@ async def draw(
     wanted = sorted({int(m) for m in _PARAM.findall(text)})
     if not wanted:
         return [], text
-    uses: dict[int, parameters.Use] = {}
-    fixed: dict[int, str] = {}
-    rels: list[ast.RangeVar] = []
     tree = pglast.parse_sql(text)
-    parameters._walk(tree, uses, fixed, rels)
+    uses, fixed, rels = parameters.uses_of(tree)
     for number, column in _assignments(tree).items():
         uses.setdefault(number, parameters.Use(column, -1))
     values: dict[int, str] = {}

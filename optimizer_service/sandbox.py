@@ -15,7 +15,7 @@ Then `ANALYZE`, so plans on the copy see its statistics. Every statement is repo
 caller drops the schema (CASCADE) when it is done, whatever happened.
 """
 
-# ruff: noqa: S608 - identifiers are quoted with sqltext.quote_ident, numbers are formatted
+# ruff: noqa: S608 - identifiers are quoted with sqlcheck.quote_ident, numbers are formatted
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -26,8 +26,8 @@ import pglast
 from pglast import ast
 from pglast.stream import RawStream
 
-from optimizer_service import ddl, sqltext, sqlwalk
-from pgsage import errors
+from optimizer_service import ddl
+from pgsage import errors, sqlcheck
 
 SYSTEM_MIN_PAGES = 1000
 SEED = 42
@@ -100,25 +100,25 @@ async def resolve(conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, i
 
 def written(rel: ast.RangeVar) -> str:
     """A relation as `schema.name` or `name`, quoted where SQL needs it."""
-    return ".".join(sqltext.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
+    return ".".join(sqlcheck.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
 
 
 def relation_names(sql: str) -> list[str]:
     """Every relation a statement names (not its CTEs), as `schema.name` or `name`."""
     names: list[str] = []
     ctes: set[str] = set()
-    for node in sqlwalk.nodes(pglast.parse_sql(sql)):
+    for node in sqlcheck.walk(pglast.parse_sql(sql)):
         if isinstance(node, ast.CommonTableExpr) and node.ctename:
             ctes.add(node.ctename)
         if isinstance(node, ast.RangeVar) and node.relname:
             names.append(written(node))
-    return [n for n in dict.fromkeys(names) if n not in {sqltext.quote_ident(c) for c in ctes}]
+    return [n for n in dict.fromkeys(names) if n not in {sqlcheck.quote_ident(c) for c in ctes}]
 
 
 def rewrite(sql: str, mapping: Mapping[str, object], schema: str) -> str:
     """`sql` with every relation named in `mapping` moved to `schema` (same table name)."""
     stmts = pglast.parse_sql(sql)
-    for node in sqlwalk.nodes(stmts):
+    for node in sqlcheck.walk(stmts):
         if isinstance(node, ast.RangeVar) and node.relname and written(node) in mapping:
             node.schemaname = schema
     return "; ".join(RawStream()(s) for s in stmts)
@@ -158,8 +158,8 @@ async def _fks(conn: asyncpg.Connection, oids: Sequence[int]) -> list[Fk]:
 
 def _fill_sql(scratch: str, step: Step, sources: Mapping[int, Source], percent: float) -> str:
     src = sources[step.oid]
-    copy = f"{sqltext.quote_ident(scratch)}.{sqltext.quote_ident(src.name)}"
-    origin = f"{sqltext.quote_ident(src.schema)}.{sqltext.quote_ident(src.name)}"
+    copy = f"{sqlcheck.quote_ident(scratch)}.{sqlcheck.quote_ident(src.name)}"
+    origin = f"{sqlcheck.quote_ident(src.schema)}.{sqlcheck.quote_ident(src.name)}"
     if step.follows is None:
         method = "SYSTEM" if src.pages >= SYSTEM_MIN_PAGES else "BERNOULLI"
         return (
@@ -167,9 +167,9 @@ def _fill_sql(scratch: str, step: Step, sources: Mapping[int, Source], percent: 
             f"TABLESAMPLE {method} ({percent:g}) REPEATABLE ({SEED})"
         )
     fk = step.follows
-    parent = f"{sqltext.quote_ident(scratch)}.{sqltext.quote_ident(sources[fk.parent].name)}"
+    parent = f"{sqlcheck.quote_ident(scratch)}.{sqlcheck.quote_ident(sources[fk.parent].name)}"
     match = " AND ".join(
-        f"p.{sqltext.quote_ident(pc)} = c.{sqltext.quote_ident(cc)}"
+        f"p.{sqlcheck.quote_ident(pc)} = c.{sqlcheck.quote_ident(cc)}"
         for cc, pc in zip(fk.child_columns, fk.parent_columns, strict=True)
     )
     return (
@@ -201,11 +201,11 @@ async def copy_sample(
         )
     )
     steps = sampling_plan(list(oids), sizes, await _fks(conn, oids))
-    await ddl.run(conn, emit, where, f"CREATE SCHEMA {sqltext.quote_ident(scratch)}")
+    await ddl.run(conn, emit, where, f"CREATE SCHEMA {sqlcheck.quote_ident(scratch)}")
     for step in steps:
         src = sources[step.oid]
-        copy = f"{sqltext.quote_ident(scratch)}.{sqltext.quote_ident(src.name)}"
-        origin = f"{sqltext.quote_ident(src.schema)}.{sqltext.quote_ident(src.name)}"
+        copy = f"{sqlcheck.quote_ident(scratch)}.{sqlcheck.quote_ident(src.name)}"
+        origin = f"{sqlcheck.quote_ident(src.schema)}.{sqlcheck.quote_ident(src.name)}"
         await ddl.run(
             conn,
             emit,

@@ -34,7 +34,7 @@ from optimizer_service import workload as workloads
 from optimizer_service.model import Progress, Workload
 from optimizer_service.progress import Tracker
 from optimizer_service.settings import Settings
-from pgsage import errors, failpoints
+from pgsage import errors, failpoints, sqlcheck
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 
@@ -76,6 +76,12 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
         workload: Workload | None = None
         if given is not None:
             queries, source = given
+            if source == workloads.Source.REQUEST:
+                # Only the job service calls this API, and it checked these at CreateJob;
+                # checked again (defence in depth) before any session opens. A replay is
+                # the workload a first attempt streamed back, perhaps pg_stat_statements'
+                # own texts, which no allow-list of a caller's SQL describes.
+                sqlcheck.check_queries([q.text for q in queries], field="workload.queries")
             workload = workloads.from_request(queries, source)
             if source == workloads.Source.REPLAY:
                 workload = Workload(

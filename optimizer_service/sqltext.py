@@ -1,4 +1,7 @@
-"""Rendering SQL for indexes: quoting, deterministic names, DDL, rollback and fingerprints.
+"""Rendering SQL for indexes: deterministic names, DDL, rollback and fingerprints.
+
+Identifiers are quoted by `pgsage.sqlcheck.quote_ident` (PostgreSQL's rules, pglast's
+keyword lists), the one quoting both services use.
 
 Names and fingerprints depend only on the index definition (kind, table, columns,
 INCLUDE columns, predicate), never on the target or the run, so the same advice gets the
@@ -11,22 +14,9 @@ import hashlib
 import re
 
 from optimizer_service.model import IndexDef, Kind, Table
+from pgsage.sqlcheck import quote_ident
 
-_SIMPLE = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_KEYWORDS = frozenset(
-    "all and any array as asc both case cast check collate column constraint create default "
-    "desc distinct do else end except false for foreign from grant group having in into "
-    "is join limit not null offset on only or order primary references select table then to "
-    "true union unique user using when where with window".split()
-)
 MAX_IDENT = 63
-
-
-def quote_ident(name: str) -> str:
-    """`name` as an SQL identifier, double-quoted only when it must be."""
-    if _SIMPLE.match(name) and name not in _KEYWORDS:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def qualified(table: Table) -> str:

@@ -1,73 +1,58 @@
 """ValidateStatement: an edited statement checked against the target before anyone runs it.
 
-Allowed: one `CREATE INDEX CONCURRENTLY` (expressions, partial, INCLUDE fine; no UNIQUE,
-no TABLESPACE, no IF NOT EXISTS) on an existing table whose columns exist, running only
-built-in immutable functions, operators, casts, types, collations and operator classes as
-the target's catalog resolves them (`guard.check_index`), or one `DROP INDEX CONCURRENTLY`
-of an existing index that backs no primary key, unique or other constraint. The answer
-carries the statement normalised (schema-qualified, named) and the SQL that undoes it.
+The text's rules are `pgsage.sqlcheck.check_index_statement`, the job service's own: one
+`CREATE INDEX CONCURRENTLY name ON table ...` (expressions, partial, INCLUDE fine; named, no
+UNIQUE, no TABLESPACE, no IF NOT EXISTS) or one `DROP INDEX CONCURRENTLY name` (no CASCADE).
+This module adds only what the target's catalog can tell: the table and its columns exist,
+the index runs only built-in immutable functions, operators, casts, types, collations and
+operator classes as the catalog resolves them (`guard.check_index`), a dropped index exists
+and backs no primary key, unique or other constraint. The answer carries the statement
+normalised (schema-qualified) and the SQL that undoes it.
 """
 
 from __future__ import annotations
 
 import asyncpg
-import pglast
-from pglast import ast, enums
+from pglast import ast
 from pglast.stream import RawStream
 
 from optimizer_service import errors, guard, sqltext, targets
-from optimizer_service.model import IndexDef, Kind, Table
+from optimizer_service.model import Kind, Table
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
+from pgsage import sqlcheck
 from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
 DROP_KINDS = {Kind.DROP_UNUSED_INDEX, Kind.DROP_DUPLICATE_INDEX}
-MAX_SQL = 20_000
 
 
-def _parse(sql: str) -> ast.Node:
+def _parse(sql: str) -> sqlcheck.IndexStatement:
+    """The text's rules are the job service's (`pgsage.sqlcheck`): one rule set, so an edit
+    the job service stores is one this RPC accepts as text, and the other way round."""
     if not sql.strip():
         raise pgsage_errors.InvalidArgument("sql", "sql is required")
-    if len(sql) > MAX_SQL:
-        raise errors.InvalidStatement(f"the statement is longer than {MAX_SQL} characters")
-    try:
-        stmts = pglast.parse_sql(sql)
-    except pglast.parser.ParseError as exc:
-        raise errors.InvalidStatement(f"the statement does not parse: {exc}") from None
-    if len(stmts) != 1 or stmts[0].stmt is None:
-        raise errors.InvalidStatement(f"exactly one statement is allowed, got {len(stmts)}")
-    return stmts[0].stmt
+    return sqlcheck.check_index_statement(sql, field="sql")
 
 
 def _columns_in(node: object) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, ast.ColumnRef):
-        last = node.fields[-1] if node.fields else None
-        if isinstance(last, ast.String) and last.sval:
-            found.add(last.sval)
-    elif isinstance(node, ast.Node):
-        for name in node:
-            found |= _columns_in(getattr(node, name))
-    elif isinstance(node, tuple | list):
-        for item in node:
-            found |= _columns_in(item)
-    return found
+    return {
+        last.sval
+        for n in sqlcheck.walk(node)
+        if isinstance(n, ast.ColumnRef)
+        and n.fields
+        and isinstance(last := n.fields[-1], ast.String)
+        and last.sval
+    }
 
 
 def _functions_in(node: object) -> set[str]:
     """Names of the functions a node calls (schema-qualified when the SQL says so)."""
-    found: set[str] = set()
-    if isinstance(node, ast.FuncCall):
-        parts = [p.sval or "" for p in node.funcname or () if isinstance(p, ast.String)]
-        found.add(".".join(parts))
-    if isinstance(node, ast.Node):
-        for name in node:
-            found |= _functions_in(getattr(node, name))
-    elif isinstance(node, tuple | list):
-        for item in node:
-            found |= _functions_in(item)
-    return found
+    return {
+        ".".join(p.sval or "" for p in n.funcname or () if isinstance(p, ast.String))
+        for n in sqlcheck.walk(node)
+        if isinstance(n, ast.FuncCall)
+    }
 
 
 async def _check_immutable(conn: asyncpg.Connection, functions: set[str]) -> None:
@@ -98,7 +83,7 @@ async def _check_immutable(conn: asyncpg.Connection, functions: set[str]) -> Non
 
 
 async def _table(conn: asyncpg.Connection, rel: ast.RangeVar) -> tuple[Table, set[str]]:
-    name = ".".join(sqltext.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
+    name = ".".join(sqlcheck.quote_ident(p) for p in (rel.schemaname, rel.relname) if p)
     row = await conn.fetchrow(
         """
         SELECT n.nspname, c.relname, c.relkind::text AS relkind,
@@ -118,24 +103,13 @@ async def _table(conn: asyncpg.Connection, rel: ast.RangeVar) -> tuple[Table, se
 
 async def _create(
     conn: asyncpg.Connection,
-    stmt: ast.IndexStmt,
+    checked: sqlcheck.IndexStatement,
     expected_table: str,
     target: TargetConfig,
     existing_ok: bool,
 ) -> pb.ValidateStatementResponse:
-    if stmt.if_not_exists:
-        raise errors.InvalidStatement(
-            "IF NOT EXISTS is not allowed: an index of that name that is already there would "
-            "count as built (and a rollback could drop it); name the index to create"
-        )
-    if not stmt.concurrent:
-        raise errors.InvalidStatement("use CREATE INDEX CONCURRENTLY (it does not block writes)")
-    if stmt.unique or stmt.primary or stmt.isconstraint:
-        raise errors.InvalidStatement("UNIQUE indexes are not allowed (they change semantics)")
-    if stmt.tableSpace:
-        raise errors.InvalidStatement("TABLESPACE is not allowed")
-    if stmt.relation is None:
-        raise errors.InvalidStatement("the statement names no table")
+    stmt = checked.tree
+    assert isinstance(stmt, ast.IndexStmt) and stmt.relation is not None and stmt.idxname
     table, columns = await _table(conn, stmt.relation)
     _check_table(table, expected_table)
     used: set[str] = set()
@@ -156,12 +130,9 @@ async def _create(
         lock_timeout_ms=target.lock_timeout_ms,
         statement_timeout_ms=target.statement_timeout_ms,
     )
-    if not stmt.idxname:
-        keys = [e.name or "expr" for e in stmt.indexParams or ()]
-        stmt.idxname = sqltext.index_name(IndexDef(table, tuple(keys)))
     exists = await conn.fetchval(
         "SELECT to_regclass($1) IS NOT NULL",
-        f"{sqltext.quote_ident(table.schema)}.{sqltext.quote_ident(stmt.idxname)}",
+        f"{sqlcheck.quote_ident(table.schema)}.{sqlcheck.quote_ident(stmt.idxname)}",
     )
     if exists and not existing_ok:
         raise errors.InvalidStatement(
@@ -180,18 +151,12 @@ async def _create(
 
 
 async def _drop(
-    conn: asyncpg.Connection, stmt: ast.DropStmt, expected_kind: Kind, expected_table: str
+    conn: asyncpg.Connection,
+    checked: sqlcheck.IndexStatement,
+    expected_kind: Kind,
+    expected_table: str,
 ) -> pb.ValidateStatementResponse:
-    if stmt.removeType != enums.ObjectType.OBJECT_INDEX:
-        raise errors.InvalidStatement("only DROP INDEX CONCURRENTLY is allowed")
-    if not stmt.concurrent:
-        raise errors.InvalidStatement("use DROP INDEX CONCURRENTLY (it does not block writes)")
-    if not stmt.objects or len(stmt.objects) != 1:
-        raise errors.InvalidStatement("drop exactly one index per statement")
-    if stmt.behavior == enums.DropBehavior.DROP_CASCADE:
-        raise errors.InvalidStatement("CASCADE is not allowed")
-    parts = [p.sval for p in stmt.objects[0]]
-    name = ".".join(sqltext.quote_ident(p) for p in parts)
+    name = checked.qualified_index
     row = await conn.fetchrow(
         """
         SELECT n.nspname, i.relname AS index, t.relname AS table, ix.indisprimary,
@@ -240,21 +205,17 @@ async def validate(
     if not request.target:
         raise pgsage_errors.InvalidArgument("target", "target is required")
     target = targets.resolve(settings, request.target)
-    stmt = _parse(request.sql)
+    checked = _parse(request.sql)
     expected = (
         Kind(request.expected_kind) if request.expected_kind in Kind._value2member_map_ else None
     )
     if expected is None:
         raise pgsage_errors.InvalidArgument("expected_kind", "unknown advice kind")
-    if not isinstance(stmt, ast.IndexStmt | ast.DropStmt):
-        raise errors.InvalidStatement(
-            "only CREATE INDEX CONCURRENTLY or DROP INDEX CONCURRENTLY is allowed"
-        )
-    if expected == Kind.CREATE_INDEX and not isinstance(stmt, ast.IndexStmt):
+    if expected == Kind.CREATE_INDEX and checked.action != "create":
         raise errors.InvalidStatement("expected a CREATE INDEX CONCURRENTLY statement")
-    if expected in DROP_KINDS and isinstance(stmt, ast.IndexStmt):
+    if expected in DROP_KINDS and checked.action != "drop":
         raise errors.InvalidStatement("expected a DROP INDEX CONCURRENTLY statement")
     async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
-        if isinstance(stmt, ast.IndexStmt):
-            return await _create(conn, stmt, request.expected_table, target, existing_ok)
-        return await _drop(conn, stmt, expected, request.expected_table)
+        if checked.action == "create":
+            return await _create(conn, checked, request.expected_table, target, existing_ok)
+        return await _drop(conn, checked, expected, request.expected_table)

@@ -22,6 +22,7 @@ import asyncpg
 
 from optimizer_service import errors, explain, sqltext
 from optimizer_service.model import IndexDef, Table
+from pgsage import sqlcheck
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +177,11 @@ class TransactionalEngine:
         if index not in self.sizes:
             if index not in self.built:
                 await self._build(index)
-            schema = sqltext.quote_ident(index.table.schema)
+            schema = sqlcheck.quote_ident(index.table.schema)
             self.sizes[index] = int(
                 await self.conn.fetchval(
                     "SELECT pg_relation_size(to_regclass($1))",
-                    f"{schema}.{self.built[index]}",
+                    f"{schema}.{sqlcheck.quote_ident(self.built[index])}",
                 )
             )
         return self.sizes[index]
@@ -194,8 +195,9 @@ class TransactionalEngine:
         await self.conn.execute("SAVEPOINT pgsage_plan")
         try:
             for index in hide:
-                schema = sqltext.quote_ident(index.table.schema)
-                await self.conn.execute(f"DROP INDEX {schema}.{self.built[index]}")
+                schema = sqlcheck.quote_ident(index.table.schema)
+                name = sqlcheck.quote_ident(self.built[index])
+                await self.conn.execute(f"DROP INDEX {schema}.{name}")
             return await explain.explain(self.conn, stmt, self.version)
         finally:
             await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_plan")

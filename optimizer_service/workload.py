@@ -19,6 +19,7 @@ from pglast import ast
 
 from optimizer_service import targets
 from optimizer_service.model import Query, Source, Window, Workload
+from pgsage import sqlcheck
 
 TOP_SQL = """
 SELECT s.queryid::text AS query_id, s.query, s.calls, s.total_exec_time, s.rows
@@ -69,22 +70,9 @@ def reads_only_catalogs(text: str) -> bool:
         tree = pglast.parse_sql(text)
     except pglast.parser.ParseError:
         return False
-    ctes: set[str] = set()
-    relations: list[ast.RangeVar] = []
-
-    def visit(node: object) -> None:
-        if isinstance(node, ast.CommonTableExpr) and node.ctename:
-            ctes.add(node.ctename)
-        if isinstance(node, ast.RangeVar):
-            relations.append(node)
-        if isinstance(node, ast.Node):
-            for name in node:
-                visit(getattr(node, name))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    visit(tree)
+    nodes = list(sqlcheck.walk(tree))
+    ctes = {n.ctename for n in nodes if isinstance(n, ast.CommonTableExpr) and n.ctename}
+    relations = [n for n in nodes if isinstance(n, ast.RangeVar)]
     catalogs = 0
     for rel in relations:
         if rel.schemaname in SYSTEM_SCHEMAS or (
@@ -98,24 +86,13 @@ def reads_only_catalogs(text: str) -> bool:
 
 def param_count(text: str) -> int:
     """The highest `$n` in a statement (0 when it has none)."""
-    highest = 0
-
-    def visit(node: object) -> None:
-        nonlocal highest
-        if isinstance(node, ast.ParamRef):
-            highest = max(highest, node.number or 0)
-        elif isinstance(node, ast.Node):
-            for name in node:
-                visit(getattr(node, name))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
     try:
-        visit(pglast.parse_sql(text))
+        tree = pglast.parse_sql(text)
     except pglast.parser.ParseError:
         return 0
-    return highest
+    return max(
+        (n.number or 0 for n in sqlcheck.walk(tree) if isinstance(n, ast.ParamRef)), default=0
+    )
 
 
 def from_request(queries: list[Query], source: Source) -> Workload:

@@ -21,6 +21,7 @@ metadata) and `StatementNotAllowed` (reason INVALID_STATEMENT).
 from __future__ import annotations
 
 from pgsage.sqlcheck.indexes import (
+    MAX_STATEMENT_LENGTH,
     Edit,
     IndexStatement,
     StatementNotAllowed,
@@ -38,6 +39,7 @@ from pgsage.sqlcheck.queries import (
 
 __all__ = [
     "MAX_QUERY_LENGTH",
+    "MAX_STATEMENT_LENGTH",
     "Edit",
     "IndexStatement",
     "QueryNotAllowed",

@@ -19,7 +19,7 @@ rules of an edit: the same kind, the same table (create) or index (drop).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pglast
 from pglast import ast, enums, keywords
@@ -53,12 +53,12 @@ _NOT_IMMUTABLE = frozenset(
         "to_char",
     }
 )
+MAX_STATEMENT_LENGTH = 20_000
 _SIMPLE = re.compile(r"[a-z_][a-z0-9_]*")
+# PostgreSQL's quote_ident leaves unreserved keywords (`name`, `ref`, `data`) bare: they are
+# identifiers wherever one is expected. The other categories need quotes.
 _KEYWORDS = frozenset(
-    keywords.RESERVED_KEYWORDS
-    | keywords.UNRESERVED_KEYWORDS
-    | keywords.COL_NAME_KEYWORDS
-    | keywords.TYPE_FUNC_NAME_KEYWORDS
+    keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
 )
 
 
@@ -93,6 +93,9 @@ class IndexStatement:
     table_schema: str | None
     table: str | None
     normalized: str
+    # The parsed statement, for a caller adding checks the text cannot answer (the
+    # optimizer resolves its names in a target's catalog). Not part of equality.
+    tree: ast.IndexStmt | ast.DropStmt = field(compare=False, repr=False)
 
     @property
     def qualified_index(self) -> str:
@@ -112,6 +115,10 @@ class IndexStatement:
 
 def check_index_statement(sql: str, *, field: str = "suggestion.edited_sql") -> IndexStatement:
     """Parses and checks one allowed index statement; INVALID_ARGUMENT naming `field`."""
+    if len(sql) > MAX_STATEMENT_LENGTH:
+        raise StatementNotAllowed(
+            f"the statement is longer than {MAX_STATEMENT_LENGTH} characters", field=field
+        )
     try:
         statements = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:
@@ -172,6 +179,7 @@ def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
         table_schema=relation.schemaname,
         table=relation.relname,
         normalized=RawStream()(stmt),
+        tree=stmt,
     )
 
 
@@ -194,6 +202,7 @@ def _drop(stmt: ast.DropStmt, field: str) -> IndexStatement:
         table_schema=None,
         table=None,
         normalized=RawStream()(stmt),
+        tree=stmt,
     )
 
 

@@ -87,6 +87,10 @@ def test_drop_edits_keep_the_index_and_its_original_rollback():
 def test_quotes_keywords_and_anything_not_plain_lowercase():
     assert sqlcheck.quote_ident("orders_idx") == "orders_idx"
     assert sqlcheck.quote_ident("select") == '"select"'
+    assert sqlcheck.quote_ident("between") == '"between"'  # a column-name keyword
+    assert sqlcheck.quote_ident("left") == '"left"'  # a type/function-name keyword
+    assert sqlcheck.quote_ident("ref") == "ref"  # unreserved: bare, as PostgreSQL writes it
+    assert sqlcheck.quote_ident("a$b") == '"a$b"'
     assert sqlcheck.quote_ident("Ä") == '"Ä"'
     assert sqlcheck.quote_ident('t"\nx') == '"t""\nx"'
 

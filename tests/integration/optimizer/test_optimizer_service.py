@@ -144,16 +144,14 @@ async def test_unreachable_target_is_unavailable_naming_target_and_cause(stub):
 
 @pytest.mark.parametrize("engine", ENGINES)
 async def test_stream_order_and_an_unplannable_query_becomes_an_insight(stub, engine):
-    events = await analyze(
-        stub,
-        pb.AnalyzeRequest(
-            target=engine,
-            workload=workload((Q_CUSTOMER, 5), ("SELECT * FROM no_such_table", 1), ("VACUUM", 1)),
-        ),
-    )
+    # A replay: a request's own queries are checked (`sqlcheck`) and VACUUM is refused at
+    # the door; a replayed workload (perhaps pg_stat_statements' texts) is taken as it is.
+    replay = workload((Q_CUSTOMER, 5), ("SELECT * FROM no_such_table", 1), ("VACUUM", 1))
+    replay.source = analysis_pb2.WORKLOAD_SOURCE_REPLAY
+    events = await analyze(stub, pb.AnalyzeRequest(target=engine, workload=replay))
     kinds = [e.WhichOneof("event") for e in events]
     assert kinds[0] == "workload" and kinds[-1] == "summary"
-    assert events[0].workload.source == analysis_pb2.WORKLOAD_SOURCE_REQUEST
+    assert events[0].workload.source == analysis_pb2.WORKLOAD_SOURCE_REPLAY
     assert len(events[0].workload.queries) == 3
     codes = {i.code for i in of_kind(events, "insight")}
     assert {"QUERY_NOT_PLANNABLE", "QUERY_SKIPPED"} <= codes
@@ -290,7 +288,9 @@ async def test_validate_statement_drop_rollback_is_the_saved_definition(stub):
         ("DROP INDEX CONCURRENTLY missing_idx", {}, "does not exist"),
         ("DROP TABLE orders", {}, "only"),
         ("SELECT 1; SELECT 2", {}, "exactly one"),
-        ("CREATE INDEX CONCURRENTLY ON", {}, "does not parse"),
+        ("CREATE INDEX CONCURRENTLY ON", {}, "not valid SQL"),
+        ("CREATE INDEX CONCURRENTLY ON orders (customer)", {}, "name the index"),
+        ("CREATE INDEX CONCURRENTLY IF NOT EXISTS u ON orders (customer)", {}, "IF NOT EXISTS"),
         (
             "DROP INDEX CONCURRENTLY orders_total_idx",
             {"expected_kind": advice_pb2.ADVICE_KIND_CREATE_INDEX},
@@ -344,3 +344,27 @@ async def test_bad_analyze_requests_name_the_field(stub, request_, field):
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, metadata = rpc.errors.from_status(rpc.status_of(info.value))
     assert metadata["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("VACUUM", "STATEMENT_KIND"),
+        ("SELECT pg_sleep(5)", "FUNCTION_NOT_ALLOWED"),
+        ("SELECT query_to_xml('select 1', true, true, '')", "FUNCTION_NOT_ALLOWED"),
+        ("SELECT * FROM pg_authid", "CATALOG_READ"),
+        ("SELECT 1; SELECT 2", "ONE_STATEMENT"),
+    ],
+)
+async def test_a_requests_own_queries_are_checked_before_any_session(stub, database, text, rule):
+    """The job service checks a job's queries at CreateJob; the optimizer, callable by the
+    job service only, checks them again (`sqlcheck.check_query`) before it opens a session."""
+    before = set(await sessions(database))
+    request = pb.AnalyzeRequest(target="hypopg", workload=workload((Q_CUSTOMER, 1), (text, 1)))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await analyze(stub, request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc.reason_of(info.value) == "QUERY_NOT_ALLOWED"
+    _, metadata = rpc.errors.from_status(rpc.status_of(info.value))
+    assert metadata["field"] == "workload.queries[1]" and metadata["rule"] == rule
+    assert set(await sessions(database)) <= before

@@ -48,6 +48,16 @@ def queries(*texts: str) -> list[analysis_pb2.WorkloadQuery]:
     return [analysis_pb2.WorkloadQuery(query_id=f"q{n}", text=t) for n, t in enumerate(texts)]
 
 
+async def benchmark_card_index(
+    stub: object, *texts: str
+) -> tuple[list[object], grpc.aio.AioRpcError | None]:
+    """One run of `texts` before and after an index on the cards, on the sampled target."""
+    request = pb.BenchmarkRequest(
+        target="sampled", kind=CREATE, sql=CARD_INDEX, runs=1, queries=queries(*texts)
+    )
+    return await collect(stub.Benchmark(request))  # type: ignore[attr-defined]
+
+
 async def analyze(stub: object, request: pb.AnalyzeRequest) -> list[pb.AnalyzeResponse]:
     return [e async for e in stub.Analyze(request, timeout=120)]  # type: ignore[attr-defined]
 
@@ -76,9 +86,19 @@ async def test_caller_queries_that_would_run_a_users_code_are_never_planned(stub
         "SELECT * FROM t WHERE a = 5::checked_int",
         "SELECT * FROM t WHERE note = 7::text",
     )
-    events = await analyze(
-        stub, pb.AnalyzeRequest(target="prod", workload=analysis_pb2.Workload(queries=attacks))
-    )
+    # Given in a request, the first three are refused at the door (`sqlcheck`: a function,
+    # an operator, a type off the allow-lists), before any session.
+    for n, rule in enumerate(["FUNCTION_NOT_ALLOWED", "OPERATOR_NOT_ALLOWED", "TYPE_NOT_ALLOWED"]):
+        given = analysis_pb2.Workload(queries=[attacks[n]])
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await analyze(stub, pb.AnalyzeRequest(target="prod", workload=given))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, metadata = rpc.errors.from_status(rpc.status_of(info.value))
+        assert metadata["field"] == "workload.queries[0]" and metadata["rule"] == rule
+    # A replayed workload is not held to a caller's rules (it may be pg_stat_statements'
+    # texts); the target's catalog refuses all four before they are planned.
+    replay = analysis_pb2.Workload(queries=attacks, source=analysis_pb2.WORKLOAD_SOURCE_REPLAY)
+    events = await analyze(stub, pb.AnalyzeRequest(target="prod", workload=replay))
     refused = {
         e.insight.query_id: e.insight.message
         for e in events
@@ -109,25 +129,11 @@ async def test_a_targets_errors_and_values_never_leave_it(stub, database, caplog
     )
     assert leaks(*events) == []
     # Benchmark: drawn card numbers and the plans' constants are redacted; an error that
-    # echoes one is its SQLSTATE; a write through a user function is not measured.
-    events, error = await collect(
-        stub.Benchmark(
-            pb.BenchmarkRequest(
-                target="sampled",
-                kind=CREATE,
-                sql=CARD_INDEX,
-                runs=1,
-                queries=queries(
-                    "SELECT id FROM secrets WHERE card = $1",
-                    "SELECT a FROM t WHERE a = (SELECT card FROM secrets WHERE id = $1)::int",
-                    "UPDATE t SET b = bump(b) WHERE a = $1",
-                    "SELECT query_to_xml('SELECT card FROM secrets', true, false, '')"
-                    "::varchar::int",
-                    "INSERT INTO t (a, b, note) VALUES (nextval('side_effects'), 1, 'x')",
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1",
-                ),
-            )
-        )
+    # echoes one is its SQLSTATE.
+    events, error = await benchmark_card_index(
+        stub,
+        "SELECT id FROM secrets WHERE card = $1",
+        "SELECT a FROM t WHERE a = (SELECT card FROM secrets WHERE id = $1)::int",
     )
     assert error is None, error
     [result] = results(events, pb.BenchmarkResult)
@@ -136,10 +142,28 @@ async def test_a_targets_errors_and_values_never_leave_it(stub, database, caplog
     assert "<redacted>" in by_id["q0"].after.plan  # the drawn card in its condition
     # PostgreSQL says `value "4111..." is out of range for type integer`: not returned
     assert by_id["q1"].skipped_reason.startswith("failed: SQLSTATE 22003"), by_id["q1"]
-    assert "bump" in by_id["q2"].skipped_reason
-    assert "query_to_xml" in by_id["q3"].skipped_reason, by_id["q3"]
-    assert "nextval" in by_id["q4"].skipped_reason, by_id["q4"]
-    assert "pg_terminate_backend" in by_id["q5"].skipped_reason, by_id["q5"]
+    # A write through a user function, a query reading data through a function, a sequence
+    # bump, a foreign session killed: refused before anything runs (`sqlcheck`), named.
+    for text, name in [
+        ("UPDATE t SET b = bump(b) WHERE a = $1", "bump"),
+        (
+            "SELECT query_to_xml('SELECT card FROM secrets', true, false, '')::varchar::int",
+            "query_to_xml",
+        ),
+        ("INSERT INTO t (a, b, note) VALUES (nextval('side_effects'), 1, 'x')", "nextval"),
+        (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1",
+            "pg_terminate_backend",
+        ),
+    ]:
+        refused, error = await benchmark_card_index(
+            stub, "SELECT id FROM secrets WHERE card = $1", text
+        )
+        assert refused == [] and error is not None
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+        _, metadata = rpc.errors.from_status(rpc.status_of(error))
+        assert metadata["field"] == "queries[1].text" and metadata["object"] == name
+        events.append(error.details())
     assert leaks(*events, caplog.text) == []
     assert await side_effects(dsn) == before
 
