@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from job_service import errors, names
 from job_service.models import LIVE_SUGGESTION_STATES
 
 TERMINAL_JOB_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -172,3 +173,43 @@ def version_of_etag(etag: str) -> int | None:
     """The version an etag names, or None when it is not one of ours (never matches)."""
     text = etag.strip().removeprefix("W/").strip('"')
     return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+# -- when a change job may start (CreateJob's preconditions) ---------------------------------
+
+# Suggestion states an APPLY starts from, a ROLLBACK starts from, and those that hold (or
+# are about to hold) a change on the target.
+APPLICABLE = ("APPROVED", "APPLY_FAILED", "ROLLED_BACK")
+ROLLBACKABLE = ("APPLIED", "ROLLBACK_FAILED")
+LIVE_CHANGE = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
+
+
+def check_can_start(kind: str, s: Suggestion) -> None:
+    """FAILED_PRECONDITION (InvalidStateTransition) unless a `kind` job may act on `s` as
+    it is; what other rows say (a live change job, an applied twin) the caller looks up
+    (`job_service.changes.check_no_conflict`)."""
+    name = names.suggestion_name(s.job_id, s.id)
+    if kind == "BENCHMARK":
+        # New indexes are built in the sandbox; drops are measured with the index dropped
+        # inside a rolled-back transaction. Either way the suggestion's state stays.
+        if s.state == "DISMISSED":
+            raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
+    elif kind == "APPLY":
+        if s.state not in APPLICABLE:
+            raise errors.InvalidStateTransition(
+                name,
+                s.state,
+                "apply",
+                why="only an APPROVED (or APPLY_FAILED, ROLLED_BACK) suggestion is applied",
+            )
+        if s.superseded:
+            raise errors.InvalidStateTransition(
+                name, "superseded", "apply", why="a later attempt of its job did not reach it"
+            )
+    elif kind == "ROLLBACK" and s.state not in ROLLBACKABLE:
+        raise errors.InvalidStateTransition(
+            name,
+            s.state,
+            "roll back",
+            why="only an APPLIED (or ROLLBACK_FAILED) suggestion is rolled back",
+        )

@@ -61,6 +61,16 @@ async def claim(
     return claimed
 
 
+_HOLD = f"SELECT 1 FROM job WHERE {_OWNED} FOR SHARE"
+
+
+async def hold(conn: Connection, job_id: uuid.UUID, owner: str) -> bool:
+    """Whether `owner` still holds the job's lease; in a transaction, the job's row stays
+    so until it ends (a reaper's takeover waits for it, or skips the job), so the writes
+    after it are the lease owner's. False: the lease is lost."""
+    return await conn.fetchval(_HOLD, job_id, owner) is not None
+
+
 _RENEW = """
 UPDATE job SET lease_expire_time = now() + $3::interval
 WHERE id = $1 AND lease_owner = $2 AND state IN ('RUNNING', 'CANCELLING')

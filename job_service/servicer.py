@@ -135,7 +135,8 @@ class JobServicer(access.AccessHandlers, job_service_pb2_grpc.JobServiceServicer
                         f"{request.job.suggestion} is on target {acted_on.target!r}, "
                         f"not {new.target!r}",
                     )
-                await changes.check_can_start(conn, new.kind, acted_on)
+                domain.check_can_start(new.kind, acted_on)
+                await changes.check_no_conflict(conn, new.kind, acted_on)
                 self._check_two_person(caller, new.kind, acted_on)
             job, created = await jobs.create(conn, new)
             if created and suggestion_ids is not None:
