@@ -16,12 +16,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from gateway import errors, identity, patch, transcoding
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
+from job_service import vocabulary
+from job_service.vocabulary import SuggestionState
 from pgsage import errors as pgsage_errors
 from pgsage.jobs.v1 import job_pb2, job_service_pb2
 
 log = logging.getLogger(__name__)
 
-TERMINAL = {job_pb2.Job.SUCCEEDED, job_pb2.Job.FAILED, job_pb2.Job.CANCELLED}
+# The job service's vocabulary names the finished states; here they are proto enum values.
+TERMINAL = {job_pb2.Job.State.Value(state) for state in vocabulary.FINISHED_JOB_STATES}
 _PAGE = 1000
 _MAX_SUGGESTIONS = 10_000
 
@@ -84,7 +87,7 @@ async def patch_sql(request: Request) -> Response:
         timeout=settings.call_timeout,
         metadata=identity.call_metadata(request),
     )
-    approved = await _suggestions(request, name, "state = APPROVED")
+    approved = await _suggestions(request, name, f"state = {SuggestionState.APPROVED}")
     # In the order the analysis found them, which is the order a reviewer read them in.
     approved = sorted(
         (s for s in approved if not s.superseded),

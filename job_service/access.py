@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from google.protobuf import timestamp_pb2
 
-from job_service import authz, database, errors, pagination, tokens
+from job_service import authz, database, errors, notifications, pagination, tokens
 from job_service.principals import Principal, Role, RoleBinding
 from pgsage.jobs.v1 import access_pb2
 
@@ -25,6 +25,7 @@ MAX_LIFETIME = timedelta(days=366)
 
 class AccessHandlers:
     _db: database.Database
+    _listener: notifications.Listener
     _policy: authz.Policy
 
     async def GetCaller(
@@ -91,6 +92,7 @@ class AccessHandlers:
         token_id = tokens.parse_name(request.name)
         async with self._db.connection() as conn:
             token = await tokens.revoke(conn, token_id)
+        self._listener.token_revoked(str(token.id))
         log.info("API token %s revoked by %s", token.name, caller.subject)
         return _token_to_proto(token)
 

@@ -25,15 +25,17 @@ import dataclasses
 import logging
 import uuid
 
-from job_service import audit, domain, errors, names, suggestions
+from job_service import audit, domain, errors, names, suggestions, vocabulary
 from job_service.database import Connection
+from job_service.vocabulary import JobKind, SuggestionKind, SuggestionState
 from pgsage.optimizer.v1 import optimizer_service_pb2
 
 log = logging.getLogger(__name__)
 
-APPLICABLE = domain.APPLICABLE
-ROLLBACKABLE = domain.ROLLBACKABLE
-LIVE = domain.LIVE_CHANGE
+_SS = SuggestionState
+APPLICABLE = vocabulary.APPLICABLE_STATES
+ROLLBACKABLE = vocabulary.ROLLBACKABLE_STATES
+LIVE = vocabulary.LIVE_SUGGESTION_STATES
 
 
 def statement_of(s: domain.Suggestion) -> str:
@@ -72,7 +74,7 @@ async def check_no_conflict(conn: Connection, kind: str, s: domain.Suggestion) -
     the same errors by `job_service.database`).
     """
     name = names.suggestion_name(s.job_id, s.id)
-    if kind == "APPLY":
+    if kind == JobKind.APPLY:
         twin = await conn.fetchrow(_APPLIED_TWIN, s.target, s.fingerprint, s.id, list(LIVE))
         if twin is not None:
             raise errors.ChangeAlreadyApplied(
@@ -211,11 +213,12 @@ class BeginPlan:
 
 
 def begin_plan(kind: str, s: domain.Suggestion) -> BeginPlan:
-    if kind == "BENCHMARK":
+    if kind == JobKind.BENCHMARK:
         return BeginPlan(statement_of(s), None, ())
-    if kind == "APPLY":
-        return BeginPlan(statement_of(s), "APPLYING", (*APPLICABLE, "APPLYING"))
-    return BeginPlan(rollback_of(s), "ROLLING_BACK", (*ROLLBACKABLE, "ROLLING_BACK"))
+    # A takeover begins again from the state its first attempt moved the suggestion to.
+    if kind == JobKind.APPLY:
+        return BeginPlan(statement_of(s), _SS.APPLYING, (*APPLICABLE, _SS.APPLYING))
+    return BeginPlan(rollback_of(s), _SS.ROLLING_BACK, (*ROLLBACKABLE, _SS.ROLLING_BACK))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +235,7 @@ class Verdict:
 def verdict(
     kind: str, s: domain.Suggestion, result: optimizer_service_pb2.ChangeResult, attempt: int
 ) -> Verdict:
-    creates = (kind == "APPLY") == (s.kind == "CREATE_INDEX")
+    creates = (kind == JobKind.APPLY) == (s.kind == SuggestionKind.CREATE_INDEX)
     if creates:
         ok = result.index_exists and result.index_valid
         why = (
@@ -248,9 +251,11 @@ def verdict(
         ok = not result.index_exists
         why = "" if ok else f"index {result.index_name} still exists"
     done, failed = (
-        ("APPLIED", "APPLY_FAILED") if kind == "APPLY" else ("ROLLED_BACK", "ROLLBACK_FAILED")
+        (_SS.APPLIED, _SS.APPLY_FAILED)
+        if kind == JobKind.APPLY
+        else (_SS.ROLLED_BACK, _SS.ROLLBACK_FAILED)
     )
-    record = applied(s, result, attempt) if kind == "APPLY" and ok else None
+    record = applied(s, result, attempt) if kind == JobKind.APPLY and ok else None
     return Verdict(done if ok else failed, why, record)
 
 
@@ -263,7 +268,7 @@ def applied(
     it (a DBA's index of that name and definition): nothing is recorded, so a rollback
     refuses to drop it. On a later attempt (a takeover) it is the build of an earlier
     attempt of this job."""
-    if s.kind == "CREATE_INDEX":
+    if s.kind == SuggestionKind.CREATE_INDEX:
         if result.already_in_place and attempt <= 1:
             return None
         return (s.id, s.job_id, result.index_oid or None, result.index_definition, None)

@@ -40,6 +40,7 @@ from job_service.ending import make_status
 from job_service.strategies import RunContext, Strategy
 from job_service.strategies.analysis import AnalysisStrategy
 from job_service.strategies.change import ChangeStrategy
+from job_service.vocabulary import ErrorReason, JobKind
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Dispatcher:
         this before reporting SERVING; the loop runs it again every poll."""
         error = make_status(
             code_pb2.UNAVAILABLE,
-            "LEASE_LAPSED",
+            ErrorReason.LEASE_LAPSED,
             "the job service running this job stopped renewing its lease (it crashed or "
             "lost its database) and the job ran out of attempts",
         )
@@ -181,7 +182,7 @@ class Dispatcher:
 
     def _spawn(self, job: domain.Job, workload: bytes | None) -> None:
         def strategy(ctx: RunContext) -> Strategy:
-            if job.kind == "ANALYZE":
+            if job.kind == JobKind.ANALYZE:
                 return AnalysisStrategy(ctx, workload)
             return ChangeStrategy(ctx)
 

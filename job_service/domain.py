@@ -1,6 +1,7 @@
 """The job service's domain objects: small frozen dataclasses the repositories return.
 
-States and kinds are the proto enum names as text (they are stored that way too). Nested
+States and kinds are the proto enum names as text (they are stored that way too); their
+vocabulary and transition table are `job_service.vocabulary`'s. Nested
 protobuf parts (options, summary, error, suggestion details) stay serialized bytes here;
 `job_service.mappers` turns them into messages.
 """
@@ -12,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from job_service import errors, names
-from job_service.models import LIVE_SUGGESTION_STATES
+from job_service import errors, names, vocabulary
+from job_service.vocabulary import JobKind, SuggestionState
 
-TERMINAL_JOB_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-RETRYABLE_JOB_STATES = frozenset({"FAILED", "CANCELLED"})
-LIVE_SUGGESTIONS = frozenset(LIVE_SUGGESTION_STATES)
+# -- vocabulary (one block: the sets come from the transition table) -------------------------
+TERMINAL_JOB_STATES = frozenset(vocabulary.FINISHED_JOB_STATES)
+RETRYABLE_JOB_STATES = frozenset(vocabulary.RETRYABLE_JOB_STATES)
+LIVE_SUGGESTIONS = frozenset(vocabulary.LIVE_SUGGESTION_STATES)
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class NewSuggestion:
     title: str = ""
     details: bytes | None = None
     attempt: int = 1
-    state: str = "PENDING"
+    state: str = SuggestionState.PENDING
     prior_decision: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
@@ -177,25 +180,19 @@ def version_of_etag(etag: str) -> int | None:
 
 # -- when a change job may start (CreateJob's preconditions) ---------------------------------
 
-# Suggestion states an APPLY starts from, a ROLLBACK starts from, and those that hold (or
-# are about to hold) a change on the target.
-APPLICABLE = ("APPROVED", "APPLY_FAILED", "ROLLED_BACK")
-ROLLBACKABLE = ("APPLIED", "ROLLBACK_FAILED")
-LIVE_CHANGE = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
-
 
 def check_can_start(kind: str, s: Suggestion) -> None:
     """FAILED_PRECONDITION (InvalidStateTransition) unless a `kind` job may act on `s` as
     it is; what other rows say (a live change job, an applied twin) the caller looks up
     (`job_service.changes.check_no_conflict`)."""
     name = names.suggestion_name(s.job_id, s.id)
-    if kind == "BENCHMARK":
+    if kind == JobKind.BENCHMARK:
         # New indexes are built in the sandbox; drops are measured with the index dropped
         # inside a rolled-back transaction. Either way the suggestion's state stays.
-        if s.state == "DISMISSED":
+        if s.state == SuggestionState.DISMISSED:
             raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
-    elif kind == "APPLY":
-        if s.state not in APPLICABLE:
+    elif kind == JobKind.APPLY:
+        if s.state not in vocabulary.APPLICABLE_STATES:
             raise errors.InvalidStateTransition(
                 name,
                 s.state,
@@ -206,7 +203,7 @@ def check_can_start(kind: str, s: Suggestion) -> None:
             raise errors.InvalidStateTransition(
                 name, "superseded", "apply", why="a later attempt of its job did not reach it"
             )
-    elif kind == "ROLLBACK" and s.state not in ROLLBACKABLE:
+    elif kind == JobKind.ROLLBACK and s.state not in vocabulary.ROLLBACKABLE_STATES:
         raise errors.InvalidStateTransition(
             name,
             s.state,

@@ -30,6 +30,7 @@ from google.rpc import code_pb2
 from job_service import database, domain, ending, errors, notifications, optimizer, runs
 from job_service.ending import make_status
 from job_service.strategies import LeaseLost, RunContext, Strategy, Write
+from job_service.vocabulary import JobState
 from pgsage import errors as pgsage_errors
 from pgsage import failpoints, rpc
 
@@ -101,7 +102,7 @@ class Driver:
             try:
                 await self._fail(
                     code_pb2.INTERNAL,
-                    "INTERNAL",
+                    "INTERNAL",  # a bare status code name (pgsage.errors)
                     "the job service hit an unexpected error running this job; its log "
                     "has the details",
                 )
@@ -268,31 +269,33 @@ class Driver:
         if action is ending.Action.FINISH:
             final = await strategy.finish()
             if final is not None and final.action is ending.Action.FINISH:
-                await self._finish("SUCCEEDED", None)
+                await self._finish(JobState.SUCCEEDED, None)
             elif final is not None:  # the outcome says the job failed (the strategy said why)
                 await self._fail(final.code, final.reason, final.message)
             return
         if action is ending.Action.CANCEL:
-            await strategy.unsuccessful("CANCELLED", "cancelled while it ran")
+            await strategy.unsuccessful(JobState.CANCELLED, "cancelled while it ran")
             await failpoints.hit("while_cancelling")
-            await self._finish("CANCELLED", make_status(outcome.code, outcome.reason,
+            await self._finish(JobState.CANCELLED, make_status(outcome.code, outcome.reason,
                                                         outcome.message))  # fmt: skip
             log.info("job %s: CANCELLED", self.id)
             return
         if action is ending.Action.FAIL:
             why = outcome.message
-            await strategy.unsuccessful("FAILED", why)
+            await strategy.unsuccessful(JobState.FAILED, why)
             error = rpc.status_of(broke).SerializeToString() if broke is not None else None
-            await self._finish("FAILED", error or make_status(outcome.code, outcome.reason, why))
+            await self._finish(
+                JobState.FAILED, error or make_status(outcome.code, outcome.reason, why)
+            )
             log.info("job %s: FAILED (%s)", self.id, outcome.reason)
             return
         why = outcome.message
         if broke is not None:
             why = rpc.status_of(broke).message or broke.code().name
-        if outcome.state == "FAILED":
+        if outcome.state is JobState.FAILED:
             # The last attempt: the strategy's own record (a change's suggestion) is
             # written while the lease still holds, before the requeue gives the job up.
-            await strategy.unsuccessful("FAILED", why)
+            await strategy.unsuccessful(JobState.FAILED, why)
         await self._retry(outcome, used_attempt=action is ending.Action.RETRY)
 
     async def _retry(self, outcome: ending.Outcome, *, used_attempt: bool) -> None:
@@ -316,11 +319,13 @@ class Driver:
         self._wake()
 
     async def _fail(self, code: int, reason: str, message: str) -> None:
-        await self._finish("FAILED", make_status(code, reason, message))
+        await self._finish(JobState.FAILED, make_status(code, reason, message))
 
-    async def _finish(self, state: str, error: bytes | None, summary: bytes | None = None) -> None:
+    async def _finish(
+        self, state: JobState, error: bytes | None, summary: bytes | None = None
+    ) -> None:
         ctx = self.ctx
-        if state == "CANCELLED":
+        if state is JobState.CANCELLED:
             summary = self.strategy.partial_summary()
         await ctx.guarded(
             state,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import grpc
 from google.rpc import code_pb2
 
+from job_service.vocabulary import ErrorReason, JobState
 from pgsage import errors as pgsage_errors
 
 # Statuses of a started stream worth another attempt (the optimizer or its target hiccuped).
@@ -82,7 +83,7 @@ class Ended:
 class Outcome:
     action: Action
     # The job's state once the runner has acted (None: not this run's to say).
-    state: str | None
+    state: JobState | None
     code: int = code_pb2.OK
     reason: str = ""
     message: str = ""
@@ -109,39 +110,46 @@ def decide(
         ended.how is StreamEnd.CANCELLED and not cancel_requested
     ):
         # The hand-back's statement ends a job whose cancel was asked CANCELLED.
-        return Outcome(Action.GIVE_BACK, "CANCELLED" if cancel_requested else "PENDING")
+        return Outcome(
+            Action.GIVE_BACK, JobState.CANCELLED if cancel_requested else JobState.PENDING
+        )
     if ended.how is StreamEnd.COMPLETED:
         return Outcome(Action.FINISH, None)
     if cancel_requested:
         return Outcome(
-            Action.CANCEL, "CANCELLED", code_pb2.CANCELLED, "JOB_CANCELLED", "the job was cancelled"
+            Action.CANCEL,
+            JobState.CANCELLED,
+            code_pb2.CANCELLED,
+            ErrorReason.JOB_CANCELLED,
+            "the job was cancelled",
         )
     last = attempt >= max_attempts
 
     def retry(code: int, reason: str, message: str) -> Outcome:
-        return Outcome(Action.RETRY, "FAILED" if last else "PENDING", code, reason, message)
+        state = JobState.FAILED if last else JobState.PENDING
+        return Outcome(Action.RETRY, state, code, reason, message)
 
     if ended.how is StreamEnd.NO_OUTCOME:
         return retry(
             code_pb2.UNAVAILABLE,
-            "STREAM_ENDED_EARLY",
+            ErrorReason.STREAM_ENDED_EARLY,
             f"the optimizer's stream ended before its {outcome}",
         )
     code = ended.code or grpc.StatusCode.UNKNOWN
     if code not in RETRYABLE:
-        return Outcome(Action.FAIL, "FAILED", code.value[0], ended.reason, ended.detail)
+        return Outcome(Action.FAIL, JobState.FAILED, code.value[0], ended.reason, ended.detail)
     if code in UNREACHED and not ended.started and not ended.reason:
         return Outcome(
             Action.REQUEUE_FREE,
-            "PENDING",
+            JobState.PENDING,
             code_pb2.UNAVAILABLE,
-            "OPTIMIZER_UNAVAILABLE",
+            ErrorReason.OPTIMIZER_UNAVAILABLE,
             f"the optimizer at {optimizer or '(not configured)'} cannot be reached "
             f"({code.name}); the job waits for it",
         )
     return retry(
         code.value[0],
-        ended.reason or "OPTIMIZER_STREAM_BROKEN",
+        ended.reason or ErrorReason.OPTIMIZER_STREAM_BROKEN,
         f"the optimizer's stream broke: {code.name}: {ended.detail}"[:900],
     )
 

@@ -2,7 +2,8 @@
 
 The servicer and repositories raise these; `pgsage.rpc.ErrorInterceptor` turns them into a
 `google.rpc.Status` with `ErrorInfo` (domain `pgsage.dev`) at the edge. Driver errors are
-translated into them once, in `job_service.database`.
+translated into them once, in `job_service.database`. The reasons are
+`job_service.vocabulary.ErrorReason` members (stable API strings).
 
     pgsage.errors.PgsageError
     ├── InvalidArgument
@@ -44,11 +45,12 @@ translated into them once, in `job_service.database`.
 
 from __future__ import annotations
 
+from job_service.vocabulary import ErrorReason
 from pgsage import errors
 
 
 class InvalidName(errors.InvalidArgument):
-    default_reason = "INVALID_NAME"
+    default_reason = ErrorReason.INVALID_NAME
 
     def __init__(self, field: str, value: str, pattern: str) -> None:
         super().__init__(
@@ -59,53 +61,53 @@ class InvalidName(errors.InvalidArgument):
 
 
 class InvalidFilter(errors.InvalidArgument):
-    default_reason = "INVALID_FILTER"
+    default_reason = ErrorReason.INVALID_FILTER
 
     def __init__(self, message: str, *, field: str = "filter") -> None:
         super().__init__(field, f"invalid filter: {message}")
 
 
 class InvalidPageToken(errors.InvalidArgument):
-    default_reason = "INVALID_PAGE_TOKEN"
+    default_reason = ErrorReason.INVALID_PAGE_TOKEN
 
     def __init__(self, message: str) -> None:
         super().__init__("page_token", message)
 
 
 class InvalidStatement(errors.InvalidArgument):
-    default_reason = "INVALID_STATEMENT"
+    default_reason = ErrorReason.INVALID_STATEMENT
 
     def __init__(self, message: str, *, field: str = "suggestion.edited_sql") -> None:
         super().__init__(field, message)
 
 
 class InvalidField(errors.InvalidArgument):
-    default_reason = "INVALID_FIELD"
+    default_reason = ErrorReason.INVALID_FIELD
 
 
 class MissingField(errors.InvalidArgument):
-    default_reason = "REQUIRED_FIELD_MISSING"
+    default_reason = ErrorReason.REQUIRED_FIELD_MISSING
 
     def __init__(self, field: str) -> None:
         super().__init__(field, f"{field} is required")
 
 
 class JobNotFound(errors.NotFound):
-    default_reason = "JOB_NOT_FOUND"
+    default_reason = ErrorReason.JOB_NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} does not exist", metadata={"resource": name})
 
 
 class SuggestionNotFound(errors.NotFound):
-    default_reason = "SUGGESTION_NOT_FOUND"
+    default_reason = ErrorReason.SUGGESTION_NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} does not exist", metadata={"resource": name})
 
 
 class SuggestionAlreadyExists(errors.AlreadyExists):
-    default_reason = "SUGGESTION_ALREADY_EXISTS"
+    default_reason = ErrorReason.SUGGESTION_ALREADY_EXISTS
 
     def __init__(self) -> None:
         super().__init__(
@@ -115,7 +117,7 @@ class SuggestionAlreadyExists(errors.AlreadyExists):
 
 
 class InvalidStateTransition(errors.FailedPrecondition):
-    default_reason = "INVALID_STATE_TRANSITION"
+    default_reason = ErrorReason.INVALID_STATE_TRANSITION
 
     def __init__(self, resource: str, state: str, action: str, *, why: str = "") -> None:
         message = f"cannot {action} {resource}: it is {state}"
@@ -132,7 +134,7 @@ class ChangeInProgress(errors.FailedPrecondition):
     idempotency key (not shown to callers: CreateJob compares it with its own).
     """
 
-    default_reason = "INVALID_STATE_TRANSITION"
+    default_reason = ErrorReason.INVALID_STATE_TRANSITION
 
     def __init__(
         self, suggestion: str, *, job: str = "", kind: str = "", state: str = "", request_id=""
@@ -158,7 +160,7 @@ class ChangeAlreadyApplied(errors.FailedPrecondition):
     could not be looked up).
     """
 
-    default_reason = "INVALID_STATE_TRANSITION"
+    default_reason = ErrorReason.INVALID_STATE_TRANSITION
 
     def __init__(
         self,
@@ -184,14 +186,14 @@ class ChangeAlreadyApplied(errors.FailedPrecondition):
 
 
 class JobNotDeletable(errors.FailedPrecondition):
-    default_reason = "JOB_NOT_DELETABLE"
+    default_reason = ErrorReason.JOB_NOT_DELETABLE
 
     def __init__(self, resource: str, why: str) -> None:
         super().__init__(f"cannot delete {resource}: {why}", metadata={"resource": resource})
 
 
 class EtagMismatch(errors.Aborted):
-    default_reason = "ETAG_MISMATCH"
+    default_reason = ErrorReason.ETAG_MISMATCH
 
     def __init__(self, resource: str, given: str, current: str) -> None:
         super().__init__(
@@ -202,7 +204,7 @@ class EtagMismatch(errors.Aborted):
 
 
 class DatabaseUnavailable(errors.Unavailable):
-    default_reason = "DATABASE_UNAVAILABLE"
+    default_reason = ErrorReason.DATABASE_UNAVAILABLE
 
     def __init__(self, why: str) -> None:
         super().__init__(
@@ -211,7 +213,7 @@ class DatabaseUnavailable(errors.Unavailable):
 
 
 class OptimizerUnavailable(errors.Unavailable):
-    default_reason = "OPTIMIZER_UNAVAILABLE"
+    default_reason = ErrorReason.OPTIMIZER_UNAVAILABLE
 
     def __init__(self, why: str) -> None:
         super().__init__(
@@ -220,7 +222,7 @@ class OptimizerUnavailable(errors.Unavailable):
 
 
 class ShuttingDown(errors.Unavailable):
-    default_reason = "SHUTTING_DOWN"
+    default_reason = ErrorReason.SHUTTING_DOWN
 
     def __init__(self, resource: str, revision: int) -> None:
         super().__init__(
@@ -231,7 +233,7 @@ class ShuttingDown(errors.Unavailable):
 
 
 class CredentialsMissing(errors.Unauthenticated):
-    default_reason = "CREDENTIALS_MISSING"
+    default_reason = ErrorReason.CREDENTIALS_MISSING
 
     def __init__(self) -> None:
         super().__init__(
@@ -243,7 +245,7 @@ class CredentialsMissing(errors.Unauthenticated):
 class BadCredentials(errors.Unauthenticated):
     """The bearer token was refused; the message says why, never what the token was."""
 
-    def __init__(self, reason: str, why: str) -> None:
+    def __init__(self, reason: ErrorReason | str, why: str) -> None:
         super().__init__(f"the bearer token was refused: {why}", reason=reason)
 
 
@@ -261,7 +263,7 @@ class PermissionDenied(errors.PermissionDenied):
 
 
 class TwoPersonRule(errors.PermissionDenied):
-    default_reason = "TWO_PERSON_RULE"
+    default_reason = ErrorReason.TWO_PERSON_RULE
 
     def __init__(self, suggestion: str, target: str, approver: str) -> None:
         super().__init__(
@@ -272,14 +274,14 @@ class TwoPersonRule(errors.PermissionDenied):
 
 
 class ApiTokenNotFound(errors.NotFound):
-    default_reason = "API_TOKEN_NOT_FOUND"
+    default_reason = ErrorReason.API_TOKEN_NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} does not exist", metadata={"resource": name})
 
 
 class IdentityProviderUnavailable(errors.Unavailable):
-    default_reason = "IDENTITY_PROVIDER_UNAVAILABLE"
+    default_reason = ErrorReason.IDENTITY_PROVIDER_UNAVAILABLE
 
     def __init__(self, why: str) -> None:
         super().__init__(

@@ -21,7 +21,16 @@ from typing import Any
 
 from job_service import domain, errors, filters, names
 from job_service.database import Connection
-from job_service.models import JOB_KINDS, JOB_STATES, LIVE_SUGGESTION_STATES
+from job_service.models import sql_in
+from job_service.vocabulary import (
+    FINISHED_JOB_STATES,
+    JOB_KINDS,
+    JOB_STATES,
+    JOBS,
+    LIVE_SUGGESTION_STATES,
+    JobAction,
+    JobState,
+)
 
 CHANNEL = "pgsage_jobs"
 """LISTEN/NOTIFY channel of job changes; the payload is `<job id> <revision> <state>`."""
@@ -38,8 +47,8 @@ COUNT_FILTER_FIELDS = {k: v for k, v in FILTER_FIELDS.items() if k != "state"}
 
 _FIELDS = [f for f in domain.Job.__dataclass_fields__]
 COLUMNS = ", ".join(_FIELDS)
-_TERMINAL = "('SUCCEEDED', 'FAILED', 'CANCELLED')"
-_LIVE = "(" + ", ".join(f"'{s}'" for s in LIVE_SUGGESTION_STATES) + ")"
+_FINISHED = sql_in("state", FINISHED_JOB_STATES)
+_LIVE = sql_in("s.state", LIVE_SUGGESTION_STATES)
 
 
 def job_from_row(row: Any) -> domain.Job:
@@ -100,7 +109,7 @@ _CREATE = f"""
 WITH ins AS (
     INSERT INTO job (id, request_id, kind, state, target, analysis_types, options, queries,
                      suggestion_job_id, suggestion_id, max_attempts, creator)
-    VALUES ($1, $2, $3, 'PENDING', $4, $5, $6, $7, $8, $9, $10, $11)
+    VALUES ($1, $2, $3, '{JobState.PENDING}', $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (request_id) DO UPDATE SET request_id = EXCLUDED.request_id
     RETURNING *, (xmax = 0) AS inserted
 ), e AS (
@@ -217,7 +226,7 @@ async def count_by_state(
     rows = await conn.fetch(
         f"SELECT state, count(*) AS n FROM job {clause} GROUP BY state", *params.values
     )
-    counts = dict.fromkeys(JOB_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
     counts.update({r["state"]: r["n"] for r in rows})
     return counts
 
@@ -238,13 +247,15 @@ async def _explain(conn: Connection, job_id: uuid.UUID, etag: str) -> domain.Job
     return job
 
 
+_P, _CANCELLED = JobState.PENDING, JobState.CANCELLED
 _CANCEL = change_statement(
-    "state = CASE state WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END, "
+    f"state = CASE state WHEN '{_P}' THEN '{_CANCELLED}' ELSE '{JobState.CANCELLING}' END, "
     "cancel_requested = true, "
-    "end_time = CASE state WHEN 'PENDING' THEN now() ELSE end_time END, "
-    "expire_time = CASE state WHEN 'PENDING' THEN now() + $3::interval ELSE expire_time END",
-    "id = $1 AND state IN ('PENDING', 'RUNNING') AND ($2::bigint IS NULL OR revision = $2)",
-    "CASE state WHEN 'CANCELLED' THEN 'cancelled' ELSE 'cancelling' END",
+    f"end_time = CASE state WHEN '{_P}' THEN now() ELSE end_time END, "
+    f"expire_time = CASE state WHEN '{_P}' THEN now() + $3::interval ELSE expire_time END",
+    f"id = $1 AND {sql_in('state', JOBS.sources(JobAction.CANCEL))} "
+    "AND ($2::bigint IS NULL OR revision = $2)",
+    f"CASE state WHEN '{_CANCELLED}' THEN 'cancelled' ELSE 'cancelling' END",
 )
 
 
@@ -259,18 +270,19 @@ async def cancel(conn: Connection, job_id: uuid.UUID, etag: str, ttl: timedelta)
     if row is not None:
         return job_from_row(row)
     job = await _explain(conn, job_id, etag)
-    if job.state in ("CANCELLING", "CANCELLED"):
+    if job.state in JOBS.results(JobAction.CANCEL):
         return job
     raise errors.InvalidStateTransition(name, job.state, "cancel", why="it has finished")
 
 
 _RETRY = change_statement(
-    "state = 'PENDING', error = NULL, summary = NULL, start_time = NULL, end_time = NULL, "
-    "expire_time = NULL, lease_owner = NULL, lease_expire_time = NULL, "
+    f"state = '{JobState.PENDING}', error = NULL, summary = NULL, start_time = NULL, "
+    "end_time = NULL, expire_time = NULL, lease_owner = NULL, lease_expire_time = NULL, "
     "cancel_requested = false, progress_stage = '', progress_percent = 0, "
     "progress_message = '', query_count = 0, insight_count = 0, suggestion_count = 0, "
     "max_attempts = attempt + $3",
-    "id = $1 AND state IN ('FAILED', 'CANCELLED') AND ($2::bigint IS NULL OR revision = $2)",
+    f"id = $1 AND {sql_in('state', JOBS.sources(JobAction.RETRY))} "
+    "AND ($2::bigint IS NULL OR revision = $2)",
     "'retried'",
 )
 
@@ -290,12 +302,12 @@ async def retry(conn: Connection, job_id: uuid.UUID, etag: str, attempts: int) -
 
 _DELETE = f"""
 DELETE FROM job AS j
-WHERE id = $1 AND state IN {_TERMINAL} AND ($2::bigint IS NULL OR revision = $2)
-  AND NOT EXISTS (SELECT 1 FROM suggestion AS s WHERE s.job_id = j.id AND s.state IN {_LIVE})
+WHERE id = $1 AND {_FINISHED} AND ($2::bigint IS NULL OR revision = $2)
+  AND NOT EXISTS (SELECT 1 FROM suggestion AS s WHERE s.job_id = j.id AND {_LIVE})
 RETURNING id"""
 
 _LIVE_SUGGESTION = f"""
-SELECT id, state, target FROM suggestion WHERE job_id = $1 AND state IN {_LIVE} LIMIT 1"""
+SELECT id, state, target FROM suggestion AS s WHERE job_id = $1 AND {_LIVE} LIMIT 1"""
 
 
 async def delete(conn: Connection, job_id: uuid.UUID, etag: str) -> None:
@@ -348,9 +360,8 @@ async def events_after(
 _SWEEP = f"""
 DELETE FROM job WHERE id IN (
     SELECT id FROM job AS j
-    WHERE expire_time <= now() AND state IN {_TERMINAL}
-      AND NOT EXISTS (
-          SELECT 1 FROM suggestion AS s WHERE s.job_id = j.id AND s.state IN {_LIVE})
+    WHERE expire_time <= now() AND {_FINISHED}
+      AND NOT EXISTS (SELECT 1 FROM suggestion AS s WHERE s.job_id = j.id AND {_LIVE})
     ORDER BY expire_time
     LIMIT $1
     FOR UPDATE SKIP LOCKED)

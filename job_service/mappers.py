@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf import timestamp_pb2
 
 from job_service import audit, domain, errors, names
+from job_service.vocabulary import JobKind, SuggestionKind
 from pgsage import sqlcheck
 from pgsage.jobs.v1 import access_pb2, audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2 as optimizer_advice_pb2
@@ -176,9 +177,9 @@ def new_job(
         )
     if job.kind not in job_pb2.Job.Kind.values():
         raise errors.InvalidField("job.kind", f"job.kind {job.kind} is not a known kind")
-    kind = job_pb2.Job.Kind.Name(job.kind) if job.kind else "ANALYZE"
+    kind = JobKind(job_pb2.Job.Kind.Name(job.kind)) if job.kind else JobKind.ANALYZE
     suggestion_ids = None
-    if kind == "ANALYZE":
+    if kind == JobKind.ANALYZE:
         if job.suggestion:
             raise errors.InvalidField(
                 "job.suggestion", "an ANALYZE job acts on a target, not on a suggestion"
@@ -268,13 +269,14 @@ _SEVERITY = {
     optimizer_analysis_pb2.SEVERITY_WARNING: "WARNING",
     optimizer_analysis_pb2.SEVERITY_ERROR: "ERROR",
 }
-_ADVICE_KINDS = {
-    optimizer_advice_pb2.ADVICE_KIND_CREATE_INDEX: "CREATE_INDEX",
-    optimizer_advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX: "DROP_UNUSED_INDEX",
-    optimizer_advice_pb2.ADVICE_KIND_DROP_DUPLICATE_INDEX: "DROP_DUPLICATE_INDEX",
+# The optimizer's advice kinds → suggestion kinds (`ADVICE_KIND_<name>` ↔ `<name>`).
+_ADVICE_KINDS: dict[optimizer_advice_pb2.AdviceKind, str] = {
+    optimizer_advice_pb2.AdviceKind.Value(f"ADVICE_KIND_{kind}"): kind for kind in SuggestionKind
 }
 # Suggestion kind names → the optimizer's enum (the inverse of `_ADVICE_KINDS`).
-ADVICE_KIND_BY_NAME = {name: kind for kind, name in _ADVICE_KINDS.items()}
+ADVICE_KIND_BY_NAME: dict[str, optimizer_advice_pb2.AdviceKind] = {
+    name: kind for kind, name in _ADVICE_KINDS.items()
+}
 _RISKS = {
     optimizer_advice_pb2.RISK_LOW: "LOW",
     optimizer_advice_pb2.RISK_MEDIUM: "MEDIUM",

@@ -12,6 +12,9 @@ or orders on, or a guarded update checks, is a column of its own.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,6 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.sql.elements import TextClause
 
+from job_service import vocabulary
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -43,29 +48,33 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-JOB_STATES = ("PENDING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED")
-JOB_KINDS = ("ANALYZE", "BENCHMARK", "APPLY", "ROLLBACK")
-SUGGESTION_STATES = (
-    "PENDING",
-    "APPROVED",
-    "DISMISSED",
-    "APPLYING",
-    "APPLIED",
-    "APPLY_FAILED",
-    "ROLLING_BACK",
-    "ROLLED_BACK",
-    "ROLLBACK_FAILED",
-)
-SUGGESTION_KINDS = ("CREATE_INDEX", "DROP_UNUSED_INDEX", "DROP_DUPLICATE_INDEX")
-CHANGE_JOB_KINDS = ("BENCHMARK", "APPLY", "ROLLBACK")
-LIVE_JOB_STATES = ("PENDING", "RUNNING", "CANCELLING")
-LIVE_SUGGESTION_STATES = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
+# The vocabulary is the domain's (`job_service.vocabulary`); the schema takes it from there.
+JOB_STATES = vocabulary.JOB_STATES
+JOB_KINDS = vocabulary.JOB_KINDS
+SUGGESTION_STATES = vocabulary.SUGGESTION_STATES
+SUGGESTION_KINDS = vocabulary.SUGGESTION_KINDS
+CHANGE_JOB_KINDS = vocabulary.CHANGE_JOB_KINDS
+LIVE_JOB_STATES = vocabulary.LIVE_JOB_STATES
+LEASED_JOB_STATES = vocabulary.LEASED_JOB_STATES
+LIVE_SUGGESTION_STATES = vocabulary.LIVE_SUGGESTION_STATES
 """A suggestion in one of these states has (or may have) its change on the target: its job
 is never deleted (the way back), and only one suggestion per (target, fingerprint) is in one."""
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+_NAME = re.compile(r"[A-Z][A-Z_]*")
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """`('A', 'B')`: vocabulary names as an SQL list (constants, never input: checked)."""
+    names = [str(v) for v in values]
+    if not names or not all(_NAME.fullmatch(n) for n in names):
+        raise ValueError(f"not a list of vocabulary names: {names!r}")
+    return "(" + ", ".join(f"'{n}'" for n in names) + ")"
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """`column IN ('A', 'B')`, the text of a guard, constraint or index predicate."""
+    return f"{column} IN {sql_list(values)}"
 
 
 def _now() -> TextClause:
@@ -122,8 +131,8 @@ job = Table(
     Column("revision", BigInteger, nullable=False, server_default=text("1")),
     PrimaryKeyConstraint("id"),
     UniqueConstraint("request_id"),
-    CheckConstraint(_in("state", JOB_STATES), name="state"),
-    CheckConstraint(_in("kind", JOB_KINDS), name="kind"),
+    CheckConstraint(sql_in("state", JOB_STATES), name="state"),
+    CheckConstraint(sql_in("kind", JOB_KINDS), name="kind"),
     CheckConstraint("attempt >= 0 AND max_attempts >= 1", name="attempts"),
     # ListJobs: newest first, keyset on (create_time, id), one index per filter shape.
     Index("ix_job_create_time_id", text("create_time DESC"), text("id DESC")),
@@ -147,7 +156,7 @@ job = Table(
     Index(
         "ix_job_lease_expire_time",
         "lease_expire_time",
-        postgresql_where=text("state IN ('RUNNING', 'CANCELLING')"),
+        postgresql_where=text(sql_in("state", LEASED_JOB_STATES)),
     ),
     # One change at a time: at most one live BENCHMARK/APPLY/ROLLBACK job per suggestion.
     Index(
@@ -155,7 +164,7 @@ job = Table(
         "suggestion_id",
         unique=True,
         postgresql_where=text(
-            f"{_in('kind', CHANGE_JOB_KINDS)} AND {_in('state', LIVE_JOB_STATES)}"
+            f"{sql_in('kind', CHANGE_JOB_KINDS)} AND {sql_in('state', LIVE_JOB_STATES)}"
         ),
     ),
 )
@@ -215,8 +224,8 @@ suggestion = Table(
     Column("update_time", TS, nullable=False, server_default=_now()),
     PrimaryKeyConstraint("id"),
     UniqueConstraint("job_id", "fingerprint"),
-    CheckConstraint(_in("state", SUGGESTION_STATES), name="state"),
-    CheckConstraint(_in("kind", SUGGESTION_KINDS), name="kind"),
+    CheckConstraint(sql_in("state", SUGGESTION_STATES), name="state"),
+    CheckConstraint(sql_in("kind", SUGGESTION_KINDS), name="kind"),
     Index("ix_suggestion_create_time_id", text("create_time DESC"), text("id DESC")),
     Index(
         "ix_suggestion_job_id_create_time_id",
@@ -238,7 +247,7 @@ suggestion = Table(
         "target",
         "fingerprint",
         unique=True,
-        postgresql_where=text(_in("state", LIVE_SUGGESTION_STATES)),
+        postgresql_where=text(sql_in("state", LIVE_SUGGESTION_STATES)),
     ),
 )
 

@@ -89,9 +89,14 @@ class Listener:
         revocation may have been missed (the listening connection broke or reconnected)."""
         self._on_token_revoked.append(callback)
 
-    def _on_token_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def token_revoked(self, token_id: str) -> None:
+        """Tells this process's callbacks at once that `token_id` was revoked (the replica
+        that revoked it need not wait for its own NOTIFY to come back)."""
         for callback in self._on_token_revoked:
-            callback(payload)
+            callback(token_id)
+
+    def _on_token_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.token_revoked(payload)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="job-notifications")

@@ -17,7 +17,15 @@ from typing import Any
 
 from job_service import domain, errors, filters, jobs, names
 from job_service.database import Connection
-from job_service.models import SUGGESTION_KINDS, SUGGESTION_STATES
+from job_service.models import sql_in
+from job_service.vocabulary import (
+    EDITABLE_STATES,
+    SUGGESTION_KINDS,
+    SUGGESTION_STATES,
+    SUGGESTIONS,
+    SuggestionAction,
+    SuggestionState,
+)
 
 FILTER_FIELDS = {
     "state": filters.FieldSpec("enum", frozenset(SUGGESTION_STATES)),
@@ -154,7 +162,8 @@ _DECIDE = f"""
 UPDATE suggestion SET state = $4, dismiss_reason = coalesce($5, dismiss_reason),
                       approver_subject = $6, approver_name = $7,
                       version = version + 1, update_time = now()
-WHERE id = $1 AND job_id = $2 AND state = 'PENDING' AND NOT superseded
+WHERE id = $1 AND job_id = $2 AND {sql_in("state", SUGGESTIONS.sources(SuggestionAction.DECIDE))}
+  AND NOT superseded
   AND ($3::bigint IS NULL OR version = $3)
 RETURNING {COLUMNS}"""
 
@@ -173,7 +182,9 @@ async def decide(
 
     `decider` (subject, display name) is stored as the approver of an approval.
     """
-    approver = decider if state == "APPROVED" and decider else (None, None)
+    if state not in SUGGESTIONS.results(SuggestionAction.DECIDE):
+        raise ValueError(f"a decision is APPROVED or DISMISSED, not {state!r}")
+    approver = decider if state == SuggestionState.APPROVED and decider else (None, None)
     row = await conn.fetchrow(
         _DECIDE,
         suggestion_id,
@@ -188,9 +199,9 @@ async def decide(
     current = await _explain(conn, job_id, suggestion_id, etag)
     if current.state == state:
         return current
-    action = "approve" if state == "APPROVED" else "dismiss"
+    action = "approve" if state == SuggestionState.APPROVED else "dismiss"
     name = names.suggestion_name(job_id, suggestion_id)
-    if current.superseded and current.state == "PENDING":
+    if current.superseded and current.state in SUGGESTIONS.sources(SuggestionAction.DECIDE):
         raise errors.InvalidStateTransition(
             name, "superseded", action, why="a later attempt of its job did not reach it again"
         )
@@ -199,16 +210,19 @@ async def decide(
     )
 
 
+# An edit of the statement sends these back to PENDING (what was approved would not run).
+_REVOKED = sql_in("state", SUGGESTIONS.sources(SuggestionAction.EDIT))
 _UPDATE = f"""
 UPDATE suggestion SET notes = $4, edited_sql = $5, edited_rollback_sql = $6,
-                      state = CASE WHEN $7 AND state = 'APPROVED' THEN 'PENDING' ELSE state END,
-                      approver_subject = CASE WHEN $7 AND state = 'APPROVED' THEN NULL
+                      state = CASE WHEN $7 AND {_REVOKED} THEN '{SuggestionState.PENDING}'
+                                   ELSE state END,
+                      approver_subject = CASE WHEN $7 AND {_REVOKED} THEN NULL
                                               ELSE approver_subject END,
-                      approver_name = CASE WHEN $7 AND state = 'APPROVED' THEN NULL
+                      approver_name = CASE WHEN $7 AND {_REVOKED} THEN NULL
                                            ELSE approver_name END,
                       version = version + 1, update_time = now()
 WHERE id = $1 AND job_id = $2 AND version = $3
-  AND (NOT $7 OR state IN ('PENDING', 'APPROVED'))
+  AND (NOT $7 OR {sql_in("state", EDITABLE_STATES)})
 RETURNING {COLUMNS}"""
 
 

@@ -26,6 +26,8 @@ from google.rpc import code_pb2
 from job_service import audit, changes, domain, ending, errors, mappers, names, runs, suggestions
 from job_service.database import Connection
 from job_service.strategies import LeaseLost, RunContext
+from job_service.vocabulary import ErrorReason, JobKind, JobState, SuggestionKind
+from job_service.vocabulary import SuggestionState as _SS
 from pgsage import failpoints
 from pgsage.jobs.v1 import suggestion_pb2
 from pgsage.optimizer.v1 import analysis_pb2, optimizer_service_pb2
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def _fail(reason: str, message: str) -> ending.Outcome:
     return ending.Outcome(
-        ending.Action.FAIL, "FAILED", code_pb2.FAILED_PRECONDITION, reason, message
+        ending.Action.FAIL, JobState.FAILED, code_pb2.FAILED_PRECONDITION, reason, message
     )
 
 
@@ -70,7 +72,9 @@ class ChangeStrategy:
 
             self.loaded = await self.ctx.write(f"job {job.id} load", get)
         if self.loaded is None:
-            return _fail("SUGGESTION_NOT_FOUND", "the suggestion this job acts on no longer exists")
+            return _fail(
+                ErrorReason.SUGGESTION_NOT_FOUND, "the suggestion this job acts on no longer exists"
+            )
         return None
 
     async def begin(self) -> ending.Outcome | None:
@@ -110,7 +114,7 @@ class ChangeStrategy:
             return _fail(exc.reason, exc.message)
         if self.moved is None:
             return _fail(
-                "INVALID_STATE_TRANSITION",
+                ErrorReason.INVALID_STATE_TRANSITION,
                 f"the suggestion changed since the job was created (it is {s.state} now)",
             )
         return None
@@ -120,21 +124,21 @@ class ChangeStrategy:
         assert s is not None
         stub, kind = self.ctx.optimizer.stub(), self.job.kind
         timeout, metadata = self.ctx.timeout, self.ctx.metadata()
-        if kind == "APPLY":
+        if kind == JobKind.APPLY:
             return stub.Apply(self._request(s), timeout=timeout, metadata=metadata)
-        if kind == "ROLLBACK":
+        if kind == JobKind.ROLLBACK:
             return stub.Rollback(self._request(s), timeout=timeout, metadata=metadata)
         return stub.Benchmark(self._request(s), timeout=timeout, metadata=metadata)
 
     def _request(self, s: domain.Suggestion) -> object:
         kind = mappers.ADVICE_KIND_BY_NAME[s.kind]
         sql = changes.statement_of(s)
-        if self.job.kind == "APPLY":
+        if self.job.kind == JobKind.APPLY:
             return optimizer_service_pb2.ApplyRequest(target=s.target, kind=kind, sql=sql)
-        if self.job.kind == "ROLLBACK":
+        if self.job.kind == JobKind.ROLLBACK:
             # The optimizer drops only the index this APPLY built (same OID and definition),
             # and a drop's rollback recreates the definition the APPLY dropped.
-            creates = s.kind == "CREATE_INDEX"
+            creates = s.kind == SuggestionKind.CREATE_INDEX
             return optimizer_service_pb2.RollbackRequest(
                 target=s.target,
                 kind=kind,
@@ -210,7 +214,7 @@ class ChangeStrategy:
         """Stores the result: SUCCEEDED when the change is done, else FAILED saying why."""
         s, kind, result = self.moved, self.job.kind, self.result
         assert s is not None
-        if kind == "BENCHMARK":
+        if kind == JobKind.BENCHMARK:
             assert isinstance(result, optimizer_service_pb2.BenchmarkResult)
             stored = suggestion_pb2.BenchmarkResult()
             # Same field names on both sides; a field the optimizer adds later is dropped
@@ -231,21 +235,21 @@ class ChangeStrategy:
 
             await self.ctx.guarded("benchmark", add)
             log.info("job %s: BENCHMARK done", self.job.id)
-            return ending.Outcome(ending.Action.FINISH, "SUCCEEDED")
+            return ending.Outcome(ending.Action.FINISH, JobState.SUCCEEDED)
         assert isinstance(result, optimizer_service_pb2.ChangeResult)
         verdict = changes.verdict(kind, s, result, self.job.attempt)
         now = await self._end(verdict.to, verdict.why, verdict.record)
         if now is not None:
             return _fail(
-                "SUGGESTION_CHANGED",
+                ErrorReason.SUGGESTION_CHANGED,
                 f"{names.suggestion_name(s.job_id, s.id)} is {now} now, not {s.state}: it "
                 f"was changed while this job ran, so what the change did ({verdict.to}"
                 f"{': ' + verdict.why if verdict.why else ''}) is not recorded on it",
             )
         log.info("job %s: %s %s", self.job.id, kind, verdict.why or "done")
         if verdict.why:
-            return _fail("CHANGE_NOT_DONE", verdict.why)
-        return ending.Outcome(ending.Action.FINISH, "SUCCEEDED")
+            return _fail(ErrorReason.CHANGE_NOT_DONE, verdict.why)
+        return ending.Outcome(ending.Action.FINISH, JobState.SUCCEEDED)
 
     async def _end(
         self, to: str, reason: str, record: tuple[object, ...] | None = None
@@ -254,7 +258,7 @@ class ChangeStrategy:
         APPLY built); None once done, else the state it refused the move from."""
         s = self.moved
         assert s is not None
-        current = "APPLYING" if self.job.kind == "APPLY" else "ROLLING_BACK"
+        current = _SS.APPLYING if self.job.kind == JobKind.APPLY else _SS.ROLLING_BACK
         live = dataclasses.replace(s, state=current)
 
         async def action(conn: Connection) -> tuple[str | None]:
@@ -276,11 +280,11 @@ class ChangeStrategy:
     async def unsuccessful(self, state: str, why: str) -> None:
         """The change job failed for good (or was cancelled): the suggestion says so too.
         A suggestion that moved on meanwhile is left as it is."""
-        if self.job.kind == "BENCHMARK" or self.moved is None:
+        if self.job.kind == JobKind.BENCHMARK or self.moved is None:
             return
-        if state not in ("FAILED", "CANCELLED"):
+        if state not in (JobState.FAILED, JobState.CANCELLED):
             return
-        failed = "APPLY_FAILED" if self.job.kind == "APPLY" else "ROLLBACK_FAILED"
+        failed = _SS.APPLY_FAILED if self.job.kind == JobKind.APPLY else _SS.ROLLBACK_FAILED
         await self._end(failed, why)
 
     def partial_summary(self) -> bytes:

@@ -272,7 +272,11 @@ async def test_two_job_services_and_two_optimizers_share_200_jobs(cluster):
         services[0].address, 200, queries=["SELECT * FROM invoice WHERE account_id = 7"]
     )
     jobs = await wait_finished(services[1].address, names, limit=240)
-    assert all(j.state == SUCCEEDED for j in jobs)
+    assert all(j.state == SUCCEEDED for j in jobs), [
+        (j.name, job_pb2.Job.State.Name(j.state), j.attempt, j.error.message)
+        for j in jobs
+        if j.state != SUCCEEDED
+    ]
     conn = await cluster.store_conn()
     await check_invariants(conn)
     owners = await conn.fetch(
