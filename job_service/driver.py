@@ -82,6 +82,7 @@ class Driver:
         # and the lease keeper's doorbell, rung to stop it once the run is over.
         self._written = job.revision
         self._finished = False
+        self._settled = False  # this run wrote the job's end: its lease is gone by design
         self._bell: notifications.Subscription | None = None
 
     async def run(self) -> None:
@@ -91,7 +92,9 @@ class Driver:
         try:
             await self._group_run()
         except asyncio.CancelledError:
-            await self._give_back()
+            # Stopped from outside (shutdown): the policy gives the job back; the cancel
+            # propagates whatever the hand-back did.
+            await self._act(self._decide(ending.Ended(ending.StreamEnd.STOPPING)), None)
             raise
         except LeaseLost:
             log.warning("job %s: lease lost; another replica owns it now", job.id)
@@ -180,6 +183,12 @@ class Driver:
                 except errors.DatabaseUnavailable:
                     continue
                 if state is None:
+                    # Not lost if this run's own final write gave it up meanwhile.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1):
+                            await self.ctx.idle.wait()
+                    if self._settled or self._finished:
+                        return
                     raise LeaseLost()
                 if state[1]:
                     self._cancel_requested()
@@ -188,6 +197,8 @@ class Driver:
         """Notes a write of this run: its notification needs no re-read by the keeper, and
         a cancel committed before it shows in the row it returned."""
         self._written = max(self._written, job.revision)
+        if job.finished:
+            self._settled = True
         if job.cancel_requested:
             self._cancel_requested()
 
@@ -302,6 +313,7 @@ class Driver:
         error = make_status(outcome.code, outcome.reason, outcome.message)
         delay = self._backoff(self.job.attempt)
         ctx = self.ctx
+        self._settled = True  # the write below gives the lease up (or finds it lost)
         job = await ctx.guarded(
             "requeue",
             lambda c: runs.requeue(
@@ -327,6 +339,7 @@ class Driver:
         ctx = self.ctx
         if state is JobState.CANCELLED:
             summary = self.strategy.partial_summary()
+        self._settled = True  # the write below gives the lease up (or finds it lost)
         await ctx.guarded(
             state,
             lambda c: runs.finish(c, self.id, ctx.owner, state, error, ctx.job_ttl, summary),
