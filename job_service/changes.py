@@ -1,4 +1,5 @@
-"""BENCHMARK, APPLY and ROLLBACK jobs: carrying one suggestion to a target and back.
+"""BENCHMARK, APPLY and ROLLBACK jobs: the rules and statements of carrying one suggestion
+to a target and back (the run itself is `job_service.strategies.change`).
 
 They run in the dispatcher like analyses (lease, retry, cancel, exactly one terminal state)
 on the optimizer's server-streaming Benchmark, Apply and Rollback. Around the stream:
@@ -23,25 +24,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from typing import TYPE_CHECKING
 
-import grpc
-from google.protobuf import json_format
-
-from job_service import audit, domain, errors, mappers, names, optimizer, suggestions
+from job_service import audit, domain, errors, names, suggestions, vocabulary
 from job_service.database import Connection
-from pgsage import failpoints
-from pgsage.jobs.v1 import suggestion_pb2
-from pgsage.optimizer.v1 import analysis_pb2, optimizer_service_pb2
-
-if TYPE_CHECKING:
-    from job_service.dispatcher import JobRun
+from job_service.vocabulary import JobKind, SuggestionKind, SuggestionState
+from pgsage.optimizer.v1 import optimizer_service_pb2
 
 log = logging.getLogger(__name__)
 
-APPLICABLE = ("APPROVED", "APPLY_FAILED", "ROLLED_BACK")
-ROLLBACKABLE = ("APPLIED", "ROLLBACK_FAILED")
-LIVE = ("APPLYING", "APPLIED", "ROLLING_BACK", "ROLLBACK_FAILED")
+_SS = SuggestionState
+APPLICABLE = vocabulary.APPLICABLE_STATES
+ROLLBACKABLE = vocabulary.ROLLBACKABLE_STATES
+LIVE = vocabulary.LIVE_SUGGESTION_STATES
 
 
 def statement_of(s: domain.Suggestion) -> str:
@@ -70,32 +64,17 @@ WHERE s.target = $1 AND s.fingerprint = $2 AND s.id <> $3 AND s.state = ANY($4::
 LIMIT 1"""
 
 
-async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> None:
-    """FAILED_PRECONDITION unless a `kind` job may start on suggestion `s` now.
+async def check_no_conflict(conn: Connection, kind: str, s: domain.Suggestion) -> None:
+    """FAILED_PRECONDITION when another row stands in the way of a `kind` job on `s`: an
+    applied twin (same fingerprint, same target) of an APPLY, or a live change job.
 
-    These reads explain a refusal early and clearly; what makes the rules hold under
-    concurrency are the constraints `uq_job_suggestion_id_live` and
-    `uq_suggestion_target_fingerprint_live` (translated to the same errors by
-    `job_service.database`).
+    These reads explain a refusal early and clearly (`domain.check_can_start` judged the
+    suggestion itself); what makes the rules hold under concurrency are the constraints
+    `uq_job_suggestion_id_live` and `uq_suggestion_target_fingerprint_live` (translated to
+    the same errors by `job_service.database`).
     """
     name = names.suggestion_name(s.job_id, s.id)
-    if kind == "BENCHMARK":
-        # New indexes are built in the sandbox; drops are measured with the index dropped
-        # inside a rolled-back transaction. Either way the suggestion's state stays.
-        if s.state == "DISMISSED":
-            raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
-    elif kind == "APPLY":
-        if s.state not in APPLICABLE:
-            raise errors.InvalidStateTransition(
-                name,
-                s.state,
-                "apply",
-                why="only an APPROVED (or APPLY_FAILED, ROLLED_BACK) suggestion is applied",
-            )
-        if s.superseded:
-            raise errors.InvalidStateTransition(
-                name, "superseded", "apply", why="a later attempt of its job did not reach it"
-            )
+    if kind == JobKind.APPLY:
         twin = await conn.fetchrow(_APPLIED_TWIN, s.target, s.fingerprint, s.id, list(LIVE))
         if twin is not None:
             raise errors.ChangeAlreadyApplied(
@@ -104,14 +83,6 @@ async def check_can_start(conn: Connection, kind: str, s: domain.Suggestion) -> 
                 state=twin["state"],
                 target=s.target,
                 job=names.job_name(twin["apply_job"]) if twin["apply_job"] else "",
-            )
-    elif kind == "ROLLBACK":
-        if s.state not in ROLLBACKABLE:
-            raise errors.InvalidStateTransition(
-                name,
-                s.state,
-                "roll back",
-                why="only an APPLIED (or ROLLBACK_FAILED) suggestion is rolled back",
             )
     active = await conn.fetchrow(_ACTIVE_CHANGE_JOB, s.id)
     if active is not None:
@@ -228,240 +199,98 @@ async def settle_orphans(conn: Connection) -> int:
     return len(rows)
 
 
-# -- running a change job -------------------------------------------------------------------
+# -- what a change job does (pure) --------------------------------------------------------
 
 
-class ChangeRun:
-    """The BENCHMARK / APPLY / ROLLBACK part of a `JobRun`."""
+@dataclasses.dataclass(frozen=True)
+class BeginPlan:
+    """What a change job's first write does: the statement it audits as INTENT, and the
+    move of the suggestion (none for a BENCHMARK)."""
 
-    def __init__(self, run: JobRun) -> None:
-        self.run = run
-        self.d = run.d
-        self.job = run.job
-        self.actor = f"pgsage:{names.job_name(self.job.id)}"
-        self.suggestion: domain.Suggestion | None = None
-        # Why `begin` refused to start (reason, message), when a constraint said so.
-        self.refusal: tuple[str, str] | None = None
+    statement: str
+    to: str | None
+    allowed: tuple[str, ...]
 
-    async def load(self) -> domain.Suggestion | None:
-        job = self.job
-        if job.suggestion_id is None or job.suggestion_job_id is None:
+
+def begin_plan(kind: str, s: domain.Suggestion) -> BeginPlan:
+    if kind == JobKind.BENCHMARK:
+        return BeginPlan(statement_of(s), None, ())
+    # A takeover begins again from the state its first attempt moved the suggestion to.
+    if kind == JobKind.APPLY:
+        return BeginPlan(statement_of(s), _SS.APPLYING, (*APPLICABLE, _SS.APPLYING))
+    return BeginPlan(rollback_of(s), _SS.ROLLING_BACK, (*ROLLBACKABLE, _SS.ROLLING_BACK))
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Where an APPLY or ROLLBACK leaves its suggestion, from what the optimizer read back
+    from the target's catalog: `to`, why it is not done ('' when it is), and what to record
+    of an APPLY for its ROLLBACK (`_RECORD_APPLIED`'s values, or None)."""
+
+    to: str
+    why: str
+    record: tuple[object, ...] | None
+
+
+def verdict(
+    kind: str, s: domain.Suggestion, result: optimizer_service_pb2.ChangeResult, attempt: int
+) -> Verdict:
+    creates = (kind == JobKind.APPLY) == (s.kind == SuggestionKind.CREATE_INDEX)
+    if creates:
+        ok = result.index_exists and result.index_valid
+        why = (
+            ""
+            if ok
+            else (
+                f"index {result.index_name} is INVALID"
+                if result.index_exists
+                else f"index {result.index_name} does not exist"
+            )
+        )
+    else:
+        ok = not result.index_exists
+        why = "" if ok else f"index {result.index_name} still exists"
+    done, failed = (
+        (_SS.APPLIED, _SS.APPLY_FAILED)
+        if kind == JobKind.APPLY
+        else (_SS.ROLLED_BACK, _SS.ROLLBACK_FAILED)
+    )
+    record = applied(s, result, attempt) if kind == JobKind.APPLY and ok else None
+    return Verdict(done if ok else failed, why, record)
+
+
+def applied(
+    s: domain.Suggestion, result: optimizer_service_pb2.ChangeResult, attempt: int
+) -> tuple[object, ...] | None:
+    """What to remember of an APPLY for its ROLLBACK (`_RECORD_APPLIED`'s values).
+
+    A create that found the index already in place on the job's first attempt did not build
+    it (a DBA's index of that name and definition): nothing is recorded, so a rollback
+    refuses to drop it. On a later attempt (a takeover) it is the build of an earlier
+    attempt of this job."""
+    if s.kind == SuggestionKind.CREATE_INDEX:
+        if result.already_in_place and attempt <= 1:
             return None
-        async with self.d.db.connection() as conn:
-            try:
-                return await suggestions.get(conn, job.suggestion_job_id, job.suggestion_id)
-            except errors.SuggestionNotFound:
-                return None
+        return (s.id, s.job_id, result.index_oid or None, result.index_definition, None)
+    if not result.index_definition:
+        return None  # already gone: the definition recorded before (if any) stays
+    return (s.id, s.job_id, None, None, result.index_definition)
 
-    async def begin(self, s: domain.Suggestion) -> domain.Suggestion | None:
-        """APPLYING / ROLLING_BACK, with the intent audited before anything runs."""
-        kind = self.job.kind
-        allowed: tuple[str, ...]
-        if kind == "BENCHMARK":
-            statement, to, allowed = statement_of(s), None, ()
-        elif kind == "APPLY":
-            statement, to, allowed = statement_of(s), "APPLYING", (*APPLICABLE, "APPLYING")
-        else:
-            statement, to = rollback_of(s), "ROLLING_BACK"
-            allowed = (*ROLLBACKABLE, "ROLLING_BACK")
 
-        async def action(conn: Connection) -> domain.Suggestion | None:
-            async with conn.transaction():
-                moved: domain.Suggestion | None = s
-                if to is not None:
-                    moved = await move(
-                        conn,
-                        s,
-                        to,
-                        allowed,
-                        actor=self.actor,
-                        on_behalf_of=self.job.creator,
-                        action=f"suggestion.{kind.lower()}",
-                        job_id=self.job.id,
-                    )
-                    if moved is None:
-                        return None
-                await audit.record(
-                    conn,
-                    audit.Entry(
-                        actor=self.actor,
-                        actor_subject=self.actor,
-                        authenticated=True,
-                        on_behalf_of=self.job.creator,
-                        action=f"{kind.lower()}.intent",
-                        resource=names.suggestion_name(s.job_id, s.id),
-                        job_id=self.job.id,
-                        target=s.target,
-                        statement=statement,
-                        outcome="INTENT",
-                        detail=f"attempt {self.job.attempt}",
-                    ),
-                )
-                return moved
+# -- a change job's statements (the caller's transaction holds the lease) -------------------
 
-        try:
-            return await self.d.write(f"job {self.job.id} begin", action)
-        except errors.ChangeAlreadyApplied as exc:
-            # A twin got to APPLYING first (both jobs were created before either began).
-            self.refusal = (exc.reason, exc.message)
-            return None
 
-    def request(self, s: domain.Suggestion) -> object:
-        kind = mappers.ADVICE_KIND_BY_NAME[s.kind]
-        if self.job.kind == "APPLY":
-            return optimizer_service_pb2.ApplyRequest(
-                target=s.target, kind=kind, sql=statement_of(s)
-            )
-        if self.job.kind == "ROLLBACK":
-            # The optimizer drops only the index this APPLY built (same OID and definition),
-            # and a drop's rollback recreates the definition the APPLY dropped.
-            creates = s.kind == "CREATE_INDEX"
-            return optimizer_service_pb2.RollbackRequest(
-                target=s.target,
-                kind=kind,
-                rollback_sql=rollback_of(s),
-                expected_index_oid=(s.applied_index_oid or 0) if creates else 0,
-                expected_index_definition=(
-                    s.applied_index_definition if creates else s.dropped_index_definition
-                ),
-            )
-        details = suggestion_pb2.Suggestion.FromString(s.details or b"")
-        return optimizer_service_pb2.BenchmarkRequest(
-            target=s.target,
-            kind=kind,
-            sql=statement_of(s),
-            rollback_sql=rollback_of(s),
-            queries=[
-                analysis_pb2.WorkloadQuery(query_id=q.query_id, text=q.text, weight=q.weight)
-                for q in details.query_impacts
-            ],
-        )
+async def add_benchmark(conn: Connection, s: domain.Suggestion, result: bytes) -> None:
+    await conn.fetchrow(_ADD_BENCHMARK, s.id, s.job_id, result)
 
-    def call(self, request: object) -> grpc.aio.UnaryStreamCall:
-        stub = self.d.optimizer.stub()
-        timeout = self.d.analyze_timeout
-        metadata = optimizer.job_metadata(self.job.id)
-        if self.job.kind == "APPLY":
-            return stub.Apply(request, timeout=timeout, metadata=metadata)
-        if self.job.kind == "ROLLBACK":
-            return stub.Rollback(request, timeout=timeout, metadata=metadata)
-        return stub.Benchmark(request, timeout=timeout, metadata=metadata)
 
-    async def statement(
-        self, s: domain.Suggestion, e: optimizer_service_pb2.StatementExecution
-    ) -> None:
-        phase = optimizer_service_pb2.StatementExecution.Phase.Name(e.phase)
-        entry = audit.Entry(
-            actor=self.actor,
-            actor_subject=self.actor,
-            authenticated=True,
-            on_behalf_of=self.job.creator,
-            action="statement.execute",
-            resource=names.suggestion_name(s.job_id, s.id),
-            job_id=self.job.id,
-            target=e.target or s.target,
-            statement=e.sql,
-            outcome=phase,
-            detail=e.error,
-        )
+async def record_applied(conn: Connection, record: tuple[object, ...]) -> None:
+    await conn.execute(_RECORD_APPLIED, *record)
 
-        async def action(conn: Connection) -> None:
-            await audit.record(conn, entry)
 
-        await self.d.write(f"job {self.job.id} audit", action)
-        if phase == "STARTED":
-            # Crash tests kill the job service here: the target is mid-statement.
-            await failpoints.hit("during_change")
-
-    async def finish(self, s: domain.Suggestion, result: object | None) -> str:
-        """Stores the outcome; '' when the change is done, else why it is not."""
-        kind = self.job.kind
-        if kind == "BENCHMARK":
-            assert isinstance(result, optimizer_service_pb2.BenchmarkResult)
-            stored = suggestion_pb2.BenchmarkResult()
-            # Same field names on both sides; a field the optimizer adds later is dropped
-            # rather than failing the job.
-            json_format.ParseDict(
-                json_format.MessageToDict(result, preserving_proto_field_name=True),
-                stored,
-                ignore_unknown_fields=True,
-            )
-            stored.job = names.job_name(self.job.id)
-            stored.create_time.GetCurrentTime()
-
-            async def add(conn: Connection) -> object:
-                return await conn.fetchrow(
-                    _ADD_BENCHMARK, s.id, s.job_id, stored.SerializeToString()
-                )
-
-            await self.d.write(f"job {self.job.id} benchmark", add)
-            return ""
-        assert isinstance(result, optimizer_service_pb2.ChangeResult)
-        creates = (kind == "APPLY") == (s.kind == "CREATE_INDEX")
-        if creates:
-            ok = result.index_exists and result.index_valid
-            why = (
-                ""
-                if ok
-                else (
-                    f"index {result.index_name} is INVALID"
-                    if result.index_exists
-                    else f"index {result.index_name} does not exist"
-                )
-            )
-        else:
-            ok = not result.index_exists
-            why = "" if ok else f"index {result.index_name} still exists"
-        done, failed = (
-            ("APPLIED", "APPLY_FAILED") if kind == "APPLY" else ("ROLLED_BACK", "ROLLBACK_FAILED")
-        )
-        record = self.applied(s, result) if kind == "APPLY" and ok else None
-        await self.end(s, done if ok else failed, why, record)
-        return why
-
-    def applied(
-        self, s: domain.Suggestion, result: optimizer_service_pb2.ChangeResult
-    ) -> tuple[object, ...] | None:
-        """What to remember of an APPLY for its ROLLBACK (`_RECORD_APPLIED`'s values).
-
-        A create that found the index already in place on the job's first attempt did not
-        build it (a DBA's index of that name and definition): nothing is recorded, so a
-        rollback refuses to drop it. On a later attempt (a takeover) it is the build of an
-        earlier attempt of this job."""
-        if s.kind == "CREATE_INDEX":
-            if result.already_in_place and self.job.attempt <= 1:
-                return None
-            return (s.id, s.job_id, result.index_oid or None, result.index_definition, None)
-        if not result.index_definition:
-            return None  # already gone: the definition recorded before (if any) stays
-        return (s.id, s.job_id, None, None, result.index_definition)
-
-    async def end(
-        self, s: domain.Suggestion, to: str, reason: str, record: tuple[object, ...] | None = None
-    ) -> None:
-        current = ("APPLYING",) if self.job.kind == "APPLY" else ("ROLLING_BACK",)
-
-        async def action(conn: Connection) -> None:
-            async with conn.transaction():
-                if record is not None:
-                    await conn.execute(_RECORD_APPLIED, *record)
-                await move(
-                    conn,
-                    dataclasses.replace(s, state=current[0]),
-                    to,
-                    current,
-                    actor=self.actor,
-                    on_behalf_of=self.job.creator,
-                    action=f"suggestion.{to.lower()}",
-                    job_id=self.job.id,
-                    reason=reason,
-                )
-
-        await self.d.write(f"job {self.job.id} {to}", action)
-
-    async def fail_reason(self, reason: str) -> None:
-        """The change job failed for good: the suggestion says so too."""
-        if self.job.kind == "BENCHMARK" or self.suggestion is None:
-            return
-        failed = "APPLY_FAILED" if self.job.kind == "APPLY" else "ROLLBACK_FAILED"
-        await self.end(self.suggestion, failed, reason)
+async def state_of(conn: Connection, s: domain.Suggestion) -> str:
+    """The suggestion's state now ('' when it is gone)."""
+    state = await conn.fetchval(
+        "SELECT state FROM suggestion WHERE id = $1 AND job_id = $2", s.id, s.job_id
+    )
+    return state or ""

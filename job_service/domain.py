@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from job_service import vocabulary
-from job_service.vocabulary import SuggestionState
+from job_service import errors, names, vocabulary
+from job_service.vocabulary import JobKind, SuggestionState
 
 # -- vocabulary (one block: the sets come from the transition table) -------------------------
 TERMINAL_JOB_STATES = frozenset(vocabulary.FINISHED_JOB_STATES)
@@ -176,3 +176,37 @@ def version_of_etag(etag: str) -> int | None:
     """The version an etag names, or None when it is not one of ours (never matches)."""
     text = etag.strip().removeprefix("W/").strip('"')
     return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+# -- when a change job may start (CreateJob's preconditions) ---------------------------------
+
+
+def check_can_start(kind: str, s: Suggestion) -> None:
+    """FAILED_PRECONDITION (InvalidStateTransition) unless a `kind` job may act on `s` as
+    it is; what other rows say (a live change job, an applied twin) the caller looks up
+    (`job_service.changes.check_no_conflict`)."""
+    name = names.suggestion_name(s.job_id, s.id)
+    if kind == JobKind.BENCHMARK:
+        # New indexes are built in the sandbox; drops are measured with the index dropped
+        # inside a rolled-back transaction. Either way the suggestion's state stays.
+        if s.state == SuggestionState.DISMISSED:
+            raise errors.InvalidStateTransition(name, s.state, "benchmark", why="it was dismissed")
+    elif kind == JobKind.APPLY:
+        if s.state not in vocabulary.APPLICABLE_STATES:
+            raise errors.InvalidStateTransition(
+                name,
+                s.state,
+                "apply",
+                why="only an APPROVED (or APPLY_FAILED, ROLLED_BACK) suggestion is applied",
+            )
+        if s.superseded:
+            raise errors.InvalidStateTransition(
+                name, "superseded", "apply", why="a later attempt of its job did not reach it"
+            )
+    elif kind == JobKind.ROLLBACK and s.state not in vocabulary.ROLLBACKABLE_STATES:
+        raise errors.InvalidStateTransition(
+            name,
+            s.state,
+            "roll back",
+            why="only an APPLIED (or ROLLBACK_FAILED) suggestion is rolled back",
+        )

@@ -189,5 +189,6 @@ class Listener:
         self._ring_all()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Waits for it to stop without taking its cancellation for ours: a cancel of
+            # this call still propagates.
+            await asyncio.wait([self._task])

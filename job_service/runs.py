@@ -17,22 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from job_service import domain, jobs
+from job_service import domain, jobs, vocabulary
 from job_service.database import Connection
+from job_service.models import sql_in
 
-_RUNNING = "state IN ('RUNNING', 'CANCELLING')"
+_RUNNING = sql_in("state", vocabulary.LEASED_JOB_STATES)
 _OWNED = f"id = $1 AND lease_owner = $2 AND {_RUNNING}"
 # Decisions a new suggestion with the same fingerprint on the same target points at.
-DECIDED = (
-    "APPROVED",
-    "DISMISSED",
-    "APPLYING",
-    "APPLIED",
-    "APPLY_FAILED",
-    "ROLLING_BACK",
-    "ROLLED_BACK",
-    "ROLLBACK_FAILED",
-)
+DECIDED = vocabulary.DECIDED_STATES
 
 _CLAIM = jobs.change_statement(
     "state = 'RUNNING', attempt = attempt + 1, lease_owner = $1, "
@@ -61,9 +53,19 @@ async def claim(
     return claimed
 
 
-_RENEW = """
+_HOLD = f"SELECT 1 FROM job WHERE {_OWNED} FOR SHARE"
+
+
+async def hold(conn: Connection, job_id: uuid.UUID, owner: str) -> bool:
+    """Whether `owner` still holds the job's lease; in a transaction, the job's row stays
+    so until it ends (a reaper's takeover waits for it, or skips the job), so the writes
+    after it are the lease owner's. False: the lease is lost."""
+    return await conn.fetchval(_HOLD, job_id, owner) is not None
+
+
+_RENEW = f"""
 UPDATE job SET lease_expire_time = now() + $3::interval
-WHERE id = $1 AND lease_owner = $2 AND state IN ('RUNNING', 'CANCELLING')
+WHERE {_OWNED}
 RETURNING state, cancel_requested"""
 
 

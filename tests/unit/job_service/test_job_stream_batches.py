@@ -9,7 +9,7 @@ import asyncio
 
 import grpc
 
-from job_service.dispatcher import JobRun, StreamEnded
+from job_service.strategies.analysis import StreamEnded, next_batch
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
@@ -36,7 +36,7 @@ async def batches(*items: object) -> list[tuple[list[str], StreamEnded | None]]:
         queue.put_nowait(item)
     out = []
     while not queue.empty():
-        batch, ended = await JobRun._next_batch(queue)
+        batch, ended = await next_batch(queue)
         out.append((kinds(batch), ended))
     return out
 
@@ -68,7 +68,7 @@ async def test_progress_lingers_for_an_event_that_follows_at_once():
     queue: asyncio.Queue[object] = asyncio.Queue()
     queue.put_nowait(ev("insight", 1))
     asyncio.get_running_loop().call_later(0.005, queue.put_nowait, ev("summary"))
-    batch, ended = await JobRun._next_batch(queue)
+    batch, ended = await next_batch(queue)
     assert kinds(batch) == ["insight", "summary"] and ended is None
 
 
@@ -83,7 +83,7 @@ async def test_the_end_of_the_stream_comes_with_what_preceded_it():
 
 async def test_a_write_waits_for_the_next_event_only_when_none_is_here():
     queue: asyncio.Queue[object] = asyncio.Queue()
-    task = asyncio.create_task(JobRun._next_batch(queue))
+    task = asyncio.create_task(next_batch(queue))
     await asyncio.sleep(0.01)
     assert not task.done()
     queue.put_nowait(ev("progress", 1))
