@@ -13,6 +13,9 @@ read (and tested) in one place rather than in the branches of the runner:
 - a cancel was asked for → CANCELLED, what was streamed stays;
 - the optimizer could not be reached (UNAVAILABLE before any event) → back to PENDING after
   a backoff, the attempt given back: jobs wait for the optimizer, they do not burn attempts;
+- the target went away (UNAVAILABLE with the optimizer's TARGET_UNAVAILABLE, before or during
+  the stream: a restart, a failover) → the same: the job waits for its target (a change job
+  is safe to run again: its next attempt reads `pg_index` first);
 - the stream ended without its outcome, or broke with a retryable status (deadline included)
   → PENDING after a backoff, the attempt used; FAILED with that reason after the last one;
 - the optimizer refused the request (a status that is not retryable) → FAILED with it.
@@ -44,6 +47,8 @@ RETRYABLE = frozenset(
 # Statuses that, before the first event and without a reason of the optimizer's own, mean
 # the optimizer was never reached: the attempt is given back.
 UNREACHED = frozenset({grpc.StatusCode.UNAVAILABLE})
+# The optimizer's reason for a target that cannot be reached (optimizer_service.errors).
+TARGET_GONE = "TARGET_UNAVAILABLE"
 
 
 class StreamEnd(enum.StrEnum):
@@ -146,6 +151,14 @@ def decide(
             ErrorReason.OPTIMIZER_UNAVAILABLE,
             f"the optimizer at {optimizer or '(not configured)'} cannot be reached "
             f"({code.name}); the job waits for it",
+        )
+    if code in UNREACHED and ended.reason == TARGET_GONE:
+        return Outcome(
+            Action.REQUEUE_FREE,
+            JobState.PENDING,
+            code_pb2.UNAVAILABLE,
+            TARGET_GONE,
+            f"{ended.detail}; the job waits for its target"[:900],
         )
     return retry(
         code.value[0],

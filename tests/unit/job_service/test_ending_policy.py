@@ -25,6 +25,9 @@ ENDS: dict[str, Ended] = {
         StreamEnd.BROKE, S.UNAVAILABLE, reason="TARGET_UNAVAILABLE", detail="target gone"
     ),
     "unavailable after start": Ended(StreamEnd.BROKE, S.UNAVAILABLE, detail="x", started=True),
+    "target gone after start": Ended(
+        StreamEnd.BROKE, S.UNAVAILABLE, reason="TARGET_UNAVAILABLE", detail="gone", started=True
+    ),
     "deadline before start": Ended(StreamEnd.BROKE, S.DEADLINE_EXCEEDED),
     "deadline after start": Ended(StreamEnd.BROKE, S.DEADLINE_EXCEEDED, started=True),
     "internal after start": Ended(StreamEnd.BROKE, S.INTERNAL, started=True),
@@ -49,10 +52,13 @@ EXPECTED: dict[tuple[str, bool], Action] = {
     ("stopping", True): Action.GIVE_BACK,  # the hand-back ends it CANCELLED
     ("unavailable before start", False): Action.REQUEUE_FREE,
     ("unavailable before start", True): Action.CANCEL,
-    ("unavailable before start, optimizer's reason", False): Action.RETRY,
+    # The target restarting (or failing over) uses no attempt, before or during the stream.
+    ("unavailable before start, optimizer's reason", False): Action.REQUEUE_FREE,
     ("unavailable before start, optimizer's reason", True): Action.CANCEL,
     ("unavailable after start", False): Action.RETRY,
     ("unavailable after start", True): Action.CANCEL,
+    ("target gone after start", False): Action.REQUEUE_FREE,
+    ("target gone after start", True): Action.CANCEL,
     ("deadline before start", False): Action.RETRY,  # reached, but it took too long
     ("deadline before start", True): Action.CANCEL,
     ("deadline after start", False): Action.RETRY,
