@@ -36,7 +36,7 @@ from pgsage.jobs.v1 import (
 log = logging.getLogger(__name__)
 
 MAX_NOTES = 10_000
-MAX_SQL = 20_000
+MAX_SQL = sqlcheck.MAX_STATEMENT_LENGTH  # the one limit both services apply
 
 
 class SuggestionHandlers(HandlerBase):
@@ -135,27 +135,31 @@ class SuggestionHandlers(HandlerBase):
             raise errors.InvalidField("suggestion.notes", f"at most {MAX_NOTES} characters")
         if len(given.edited_sql) > MAX_SQL:
             raise errors.InvalidStatement(f"at most {MAX_SQL} characters")
-        async with self._db.transaction() as conn:
+        # Read, check (the optimizer's check of an edit is a network call), then write in a
+        # short transaction guarded by the version read: no transaction is held open across
+        # the call, and a change made meanwhile answers ABORTED like a stale etag.
+        async with self._db.connection() as conn:
             current = await self._suggestion(
                 conn, caller, job_id, suggestion_id, Role.REVIEWER, "suggestions.update"
             )
-            if given.etag and current.version != jobs.expected_version(given.etag):
-                raise errors.EtagMismatch(given.name, given.etag, current.etag)
-            notes = given.notes if "notes" in paths else current.notes
-            edited_sql, edited_rollback = current.edited_sql, current.edited_rollback_sql
-            if "edited_sql" in paths:
-                edited_sql, edited_rollback = self._check_edit(current, given.edited_sql)
-            if edited_sql != current.edited_sql and current.state not in ("PENDING", "APPROVED"):
-                raise errors.InvalidStateTransition(
-                    given.name,
-                    current.state,
-                    "edit the SQL of",
-                    why="only PENDING or APPROVED suggestions can be edited",
-                )
-            if edited_sql != current.edited_sql and edited_sql is not None:
-                # Checked against the target itself (tables, columns, the index to drop)
-                # when an optimizer is configured; without one, the local checks above stand.
-                await self._optimizer.validate_edit(current, edited_sql)
+        if given.etag and current.version != jobs.expected_version(given.etag):
+            raise errors.EtagMismatch(given.name, given.etag, current.etag)
+        notes = given.notes if "notes" in paths else current.notes
+        edited_sql, edited_rollback = current.edited_sql, current.edited_rollback_sql
+        if "edited_sql" in paths:
+            edited_sql, edited_rollback = self._check_edit(current, given.edited_sql)
+        if edited_sql != current.edited_sql and current.state not in ("PENDING", "APPROVED"):
+            raise errors.InvalidStateTransition(
+                given.name,
+                current.state,
+                "edit the SQL of",
+                why="only PENDING or APPROVED suggestions can be edited",
+            )
+        if edited_sql != current.edited_sql and edited_sql is not None:
+            # Checked against the target itself (tables, columns, the index to drop)
+            # when an optimizer is configured; without one, the local checks above stand.
+            await self._optimizer.validate_edit(current, edited_sql)
+        async with self._db.transaction() as conn:
             updated = await suggestions.update(
                 conn,
                 current,
