@@ -159,7 +159,7 @@ class Changes:
         self.outcomes: Counter[str] = Counter()  # "APPLY SUCCEEDED", "approve UNAVAILABLE", ...
         self.cycles = 0
 
-    async def _job(self, kind: job_pb2.Job.Kind.ValueType, suggestion: str = "") -> job_pb2.Job:
+    async def _job(self, kind: Any, suggestion: str = "") -> job_pb2.Job:
         if kind == Job.ANALYZE:
             job = analysis([CHANGE_QUERY])
         else:
@@ -196,13 +196,18 @@ class Changes:
             self.outcomes["analysis without CREATE_INDEX"] += 1
             return
         name = listed.suggestions[0].name
-        try:
-            await self.s.call(
-                "ApproveSuggestion", job_service_pb2.ApproveSuggestionRequest(name=name)
-            )
-        except grpc.aio.AioRpcError as exc:  # a retried approve finds it APPROVED: fine
-            self.outcomes[f"approve {exc.code().name}: {exc.details()[:120]}"] += 1
-        if (await self._suggestion(name)).state != Suggestion.APPROVED:
+        # A new suggestion of a change already decided on this target starts in that
+        # decision's state (ROLLED_BACK after an earlier cycle): only a PENDING one is approved.
+        if listed.suggestions[0].state == Suggestion.PENDING:
+            try:
+                await self.s.call(
+                    "ApproveSuggestion", job_service_pb2.ApproveSuggestionRequest(name=name)
+                )
+            except grpc.aio.AioRpcError as exc:  # a retried approve finds it APPROVED: fine
+                self.outcomes[f"approve {exc.code().name}"] += 1
+        state = (await self._suggestion(name)).state
+        if state not in (Suggestion.APPROVED, Suggestion.ROLLED_BACK, Suggestion.APPLY_FAILED):
+            self.outcomes[f"suggestion {Suggestion.State.Name(state)}, not applicable"] += 1
             await asyncio.sleep(1)
             return
         await self._job(Job.BENCHMARK, name)

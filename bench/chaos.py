@@ -37,14 +37,17 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 
@@ -205,6 +208,15 @@ def recovery(ends: list[float], p: Phase, base: float, window: float) -> str:
     return f"{bad + window - p.injected:.1f}"
 
 
+def drained(rows: list[asyncpg.Record], load: ch.Load, p: Phase) -> str:
+    """Seconds from the fault's end to the last end of a job accepted before it."""
+    if p.drained is None:
+        return "-"
+    ids = {i for i, t in load.accepted.items() if t <= p.ended}
+    last = max((x["end_time"].timestamp() for x in rows if x["id"] in ids), default=p.ended)
+    return f"{max(0.0, last - p.ended):.1f}"
+
+
 def latency(rows: list[asyncpg.Record], start: float, stop: float) -> float:
     xs = [
         (x["end_time"] - x["create_time"]).total_seconds()
@@ -285,6 +297,11 @@ async def environment(args: argparse.Namespace, **job_env: str):  # type: ignore
             try:
                 yield r, client, load, changes
             finally:
+                kept = Path(tempfile.mkdtemp(prefix="pgsage-chaos-logs-"))
+                for proc in c.procs:
+                    with contextlib.suppress(OSError):
+                        shutil.copy(proc.log_path, kept)
+                print(f"service logs kept in {kept}")
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -322,7 +339,7 @@ def report(
                 f"{tail:.1f} ({tail / base:.0%})" if base else "-",
                 f"{latency(rows, p.injected - quiet, p.injected):.2f} / "
                 f"{latency(rows, p.observed - quiet - 5, p.observed - 5):.2f}",
-                "-" if p.drained is None else f"{p.drained:.1f}",
+                drained(rows, load, p),
                 str(p.not_terminal),
                 f"{inv['dup suggestions']} / {inv['applied twins']}",
                 str(inv["stuck"]),
@@ -342,7 +359,7 @@ def report(
                 "recovery s (>= 80 % of before)",
                 "jobs/s after (of before)",
                 "analysis latency p50 s before / after",
-                "all its jobs terminal s after fault end",
+                "last job accepted before its end: terminal s after",
                 "jobs lost",
                 "dup suggestions / APPLIED twins",
                 "stuck w/o live lease",
