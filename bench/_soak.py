@@ -35,12 +35,12 @@ def rss(procs: list[Any]) -> dict[str, int]:
 
 async def tuples(dsn: str) -> dict[str, asyncpg.Record]:
     sql = """
-        SELECT relname, n_live_tup, n_dead_tup, autovacuum_count,
+        SELECT s.relname, n_live_tup, n_dead_tup, autovacuum_count,
                current_setting('autovacuum_vacuum_threshold')::float8
                  + current_setting('autovacuum_vacuum_scale_factor')::float8
                    * greatest(c.reltuples, 0) AS trigger
         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-        WHERE relname = ANY($1)"""
+        WHERE s.relname = ANY($1)"""
 
     async def read(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
         return {row["relname"]: row for row in await conn.fetch(sql, list(TABLES))}
@@ -58,15 +58,16 @@ async def soak(args: argparse.Namespace, environment: Any) -> None:
         started = time.time()
         rss0, dead0 = rss(procs), await tuples(r.c.store_dsn)
         rss_max = dict(rss0)
-        dead_max = {t: row["n_dead_tup"] for t, row in dead0.items()}
+        dead_max: list[dict[str, int]] = [{}, {}]  # the largest count in each half
         accepted0 = len(load.accepted)
         print(f"[{time.strftime('%H:%M:%S')}] soak: {seconds:g} s after {warm:g} s warm-up")
         while time.time() < started + seconds:
             await asyncio.sleep(min(10.0, started + seconds - time.time()))
             for k, v in rss(procs).items():
                 rss_max[k] = max(rss_max.get(k, 0), v)
+            half = dead_max[0] if time.time() < started + seconds / 2 else dead_max[1]
             for t, row in (await tuples(r.c.store_dsn)).items():
-                dead_max[t] = max(dead_max.get(t, 0), row["n_dead_tup"])
+                half[t] = max(half.get(t, 0), row["n_dead_tup"])
         rss1, dead1 = rss(procs), await tuples(r.c.store_dsn)
         accepted = len(load.accepted) - accepted0
         inv = await ch.invariants(r.c.store_dsn)
@@ -105,7 +106,7 @@ async def soak(args: argparse.Namespace, environment: Any) -> None:
                 t,
                 f"{a['n_live_tup']} / {a['n_dead_tup']}",
                 f"{b['n_live_tup']} / {b['n_dead_tup']}",
-                str(dead_max[t]),
+                f"{dead_max[0].get(t, 0)} / {dead_max[1].get(t, 0)}",
                 f"{b['trigger']:.0f}",
                 str(b["autovacuum_count"] - a["autovacuum_count"]),
                 "flat" if flat else "GROWING",
@@ -119,7 +120,7 @@ async def soak(args: argparse.Namespace, environment: Any) -> None:
                 "table",
                 "live / dead at start",
                 "live / dead at end",
-                "max dead",
+                "max dead: 1st / 2nd half",
                 "autovacuum trigger at end",
                 "autovacuums during",
                 "verdict",

@@ -238,7 +238,7 @@ async def chaos(args: argparse.Namespace) -> None:
         ("5 SIGKILL every 3-5 s", lambda r: kill_repeatedly(r, kills)),
     ]
     async with environment(args) as (r, _services, load, changes):
-        await asyncio.sleep(quiet)  # warm-up
+        await asyncio.sleep(2 * quiet)  # warm-up: first sessions, first plans
         phases: list[Phase] = []
         for name, inject in faults:
             # The backlog of the previous fault is gone before the baseline is measured.
