@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from gateway.settings import GatewaySettings
 from job_service import vocabulary
 from job_service.vocabulary import SuggestionState
 from pgsage import errors as pgsage_errors
+from pgsage import tasks
 from pgsage.jobs.v1 import job_pb2, job_service_pb2
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,5 @@ async def _stream(call, first, settings: GatewaySettings) -> AsyncIterator[str]:
             yield _event(item)
     finally:
         if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
+            await tasks.stop(reader)
         call.cancel()

@@ -9,11 +9,11 @@ ROLLING_BACK, ROLLBACK_FAILED): the way back from that change must outlive any T
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from job_service import database, jobs
 from pgsage import errors as pgsage_errors
+from pgsage import tasks
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,4 @@ class Sweeper:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)

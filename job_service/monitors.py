@@ -10,14 +10,13 @@ never makes the job store look down. Both keep their last check for GetDiagnosti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from job_service import checks, database, errors, optimizer
-from pgsage import health
+from pgsage import health, tasks
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +81,7 @@ class DatabaseMonitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)
 
 
 class OptimizerMonitor:
@@ -121,6 +118,4 @@ class OptimizerMonitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks.stop(self._task)

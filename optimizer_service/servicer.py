@@ -34,7 +34,7 @@ from optimizer_service import workload as workloads
 from optimizer_service.model import Progress, Workload
 from optimizer_service.progress import Tracker
 from optimizer_service.settings import Settings
-from pgsage import errors, failpoints, sqlcheck
+from pgsage import errors, failpoints, sqlcheck, tasks
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 
@@ -134,9 +134,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 log.info("analysis of target %s finished", req.target.name)
             finally:
                 if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
+                    await tasks.stop(task)
                     log.info("analysis of target %s cancelled", req.target.name)
 
     async def ListTargets(

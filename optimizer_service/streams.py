@@ -9,11 +9,11 @@ scratch schema) runs to its end before the handler returns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from optimizer_service import ddl
+from pgsage import tasks
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
@@ -49,6 +49,4 @@ async def relay(
         await task  # re-raises what the work failed with
     finally:
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await tasks.stop(task)
