@@ -27,6 +27,7 @@ import uuid
 
 from job_service import audit, domain, errors, names, suggestions, vocabulary
 from job_service.database import Connection
+from job_service.models import sql_in, sql_value
 from job_service.vocabulary import JobKind, SuggestionKind, SuggestionState
 from pgsage.optimizer.v1 import optimizer_service_pb2
 
@@ -49,15 +50,18 @@ def rollback_of(s: domain.Suggestion) -> str:
 
 # -- preconditions (CreateJob) ---------------------------------------------------------
 
-_ACTIVE_CHANGE_JOB = """
+_CHANGE_KIND = sql_in("kind", vocabulary.CHANGE_JOB_KINDS)
+_LIVE = sql_in("state", vocabulary.LIVE_JOB_STATES)
+
+_ACTIVE_CHANGE_JOB = f"""
 SELECT id, kind, state FROM job
-WHERE suggestion_id = $1 AND kind IN ('BENCHMARK', 'APPLY', 'ROLLBACK')
-  AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
+WHERE suggestion_id = $1 AND {_CHANGE_KIND}
+  AND {_LIVE}
 LIMIT 1"""
 
-_APPLIED_TWIN = """
+_APPLIED_TWIN = f"""
 SELECT s.job_id, s.id, s.state,
-       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id AND j.kind = 'APPLY'
+       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id AND j.kind = {sql_value(JobKind.APPLY)}
         ORDER BY j.create_time DESC LIMIT 1) AS apply_job
 FROM suggestion s
 WHERE s.target = $1 AND s.fingerprint = $2 AND s.id <> $3 AND s.state = ANY($4::text[])
@@ -154,19 +158,22 @@ WHERE id = $1 AND job_id = $2
 RETURNING {suggestions.COLUMNS}"""
 
 
-_ORPHANS = """
+_ORPHANS = f"""
 WITH o AS (
     SELECT s.id, s.job_id, s.state, s.target, j.id AS change_job, j.state AS job_state,
            j.creator
     FROM suggestion s JOIN job j ON j.suggestion_id = s.id
-    WHERE s.state IN ('APPLYING', 'ROLLING_BACK') AND j.kind IN ('APPLY', 'ROLLBACK')
-      AND j.state IN ('FAILED', 'CANCELLED')
+    WHERE {sql_in("s.state", (SuggestionState.APPLYING, SuggestionState.ROLLING_BACK))}
+      AND {sql_in("j.kind", (JobKind.APPLY, JobKind.ROLLBACK))}
+      AND {sql_in("j.state", (vocabulary.JobState.FAILED, vocabulary.JobState.CANCELLED))}
       AND NOT EXISTS (SELECT 1 FROM job a WHERE a.suggestion_id = s.id
-                      AND a.state IN ('PENDING', 'RUNNING', 'CANCELLING'))
+                      AND {sql_in("a.state", vocabulary.LIVE_JOB_STATES)})
     FOR UPDATE OF s SKIP LOCKED
 )
 UPDATE suggestion s SET
-    state = CASE o.state WHEN 'APPLYING' THEN 'APPLY_FAILED' ELSE 'ROLLBACK_FAILED' END,
+    state = CASE o.state WHEN {sql_value(SuggestionState.APPLYING)}
+                         THEN {sql_value(SuggestionState.APPLY_FAILED)}
+                         ELSE {sql_value(SuggestionState.ROLLBACK_FAILED)} END,
     failure_reason = 'its ' || lower(o.job_state) || ' job ' || 'jobs/' || o.change_job
         || ' ended without a result; what the target holds is in pg_index',
     version = s.version + 1, update_time = now()

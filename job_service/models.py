@@ -72,6 +72,11 @@ def sql_list(values: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
+def sql_value(value: str) -> str:
+    """`'A'`: one vocabulary name as an SQL literal (a constant, never input: checked)."""
+    return sql_list([value])[1:-1]
+
+
 def sql_in(column: str, values: Iterable[str]) -> str:
     """`column IN ('A', 'B')`, the text of a guard, constraint or index predicate."""
     return f"{column} IN {sql_list(values)}"

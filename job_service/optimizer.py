@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from job_service import domain, errors, mappers
+from job_service import domain, errors, optimizer_mappers
 from job_service.checks import Check
 from pgsage import tls as pgsage_tls
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
@@ -102,7 +102,7 @@ class OptimizerClient:
         request = optimizer_service_pb2.ValidateStatementRequest(
             target=current.target,
             sql=sql,
-            expected_kind=mappers.ADVICE_KIND_BY_NAME.get(
+            expected_kind=optimizer_mappers.ADVICE_KIND_BY_NAME.get(
                 current.kind, advice_pb2.ADVICE_KIND_UNSPECIFIED
             ),
             expected_table=details.tables[0] if len(details.tables) == 1 else "",
@@ -128,7 +128,7 @@ class OptimizerClient:
             )
         except grpc.aio.AioRpcError as exc:
             raise self._unavailable(exc) from None
-        return [mappers.target_from_optimizer(t) for t in response.targets]
+        return [optimizer_mappers.target_from_optimizer(t) for t in response.targets]
 
     async def check(self) -> Check:
         """Asks the optimizer's own health service whether it is serving."""

@@ -19,7 +19,12 @@ from datetime import datetime, timedelta
 
 from job_service import domain, jobs, vocabulary
 from job_service.database import Connection
-from job_service.models import sql_in
+from job_service.models import sql_in, sql_value
+
+_J = vocabulary.JobState
+_PENDING = sql_value(_J.PENDING)
+_CANCELLED = sql_value(_J.CANCELLED)
+_FAILED = sql_value(_J.FAILED)
 
 _RUNNING = sql_in("state", vocabulary.LEASED_JOB_STATES)
 _OWNED = f"id = $1 AND lease_owner = $2 AND {_RUNNING}"
@@ -27,12 +32,12 @@ _OWNED = f"id = $1 AND lease_owner = $2 AND {_RUNNING}"
 DECIDED = vocabulary.DECIDED_STATES
 
 _CLAIM = jobs.change_statement(
-    "state = 'RUNNING', attempt = attempt + 1, lease_owner = $1, "
+    f"state = {sql_value(_J.RUNNING)}, attempt = attempt + 1, lease_owner = $1, "
     "lease_expire_time = now() + $2::interval, start_time = COALESCE(start_time, now()), "
     "run_after = NULL, error = NULL",
     # ARRAY(...) runs the locking subquery once, whatever plan the UPDATE gets.
-    """id = ANY(ARRAY(SELECT id FROM job
-                     WHERE state = 'PENDING' AND (run_after IS NULL OR run_after <= now())
+    f"""id = ANY(ARRAY(SELECT id FROM job
+                     WHERE state = {_PENDING} AND (run_after IS NULL OR run_after <= now())
                      ORDER BY create_time, id
                      LIMIT $3
                      FOR UPDATE SKIP LOCKED))""",
@@ -151,8 +156,9 @@ WITH owned AS (
 ), s AS (
     INSERT INTO suggestion AS old (id, job_id, kind, state, target, title, fingerprint, sql,
                                    rollback_sql, details, attempt, prior_decision)
-    SELECT $3, owned.id, $4, COALESCE((SELECT state FROM prior), 'PENDING'), $5, $6, $7, $8,
-           $9, $10, $11,
+    SELECT $3, owned.id, $4,
+           COALESCE((SELECT state FROM prior), {sql_value(vocabulary.SuggestionState.PENDING)}),
+           $5, $6, $7, $8, $9, $10, $11,
            COALESCE((SELECT 'jobs/' || job_id || '/suggestions/' || id FROM prior), '')
     FROM owned
     ON CONFLICT (job_id, fingerprint) DO UPDATE
@@ -222,7 +228,7 @@ WITH owned AS (
       AND NOT (fingerprint = ANY($4::text[]))
     RETURNING id
 ), u AS (
-    UPDATE job SET state = 'SUCCEEDED', summary = $3, end_time = now(),
+    UPDATE job SET state = {sql_value(_J.SUCCEEDED)}, summary = $3, end_time = now(),
         insight_count = COALESCE($6, insight_count),
         expire_time = now() + $5::interval, lease_owner = NULL, lease_expire_time = NULL,
         progress_percent = 100, progress_stage = 'done', progress_message = 'finished',
@@ -279,10 +285,10 @@ async def finish(
 
 
 _REQUEUE = jobs.change_statement(
-    """state = CASE
-           WHEN cancel_requested THEN 'CANCELLED'
-           WHEN $4 AND attempt >= max_attempts THEN 'FAILED'
-           ELSE 'PENDING' END,
+    f"""state = CASE
+           WHEN cancel_requested THEN {_CANCELLED}
+           WHEN $4 AND attempt >= max_attempts THEN {_FAILED}
+           ELSE {_PENDING} END,
        attempt = CASE WHEN $4 THEN attempt ELSE attempt - 1 END,
        error = $3,
        run_after = now() + $5::interval,
@@ -292,7 +298,7 @@ _REQUEUE = jobs.change_statement(
                           THEN now() + $6::interval END,
        lease_owner = NULL, lease_expire_time = NULL""",
     _OWNED,
-    "CASE state WHEN 'PENDING' THEN 'requeued' ELSE lower(state) END",
+    f"CASE state WHEN {_PENDING} THEN 'requeued' ELSE lower(state) END",
 )
 
 
@@ -325,9 +331,9 @@ WITH lapsed AS (
 ), u AS (
     UPDATE job SET
         state = CASE
-            WHEN cancel_requested THEN 'CANCELLED'
-            WHEN attempt >= max_attempts THEN 'FAILED'
-            ELSE 'PENDING' END,
+            WHEN cancel_requested THEN {_CANCELLED}
+            WHEN attempt >= max_attempts THEN {_FAILED}
+            ELSE {_PENDING} END,
         error = CASE WHEN cancel_requested THEN error ELSE $2 END,
         end_time = CASE WHEN cancel_requested OR attempt >= max_attempts THEN now() END,
         expire_time = CASE WHEN cancel_requested OR attempt >= max_attempts
@@ -358,13 +364,13 @@ async def owned_jobs(conn: Connection, owner: str) -> list[uuid.UUID]:
 
 
 _RELEASE = jobs.change_statement(
-    """state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'PENDING' END,
+    f"""state = CASE WHEN cancel_requested THEN {_CANCELLED} ELSE {_PENDING} END,
        attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END,
        end_time = CASE WHEN cancel_requested THEN now() END,
        expire_time = CASE WHEN cancel_requested THEN now() + $2::interval END,
        lease_owner = NULL, lease_expire_time = NULL, run_after = NULL""",
     f"lease_owner = $1 AND {_RUNNING}",
-    "CASE state WHEN 'PENDING' THEN 'released' ELSE lower(state) END",
+    f"CASE state WHEN {_PENDING} THEN 'released' ELSE lower(state) END",
 )
 
 

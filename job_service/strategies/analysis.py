@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from job_service import domain, ending, mappers, runs
+from job_service import domain, ending, optimizer_mappers, runs
 from job_service.strategies import RunContext
 from pgsage import failpoints
 from pgsage.optimizer.v1 import optimizer_service_pb2
@@ -73,7 +73,7 @@ class AnalysisStrategy:
     def __init__(self, ctx: RunContext, workload: bytes | None) -> None:
         self.ctx = ctx
         self.workload = workload
-        self.insights: list[mappers.InsightTuple] = []
+        self.insights: list[optimizer_mappers.InsightTuple] = []
 
     async def load(self) -> ending.Outcome | None:
         return None
@@ -83,7 +83,7 @@ class AnalysisStrategy:
 
     def open(self) -> grpc.aio.UnaryStreamCall:
         ctx = self.ctx
-        request = mappers.analyze_request(ctx.job, self.workload)
+        request = optimizer_mappers.analyze_request(ctx.job, self.workload)
         stub = ctx.optimizer.stub()
         return stub.Analyze(request, timeout=ctx.timeout, metadata=ctx.metadata())
 
@@ -112,7 +112,7 @@ class AnalysisStrategy:
         """Nothing beyond the job: what was streamed stays."""
 
     def partial_summary(self) -> bytes:
-        return mappers.summary_from_optimizer(None, self.insights).SerializeToString()
+        return optimizer_mappers.summary_from_optimizer(None, self.insights).SerializeToString()
 
     async def _read_ahead(
         self, call: grpc.aio.UnaryStreamCall, queue: asyncio.Queue[object]
@@ -156,7 +156,7 @@ class AnalysisStrategy:
                 soft.stage, soft.percent, soft.message = p.stage, p.percent, p.message
                 soft.event_type = "progress"
             elif which == "insight":
-                self.insights.append(mappers.insight_tuple(event.insight))
+                self.insights.append(optimizer_mappers.insight_tuple(event.insight))
                 soft.insights = len(self.insights)
                 soft.event_type = "insight"
         last = batch[-1]
@@ -164,7 +164,7 @@ class AnalysisStrategy:
         result: object
         if which == "workload":
             workload = last.workload
-            window = mappers.window_of(workload)
+            window = optimizer_mappers.window_of(workload)
             result = await ctx.guarded(
                 "workload",
                 lambda c: runs.record_workload(
@@ -178,13 +178,15 @@ class AnalysisStrategy:
                 ),
             )
         elif which == "advice":
-            new = mappers.suggestion_from_advice(last.advice, ctx.job.target, ctx.job.attempt)
+            new = optimizer_mappers.suggestion_from_advice(
+                last.advice, ctx.job.target, ctx.job.attempt
+            )
             result = await ctx.guarded(
                 "suggestion", lambda c: runs.add_suggestion(c, job_id, owner, new, soft)
             )
             await failpoints.hit("between_events")
         elif which == "summary":
-            summary = mappers.summary_from_optimizer(last.summary, self.insights)
+            summary = optimizer_mappers.summary_from_optimizer(last.summary, self.insights)
             fingerprints = list(last.summary.fingerprints)
             result = await ctx.guarded(
                 "summary",

@@ -23,7 +23,17 @@ import grpc
 from google.protobuf import json_format
 from google.rpc import code_pb2
 
-from job_service import audit, changes, domain, ending, errors, mappers, names, runs, suggestions
+from job_service import (
+    audit,
+    changes,
+    domain,
+    ending,
+    errors,
+    names,
+    optimizer_mappers,
+    runs,
+    suggestions,
+)
 from job_service.database import Connection
 from job_service.strategies import LeaseLost, RunContext
 from job_service.vocabulary import ErrorReason, JobKind, JobState, SuggestionKind
@@ -131,7 +141,7 @@ class ChangeStrategy:
         return stub.Benchmark(self._request(s), timeout=timeout, metadata=metadata)
 
     def _request(self, s: domain.Suggestion) -> object:
-        kind = mappers.ADVICE_KIND_BY_NAME[s.kind]
+        kind = optimizer_mappers.ADVICE_KIND_BY_NAME[s.kind]
         sql = changes.statement_of(s)
         if self.job.kind == JobKind.APPLY:
             return optimizer_service_pb2.ApplyRequest(target=s.target, kind=kind, sql=sql)
@@ -288,4 +298,4 @@ class ChangeStrategy:
         await self._end(failed, why)
 
     def partial_summary(self) -> bytes:
-        return mappers.summary_from_optimizer(None, []).SerializeToString()
+        return optimizer_mappers.summary_from_optimizer(None, []).SerializeToString()
