@@ -13,7 +13,7 @@ the faults come in turn, each after a quiet period:
 
   1. restart   the job store's PostgreSQL (`pg_ctl stop -m fast`, then start)
   2. terminate `pg_terminate_backend` of every job-service session (application_name
-               `pgsage-jobs`, and the LISTEN session, which carries none)
+               `pgsage-jobs` for the pool, `pgsage-jobs-listen` for the LISTEN session)
   3. stall     a client takes every free connection of the store, each idle in a
                REPEATABLE READ transaction, holds them, then lets go
   4. kill      SIGKILL of the job service owning a RUNNING job, restarted 2 s later
@@ -91,13 +91,13 @@ async def terminate_sessions(r: Run) -> None:
                 """SELECT application_name, pg_terminate_backend(pid) FROM pg_stat_activity
                    WHERE datname = current_database() AND pid <> pg_backend_pid()
                      AND backend_type = 'client backend'
-                     AND application_name IN ('pgsage-jobs', '')"""
+                     AND application_name IN ('pgsage-jobs', 'pgsage-jobs-listen')"""
             )
         )
 
     rows = await ch.retry_store(r.c.store_dsn, kill)
-    tagged = sum(1 for x in rows if x[0] == "pgsage-jobs")
-    r.notes["terminate"] = f"{tagged} tagged pgsage-jobs + {len(rows) - tagged} untagged"
+    pooled = sum(1 for x in rows if x[0] == "pgsage-jobs")
+    r.notes["terminate"] = f"{pooled} pooled + {len(rows) - pooled} listening sessions"
 
 
 STALL = "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM job"

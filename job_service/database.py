@@ -35,7 +35,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from job_service import errors
+from job_service import errors, vocabulary
+from job_service.models import sql_in, sql_value
+
+# The statements below are built from constant vocabulary fragments only.
+# ruff: noqa: S608
 from pgsage import errors as pgsage_errors
 
 log = logging.getLogger(__name__)
@@ -125,18 +129,19 @@ _LIVE_JOB = "uq_job_suggestion_id_live"
 _LIVE_TWIN = "uq_suggestion_target_fingerprint_live"
 _KEY_SUGGESTION = re.compile(r"\(suggestion_id\)=\(([0-9a-f-]{36})\)")
 _KEY_TWIN = re.compile(r"\(target, fingerprint\)=\((.*), ([^,]*)\) already exists", re.S)
-_WHO_HOLDS_THE_JOB = """
+_WHO_HOLDS_THE_JOB = f"""
 SELECT id, kind, state, request_id, suggestion_job_id, suggestion_id FROM job
-WHERE suggestion_id = $1::uuid AND kind IN ('BENCHMARK', 'APPLY', 'ROLLBACK')
-  AND state IN ('PENDING', 'RUNNING', 'CANCELLING')
+WHERE suggestion_id = $1::uuid AND {sql_in("kind", vocabulary.CHANGE_JOB_KINDS)}
+  AND {sql_in("state", vocabulary.LIVE_JOB_STATES)}
 LIMIT 1"""
-_WHO_HOLDS_THE_CHANGE = """
+_WHO_HOLDS_THE_CHANGE = f"""
 SELECT s.job_id, s.id, s.state, s.target,
-       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id AND j.kind = 'APPLY'
+       (SELECT j.id FROM job j WHERE j.suggestion_id = s.id
+                                 AND j.kind = {sql_value(vocabulary.JobKind.APPLY)}
         ORDER BY j.create_time DESC LIMIT 1) AS apply_job
 FROM suggestion s
 WHERE s.target = $1 AND s.fingerprint = $2
-  AND s.state IN ('APPLYING', 'APPLIED', 'ROLLING_BACK', 'ROLLBACK_FAILED')
+  AND {sql_in("s.state", vocabulary.LIVE_SUGGESTION_STATES)}
 LIMIT 1"""
 
 
@@ -184,6 +189,19 @@ def translate(exc: BaseException) -> BaseException:
     if is_unavailable(exc):
         return errors.DatabaseUnavailable(describe(exc))
     return _constraint_error(exc) or exc
+
+
+def _discard(conn: Connection) -> None:
+    """Terminates a broken pooled connection (the pool replaces it on the next acquire).
+
+    Never raises: the proxy may already be detached (the pool closed under it at shutdown),
+    and a failure here must not hide the error that brought us here.
+    """
+    try:
+        if not conn.is_closed():
+            conn.terminate()
+    except asyncpg.InterfaceError:
+        pass
 
 
 class Database:
@@ -243,8 +261,8 @@ class Database:
                 try:
                     yield conn
                 except BaseException as exc:
-                    if is_unavailable(exc) and not conn.is_closed():
-                        conn.terminate()  # the pool replaces it on the next acquire
+                    if is_unavailable(exc):
+                        _discard(conn)
                     if isinstance(exc, asyncpg.UniqueViolationError):
                         named = await _named_conflict(conn, exc)
                         if named is not None:

@@ -151,7 +151,12 @@ class Listener:
         while not self.closing:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+                conn = await asyncpg.connect(
+                    self._dsn,
+                    timeout=self._connect_timeout,
+                    # Seen in pg_stat_activity as the job service's, like its pool's sessions.
+                    server_settings={"application_name": "pgsage-jobs-listen"},
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(jobs.CHANNEL, self._on_notify)

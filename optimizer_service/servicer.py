@@ -136,6 +136,8 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                 if not task.done():
                     await tasks.stop(task)
                     log.info("analysis of target %s cancelled", req.target.name)
+                else:
+                    tasks.collect(task)  # the caller left before reading how it ended
 
     async def ListTargets(
         self, request: pb.ListTargetsRequest, context: grpc.aio.ServicerContext

@@ -50,3 +50,5 @@ async def relay(
     finally:
         if not task.done():
             await tasks.stop(task)
+        else:
+            tasks.collect(task)  # the caller left before reading how the work ended

@@ -17,5 +17,11 @@ async def stop(task: asyncio.Task | asyncio.Future) -> None:
     """
     task.cancel()
     await asyncio.wait([task])
+    collect(task)
+
+
+def collect(task: asyncio.Task | asyncio.Future) -> None:
+    """Reads how a finished `task` ended, so an error nobody awaited is logged here (at
+    debug) rather than as "exception was never retrieved" when it is collected."""
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.debug("stopped task ended with %r", exc)
