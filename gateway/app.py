@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -27,6 +28,7 @@ from gateway.client import JobServiceClient
 from gateway.oidc import OidcClient
 from gateway.settings import GatewaySettings
 from pgsage import errors as pgsage_errors
+from pgsage import server
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,15 @@ def create_app(settings: GatewaySettings) -> Starlette:
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: the process's `pgsage.server.main`
+    (or whoever embeds the gateway) decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @dataclass
 class RunningGateway:
     """A gateway serving on a bound port, for `pgsage up`, tests and benchmarks."""
@@ -116,6 +127,8 @@ class RunningGateway:
         return f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
+        """Stops accepting, lets the requests in flight finish (up to 5 s), closes the
+        job-service channel."""
         self.server.should_exit = True
         await self.task
 
@@ -125,8 +138,16 @@ def _bind(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
     # and without it Nagle's algorithm holds each response back ~40 ms (delayed ACKs).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise server.port_in_use(host, port, "PGSAGE_GATEWAY_HTTP_PORT") from exc
+        raise server.StartupError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): check PGSAGE_GATEWAY_HOST"
+        ) from exc
     sock.set_inheritable(True)
     return sock
 
@@ -141,11 +162,28 @@ async def start(settings: GatewaySettings) -> RunningGateway:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    uv = _Server(config)
+    task = asyncio.create_task(uv.serve(sockets=[sock]))
+    while not uv.started:
         if task.done():
             await task
-            raise RuntimeError("the gateway did not start")
+            raise server.StartupError("the gateway did not start; its log says why", 1)
         await asyncio.sleep(0.01)
-    return RunningGateway(server=server, task=task, port=sock.getsockname()[1])
+    port = sock.getsockname()[1]
+    log.info(
+        "gateway on http://%s:%d (job service at %s)",
+        settings.host,
+        port,
+        settings.job_service_address,
+    )
+    return RunningGateway(server=uv, task=task, port=port)
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: GatewaySettings) -> AsyncIterator[RunningGateway]:
+    """The running gateway for the block's duration (`pgsage.server.main`'s shape)."""
+    running = await start(settings)
+    try:
+        yield running
+    finally:
+        await running.stop()

@@ -6,59 +6,21 @@ Without `PGSAGE_JOBS_DATABASE_URL` an embedded PostgreSQL starts in `PGSAGE_JOBS
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
 import sys
 
-import pydantic
-
-from job_service import app, oidc
+from job_service import app
 from job_service.settings import Settings
-from pgsage import errors, server, tls
-
-log = logging.getLogger("job_service")
-
-
-async def _serve(settings: Settings) -> None:
-    running = await app.start(settings)
-    # Everything allocated so far lives as long as the process: keep it out of the
-    # collector's full passes, which would otherwise add milliseconds to unlucky calls.
-    gc.collect()
-    gc.freeze()
-    await server.wait_for_signal()
-    log.info("stopping: NOT_SERVING, then draining")
-    await running.stop()
+from pgsage import server
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    return server.main(
+        service="job service",
+        settings_type=Settings,
+        env_prefix="PGSAGE_JOBS_",
+        serve=app.serve,
+        log_level=lambda settings: settings.log_level,
     )
-    try:
-        settings = Settings()
-    except pydantic.ValidationError as exc:
-        log.error("invalid settings (PGSAGE_JOBS_*):\n%s", exc)
-        return 2
-    except tls.SettingsError as exc:
-        log.error("cannot start: %s", exc)
-        return 2
-    logging.getLogger().setLevel(settings.log_level.upper())
-    try:
-        asyncio.run(_serve(settings))
-    except oidc.ConfigError as exc:
-        log.error("invalid authentication settings: %s", exc)
-        return 2
-    except app.EmbeddedStoreInUse as exc:
-        log.error("%s", exc)
-        return 1
-    except errors.PgsageError as exc:
-        log.error("cannot start: %s", exc.message)
-        return 1
-    except OSError as exc:
-        log.error("cannot start: %s", exc)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

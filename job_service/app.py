@@ -1,10 +1,11 @@
 """Assembling and running the job service: `start(settings)` → a running service.
 
 Start-up order: the store (the configured PostgreSQL, or an embedded one in `data_dir`),
-migrations, the notification listener, the health monitors, the gRPC server, the expiry
-sweep. `stop()` reverses it: NOT_SERVING first, watchers told to resume elsewhere, drain,
-then the background tasks and connections close. Tests and other services use `start`
-directly; `python -m job_service` wraps it with signal handling.
+migrations, the notification listener, reconciliation, the gRPC server, the health
+monitors, the expiry sweep, the dispatcher. Each part goes on one `AsyncExitStack` as it
+starts; `stop()` (or a failure half way) unwinds it: NOT_SERVING first, running jobs handed
+back, watchers told to resume elsewhere, drain, then the background tasks and connections
+close. Tests use `start`; `python -m job_service` runs `serve` through `pgsage.server.main`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -44,8 +46,11 @@ SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_na
 EMBEDDED_DATABASE = "pgsage"
 
 
-class EmbeddedStoreInUse(RuntimeError):
+class EmbeddedStoreInUse(server.StartupError):
     """Another job service already runs on this embedded data directory."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=1)
 
 
 @dataclass
@@ -119,9 +124,8 @@ class RunningService:
     dispatcher: dispatcher.Dispatcher | None = None
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
-    _stoppables: list = field(default_factory=list)
-    _optimizer: optimizer.OptimizerClient | None = None
-    _jwks: oidc.JwksCache | None = None
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    _grace: list[float] = field(default_factory=list)
     _stopped: bool = False
 
     @property
@@ -129,52 +133,48 @@ class RunningService:
         return f"127.0.0.1:{self.port}"
 
     async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING, end watches (they resume elsewhere), drain, then close everything."""
+        """NOT_SERVING, running jobs handed back, watches ended (they resume elsewhere),
+        drain for `grace` seconds, then every part closes in the reverse order of start-up.
+        A second call does nothing."""
         if self._stopped:
             return
         self._stopped = True
-        grace = self.settings.shutdown_grace.total_seconds() if grace is None else grace
-        await self.server.health.enter_graceful_shutdown()
-        if self.dispatcher is not None:
-            # Running jobs go back to PENDING at once, so another replica (or this one,
-            # restarted) resumes them without waiting for a lease to lapse.
-            await self.dispatcher.stop()
-        await self.listener.close()
-        await self.server.grpc_server.stop(grace)
-        for part in reversed(self._stoppables):
-            with contextlib.suppress(Exception):
-                await part.stop()
-        if self._optimizer is not None:
-            await self._optimizer.close()
-        if self._jwks is not None:
-            await self._jwks.close()
-        await self.db.close()
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.stop)
+        self._grace.append(self.settings.shutdown_grace.total_seconds() if grace is None else grace)
+        await self._stack.aclose()
         log.info("job service stopped")
 
 
 async def start(settings: Settings) -> RunningService:
-    """Starts a job service as `settings` say and returns it serving (or raises)."""
+    """Starts a job service as `settings` say and returns it serving (or raises, having
+    closed whatever it had opened).
+
+    Every part is entered on one `AsyncExitStack` as it starts, so start-up failing half way
+    and `RunningService.stop()` undo the same things in the same (reverse) order.
+    """
     # Authentication settings are checked first: a wrong one stops start-up in one line.
     authn.check_settings(settings)
-    embedded = None
-    if settings.database_url is None:
-        embedded, url = await _start_embedded(settings.data_dir)
-    else:
-        url = settings.database_url.get_secret_value()
-    connect_timeout = settings.connect_timeout.total_seconds()
-    db = database.Database(url, pool_size=settings.pool_size, connect_timeout=connect_timeout)
-    listener = notifications.Listener(db.listen_dsn, connect_timeout=connect_timeout)
-    server_tls = settings.server_tls()
-    optimizer_client = optimizer.OptimizerClient(
-        settings.optimizer_address,
-        timeout=settings.optimizer_timeout.total_seconds(),
-        tls=settings.optimizer_tls(),
-    )
-    stoppables: list = []
-    authenticator, jwks = authn.build(settings, db, listener)
-    try:
+    grace: list[float] = []
+    async with contextlib.AsyncExitStack() as stack:
+        embedded = None
+        if settings.database_url is None:
+            embedded, url = await _start_embedded(settings.data_dir)
+            stack.push_async_callback(asyncio.to_thread, embedded.stop)
+        else:
+            url = settings.database_url.get_secret_value()
+        connect_timeout = settings.connect_timeout.total_seconds()
+        db = database.Database(url, pool_size=settings.pool_size, connect_timeout=connect_timeout)
+        stack.push_async_callback(db.close)
+        listener = notifications.Listener(db.listen_dsn, connect_timeout=connect_timeout)
+        server_tls = settings.server_tls()
+        optimizer_client = optimizer.OptimizerClient(
+            settings.optimizer_address,
+            timeout=settings.optimizer_timeout.total_seconds(),
+            tls=settings.optimizer_tls(),
+        )
+        stack.push_async_callback(optimizer_client.close)
+        authenticator, jwks = authn.build(settings, db, listener)
+        if jwks is not None:
+            stack.push_async_callback(jwks.close)
         try:
             await schema.upgrade(db.engine)
         except Exception as exc:
@@ -182,6 +182,7 @@ async def start(settings: Settings) -> RunningService:
                 raise errors.DatabaseUnavailable(database.describe(exc)) from exc
             raise
         await listener.start()
+        stack.push_async_callback(listener.close)
         job_servicer = servicer.JobServicer(
             db=db,
             listener=listener,
@@ -196,6 +197,7 @@ async def start(settings: Settings) -> RunningService:
         grpc_server = server.build_server(
             host=settings.grpc_host,
             port=settings.grpc_port,
+            port_setting="PGSAGE_JOBS_GRPC_PORT",
             service_names=[SERVICE_NAME],
             registrars=[
                 lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s)
@@ -233,45 +235,57 @@ async def start(settings: Settings) -> RunningService:
         reconciled = await job_dispatcher.reconcile()
         if reconciled:
             log.info("start-up reconciliation: %d job(s) with lapsed leases", reconciled)
-        sweeper = expiry.Sweeper(
-            db,
-            interval=settings.expiry_interval.total_seconds(),
-            batch=settings.expiry_batch,
-        )
         await grpc_server.start()
-        stoppables.append(grpc_server)
-        for part in (db_monitor, optimizer_monitor, sweeper, job_dispatcher):
-            await part.start()
-            stoppables.append(part)
-    except BaseException:
-        await listener.close()
-        for part in reversed(stoppables):
-            with contextlib.suppress(Exception):
-                await (part.stop(0) if isinstance(part, server.Server) else part.stop())
-        await optimizer_client.close()
-        if jwks is not None:
-            await jwks.close()
-        await db.close()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
-        raise
+        stack.push_async_callback(lambda: grpc_server.grpc_server.stop(grace[-1] if grace else 0))
+        await db_monitor.check_once()
+        await stack.enter_async_context(db_monitor.watching())
+        await optimizer_monitor.check_once()
+        await stack.enter_async_context(optimizer_monitor.watching())
+        await stack.enter_async_context(
+            expiry.sweeping(
+                db, interval=settings.expiry_interval.total_seconds(), batch=settings.expiry_batch
+            )
+        )
+        await job_dispatcher.start()
+
+        async def begin_stopping() -> None:
+            await grpc_server.health.enter_graceful_shutdown()
+            # Running jobs go back to PENDING at once, so another replica (or this one,
+            # restarted) resumes them without waiting for a lease to lapse.
+            await job_dispatcher.stop()
+            await listener.close()  # watches end now; the drain below lets them go
+
+        stack.push_async_callback(begin_stopping)
+        running = RunningService(
+            port=grpc_server.port,
+            server=grpc_server,
+            db=db,
+            listener=listener,
+            settings=settings,
+            embedded=embedded,
+            dispatcher=job_dispatcher,
+            database_monitor=db_monitor,
+            optimizer_monitor=optimizer_monitor,
+            _stack=stack.pop_all(),
+            _grace=grace,
+        )
     log.info("job service listening on %s:%d", settings.grpc_host, grpc_server.port)
     if server_tls is None and not pgsage_tls.is_loopback(settings.grpc_host):
         log.warning(
             "serving beyond loopback without TLS: bearer tokens cross the network in plaintext "
             "(set PGSAGE_JOBS_TLS_CERT_FILE and PGSAGE_JOBS_TLS_KEY_FILE)"
         )
-    return RunningService(
-        port=grpc_server.port,
-        server=grpc_server,
-        db=db,
-        listener=listener,
-        settings=settings,
-        embedded=embedded,
-        dispatcher=job_dispatcher,
-        database_monitor=db_monitor,
-        optimizer_monitor=optimizer_monitor,
-        _stoppables=stoppables[1:],
-        _optimizer=optimizer_client,
-        _jwks=jwks,
-    )
+    return running
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[RunningService]:
+    """The running service for the block's duration (`pgsage.server.main`'s shape)."""
+    try:
+        running = await start(settings)
+    except oidc.ConfigError as exc:
+        raise server.StartupError(f"invalid authentication settings: {exc}") from exc
+    try:
+        yield running
+    finally:
+        await running.stop()

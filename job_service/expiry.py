@@ -8,12 +8,11 @@ ROLLING_BACK, ROLLBACK_FAILED): the way back from that change must outlive any T
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 
 from job_service import database, jobs
-from pgsage import errors as pgsage_errors
-from pgsage import tasks
+from pgsage import periodic
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +33,8 @@ async def sweep(db: database.Database, batch: int) -> int:
     return total
 
 
-class Sweeper:
-    """Runs `sweep` every `interval` seconds until stopped."""
-
-    def __init__(self, db: database.Database, *, interval: float, batch: int) -> None:
-        self._db = db
-        self._interval = interval
-        self._batch = batch
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="expiry-sweeper")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await sweep(self._db, self._batch)
-            except pgsage_errors.PgsageError as exc:
-                log.warning("expiry sweep skipped: %s", exc.message)
-            except Exception:
-                log.exception("expiry sweep failed unexpectedly")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await tasks.stop(self._task)
+def sweeping(
+    db: database.Database, *, interval: float, batch: int
+) -> contextlib.AbstractAsyncContextManager[object]:
+    """Runs `sweep` every `interval` seconds while the block runs."""
+    return periodic.every(interval, lambda: sweep(db, batch), name="expiry sweep")

@@ -9,14 +9,14 @@ never makes the job store look down. Both keep their last check for GetDiagnosti
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from job_service import checks, database, errors, optimizer
-from pgsage import health, tasks
+from pgsage import health, periodic
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,7 @@ class DatabaseMonitor:
         self._db = db
         self._health = servicer
         self._names = list(names)
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self.interval = interval
         self.last: checks.Check | None = None
         self.serving = False
         self._had_outage = False
@@ -67,21 +66,10 @@ class DatabaseMonitor:
         for name in self._names:
             await self._health.set(name, status)
 
-    async def start(self) -> None:
-        await self.check_once()
-        self._task = asyncio.create_task(self._run(), name="database-monitor")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.check_once()
-            except Exception:  # never let the monitor die
-                log.exception("database health check failed unexpectedly")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await tasks.stop(self._task)
+    def watching(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Checks every `interval` while the block runs (the first check is `check_once`'s,
+        made by whoever starts the service, before it reports SERVING)."""
+        return periodic.every(self.interval, self.check_once, name="job store health check")
 
 
 class OptimizerMonitor:
@@ -90,8 +78,7 @@ class OptimizerMonitor:
     ) -> None:
         self._client = client
         self._health = servicer
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self.interval = interval
         self.last: checks.Check | None = None
 
     async def check_once(self) -> checks.Check:
@@ -104,18 +91,6 @@ class OptimizerMonitor:
             await self._health.set(optimizer.SERVICE_NAME, status)
         return check
 
-    async def start(self) -> None:
-        await self.check_once()
-        self._task = asyncio.create_task(self._run(), name="optimizer-monitor")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.check_once()
-            except Exception:
-                log.exception("optimizer health check failed unexpectedly")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await tasks.stop(self._task)
+    def watching(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Checks every `interval` while the block runs."""
+        return periodic.every(self.interval, self.check_once, name="optimizer health check")

@@ -1,12 +1,15 @@
 """Starting and stopping the optimizer service in-process: `start(settings)` gives a
-running server with `.port` and `.stop()`; `__main__` and tests both use it. `stop()` also
-closes the servicer's pooled target sessions.
+running server with `.port` and `.stop()` (tests use it), `serve(settings)` the same as a
+context manager (`python -m optimizer_service` runs it through `pgsage.server.main`).
+`stop()` drains the calls, then closes the servicer's pooled target sessions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import cast
 
 from optimizer_service import peers
@@ -27,6 +30,8 @@ class Running:
     server: server.Server
     settings: Settings
     servicer: OptimizerServicer
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    _grace: list[float] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -38,11 +43,10 @@ class Running:
         return f"{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{self.port}"
 
     async def stop(self, grace: float | None = None) -> None:
-        """Drains the calls, then closes every pooled target session."""
-        try:
-            await self.server.stop(self.settings.grace_seconds if grace is None else grace)
-        finally:
-            await self.servicer.close()
+        """NOT_SERVING, drains the calls for `grace` seconds, then closes every pooled
+        target session. A second call does nothing."""
+        self._grace.append(self.settings.grace_seconds if grace is None else grace)
+        await self._stack.aclose()
 
 
 def build(settings: Settings, servicer: OptimizerServicer | None = None) -> server.Server:
@@ -58,6 +62,7 @@ def build(settings: Settings, servicer: OptimizerServicer | None = None) -> serv
     return server.build_server(
         host=settings.grpc_host,
         port=settings.grpc_port,
+        port_setting="PGSAGE_OPTIMIZER_GRPC_PORT",
         service_names=[SERVICE_NAME],
         registrars=[
             lambda s: optimizer_service_pb2_grpc.add_OptimizerServiceServicer_to_server(guarded, s)
@@ -68,14 +73,31 @@ def build(settings: Settings, servicer: OptimizerServicer | None = None) -> serv
 
 async def start(settings: Settings) -> Running:
     """Builds, starts and marks SERVING an optimizer server for `settings`."""
-    servicer = OptimizerServicer(settings)
-    srv = build(settings, servicer)
-    await srv.start()
-    await srv.health.set("", health.SERVING)
-    await srv.health.set(SERVICE_NAME, health.SERVING)
+    grace: list[float] = []
+    async with contextlib.AsyncExitStack() as stack:
+        servicer = OptimizerServicer(settings)
+        stack.push_async_callback(servicer.close)  # the pooled target sessions, politely
+        srv = build(settings, servicer)
+        await srv.start()
+        stack.push_async_callback(lambda: srv.stop(grace[-1] if grace else 0))
+        await srv.health.set("", health.SERVING)
+        await srv.health.set(SERVICE_NAME, health.SERVING)
+        running = Running(
+            server=srv, settings=settings, servicer=servicer, _stack=stack.pop_all(), _grace=grace
+        )
     log.info(
         "optimizer serving on port %d with targets: %s",
         srv.port,
         ", ".join(t.name for t in settings.targets) or "none",
     )
-    return Running(server=srv, settings=settings, servicer=servicer)
+    return running
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[Running]:
+    """The running optimizer for the block's duration (`pgsage.server.main`'s shape)."""
+    running = await start(settings)
+    try:
+        yield running
+    finally:
+        await running.stop()

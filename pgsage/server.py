@@ -1,27 +1,53 @@
-"""Building and running a pgsage gRPC server the same way for every service.
+"""Building and running pgsage's services the same way for every one of them.
 
-`build_server` registers the service's servicers, health (with List), reflection and the
-error interceptor, and binds the port (0 picks a free one). `serve` runs it until SIGTERM or
-SIGINT, then shuts down gracefully: NOT_SERVING first, then drain, then return.
+`build_server` registers a gRPC service's servicers, health (with List), reflection and the
+error interceptor, and binds the port (0 picks a free one). `main` is every service's
+`python -m …`: it reads the settings, enters the service's `serve(settings)` (an async
+context manager that starts every part on one `AsyncExitStack`), waits for SIGTERM or
+SIGINT, and leaves it (NOT_SERVING first, then drain, then close). Whatever stops start-up
+is one line in the log and an exit code: 2 for a setting to change (a bad value, a port in
+use), 1 for anything else (a database that is down).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
+import pydantic
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pgsage import health, rpc
+from pgsage import errors, health, rpc, tls
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """What stops a service from starting, said in one line; `exit_code` 2 means a setting
+    to change, 1 anything else."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def port_in_use(host: str, port: int, setting: str) -> StartupError:
+    return StartupError(
+        f"port {port} on {host or '*'} is already in use: stop what holds it, or set "
+        f"{setting} to a free port (0 picks one)"
+    )
+
 
 Registrar = Callable[[grpc.aio.Server], None]
 
@@ -43,10 +69,28 @@ class Server:
         await self.grpc_server.stop(grace)
 
 
+def _check_free(host: str, port: int, setting: str) -> None:
+    """Raises `port_in_use` when `host:port` is taken, before grpc tries it (grpc would log
+    its own multi-line complaint first)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # grpc says what is wrong with the host
+    for family, kind, proto, _, where in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(where)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise port_in_use(host, port, setting) from exc
+
+
 def build_server(
     *,
     host: str,
     port: int,
+    port_setting: str = "the service's port setting",
     service_names: Sequence[str],
     registrars: Sequence[Registrar],
     max_workers_hint: int = 0,
@@ -59,7 +103,8 @@ def build_server(
     for health and reflection; `registrars` add the servicers. `interceptors` run inside the
     error interceptor (which stays outermost, so their `PgsageError`s become rich statuses).
     With `credentials` the port serves TLS only (`pgsage.tls.ServerTls.credentials()`);
-    without, plaintext.
+    without, plaintext. A port that cannot be bound raises `StartupError` naming
+    `port_setting`, the setting that chose it.
     """
     del max_workers_hint  # grpc.aio needs no thread pool
     pool = descriptor_pool.Default()
@@ -89,12 +134,17 @@ def build_server(
         server,
     )
     address = f"{host}:{port}"
-    if credentials is not None:
-        bound = server.add_secure_port(address, credentials)
-    else:
-        bound = server.add_insecure_port(address)
+    if port:
+        _check_free(host, port, port_setting)
+    try:
+        if credentials is not None:
+            bound = server.add_secure_port(address, credentials)
+        else:
+            bound = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio raises on some platforms instead of returning 0
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot bind gRPC port {host}:{port} (is it in use?)")
+        raise port_in_use(host, port, port_setting)
     return Server(grpc_server=server, health=health_servicer, port=bound)
 
 
@@ -112,17 +162,78 @@ async def wait_for_signal() -> None:
                 loop.remove_signal_handler(sig)
 
 
-async def run_until_signal(
-    server: Server,
+S = TypeVar("S", bound=pydantic.BaseModel)
+
+
+def describe_settings_error(exc: pydantic.ValidationError, env_prefix: str) -> str:
+    """One line naming each bad setting by its environment variable, without its value
+    (values may be secrets)."""
+    problems = []
+    for error in exc.errors():
+        where = [str(part) for part in error["loc"]]
+        name = env_prefix + where[0].upper() if where else env_prefix.rstrip("_")
+        inside = ".".join(where[1:])
+        problems.append(f"{name}{f' ({inside})' if inside else ''}: {error['msg']}")
+    return "; ".join(problems)
+
+
+async def _serve_until_signal(serve: Callable[[S], Any], settings: S) -> None:
+    async with serve(settings):
+        # Everything allocated so far lives as long as the process: keep it out of the
+        # collector's full passes, which would otherwise add milliseconds to unlucky calls.
+        gc.collect()
+        gc.freeze()
+        await wait_for_signal()
+        log.info("stopping: NOT_SERVING, then draining")
+
+
+def main(
     *,
-    grace: float,
-    on_stopping: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Waits for SIGTERM/SIGINT, then: NOT_SERVING, `on_stopping`, drain, stop."""
-    await wait_for_signal()
-    log.info("stopping: NOT_SERVING, draining for up to %.1fs", grace)
-    await server.health.enter_graceful_shutdown()
-    if on_stopping is not None:
-        await on_stopping()
-    await server.grpc_server.stop(grace)
-    log.info("stopped")
+    service: str,
+    settings_type: Callable[[], S],
+    env_prefix: str,
+    serve: Callable[[S], contextlib.AbstractAsyncContextManager[Any]],
+    log_level: Callable[[S], str] = lambda settings: "INFO",
+) -> int:
+    """A service's `python -m`: settings, then `serve(settings)` until SIGTERM/SIGINT.
+
+    Returns the exit code: 0 after a signal, 2 for a setting to change, 1 for anything
+    else that stopped start-up, each said in one line (no traceback).
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_type()
+    except pydantic.ValidationError as exc:
+        log.error(
+            "invalid %s settings (%s*): %s",
+            service,
+            env_prefix,
+            describe_settings_error(exc, env_prefix),
+        )
+        return 2
+    except (tls.SettingsError, StartupError) as exc:
+        log.error("cannot start the %s: %s", service, exc)
+        return 2
+    except OSError as exc:  # a file a setting names (targets, certificates)
+        log.error("cannot start the %s: cannot read %s: %s", service, exc.filename, exc.strerror)
+        return 2
+    logging.getLogger().setLevel(log_level(settings).upper())
+    try:
+        asyncio.run(_serve_until_signal(serve, settings))
+    except StartupError as exc:
+        log.error("cannot start the %s: %s", service, exc)
+        return exc.exit_code
+    except errors.PgsageError as exc:
+        log.error("cannot start the %s: %s", service, exc.message)
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            log.error("cannot start the %s: %s", service, exc.strerror)
+            return 2
+        log.error("cannot start the %s: %s", service, exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

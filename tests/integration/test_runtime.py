@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import pathlib
+import socket
 import subprocess
 import sys
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from pgsage import health, server
@@ -95,3 +98,65 @@ async def test_reflection_lets_grpcurl_list_and_describe():
         assert NAME in json.loads(listed_health.stdout)["statuses"]
     finally:
         await srv.stop(0)
+
+
+# -- start-up: what stops a service is one line naming what to change ---------------------
+
+
+def _run_module(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _the_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    [line] = [ln for ln in output.splitlines() if " ERROR " in ln]
+    return line
+
+
+@pytest.mark.parametrize(
+    ("module", "host_var", "port_var"),
+    [
+        ("optimizer_service", "PGSAGE_OPTIMIZER_GRPC_HOST", "PGSAGE_OPTIMIZER_GRPC_PORT"),
+        ("gateway", "PGSAGE_GATEWAY_HOST", "PGSAGE_GATEWAY_HTTP_PORT"),
+    ],
+)
+def test_a_taken_port_is_one_line_naming_the_setting(module, host_var, port_var):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = _run_module(module, {host_var: "127.0.0.1", port_var: str(port)})
+    assert done.returncode == 2
+    line = _the_error_line(done)
+    assert f"port {port} on 127.0.0.1 is already in use" in line
+    assert port_var in line
+
+
+@pytest.mark.parametrize(
+    ("module", "variable", "value", "secret"),
+    [
+        ("optimizer_service", "PGSAGE_OPTIMIZER_GRPC_PORT", "fifty", None),
+        (
+            "optimizer_service",
+            "PGSAGE_OPTIMIZER_TARGETS",
+            '[{"name": "x", "dsn": "postgresql://u:hunter2@db/x", "bogus": 1}]',
+            "hunter2",
+        ),
+        ("gateway", "PGSAGE_GATEWAY_HTTP_PORT", "70000", None),
+        ("job_service", "PGSAGE_JOBS_POOL_SIZE", "many", None),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(module, variable, value, secret):
+    done = _run_module(module, {variable: value})
+    assert done.returncode == 2
+    line = _the_error_line(done)
+    assert "invalid" in line and variable in line
+    if secret is not None:
+        assert secret not in done.stdout + done.stderr
