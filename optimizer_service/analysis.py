@@ -93,7 +93,7 @@ class Analysis:
         await self.emit(Insight(severity, code, message, query_id))
 
     async def run(self) -> None:
-        conn, caps = await self.pool.acquire(targets.capabilities)
+        conn, caps = await self.pool.acquire(targets.capabilities, waiting=self.tracker.tell)
         self.sessions.append(conn)
         ok = False
         try:
@@ -111,10 +111,15 @@ class Analysis:
                     session.terminate()
 
     async def _helpers(self, caps: targets.Capabilities) -> list[whatif.Engine]:
-        """Extra HypoPG sessions, so what-if plans are asked for in parallel."""
+        """Extra HypoPG sessions, so what-if plans are asked for in parallel: only as many
+        as the target's session budget has free now (never waiting for one, so analyses
+        cannot each hold a session while waiting for another)."""
         helpers: list[whatif.Engine] = []
         for _ in range(WHAT_IF_SESSIONS - 1):
-            conn, _ = await self.pool.acquire(targets.mark_working)
+            taken = await self.pool.try_acquire(targets.mark_working)
+            if taken is None:
+                break
+            conn = taken[0]
             self.sessions.append(conn)
             helpers.append(whatif.HypoPGEngine(conn, caps.server_version_num))
         return helpers

@@ -29,6 +29,7 @@ from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
 from pgsage import failpoints
+from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,10 @@ async def _carry_out(
         emit(ddl.change_result(change.index, ddl.ABSENT, already=True))
         return
     async with targets.session(
-        target, connect_timeout=settings.connect_timeout_seconds, read_only=False
+        target,
+        connect_timeout=settings.connect_timeout_seconds,
+        read_only=False,
+        waiting=lambda message: emit(analysis_pb2.Progress(stage="waiting", message=message)),
     ) as conn:
         state = await ddl.index_state(conn, change.schema, change.index)
         if state.exists and state.table != change.table:
@@ -212,7 +216,9 @@ async def _building(
 ) -> None:
     """Waits (bounded) until session `pid` is building an index, or the build is over:
     crash tests kill the process at the failpoint after this, mid-build. Tests only."""
-    async with targets.session(target, connect_timeout=settings.connect_timeout_seconds) as conn:
+    async with targets.session(
+        target, connect_timeout=settings.connect_timeout_seconds, place="extra"
+    ) as conn:
         for _ in range(100):
             if build.done() or await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1)", pid
@@ -229,11 +235,19 @@ async def _clean_after_cancel(
     t: ddl.Timeouts,
     emit: ddl.Emit,
 ) -> None:
-    """After a cancel: stop the session that ran the statement, then drop an invalid index."""
+    """After a cancel: stop the session that ran the statement, then drop what it left.
+
+    A build cancelled mid-way leaves an INVALID index; one that finished just as the cancel
+    arrived (its lock freed a moment before) leaves a valid index nobody asked for any more.
+    Both are dropped: a cancelled CREATE leaves the target as it was before the call (the
+    build only ran when the index was absent, so it is this call's own)."""
     log.warning("%s on %s cancelled; cleaning up", change.index, target.name)
+    creating = change.action == changes.Action.CREATE
     async with targets.session(
-        target, connect_timeout=settings.connect_timeout_seconds, read_only=False
+        target, connect_timeout=settings.connect_timeout_seconds, read_only=False, place="extra"
     ) as conn:
         await ddl.stop_backend(conn, pid)
-        state = await ddl.drop_invalid(conn, emit, target.name, change.schema, change.index, t)
+        state = await ddl.drop_invalid(
+            conn, emit, target.name, change.schema, change.index, t, also_valid=creating
+        )
         emit(ddl.change_result(change.index, state))

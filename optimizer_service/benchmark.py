@@ -119,7 +119,11 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
         )
     built = f"pgsage_bench_{uuid.uuid4().hex[:8]}"
     emit(progress("prepare", 0, f"benchmark on {place.where}"))
-    conn = await targets.connect(place.config, connect_timeout=settings.connect_timeout_seconds)
+    conn = await targets.connect(
+        place.config,
+        connect_timeout=settings.connect_timeout_seconds,
+        waiting=lambda message: emit(progress("prepare", 0, message)),
+    )
     pid = conn.get_server_pid()
     try:
         result = await _measure_all(
@@ -344,7 +348,10 @@ async def _cleanup(
     except BaseException:  # `close` already terminated it; the cleanup goes on
         conn.terminate()
     async with targets.session(
-        place.config, connect_timeout=settings.connect_timeout_seconds, read_only=False
+        place.config,
+        connect_timeout=settings.connect_timeout_seconds,
+        read_only=False,
+        place="extra",  # a cleanup never waits behind other work
     ) as clean:
         await ddl.stop_backend(clean, pid)
         if place.scratch is not None:

@@ -152,18 +152,28 @@ def change_result(
 
 
 async def drop_invalid(
-    conn: asyncpg.Connection, emit: Emit, where: str, schema: str, name: str, t: Timeouts
+    conn: asyncpg.Connection,
+    emit: Emit,
+    where: str,
+    schema: str,
+    name: str,
+    t: Timeouts,
+    *,
+    also_valid: bool = False,
 ) -> IndexState:
-    """Drops index `schema.name` if the catalog holds it INVALID; returns the state after.
+    """Drops index `schema.name` if the catalog holds it INVALID (or at all, `also_valid`:
+    a build this call made that finished as its cancel arrived); returns the state after.
 
     A concurrent drop waits for every transaction using the table, so this waits up to the
     statement timeout for locks too (it blocks no reader or writer meanwhile). When it still
     cannot finish, the state says so and a retry cleans up.
     """
     state = await index_state(conn, schema, name)
-    if not state.exists or state.valid:
+    if not state.exists or (state.valid and not also_valid):
         return state
-    log.warning("dropping invalid index %s.%s on %s", schema, name, where)
+    log.warning(
+        "dropping %s index %s.%s on %s", "valid" if state.valid else "invalid", schema, name, where
+    )
     wait = Timeouts(lock_ms=t.statement_ms, statement_ms=t.statement_ms)
     try:
         await set_timeouts(conn, emit, where, wait)

@@ -36,7 +36,9 @@ class Probe:
 
 
 async def _check(target: TargetConfig, connect_timeout: float) -> targets.Capabilities:
-    async with targets.session(target, connect_timeout=connect_timeout) as conn:
+    # A probe takes no place in the target's session budget: a busy target must not look
+    # unreachable, and the probe is one short session bounded by its own budget.
+    async with targets.session(target, connect_timeout=connect_timeout, place="extra") as conn:
         return await targets.capabilities(conn)
 
 

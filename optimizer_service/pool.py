@@ -14,6 +14,13 @@ kept for the next one:
   the session is closed. Cancelled or failed analyses never release: they terminate.
 - An idle session is closed after `idle_seconds` (a timer per released session, cancelled
   on reuse), so an optimizer that goes quiet holds no target connections.
+- Every session holds a place in the target's session budget (`optimizer_service.budget`),
+  idle ones included; work waiting for a place first has the oldest idle session closed.
+
+asyncpg's own pool (`asyncpg.create_pool`) does not fit here: its idle connections cannot be
+closed one at a time to make room for other work under a budget they share with sessions
+opened outside the pool (APPLY, benchmarks, validation), and a session's reset depends on
+what the analysis found on the target (HypoPG's presence).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from optimizer_service import errors, targets
+from optimizer_service import budget, errors, targets
 from optimizer_service.settings import Settings, TargetConfig
 
 log = logging.getLogger(__name__)
@@ -64,6 +71,7 @@ class Pool:
         self._idle: list[_Idle] = []
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
+        target.sessions.on_reclaim(self._reclaim_one)
 
     @property
     def idle(self) -> int:
@@ -71,9 +79,37 @@ class Pool:
         return len(self._idle)
 
     async def acquire(
-        self, first: Callable[[asyncpg.Connection], Awaitable[T]]
+        self,
+        first: Callable[[asyncpg.Connection], Awaitable[T]],
+        waiting: budget.Waiting | None = None,
     ) -> tuple[asyncpg.Connection, T]:
-        """A live session of the target and what `first` returned on it."""
+        """A live session of the target and what `first` returned on it; a new session
+        waits for a place in the target's budget (telling `waiting`)."""
+        return await self._acquire(first, "take", waiting)
+
+    async def try_acquire(
+        self, first: Callable[[asyncpg.Connection], Awaitable[T]]
+    ) -> tuple[asyncpg.Connection, T] | None:
+        """Like `acquire`, but None at once when no idle session and no place is free."""
+        if not self._idle and not await self.target.sessions.try_take():
+            return None
+        return await self._acquire(first, "taken" if not self._idle else "take", None)
+
+    def _reclaim_one(self) -> bool:
+        """Closes the oldest idle session so waiting work gets its place (see `budget`)."""
+        if not self._idle:
+            return False
+        entry = self._idle.pop(0)
+        entry.timer.cancel()
+        self._close_later(entry.conn)
+        return True
+
+    async def _acquire(
+        self,
+        first: Callable[[asyncpg.Connection], Awaitable[T]],
+        place: targets.Place,
+        waiting: budget.Waiting | None,
+    ) -> tuple[asyncpg.Connection, T]:
         while self._idle:
             entry = self._idle.pop()
             entry.timer.cancel()
@@ -93,7 +129,11 @@ class Pool:
                 )
                 break
         conn = await targets.connect(
-            self.target, connect_timeout=self.connect_timeout, setup=self.setup
+            self.target,
+            connect_timeout=self.connect_timeout,
+            setup=self.setup,
+            place=place,
+            waiting=waiting,
         )
         try:
             return conn, await first(conn)
@@ -123,7 +163,12 @@ class Pool:
         self._idle.append(entry)
 
     def _room(self) -> bool:
-        return not self._closed and len(self._idle) < self.max_idle
+        # Work waiting for a place in the target's budget gets this session's place instead.
+        return (
+            not self._closed
+            and len(self._idle) < self.max_idle
+            and not self.target.sessions.waiting
+        )
 
     def _expire(self, conn: asyncpg.Connection) -> None:
         """The idle timer of `conn` ran out: close it in the background."""
@@ -131,6 +176,9 @@ class Pool:
         if len(kept) == len(self._idle):  # taken or closed meanwhile: not ours to close
             return
         self._idle = kept
+        self._close_later(conn)
+
+    def _close_later(self, conn: asyncpg.Connection) -> None:
         task = asyncio.get_running_loop().create_task(self._close(conn))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)

@@ -41,6 +41,7 @@ from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+_TELL = object()  # the tracker has news: a progress snapshot goes out at once
 _DONE = object()
 # The analysis stages (`Tracker.stage`) as a caller knows them, named by a timeout or a
 # lost target: planning the workload, the what-if search, the drop checks.
@@ -94,7 +95,7 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
     ) -> AsyncIterator[pb.AnalyzeResponse]:
         req = self._request(request)
         queue: asyncio.Queue[object] = asyncio.Queue()
-        tracker = Tracker()
+        tracker = Tracker(on_tell=lambda: queue.put_nowait(_TELL))
 
         async def emit(event: object) -> None:
             await queue.put(event)
@@ -123,6 +124,10 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
                         event = None
                     if event is _DONE:
                         break
+                    if event is _TELL:
+                        last_tick = loop.time()
+                        yield mappers.event_to_proto(tracker.snapshot())
+                        continue
                     if event is not None and not isinstance(event, Progress):
                         yield mappers.event_to_proto(event)
                         # Crash and cancel tests widen the window between two events here.

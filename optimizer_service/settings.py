@@ -43,6 +43,9 @@ A target, in TOML::
     show_values = false                # whether data values (a benchmark's drawn parameter
                                        # values, the constants plans show) may be returned;
                                        # otherwise each is `<redacted>` and never leaves
+    max_sessions = 4                   # the most sessions this optimizer holds open on the
+                                       # target at once, idle kept ones included; work
+                                       # beyond it waits its turn (`optimizer_service.budget`)
 """
 
 from __future__ import annotations
@@ -53,9 +56,18 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from optimizer_service.budget import SessionBudget
 from pgsage import tls
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -84,6 +96,15 @@ class TargetConfig(BaseModel):
     benchmark_sampling: bool = False
     sample_percent: float = Field(default=10.0, gt=0, le=100)
     show_values: bool = False
+    max_sessions: int = Field(default=4, ge=1, le=1000)
+    _budget: SessionBudget | None = PrivateAttr(default=None)
+
+    @property
+    def sessions(self) -> SessionBudget:
+        """This optimizer's places on the target (made on first use)."""
+        if self._budget is None:
+            self._budget = SessionBudget(self.name, self.max_sessions)
+        return self._budget
 
     @field_validator("name")
     @classmethod

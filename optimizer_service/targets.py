@@ -27,17 +27,18 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
-from optimizer_service import errors, trail
+from optimizer_service import budget, errors, trail
 from optimizer_service.settings import Settings, TargetConfig
 
 log = logging.getLogger(__name__)
 
 MARKER = "/* pgsage */"
 APPLICATION_NAME = "pgsage-optimizer"
+Place = Literal["take", "taken", "extra"]
 IDLE_APPLICATION_NAME = "pgsage-optimizer (idle)"
 _MARK_WORKING = "SELECT set_config('application_name', 'pgsage-optimizer', false)"
 _MARK_IDLE = "SELECT set_config('application_name', 'pgsage-optimizer (idle)', false)"
@@ -128,13 +129,41 @@ def cause_of(target: TargetConfig, exc: BaseException) -> str:
 
 
 async def connect(
-    target: TargetConfig, *, connect_timeout: float, setup: str = "", read_only: bool = True
+    target: TargetConfig,
+    *,
+    connect_timeout: float,
+    setup: str = "",
+    read_only: bool = True,
+    place: Place = "take",
+    waiting: budget.Waiting | None = None,
 ) -> asyncpg.Connection:
     """Opens the optimizer's own session on `target`, or raises TargetUnavailable.
 
     `setup` (simple-query statements) runs once on the new session, in the same round trip
     as the session settings of every connection. The session is read-only unless
-    `read_only=False`."""
+    `read_only=False`. It holds a place in the target's session budget until it closes:
+    `place="take"` waits for one (telling `waiting`), `"taken"` means the caller already
+    took it, `"extra"` takes none (cleanups and health probes, which must not wait behind
+    the work they clean up after or report on)."""
+    places = target.sessions
+    if place == "take":
+        await places.take(waiting)
+    try:
+        conn = await _open(
+            target, connect_timeout=connect_timeout, setup=setup, read_only=read_only
+        )
+    except BaseException:
+        if place != "extra":
+            places.give()
+        raise
+    if place != "extra":
+        places.hold(conn)
+    return conn
+
+
+async def _open(
+    target: TargetConfig, *, connect_timeout: float, setup: str, read_only: bool
+) -> asyncpg.Connection:
     try:
         conn = await asyncpg.connect(
             dsn=target.dsn.get_secret_value(),
@@ -189,11 +218,18 @@ async def close(conn: asyncpg.Connection) -> None:
 
 @contextlib.asynccontextmanager
 async def session(
-    target: TargetConfig, *, connect_timeout: float, read_only: bool = True
+    target: TargetConfig,
+    *,
+    connect_timeout: float,
+    read_only: bool = True,
+    place: Place = "take",
+    waiting: budget.Waiting | None = None,
 ) -> AsyncIterator[asyncpg.Connection]:
     """One session on `target` for the duration of the block, always closed after it
-    (read-only unless `read_only=False`)."""
-    conn = await connect(target, connect_timeout=connect_timeout, read_only=read_only)
+    (read-only unless `read_only=False`; `place` and `waiting` as in `connect`)."""
+    conn = await connect(
+        target, connect_timeout=connect_timeout, read_only=read_only, place=place, waiting=waiting
+    )
     try:
         yield conn
     finally:
