@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks run by `make test` (and so by CI): proto lint and format, generated code
 # in sync with the protos, the UI's TypeScript types in sync with the OpenAPI document, ruff,
-# mypy on the services' code, docker-compose.yml against the compose schema.
+# mypy on the services' code, the import rules (pyproject.toml), docker-compose.yml against the
+# compose schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -35,6 +36,9 @@ echo "check: ruff"
 
 echo "check: mypy"
 .venv/bin/mypy job_service optimizer_service gateway pgsage/cli pgsage/*.py
+
+echo "check: import rules (no cycles, the services meet only over gRPC, the domain apart from storage)"
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 
 echo "check: docker-compose.yml against the compose schema"
 $PY scripts/check_compose.py docker-compose.yml
