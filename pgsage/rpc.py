@@ -1,13 +1,14 @@
 """Error translation at the gRPC edge, for servers and clients.
 
 Servers: `ErrorInterceptor` turns a `pgsage.errors.PgsageError` raised by any handler into
-a status carrying a `google.rpc.Status` with `ErrorInfo` (in `grpc-status-details-bin`);
+a status carrying a `google.rpc.Status` with `ErrorInfo` (packed by `grpcio-status`);
 any other exception is logged and answered as INTERNAL with a generic message. It also
 decodes each request itself (grpc would decode it before any handler, and answer a
 malformed one UNKNOWN with a traceback in the log): bytes that are not the method's request
 message are INVALID_ARGUMENT (MALFORMED_REQUEST), logged in one line.
 
-Clients: `status_of(error)` reads that status back from an `AioRpcError`.
+Clients: `status_of(error)` reads that status back from an `AioRpcError` (`grpcio-status`'s
+`from_call`, which checks it against the call's own code and message).
 """
 
 from __future__ import annotations
@@ -21,22 +22,16 @@ import grpc
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.rpc import status_pb2
+from grpc_status import rpc_status
 
 from pgsage import errors
 
 log = logging.getLogger(__name__)
 
-DETAILS_KEY = "grpc-status-details-bin"
-
 
 async def abort(context: grpc.aio.ServicerContext, error: errors.PgsageError) -> None:
     """Ends the call with `error`'s status, `ErrorInfo` included."""
-    status = error.to_status()
-    await context.abort(
-        error.code,
-        status.message,
-        trailing_metadata=((DETAILS_KEY, status.SerializeToString()),),
-    )
+    await context.abort_with_status(rpc_status.to_status(error.to_status()))
 
 
 def _internal(method: str, exc: BaseException) -> errors.Internal:
@@ -175,13 +170,17 @@ def _wrap_stream(
 
 
 def status_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> status_pb2.Status:
-    """The `google.rpc.Status` a server sent with `error` (code and message only if none)."""
-    trailers = error.trailing_metadata() or ()
-    for key, value in trailers:
-        if key == DETAILS_KEY:
-            status = status_pb2.Status()
-            status.ParseFromString(value)
-            return status
+    """The `google.rpc.Status` a server sent with `error` (code and message only if none).
+
+    A rich status whose code or message disagrees with the call's own is not believed
+    (`from_call` raises ValueError): the call's code and message stand alone then.
+    """
+    try:
+        status: status_pb2.Status | None = rpc_status.from_call(error)
+    except ValueError:
+        status = None
+    if status is not None:
+        return status
     return status_pb2.Status(code=error.code().value[0], message=error.details() or "")
 
 
