@@ -25,10 +25,10 @@ import textwrap
 from datetime import UTC, datetime
 
 import pglast
-from pglast.stream import RawStream
 
 from pgsage import sqlcheck
 from pgsage.jobs.v1 import job_pb2, suggestion_pb2
+from pgsage.sqlcheck import render as sql_render
 
 
 def _visible(char: str) -> str:
@@ -98,7 +98,7 @@ def _rendered(sql: str) -> str:
     stmt = pglast.parse_sql(sql)[0].stmt
     if stmt is None:
         raise ValueError("no statement")
-    return RawStream()(stmt)
+    return sql_render.render(stmt)
 
 
 def one_line(sql: str) -> str:

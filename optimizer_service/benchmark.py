@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import asyncpg
 import pglast
 from pglast import ast
-from pglast.stream import RawStream
 
 from optimizer_service import changes, ddl, errors, guard, measure, sandbox, sqltext, targets
 from optimizer_service.model import Kind
@@ -39,6 +38,7 @@ from optimizer_service.streams import progress
 from pgsage import errors as pgsage_errors
 from pgsage import sqlcheck
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from pgsage.sqlcheck.render import render
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _build_sql(change: changes.Change, name: str, place: Place) -> str:
     stmt.idxname = name
     if place.scratch is not None:
         stmt.concurrent = False  # nobody else uses the copy; a plain build is quicker
-    return RawStream()(stmt)
+    return render(stmt)
 
 
 async def _on_sandbox(

@@ -31,12 +31,12 @@ import contextlib
 import asyncpg
 import pglast
 from pglast import ast
-from pglast.stream import RawStream
 
 from optimizer_service import errors, sqltext
 from optimizer_service.model import Table
 from pgsage import errors as pgsage_errors
 from pgsage import sqlcheck
+from pgsage.sqlcheck.render import render
 
 FIRST_NORMAL_OID = 16384
 _VIEW = "pgsage_probe_view"
@@ -60,7 +60,7 @@ ORDER BY 1
 def _type_names(tree: object) -> list[str]:
     return sorted(
         {
-            RawStream()(node.typeName)
+            render(node.typeName)
             for node in sqlcheck.walk(tree)
             if isinstance(node, ast.TypeCast) and node.typeName is not None
         }
@@ -90,7 +90,7 @@ def _elements(stmt: ast.IndexStmt) -> list[str]:
     """Each key of the index as a select-list item (collation included)."""
     items = []
     for n, elem in enumerate(stmt.indexParams or ()):
-        expr = sqlcheck.quote_ident(elem.name) if elem.name else f"({RawStream()(elem.expr)})"
+        expr = sqlcheck.quote_ident(elem.name) if elem.name else f"({render(elem.expr)})"
         if elem.collation:
             expr += " COLLATE " + ".".join(sqlcheck.quote_ident(p.sval) for p in elem.collation)
         items.append(f"{expr} AS k{n}")
@@ -119,9 +119,9 @@ async def check_index(
     if bad:
         raise _refuse(f"type {bad[0]}", field)
     qualified = sqltext.qualified(table)
-    where = f" WHERE {RawStream()(stmt.whereClause)}" if stmt.whereClause is not None else ""
+    where = f" WHERE {render(stmt.whereClause)}" if stmt.whereClause is not None else ""
     view = f"SELECT {', '.join(_elements(stmt)) or '1'} FROM {qualified}{where}"  # noqa: S608
-    probe = pglast.parse_sql(RawStream()(stmt))[0].stmt
+    probe = pglast.parse_sql(render(stmt))[0].stmt
     assert isinstance(probe, ast.IndexStmt)
     probe.relation = ast.RangeVar(schemaname="pg_temp", relname=_COPY, inh=True, relpersistence="t")
     probe.idxname, probe.concurrent, probe.if_not_exists = _INDEX, False, False
@@ -148,7 +148,7 @@ async def check_index(
                 raise
             raise _unresolved(exc, field) from None
         try:
-            await conn.execute(RawStream()(probe))
+            await conn.execute(render(probe))
         except asyncpg.PostgresError as exc:
             if not errors.refused(exc):
                 raise

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import pglast
 from pglast import ast, enums, keywords
-from pglast.stream import RawStream
 
 from pgsage import errors
 from pgsage.sqlcheck.queries import walk
+from pgsage.sqlcheck.render import render
 
 # Non-immutable functions people reach for in index expressions and predicates.
 _NOT_IMMUTABLE = frozenset(
@@ -178,7 +178,7 @@ def _create(stmt: ast.IndexStmt, field: str) -> IndexStatement:
         index=stmt.idxname,
         table_schema=relation.schemaname,
         table=relation.relname,
-        normalized=RawStream()(stmt),
+        normalized=render(stmt),
         tree=stmt,
     )
 
@@ -201,7 +201,7 @@ def _drop(stmt: ast.DropStmt, field: str) -> IndexStatement:
         index=parts[-1],
         table_schema=None,
         table=None,
-        normalized=RawStream()(stmt),
+        normalized=render(stmt),
         tree=stmt,
     )
 

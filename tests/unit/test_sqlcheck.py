@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pglast
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -286,3 +287,14 @@ def test_an_edit_nesting_too_deeply_is_refused_not_an_internal_error():
     deep = "CREATE INDEX CONCURRENTLY i ON orders ((" + "+".join(["a"] * 5000) + "))"
     with pytest.raises(sqlcheck.StatementNotAllowed, match="nests too deeply"):
         edit(deep)
+
+
+@pytest.mark.parametrize("name", ["_\n", "a\n", "ab_1\n"])
+def test_the_normalized_statement_keeps_a_name_ending_in_a_line_break(name):
+    # Written without quotes, such a name would be a different column followed by a
+    # line break (pglast's own check for "needs no quotes" let it through).
+    checked = sqlcheck.check_index_statement(
+        f"CREATE INDEX CONCURRENTLY i ON t ({sqlcheck.quote_ident(name)})"
+    )
+    columns = pglast.parse_sql(checked.normalized)[0].stmt.indexParams
+    assert columns[0].name == name
