@@ -18,7 +18,8 @@ read (and tested) in one place rather than in the branches of the runner:
   is safe to run again: its next attempt reads `pg_index` first);
 - the stream ended without its outcome, or broke with a retryable status (deadline included)
   → PENDING after a backoff, the attempt used; FAILED with that reason after the last one;
-- the optimizer refused the request (a status that is not retryable) → FAILED with it.
+- the optimizer refused the request (a status that is not retryable), or the change ran past
+  its build timeout (another attempt would too) → FAILED with it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ RETRYABLE = frozenset(
 UNREACHED = frozenset({grpc.StatusCode.UNAVAILABLE})
 # The optimizer's reason for a target that cannot be reached (optimizer_service.errors).
 TARGET_GONE = "TARGET_UNAVAILABLE"
+# Reasons of a retryable status that another attempt would meet again: a change statement
+# that ran past its build timeout would run as long the next time.
+NOT_RETRIED = frozenset({"BUILD_TIMEOUT"})
 
 
 class StreamEnd(enum.StrEnum):
@@ -141,7 +145,7 @@ def decide(
             f"the optimizer's stream ended before its {outcome}",
         )
     code = ended.code or grpc.StatusCode.UNKNOWN
-    if code not in RETRYABLE:
+    if code not in RETRYABLE or ended.reason in NOT_RETRIED:
         return Outcome(Action.FAIL, JobState.FAILED, code.value[0], ended.reason, ended.detail)
     if code in UNREACHED and not ended.started and not ended.reason:
         return Outcome(

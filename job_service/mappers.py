@@ -8,7 +8,7 @@ What crosses to and from the optimizer is converted in `job_service.optimizer_ma
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 
@@ -84,7 +84,9 @@ def job_to_proto(job: domain.Job) -> job_pb2.Job:
     ):
         if value is not None:
             _set_ts(field, value)
-    if job.options:
+    if job.options and job.kind in CHANGE_OPTION_KINDS:
+        message.change_options.ParseFromString(job.options)
+    elif job.options:
         message.options.ParseFromString(job.options)
     if job.summary:
         message.summary.ParseFromString(job.summary)
@@ -190,7 +192,17 @@ def new_job(
             raise errors.InvalidField(
                 "job.queries", f"a {kind} job takes a suggestion, not queries or analyses"
             )
-    options = job.options.SerializeToString() if job.HasField("options") else None
+        if job.HasField("options"):
+            raise errors.InvalidField("job.options", f"a {kind} job takes no analysis options")
+    if job.HasField("change_options") and kind not in CHANGE_OPTION_KINDS:
+        raise errors.InvalidField(
+            "job.change_options", "change_options are for APPLY and ROLLBACK jobs"
+        )
+    if kind in CHANGE_OPTION_KINDS:
+        _check_change_options(job.change_options)
+        options = job.change_options.SerializeToString() if job.HasField("change_options") else None
+    else:
+        options = job.options.SerializeToString() if job.HasField("options") else None
     return (
         domain.NewJob(
             kind=kind,
@@ -208,6 +220,31 @@ def new_job(
         ),
         suggestion_ids,
     )
+
+
+CHANGE_OPTION_KINDS = (JobKind.APPLY, JobKind.ROLLBACK)
+MAX_CHANGE_TIMEOUT = timedelta(hours=24)
+
+
+def _check_change_options(o: job_pb2.ChangeOptions) -> None:
+    """A build timeout of 0 (none) to 24 h; a lock timeout of 1 ms to 24 h."""
+    for field, lowest in (
+        ("build_timeout", timedelta(0)),
+        ("lock_timeout", timedelta(milliseconds=1)),
+    ):
+        if not o.HasField(field):
+            continue
+        value = getattr(o, field)
+        if value.seconds < 0 or value.nanos < 0:
+            raise errors.InvalidField(
+                f"job.change_options.{field}", f"{field} must not be negative"
+            )
+        given = value.ToTimedelta()
+        if not lowest <= given <= MAX_CHANGE_TIMEOUT:
+            raise errors.InvalidField(
+                f"job.change_options.{field}",
+                f"{field} must be between {'0 (none)' if not lowest else '1 ms'} and 24 h",
+            )
 
 
 def _check_analysis(job: job_pb2.Job) -> None:

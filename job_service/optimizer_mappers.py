@@ -34,6 +34,8 @@ def target_from_optimizer(t: optimizer_service_pb2.Target) -> job_service_pb2.Ta
         pg_stat_statements=t.pg_stat_statements,
         hypopg_version=t.hypopg_version,
         sandbox=t.sandbox,
+        build_timeout=t.build_timeout,
+        lock_timeout=t.lock_timeout,
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import asyncpg
 from google.protobuf import duration_pb2
 
-from optimizer_service import changes, ddl, errors, guard, sqltext, targets
+from optimizer_service import buildwatch, changes, ddl, errors, guard, sqltext, targets
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
@@ -53,17 +53,22 @@ def _kind(value: int) -> Kind:
     return Kind(value)
 
 
-def _ms(field: str, given: duration_pb2.Duration, present: bool, default: int) -> int:
+def _ms(
+    field: str, given: duration_pb2.Duration, present: bool, default: int, lowest: int = 1
+) -> int:
     if not present:
         return default
     ms = given.ToMilliseconds()
-    if not 0 < ms <= MAX_TIMEOUT_MS:
-        raise pgsage_errors.InvalidArgument(field, f"{field} must be between 1 ms and 24 h")
+    if not lowest <= ms <= MAX_TIMEOUT_MS:
+        low = "0 (none)" if lowest == 0 else "1 ms"
+        raise pgsage_errors.InvalidArgument(field, f"{field} must be between {low} and 24 h")
     return ms
 
 
 def timeouts(target: TargetConfig, request: pb.ApplyRequest | pb.RollbackRequest) -> ddl.Timeouts:
-    """The request's timeouts, else the target's configured ones."""
+    """The request's timeouts, else the target's: `lock_timeout` for every lock wait,
+    `statement_timeout` for the change statement itself (the build; the target's
+    `build_timeout_ms`, 0 for none), the target's `statement_timeout_ms` for the rest."""
     return ddl.Timeouts(
         lock_ms=_ms(
             "lock_timeout",
@@ -71,11 +76,13 @@ def timeouts(target: TargetConfig, request: pb.ApplyRequest | pb.RollbackRequest
             request.HasField("lock_timeout"),
             target.lock_timeout_ms,
         ),
-        statement_ms=_ms(
+        statement_ms=target.statement_timeout_ms,
+        build_ms=_ms(
             "statement_timeout",
             request.statement_timeout,
             request.HasField("statement_timeout"),
-            target.statement_timeout_ms,
+            target.build_timeout_ms,
+            lowest=0,
         ),
     )
 
@@ -186,18 +193,23 @@ async def _carry_out(
                 )
         pid = conn.get_server_pid()
         try:
-            await ddl.set_timeouts(conn, emit, where, t)
+            await ddl.set_timeouts(conn, emit, where, t, build=True)
             build = asyncio.ensure_future(ddl.run(conn, emit, where, change.sql))
             try:
                 if failpoints.enabled():
                     await _building(settings, target, pid, build)
                 await failpoints.hit("optimizer_during_build")
-                await build
+                async with buildwatch.watching(
+                    target, pid, ddl.label(change.sql), emit, settings.connect_timeout_seconds
+                ):
+                    await build
             finally:
                 if not build.done():
                     build.cancel()
         except asyncpg.PostgresError as exc:
             error = ddl.failure(exc, change.sql, where, phase)
+            if errors.kind_of(exc) is errors.Kind.STATEMENT_TIMEOUT:
+                error = errors.BuildTimeout(ddl.label(change.sql), where, t.build_ms)
             state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
             emit(ddl.change_result(change.index, state))
             raise error from None

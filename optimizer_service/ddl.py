@@ -35,10 +35,14 @@ QUERY_CANCELED = "57014"
 
 @dataclass(frozen=True)
 class Timeouts:
-    """The `lock_timeout` and `statement_timeout` of the statements of one call, in ms."""
+    """The timeouts of one APPLY or ROLLBACK, in ms: `lock_ms` for every lock it waits for,
+    `statement_ms` for its short statements (catalog reads, dropping an INVALID index), and
+    `build_ms` for the change itself (`CREATE`/`DROP INDEX CONCURRENTLY`; 0: none, a build
+    of a large table may take hours)."""
 
     lock_ms: int
     statement_ms: int
+    build_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,14 @@ async def run(
     return result
 
 
-async def set_timeouts(conn: asyncpg.Connection, emit: Emit, where: str, t: Timeouts) -> None:
-    """`SET lock_timeout` and `SET statement_timeout` for this session, each reported."""
+async def set_timeouts(
+    conn: asyncpg.Connection, emit: Emit, where: str, t: Timeouts, *, build: bool = False
+) -> None:
+    """`SET lock_timeout` and `SET statement_timeout` for this session, each reported: the
+    build timeout before the change itself (`build`), else the short statements' one."""
     await run(conn, emit, where, f"SET lock_timeout = {int(t.lock_ms)}")
-    await run(conn, emit, where, f"SET statement_timeout = {int(t.statement_ms)}")
+    limit = t.build_ms if build else t.statement_ms
+    await run(conn, emit, where, f"SET statement_timeout = {int(limit)}")
 
 
 async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> IndexState:

@@ -101,6 +101,12 @@ def engine_of(p: Probe) -> pb.WhatIfEngine:
     return _ENGINES[p.target.what_if_engine]
 
 
+def _duration(ms: int) -> duration_pb2.Duration:
+    value = duration_pb2.Duration()
+    value.FromMilliseconds(ms)
+    return value
+
+
 async def list_targets(checker: Checker) -> list[pb.Target]:
     result = []
     for p in await checker.probe_all():
@@ -116,6 +122,8 @@ async def list_targets(checker: Checker) -> list[pb.Target]:
                 pg_stat_statements=bool(caps and caps.pg_stat_statements),
                 hypopg_version=caps.hypopg_version if caps else "",
                 sandbox=p.target.sandbox or "",
+                build_timeout=_duration(p.target.build_timeout_ms),
+                lock_timeout=_duration(p.target.lock_timeout_ms),
             )
         )
     return result

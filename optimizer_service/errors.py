@@ -238,6 +238,26 @@ class StatementTimeout(errors.DeadlineExceeded):
         super().__init__(message, metadata=metadata)
 
 
+class BuildTimeout(errors.DeadlineExceeded):
+    """An APPLY's or ROLLBACK's statement ran past its build timeout. Not worth another
+    attempt as it is: the next one would run as long (the job fails, saying what to raise)."""
+
+    default_reason = "BUILD_TIMEOUT"
+
+    def __init__(self, statement: str, target: str, build_ms: int) -> None:
+        super().__init__(
+            f"{statement} on target {target!r} ran past its build timeout ({build_ms / 1000:g} s) "
+            "and was stopped; the target is as it was before. Give the job a longer build "
+            "timeout, or raise build_timeout_ms in the target's configuration (0: none)",
+            metadata={
+                "target": target,
+                "statement": statement,
+                "phase": "build",
+                "build_timeout_ms": build_ms,
+            },
+        )
+
+
 class ClientCertificateRequired(errors.PgsageError):
     code = grpc.StatusCode.UNAUTHENTICATED
     default_reason = "CLIENT_CERTIFICATE_REQUIRED"

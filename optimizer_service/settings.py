@@ -43,6 +43,9 @@ A target, in TOML::
     show_values = false                # whether data values (a benchmark's drawn parameter
                                        # values, the constants plans show) may be returned;
                                        # otherwise each is `<redacted>` and never leaves
+    build_timeout_ms = 0               # APPLY/ROLLBACK: the longest the change statement
+                                       # (CREATE/DROP INDEX CONCURRENTLY) may run; 0: none.
+                                       # lock_timeout_ms bounds its lock waits
     max_sessions = 4                   # the most sessions this optimizer holds open on the
                                        # target at once, idle kept ones included; work
                                        # beyond it waits its turn (`optimizer_service.budget`)
@@ -97,6 +100,12 @@ class TargetConfig(BaseModel):
     sample_percent: float = Field(default=10.0, gt=0, le=100)
     show_values: bool = False
     max_sessions: int = Field(default=4, ge=1, le=1000)
+    build_timeout_ms: int = Field(
+        default=0,
+        ge=0,
+        le=24 * 3600 * 1000,
+        validation_alias=AliasChoices("build_timeout_ms", "build_timeout"),
+    )
     _budget: SessionBudget | None = PrivateAttr(default=None)
 
     @property

@@ -20,7 +20,7 @@ import functools
 import logging
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import duration_pb2, json_format
 from google.rpc import code_pb2
 
 from job_service import (
@@ -39,7 +39,7 @@ from job_service.strategies import LeaseLost, RunContext
 from job_service.vocabulary import ErrorReason, JobKind, JobState, SuggestionKind
 from job_service.vocabulary import SuggestionState as _SS
 from pgsage import failpoints
-from pgsage.jobs.v1 import suggestion_pb2
+from pgsage.jobs.v1 import job_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import analysis_pb2, optimizer_service_pb2
 
 log = logging.getLogger(__name__)
@@ -134,22 +134,39 @@ class ChangeStrategy:
         assert s is not None
         stub, kind = self.ctx.optimizer.stub(), self.job.kind
         timeout, metadata = self.ctx.timeout, self.ctx.metadata()
+        # A change has no deadline of the job service's: a build may take hours, bounded by
+        # its own build and lock timeouts (sent below, or the target's), cancelled by a
+        # CancelJob, and its stream watched by keepalives and the lease.
         if kind == JobKind.APPLY:
-            return stub.Apply(self._request(s), timeout=timeout, metadata=metadata)
+            return stub.Apply(self._request(s), timeout=None, metadata=metadata)
         if kind == JobKind.ROLLBACK:
-            return stub.Rollback(self._request(s), timeout=timeout, metadata=metadata)
+            return stub.Rollback(self._request(s), timeout=None, metadata=metadata)
         return stub.Benchmark(self._request(s), timeout=timeout, metadata=metadata)
+
+    def _timeouts(self) -> dict[str, duration_pb2.Duration]:
+        """The job's change_options as the optimizer request's timeouts (unset: the
+        target's own)."""
+        given = job_pb2.ChangeOptions.FromString(self.job.options or b"")
+        out = {}
+        if given.HasField("build_timeout"):
+            out["statement_timeout"] = given.build_timeout
+        if given.HasField("lock_timeout"):
+            out["lock_timeout"] = given.lock_timeout
+        return out
 
     def _request(self, s: domain.Suggestion) -> object:
         kind = optimizer_mappers.ADVICE_KIND_BY_NAME[s.kind]
         sql = changes.statement_of(s)
         if self.job.kind == JobKind.APPLY:
-            return optimizer_service_pb2.ApplyRequest(target=s.target, kind=kind, sql=sql)
+            return optimizer_service_pb2.ApplyRequest(
+                target=s.target, kind=kind, sql=sql, **self._timeouts()
+            )
         if self.job.kind == JobKind.ROLLBACK:
             # The optimizer drops only the index this APPLY built (same OID and definition),
             # and a drop's rollback recreates the definition the APPLY dropped.
             creates = s.kind == SuggestionKind.CREATE_INDEX
             return optimizer_service_pb2.RollbackRequest(
+                **self._timeouts(),
                 target=s.target,
                 kind=kind,
                 rollback_sql=changes.rollback_of(s),

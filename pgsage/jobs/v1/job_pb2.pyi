@@ -2,6 +2,7 @@ import datetime
 
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
@@ -25,7 +26,7 @@ UNUSED_INDEXES: AnalysisType
 DUPLICATE_INDEXES: AnalysisType
 
 class Job(_message.Message):
-    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator")
+    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator", "change_options")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Job.Kind]
@@ -80,6 +81,7 @@ class Job(_message.Message):
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: Job.Kind
     state: Job.State
@@ -106,7 +108,8 @@ class Job(_message.Message):
     etag: str
     cancel_requested: bool
     creator: str
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ...) -> None: ...
+    change_options: ChangeOptions
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ..., change_options: _Optional[_Union[ChangeOptions, _Mapping]] = ...) -> None: ...
 
 class AnalysisOptions(_message.Message):
     __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns")
@@ -121,6 +124,14 @@ class AnalysisOptions(_message.Message):
     min_improvement_percent: float
     max_index_columns: int
     def __init__(self, storage_budget_bytes: _Optional[int] = ..., max_indexes: _Optional[int] = ..., max_queries: _Optional[int] = ..., min_improvement_percent: _Optional[float] = ..., max_index_columns: _Optional[int] = ...) -> None: ...
+
+class ChangeOptions(_message.Message):
+    __slots__ = ("build_timeout", "lock_timeout")
+    BUILD_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    build_timeout: _duration_pb2.Duration
+    lock_timeout: _duration_pb2.Duration
+    def __init__(self, build_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "percent", "message")

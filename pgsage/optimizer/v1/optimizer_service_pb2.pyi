@@ -26,7 +26,7 @@ WHAT_IF_ENGINE_TRANSACTIONAL: WhatIfEngine
 WHAT_IF_ENGINE_NONE: WhatIfEngine
 
 class Target(_message.Message):
-    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox")
+    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox", "build_timeout", "lock_timeout")
     NAME_FIELD_NUMBER: _ClassVar[int]
     APPLY_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_ENGINE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,8 @@ class Target(_message.Message):
     PG_STAT_STATEMENTS_FIELD_NUMBER: _ClassVar[int]
     HYPOPG_VERSION_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_FIELD_NUMBER: _ClassVar[int]
+    BUILD_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     name: str
     apply_allowed: bool
     what_if_engine: WhatIfEngine
@@ -45,7 +47,9 @@ class Target(_message.Message):
     pg_stat_statements: bool
     hypopg_version: str
     sandbox: str
-    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[_Union[WhatIfEngine, str]] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ...) -> None: ...
+    build_timeout: _duration_pb2.Duration
+    lock_timeout: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[_Union[WhatIfEngine, str]] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ..., build_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
     __slots__ = ("target", "analysis_types", "options", "workload")

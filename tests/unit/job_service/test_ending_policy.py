@@ -31,6 +31,9 @@ ENDS: dict[str, Ended] = {
     "deadline before start": Ended(StreamEnd.BROKE, S.DEADLINE_EXCEEDED),
     "deadline after start": Ended(StreamEnd.BROKE, S.DEADLINE_EXCEEDED, started=True),
     "internal after start": Ended(StreamEnd.BROKE, S.INTERNAL, started=True),
+    "build timeout after start": Ended(
+        StreamEnd.BROKE, S.DEADLINE_EXCEEDED, reason="BUILD_TIMEOUT", detail="ran 2 s", started=True
+    ),
     "refused (not found)": Ended(
         StreamEnd.BROKE, S.NOT_FOUND, reason="TARGET_NOT_FOUND", detail="no target 'x'"
     ),
@@ -65,6 +68,9 @@ EXPECTED: dict[tuple[str, bool], Action] = {
     ("deadline after start", True): Action.CANCEL,
     ("internal after start", False): Action.RETRY,
     ("internal after start", True): Action.CANCEL,
+    # Another attempt would build as long: the job fails at once, saying so.
+    ("build timeout after start", False): Action.FAIL,
+    ("build timeout after start", True): Action.CANCEL,
     ("refused (not found)", False): Action.FAIL,
     ("refused (not found)", True): Action.CANCEL,
     ("refused (invalid argument) after start", False): Action.FAIL,
