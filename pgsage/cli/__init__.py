@@ -20,7 +20,7 @@ from typing import NoReturn
 _GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from pgsage.cli import access, auditing, commands  # noqa: E402
+from pgsage.cli import access, auditing, changes, commands  # noqa: E402
 from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
 
 DEFAULT_ADDRESS = "localhost:50051"
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
         if action == "dismiss":
             p.add_argument("--reason", help="why (kept in the audit trail)")
         p.set_defaults(run=run)
+    changes.add_parsers(sub)
     _access_commands(sub)
     return root
 

@@ -286,7 +286,7 @@ def analyze(args: argparse.Namespace, out: TextIO) -> int:
         try:
             # Everything after the job exists: Ctrl-C anywhere here leaves it running.
             sys.stderr.write(f"{created.name} started on {created.target}\n")
-            finished = _watch(client, created.name)
+            finished = watch(client, created.name)
             items = _all_suggestions(client, finished.name)
         except KeyboardInterrupt:
             raise Interrupted(
@@ -299,7 +299,7 @@ def analyze(args: argparse.Namespace, out: TextIO) -> int:
     return OK if finished.state == Job.SUCCEEDED else FAILURE
 
 
-def _watch(client: Client, name: str) -> Job:
+def watch(client: Client, name: str) -> Job:
     """Follows the job to its end; resumes after a dropped stream from the last revision."""
     bar = render.ProgressBar()
     revision = 0

@@ -275,6 +275,13 @@ async function analysisFlow() {
   await until(async () => (await dialog.count()) === 0, "dialog cancelled");
   assert.equal(await badge(first), "approved", "cancelling the dialog runs nothing");
   await byName(first).locator("button[data-action=APPLY]").click();
+  // The dialog says how long the change may run: the target's timeouts (no build timeout,
+  // a 1 s lock timeout by default), which the person may change before confirming.
+  const timeouts = dialog.getByTestId("confirm-timeouts");
+  await until(async () => (await dialog.getByTestId("lock-timeout").inputValue()) === "1", "the target's lock timeout");
+  assert.match(await timeouts.innerText(), /no build timeout/);
+  assert.equal(await dialog.getByTestId("build-timeout").inputValue(), "");
+  await dialog.getByTestId("lock-timeout").fill("30");
   await dialog.getByRole("button", { name: "Apply on demo" }).click();
   await until(async () => (await badge(first)) === "applied", "applied", 1200);
   await page.locator("button[data-filter=applied]").click();
@@ -289,7 +296,8 @@ async function analysisFlow() {
   await until(async () => (await executed.count()) >= 1, "the executed statement in the audit list");
   const executions = (await executed.allInnerTexts()).join("\n");
   assert.ok(executions.includes("CREATE INDEX CONCURRENTLY"), executions);
-  assert.match(executions, /SET lock_timeout/);
+  assert.match(executions, /SET lock_timeout = 30000/); // the dialog's lock timeout, sent with the job
+  assert.match(executions, /SET statement_timeout = 0/); // no build timeout
   // The apply job ran them on behalf of the caller who asked for it.
   assert.ok(new RegExp(`pgsage:jobs/[0-9a-f-]{36}\\s*for ${caller}`).test(executions), executions);
   await audit.scrollIntoViewIfNeeded();

@@ -8,7 +8,7 @@ import { AuditList } from "./Audit";
 import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
 import { bytes, jobId, label, percent } from "./format";
-import type { Job, Suggestion, WatchEvent } from "./types";
+import type { ChangeOptions, Job, Suggestion, Target, WatchEvent } from "./types";
 
 type Action = "BENCHMARK" | "APPLY" | "ROLLBACK";
 const ACTION_WORDS: Record<Action, [string, string]> = {
@@ -203,12 +203,13 @@ function SuggestionRow(props: {
   const source = useRef<EventSource | null>(null);
   useEffect(() => () => source.current?.close(), []);
 
-  const start = async (action: Action) => {
+  const [changeOptions, setChangeOptions] = useState<ChangeOptions | undefined>(undefined);
+  const start = async (action: Action, options?: ChangeOptions) => {
     setBusy(true);
     setError(null);
     setFinished(null);
     try {
-      const job = await api.actOn(action, s);
+      const job = await api.actOn(action, s, action === "BENCHMARK" ? undefined : options);
       setRunning({ action, job });
       const events = new EventSource(`/v1/${job.name}/events`);
       source.current = events;
@@ -326,10 +327,10 @@ function SuggestionRow(props: {
               onConfirm={() => {
                 const action = confirming;
                 setConfirming(null);
-                void start(action);
+                void start(action, changeOptions);
               }}
             >
-              <ConfirmText action={confirming} suggestion={s} />
+              <ConfirmText action={confirming} suggestion={s} onOptions={setChangeOptions} />
             </ConfirmDialog>
           )}
           {dismissing && (
@@ -536,18 +537,72 @@ function RunningStep({ action, job }: { action: Action; job: Job }) {
   );
 }
 
-/** Exactly what will run, where, and how to undo it. */
-function ConfirmText({ action, suggestion: s }: { action: Action; suggestion: Suggestion }) {
+/** A protobuf JSON duration ("1.500s") in seconds. */
+const secondsOf = (d?: string) => (d ? parseFloat(d) : 0);
+
+/** The build and lock timeouts a change runs with: the target's, which the person may change. */
+function ChangeTimeouts({ target, onOptions }: { target: string; onOptions: (o: ChangeOptions | undefined) => void }) {
+  const [known, setKnown] = useState<Target | null>(null);
+  const [build, setBuild] = useState("");
+  const [lock, setLock] = useState("");
+  useEffect(() => {
+    api.listTargets().then(
+      (r) => {
+        const t = r.targets?.find((x) => x.name === target) ?? null;
+        setKnown(t);
+        const b = secondsOf(t?.buildTimeout);
+        setBuild(b ? String(b) : "");
+        setLock(String(secondsOf(t?.lockTimeout) || 1));
+      },
+      () => setKnown(null),
+    );
+  }, [target]);
+  useEffect(() => {
+    const b = parseFloat(build);
+    const l = parseFloat(lock);
+    onOptions({
+      buildTimeout: `${Number.isFinite(b) && b > 0 ? b : 0}s`,
+      ...(Number.isFinite(l) && l > 0 ? { lockTimeout: `${l}s` } : {}),
+    });
+  }, [build, lock, onOptions]);
+  return (
+    <div className="timeouts" data-testid="confirm-timeouts">
+      <label>
+        Build timeout (s){" "}
+        <input type="number" min="0" step="any" placeholder="none" value={build} onChange={(e) => setBuild(e.target.value)} data-testid="build-timeout" />
+      </label>
+      <label>
+        Lock timeout (s){" "}
+        <input type="number" min="0.001" step="any" value={lock} onChange={(e) => setLock(e.target.value)} data-testid="lock-timeout" />
+      </label>
+      <p className="muted small" data-testid="timeouts-text">
+        {build ? `The build stops after ${build} s` : "The build may take as long as it needs (no build timeout)"}; each lock wait
+        stops after {lock || "?"} s. A build that runs out of time is stopped, its invalid index dropped, and the job fails
+        without retrying{known ? "" : " (the target's own settings could not be read)"}.
+      </p>
+    </div>
+  );
+}
+
+/** Exactly what will run, where, how long it may take, and how to undo it. */
+function ConfirmText({
+  action,
+  suggestion: s,
+  onOptions,
+}: {
+  action: Action;
+  suggestion: Suggestion;
+  onOptions: (o: ChangeOptions | undefined) => void;
+}) {
   return (
     <>
       <p>
         This runs on the database of target <strong data-testid="confirm-target">{s.target}</strong>
-        {action === "APPLY"
-          ? ", with a lock timeout and a statement timeout; an invalid index left by a failed build is dropped."
-          : "."}
+        {action === "APPLY" ? "; an invalid index left by a failed or cancelled build is dropped." : "."}
       </p>
       <div className="detail-label">Statement</div>
       <pre className="sql" data-testid="confirm-sql">{statementOf(action, s).trim()}</pre>
+      {action !== "BENCHMARK" && <ChangeTimeouts target={s.target ?? ""} onOptions={onOptions} />}
       {action === "APPLY" && (
         <>
           <div className="detail-label">Roll back later with</div>

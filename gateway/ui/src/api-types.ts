@@ -407,6 +407,7 @@ export interface components {
             readonly etag?: string;
             readonly cancelRequested?: boolean;
             readonly creator?: string;
+            changeOptions?: components["schemas"]["pgsage.jobs.v1.ChangeOptions"];
         };
         "pgsage.jobs.v1.AnalysisOptions": {
             /** Format: int64 */
@@ -469,6 +470,10 @@ export interface components {
             } & {
                 [key: string]: unknown;
             })[];
+        };
+        "pgsage.jobs.v1.ChangeOptions": {
+            buildTimeout?: string;
+            lockTimeout?: string;
         };
         "pgsage.jobs.v1.ListJobsResponse": {
             jobs?: components["schemas"]["pgsage.jobs.v1.Job"][];
@@ -674,6 +679,8 @@ export interface components {
             pgStatStatements?: boolean;
             hypopgVersion?: string;
             sandbox?: string;
+            buildTimeout?: string;
+            lockTimeout?: string;
         };
         "pgsage.jobs.v1.GetDiagnosticsResponse": {
             dependencies?: components["schemas"]["pgsage.jobs.v1.Dependency"][];

@@ -3,6 +3,7 @@ import type {
   ApiToken,
   AuditRecord,
   Caller,
+  ChangeOptions,
   CreateApiTokenResponse,
   Job,
   Readiness,
@@ -140,11 +141,12 @@ export const api = {
     request<Job>("POST", `/v1/jobs${query({ requestId })}`, job),
   cancelJob: (name: string) => request<Job>("POST", `/v1/${name}:cancel`, {}),
   /** A BENCHMARK, APPLY or ROLLBACK job acting on one suggestion. */
-  actOn: (kind: "BENCHMARK" | "APPLY" | "ROLLBACK", s: Suggestion) =>
+  actOn: (kind: "BENCHMARK" | "APPLY" | "ROLLBACK", s: Suggestion, changeOptions?: ChangeOptions) =>
     request<Job>("POST", `/v1/jobs${query({ requestId: newRequestId() })}`, {
       kind,
       target: s.target,
       suggestion: s.name,
+      ...(changeOptions ? { changeOptions } : {}),
     }),
   listSuggestions: (parent: string, filter: string) =>
     request<{ suggestions?: Suggestion[]; nextPageToken?: string }>(

@@ -31,6 +31,7 @@ export type Role = Defined<RoleBinding["role"]>;
 
 /** ListTargets names every target (the proto does not mark `Target.name` as always set). */
 export type Target = Schemas["pgsage.jobs.v1.Target"] & { name: string };
+export type ChangeOptions = Schemas["pgsage.jobs.v1.ChangeOptions"];
 
 /** The gateway's browser session (GET /auth/session; not a protobuf message). */
 export interface Session {
