@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
-from dispatch_harness import check_invariants, create_jobs, wait_finished
 
 from pgsage import rpc
 from pgsage.jobs.v1 import (
@@ -22,6 +21,7 @@ from pgsage.jobs.v1 import (
     suggestion_pb2,
 )
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from tests.support.dispatch import check_invariants, create_jobs, wait_finished
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion

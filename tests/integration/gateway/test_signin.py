@@ -7,22 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
-import pgsage_stack
 import pytest
-from oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider, recording_job_service
 
 from gateway import sessions
 from gateway.sessions import Sealer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
-from e2e_browser import CHROMIUM, PLAYWRIGHT
+from tests.support import stack as pgsage_stack
+from tests.support.browser import CHROMIUM, PLAYWRIGHT
+from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider, recording_job_service
 
 FLOW = Path(__file__).with_name("signin_flow.mjs")
 SECRET = "a-session-secret-of-forty-characters-xx"

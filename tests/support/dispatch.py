@@ -24,9 +24,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pgsage.embedded import EmbeddedPostgres, free_port
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2.0
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 TARGET_SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS hypopg;

@@ -22,7 +22,7 @@ import jwt
 from pgsage import errors, rpc
 from pgsage.jobs.v1 import access_pb2, job_pb2, job_service_pb2, job_service_pb2_grpc
 
-OIDC_DIR = Path(__file__).resolve().parents[2] / "oidc"
+OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENT_ID = "pgsage-gateway"
 CLIENT_SECRET = "test-client-secret-not-for-production"
 
