@@ -6,9 +6,9 @@ stack     a job store, job service, optimizer and gateway in-process (gateway, C
 optimizer a real optimizer gRPC server and its Analyze helpers
 apply     the optimizer's Apply/Rollback/Benchmark helpers
 attacks   a target seeded for attacks (side-effect counters, secrets)
-dispatch  job services and optimizers as subprocesses (the dispatcher's tests)
+dispatch  job services and optimizers as subprocesses, change-job helpers (dispatcher)
 cli       the real `pgsage` command as a subprocess
 issuer    a test OpenID Connect issuer (keys, discovery, JWKS, tokens)
-oidc      the test OpenID provider (tests/oidc) and a recording job service
+oidc      the test OpenID provider (tests/oidc), a recording job service, sign-in helpers
 browser   browser flows (node, playwright-core, Chromium)
 """
