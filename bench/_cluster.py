@@ -29,7 +29,7 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench._platform import SHARED_PG
+from bench._platform import BENCH_PG
 from job_service import database, schema
 from pgsage.embedded import EmbeddedPostgres, free_port
 
@@ -174,7 +174,7 @@ class Cluster:
 
 
 def _shared_dsn(db: str) -> str:
-    return SHARED_PG.rsplit("/", 1)[0] + f"/{db}"
+    return BENCH_PG.rsplit("/", 1)[0] + f"/{db}"
 
 
 @contextlib.asynccontextmanager
@@ -185,7 +185,7 @@ async def cluster(target_sql: str = "") -> AsyncIterator[Cluster]:
     store = EmbeddedPostgres(tmp / "store")
     await asyncio.to_thread(store.start)
     target_db = f"pgsage_bench_target_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SHARED_PG)
+    admin = await asyncpg.connect(BENCH_PG)
     c: Cluster | None = None
     try:
         conn = await asyncpg.connect(store.dsn())

@@ -27,18 +27,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from job_service import database, schema
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_service_pb2_grpc
+from tests.support.pg import SHARED_PG
 
-SHARED_PG = os.environ.get("PGSAGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The server the benchmarks use: PGSAGE_BENCH_PG, else the tests' shared server.
+BENCH_PG = os.environ.get("PGSAGE_BENCH_PG", SHARED_PG)
 
 
 def dsn(db_name: str) -> str:
-    url = database.async_url(SHARED_PG).set(database=db_name, drivername="postgresql")
+    url = database.async_url(BENCH_PG).set(database=db_name, drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
 
 async def create_database(name: str, *, fresh: bool = True) -> str:
     """Creates (or, with fresh=False, keeps) database `name`, migrated; returns its DSN."""
-    admin = await asyncpg.connect(SHARED_PG)
+    admin = await asyncpg.connect(BENCH_PG)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if exists and fresh:
@@ -56,7 +58,7 @@ async def create_database(name: str, *, fresh: bool = True) -> str:
 
 
 async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(SHARED_PG)
+    admin = await asyncpg.connect(BENCH_PG)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

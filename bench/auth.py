@@ -5,7 +5,7 @@ a JWT and with a pgsage API token, beside the same calls in local mode — issue
     .venv/bin/python -m bench.auth [--calls 2000] [--seconds 3] [--rounds 3]
 
 Two job services on one database: one in local mode, one with a real issuer (discovery and
-JWKS served over HTTP by the tests' issuer, `tests/integration/job_service/pgsage_issuer.py`).
+JWKS served over HTTP by the tests' issuer, `tests/support/issuer.py`).
 Rounds alternate the three modes so each sees the same machine noise.
 """
 
@@ -15,18 +15,14 @@ import argparse
 import asyncio
 import json
 import random
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import grpc
 
 from bench import _platform as bp
 from pgsage.jobs.v1 import access_pb2, job_pb2, job_service_pb2
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests/integration/job_service"))
-from pgsage_issuer import Issuer, bearer
+from tests.support.issuer import Issuer, bearer
 
 IN_FLIGHT = 32
 JOBS = 500

@@ -260,7 +260,7 @@ async def chaos(args: argparse.Namespace) -> None:
 async def environment(args: argparse.Namespace, **job_env: str):  # type: ignore[no-untyped-def]
     """The cluster, 2 optimizers, 2 job services, the load and the change cycle running."""
     box = f"pgsage_chaos_box_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(bp.SHARED_PG)
+    admin = await asyncpg.connect(bp.BENCH_PG)
     await admin.execute(f'CREATE DATABASE "{box}"')
     tasks: list[asyncio.Task[None]] = []
     try:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from bench.tpch import report, run
+from tests.support.pg import SHARED_PG
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, choices=sorted(run.BUDGETS_MB), default=1.0)
     parser.add_argument(
         "--dsn",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        default=SHARED_PG,
         help="any database on the server; the TPC-H database is created beside it",
     )
     parser.add_argument("--no-pgsage", action="store_true", help="baselines only")

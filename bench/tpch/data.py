@@ -253,12 +253,3 @@ async def ensure_loaded(server_dsn: str, dataset: Dataset, database: str | None 
     finally:
         await admin.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
         await admin.close()
-
-
-async def drop_database(server_dsn: str, database: str) -> None:
-    """Drops a database a test loaded (its sessions are ended first)."""
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()

@@ -9,15 +9,13 @@ stdout, `ok` on stdin), so that it knows the exact suggestions to edit and confl
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "gateway"))
-import pgsage_stack
-from e2e_browser import CHROMIUM, PLAYWRIGHT, UI
+from tests.support import stack as pgsage_stack
+from tests.support.browser import CHROMIUM, PLAYWRIGHT, UI
 
 
 @pytest.fixture(scope="session")

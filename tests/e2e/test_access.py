@@ -12,9 +12,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import pgsage_stack
 import pytest
-from e2e_browser import run_flow
+
+from tests.support import stack as pgsage_stack
+from tests.support.browser import run_flow
 
 FLOW = Path(__file__).with_name("access_flow.mjs")
 APPROVALS = 27  # on demo: more than the audit page's 25 a page

@@ -9,10 +9,11 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import pgsage_stack
 import pytest
-from e2e_browser import run_flow
-from oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider
+
+from tests.support import stack as pgsage_stack
+from tests.support.browser import run_flow
+from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
 
 FLOW = Path(__file__).with_name("access_flow.mjs")
 # Groups the provider gives ("rita-reviewer" -> reviewers) mapped to roles; demo needs two people.

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pgsage_stack
 import pytest
-from e2e_browser import run_flow
+
+from tests.support import stack as pgsage_stack
+from tests.support.browser import run_flow
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncpg
 import httpx
-import pgsage_stack
 import pytest
-from e2e_browser import run_flow
 
 from pgsage.jobs.v1 import suggestion_pb2
+from tests.support import stack as pgsage_stack
+from tests.support.browser import run_flow
 
 Impact = suggestion_pb2.QueryImpact
 Measurement = suggestion_pb2.Measurement

@@ -3,24 +3,11 @@ and downgrade → upgrade works."""
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import asyncpg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from job_service import database, models, schema
-
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(SHARED_PG)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from tests.support.pg import create_database, drop_database, dsn_for
 
 
 async def _diff(db: database.Database) -> list:
@@ -42,9 +29,8 @@ async def _tables(db: database.Database) -> set[str]:
 
 
 async def test_upgrade_matches_the_models_and_downgrade_reverses_it():
-    name = f"pgsage_jobs_migr_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    db = database.Database(database.async_url(SHARED_PG).set(database=name).render_as_string(False))
+    name = await create_database("pgsage_jobs_migr")
+    db = database.Database(dsn_for(name))
     try:
         await schema.upgrade(db.engine)
         assert await _diff(db) == []
@@ -71,4 +57,4 @@ async def test_upgrade_matches_the_models_and_downgrade_reverses_it():
         assert await _diff(db) == []
     finally:
         await db.close()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
-import pgsage_stack
-from pgsage_cli import Result, run_pgsage
+from tests.support import stack as pgsage_stack
+from tests.support.cli import Result, run_pgsage
 
 
 @pytest.fixture(scope="module")

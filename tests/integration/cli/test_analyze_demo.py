@@ -3,8 +3,9 @@ optimizer: progress while it runs, the suggestions at the end, then a review fro
 
 from __future__ import annotations
 
-import pgsage_stack
 import pytest
+
+from tests.support import stack as pgsage_stack
 
 
 @pytest.fixture(scope="module")

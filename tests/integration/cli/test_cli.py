@@ -8,12 +8,12 @@ import signal
 import uuid
 
 import grpc
-import pgsage_stack
-from pgsage_cli import PGSAGE, run_pgsage
 
 from pgsage.cli.commands import login_name
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
+from tests.support import stack as pgsage_stack
+from tests.support.cli import PGSAGE, run_pgsage
 
 
 async def test_analyze_then_list_show_and_cancel(pgsage, store):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import asyncpg
-import pgsage_stack
+
+from tests.support import stack as pgsage_stack
 
 
 async def _approve_some(pgsage, store: str, n: int) -> list[str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pgsage_stack
 import pytest
 import trustme
-from pgsage_cli import run_pgsage
 
 from pgsage.embedded import free_port
+from tests.support import stack as pgsage_stack
+from tests.support.cli import run_pgsage
 
 SECRET = "pgs_" + "s3cr3t" * 7
 

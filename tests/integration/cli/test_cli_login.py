@@ -13,11 +13,11 @@ import os
 import stat
 from pathlib import Path
 
-import pgsage_stack
 import pytest
-from pgsage_cli import Result
 
 from pgsage.cli.commands import login_name
+from tests.support import stack as pgsage_stack
+from tests.support.cli import Result
 
 
 def _quiet(result: Result, secret: str) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import psutil
-from pgsage_cli import PGSAGE
 
 from pgsage.embedded import free_port
+from tests.support import clusters
+from tests.support.cli import PGSAGE
 
 
 async def test_up_serves_the_ui_and_the_demo_target_then_stops_cleanly():
@@ -63,6 +64,8 @@ async def test_up_serves_the_ui_and_the_demo_target_then_stops_cleanly():
         if process.returncode is None:
             process.kill()
             await process.wait()
+            # A killed `pgsage up` leaves its embedded clusters running: stop them.
+            await asyncio.to_thread(clusters.stop_clusters_under, data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
     output = "\n".join(lines) + rest.decode()
     assert process.returncode == 0, output + err.decode()

@@ -7,8 +7,6 @@ and leaves nothing behind on the target.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -18,22 +16,17 @@ import pytest
 from pgsage.demo import advice, build, config
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2, optimizer_service_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as rpc
-
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.support.pg import SHARED_PG, drop_database, unique_name
 
 
 @pytest.fixture(scope="module")
 async def demo():
-    name = f"pgsage_test_demobench_{uuid.uuid4().hex[:10]}"
+    name = unique_name("pgsage_test_demobench")
     built = await build.build(SHARED_PG, name, scale=0.05, rounds=2)
     try:
         yield built
     finally:
-        admin = await asyncpg.connect(SHARED_PG)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(name)
 
 
 async def _indexes_and_schemas(dsn: str) -> tuple[list, int]:

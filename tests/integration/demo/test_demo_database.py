@@ -8,9 +8,7 @@ real optimizer, over gRPC with the demo's transactional target, finds those flaw
 
 from __future__ import annotations
 
-import os
 import tomllib
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -20,23 +18,19 @@ from pglast import ast
 
 from optimizer_service import settings
 from pgsage.demo import advice, build, config, measure, schema, workload
+from tests.support.pg import SHARED_PG, drop_database, unique_name
 
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROUNDS = 2
 
 
 @pytest.fixture(scope="module")
 async def demo():
-    name = f"pgsage_test_demo_{uuid.uuid4().hex[:10]}"
+    name = unique_name("pgsage_test_demo")
     built = await build.build(SHARED_PG, name, scale=0.05, rounds=ROUNDS)
     try:
         yield built
     finally:
-        admin = await asyncpg.connect(SHARED_PG)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(name)
 
 
 async def _fetch(dsn: str, sql: str, *args):

@@ -1,42 +1,29 @@
-"""Fixtures of the dispatcher's tests (helpers live in `dispatch_harness`)."""
+"""Fixtures of the dispatcher's tests (helpers live in `tests.support.dispatch`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
-from dispatch_harness import SHARED_PG, TARGET_SCHEMA, Cluster
 
 from pgsage.embedded import EmbeddedPostgres
+from tests.support import clusters, pg
+from tests.support.dispatch import TARGET_SCHEMA, Cluster
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Iterator[EmbeddedPostgres]:
-    pg = EmbeddedPostgres(Path("/tmp") / f"pgsage-dispatch-{uuid.uuid4().hex[:8]}" / "data")
-    pg.start()
-    try:
-        yield pg
-    finally:
-        pg.stop("immediate")
+def store() -> Iterator[EmbeddedPostgres]:
+    """The module's job-store cluster (tests stop and restart it); removed with the module."""
+    with clusters.embedded_cluster("dispatch", "immediate") as postgres:
+        yield postgres
 
 
 @pytest.fixture(scope="module")
 async def target_dsn() -> AsyncIterator[str]:
-    name = f"pgsage_dispatch_target_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SHARED_PG)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = SHARED_PG.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(TARGET_SCHEMA)
-    await conn.close()
-    try:
-        yield dsn
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with pg.database("pgsage_dispatch_target", TARGET_SCHEMA) as name:
+        yield pg.dsn_for(name)
 
 
 @pytest.fixture

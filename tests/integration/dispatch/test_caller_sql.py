@@ -14,11 +14,11 @@ import asyncio
 
 import asyncpg
 import grpc
-from dispatch_harness import wait_finished
 
 from pgsage import errors as pgsage_errors
 from pgsage import rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.dispatch import wait_finished
 
 Job = job_pb2.Job
 SECRET = "4111-1111-1111-1111"

@@ -12,12 +12,18 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import grpc
-from dispatch_harness import check_invariants, wait_finished
-from test_changes import alice, approved_create_index, catalog, targets
 
 from pgsage import errors
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from tests.support.dispatch import (
+    alice,
+    approved_create_index,
+    catalog,
+    check_invariants,
+    targets,
+    wait_finished,
+)
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion

@@ -7,65 +7,29 @@ shared server; the target's catalog is the judge of what really happened.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
-from dispatch_harness import check_invariants, create_jobs, wait_finished
 
 from pgsage import rpc
 from pgsage.jobs.v1 import (
-    access_pb2,
     job_pb2,
     job_service_pb2,
     job_service_pb2_grpc,
     suggestion_pb2,
 )
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from tests.support.dispatch import (
+    alice,
+    approved_create_index,
+    catalog,
+    check_invariants,
+    targets,
+    wait_finished,
+)
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion
-
-
-async def alice(stub) -> tuple[tuple[str, str], ...]:
-    """Metadata of a verified caller named alice: an operator's API token (local mode still
-    verifies tokens; without one the caller is the local OS user)."""
-    expire = datetime.now(UTC) + timedelta(days=1)
-    created = await stub.CreateApiToken(
-        access_pb2.CreateApiTokenRequest(
-            api_token={
-                "display_name": "alice",
-                "role_bindings": [{"role": access_pb2.OPERATOR, "targets": "*"}],
-                "expire_time": expire,
-            }
-        )
-    )
-    return (("authorization", f"Bearer {created.secret}"),)
-
-
-def targets(cluster, *, apply_allowed: bool) -> list[dict]:
-    return [
-        {
-            "name": "shop",
-            "dsn": cluster.target_dsn,
-            "what_if_engine": "hypopg",
-            "apply_allowed": apply_allowed,
-        }
-    ]
-
-
-async def catalog(dsn: str) -> list[tuple]:
-    """The target's indexes as pg_index sees them (name, valid)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
-            "ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' ORDER BY 1"
-        )
-        return [tuple(r) for r in rows]
-    finally:
-        await conn.close()
 
 
 async def start(cluster, *, apply_allowed: bool = True, **job_env: str):
@@ -74,18 +38,6 @@ async def start(cluster, *, apply_allowed: bool = True, **job_env: str):
     js = cluster.job_service(opt, **job_env).start()
     await js.wait_serving()
     return opt, js
-
-
-async def approved_create_index(stub, address: str) -> Suggestion:
-    """Runs an analysis and approves its index on invoice(account_id)."""
-    [name] = await create_jobs(address, 1, queries=["SELECT * FROM invoice WHERE account_id = 42"])
-    [job] = await wait_finished(address, [name], limit=60)
-    assert job.state == Job.SUCCEEDED, job
-    listed = await stub.ListSuggestions(job_service_pb2.ListSuggestionsRequest(parent=name))
-    [s] = [x for x in listed.suggestions if x.kind == Suggestion.CREATE_INDEX]
-    return await stub.ApproveSuggestion(
-        job_service_pb2.ApproveSuggestionRequest(name=s.name), metadata=await alice(stub)
-    )
 
 
 async def run_change(stub, address: str, kind: int, suggestion: str) -> Job:

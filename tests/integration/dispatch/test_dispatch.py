@@ -10,15 +10,15 @@ import asyncio
 import random
 
 import grpc
-from dispatch_harness import (
+
+from pgsage import rpc
+from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.dispatch import (
     LEASE_SECONDS,
     check_invariants,
     create_jobs,
     wait_finished,
 )
-
-from pgsage import rpc
-from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 SUCCEEDED = job_pb2.Job.SUCCEEDED
 

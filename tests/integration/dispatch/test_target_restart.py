@@ -11,20 +11,19 @@ ACCESS EXCLUSIVE lock on the table the workload reads, so the optimizer's plan w
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
-from dispatch_harness import TARGET_SCHEMA, check_invariants, create_jobs, wait_finished
 from google.rpc import status_pb2
 
 from pgsage import errors as pgsage_errors
 from pgsage.embedded import EmbeddedPostgres
 from pgsage.jobs.v1 import job_pb2
+from tests.support import clusters
+from tests.support.dispatch import TARGET_SCHEMA, check_invariants, create_jobs, wait_finished
 
 # The embedded PostgreSQL has no HypoPG: the transactional engine plans on it.
 SCHEMA = TARGET_SCHEMA.replace("CREATE EXTENSION IF NOT EXISTS hypopg;", "")
@@ -33,19 +32,13 @@ OPTIMIZER_APPLICATION = "pgsage-optimizer"
 
 @pytest.fixture(scope="module")
 async def target() -> AsyncIterator[EmbeddedPostgres]:
-    home = Path("/tmp") / f"pgsage-restart-{uuid.uuid4().hex[:8]}"
-    pg = EmbeddedPostgres(home / "data")
-    await asyncio.to_thread(pg.start)
-    try:
+    async with clusters.own_cluster("restart", "immediate") as pg:
         conn = await asyncpg.connect(pg.dsn())
         try:
             await conn.execute(SCHEMA)
         finally:
             await conn.close()
         yield pg
-    finally:
-        await asyncio.to_thread(pg.stop, "immediate")
-        shutil.rmtree(home, ignore_errors=True)
 
 
 async def wait_for_waiting_optimizer(dsn: str, limit: float = 60) -> None:

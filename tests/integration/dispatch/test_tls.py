@@ -20,7 +20,6 @@ import grpc
 import httpx
 import pytest
 import trustme
-from dispatch_harness import Cluster, Proc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway import app as gateway_app
@@ -28,6 +27,7 @@ from gateway.settings import GatewaySettings
 from pgsage import rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from tests.support.dispatch import Cluster, Proc
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion

@@ -13,11 +13,11 @@ import uuid
 
 import asyncpg
 import grpc
-from dispatch_harness import check_invariants, wait_finished
 
 from job_service import database, domain, suggestions
 from pgsage import errors as pgsage_errors
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+from tests.support.dispatch import check_invariants, wait_finished
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion

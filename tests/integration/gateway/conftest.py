@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-import pgsage_stack
 import pytest
+
+from tests.support import stack as pgsage_stack
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ import sys
 import threading
 
 import httpx
-import pgsage_stack
 import psutil
 import pytest
+
+from tests.support import stack as pgsage_stack
 
 EVIL = "http://evil.example"
 HEADERS = {

@@ -6,11 +6,11 @@ import asyncio
 import uuid
 
 import httpx
-import pgsage_stack
 import pytest
-from pgsage_stack import error_of
 
 from pgsage.embedded import free_port
+from tests.support import stack as pgsage_stack
+from tests.support.stack import error_of
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-import pgsage_stack
 import pytest
 
 from gateway import routes
+from tests.support import stack as pgsage_stack
 
 ST = Path(sys.executable).with_name("st")
 

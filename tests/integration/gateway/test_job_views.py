@@ -6,7 +6,8 @@ import json
 import uuid
 
 import httpx
-from pgsage_stack import error_of
+
+from tests.support.stack import error_of
 
 
 async def _events(http: httpx.AsyncClient, path: str, headers: dict | None = None) -> list[dict]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-import pgsage_stack
 
 from gateway import routes
+from tests.support import stack as pgsage_stack
 
 
 async def test_openapi_describes_every_route_with_its_schemas(http):

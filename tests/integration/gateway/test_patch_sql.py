@@ -11,8 +11,8 @@ and the catalog and pg_stat_statements show the approved statements ran and noth
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -20,8 +20,8 @@ import pytest
 
 from optimizer_service import sqltext
 from optimizer_service.model import IndexDef, Table
+from tests.support import pg
 
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ODD_COLUMN = "x\\!y"
 PWNED = Path(f"/tmp/pgsage_pw_{uuid.uuid4().hex[:8]}")  # short: names are 63 bytes
 
@@ -34,25 +34,10 @@ HOSTILE_TABLES = [
 ]
 
 
-def _dsn(name: str) -> str:
-    base, _, _ = SHARED_PG.rpartition("/")
-    return f"{base}/{name}"
-
-
 @pytest.fixture
-async def scratch() -> str:
-    name = f"pgsage_patch_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(SHARED_PG)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield name
-    admin = await asyncpg.connect(SHARED_PG)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def scratch() -> AsyncIterator[str]:
+    async with pg.database("pgsage_patch") as name:
+        yield name
 
 
 def _quote(name: str) -> str:
@@ -62,7 +47,7 @@ def _quote(name: str) -> str:
 async def test_hostile_names_run_as_exactly_the_approved_statements(
     http, create_job, seed, scratch
 ):
-    conn = await asyncpg.connect(_dsn(scratch))
+    conn = await asyncpg.connect(pg.dsn_for(scratch))
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await conn.execute("CREATE TABLE side_log (id int)")
@@ -108,7 +93,7 @@ async def test_hostile_names_run_as_exactly_the_approved_statements(
     assert response.status_code == 200
     script = response.text
 
-    conn = await asyncpg.connect(_dsn(scratch))
+    conn = await asyncpg.connect(pg.dsn_for(scratch))
     try:
         await conn.execute(
             "SELECT pg_stat_statements_reset(0, "
@@ -125,7 +110,7 @@ async def test_hostile_names_run_as_exactly_the_approved_statements(
             "-v",
             "ON_ERROR_STOP=1",
             "-d",
-            _dsn(scratch),
+            pg.dsn_for(scratch),
             "-f",
             str(path),
             stdout=asyncio.subprocess.PIPE,
@@ -137,7 +122,7 @@ async def test_hostile_names_run_as_exactly_the_approved_statements(
     assert proc.returncode == 0, (out.decode(), err.decode())
     assert not await asyncio.to_thread(PWNED.exists)
 
-    conn = await asyncpg.connect(_dsn(scratch))
+    conn = await asyncpg.connect(pg.dsn_for(scratch))
     try:
         # First, before this connection's own statements are counted too.
         ran = [

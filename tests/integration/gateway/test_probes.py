@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pgsage_stack
 
-from pgsage.embedded import EmbeddedPostgres, free_port
+from pgsage.embedded import free_port
+from tests.support import clusters
+from tests.support import stack as pgsage_stack
 
 HEALTH_JSON = "application/health+json"
 
@@ -43,10 +44,8 @@ async def test_readyz_is_503_when_the_job_service_cannot_be_reached():
     assert alive.status_code == 200
 
 
-async def test_readyz_is_503_naming_the_database_when_the_job_store_is_down(tmp_path):
-    postgres = EmbeddedPostgres(tmp_path / "store")
-    await asyncio.to_thread(postgres.start)
-    try:
+async def test_readyz_is_503_naming_the_database_when_the_job_store_is_down():
+    async with clusters.own_cluster("gateway-probes") as postgres:
         async with pgsage_stack.job_service(postgres.dsn("postgres")) as service:
             async with pgsage_stack.gateway(service.address) as gw:
                 async with httpx.AsyncClient(base_url=gw.url) as client:
@@ -58,8 +57,6 @@ async def test_readyz_is_503_naming_the_database_when_the_job_store_is_down(tmp_
                         if response.status_code == 503:
                             break
                         await asyncio.sleep(0.1)
-    finally:
-        await asyncio.to_thread(postgres.stop)
     assert response is not None and response.status_code == 503
     body = response.json()
     assert body["status"] == "fail"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import getpass
 import uuid
 
-from pgsage_stack import error_of
-
 from gateway import routes
 from pgsage.jobs.v1 import job_service_pb2
+from tests.support.stack import error_of
 
 
 def test_every_annotated_rpc_has_a_route():

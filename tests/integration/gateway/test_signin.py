@@ -7,31 +7,29 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
-import pgsage_stack
 import pytest
-from oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider, recording_job_service
 
 from gateway import sessions
 from gateway.sessions import Sealer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
-from e2e_browser import CHROMIUM, PLAYWRIGHT
+from tests.support import stack as pgsage_stack
+from tests.support.browser import CHROMIUM, PLAYWRIGHT
+from tests.support.oidc import (
+    CLIENT_ID,
+    SESSION_SECRET,
+    error_of,
+    oidc_provider,
+    oidc_settings,
+    recording_job_service,
+    sign_in_without_a_browser,
+)
 
 FLOW = Path(__file__).with_name("signin_flow.mjs")
-SECRET = "a-session-secret-of-forty-characters-xx"
-
-
-def error_of(response: httpx.Response) -> tuple[int, str, str, dict]:
-    error = response.json()["error"]
-    info = next(d for d in error["details"] if d["@type"].endswith("ErrorInfo"))
-    return response.status_code, error["status"], info["reason"], info.get("metadata", {})
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +47,6 @@ async def stack(service):
         async with pgsage_stack.gateway(service.address, http_port=port, **settings) as gateway:
             assert gateway.url == base
             yield provider, gateway
-
-
-def oidc_settings(issuer: str, base: str, secret: str = SECRET) -> dict:
-    return {
-        "oidc_issuer": issuer,
-        "oidc_client_id": CLIENT_ID,
-        "oidc_client_secret": CLIENT_SECRET,
-        "public_url": base,
-        "session_secret": secret,
-    }
 
 
 def test_the_browser_parts_are_installed():
@@ -280,21 +268,11 @@ async def short_lived(service):
             yield provider, gateway
 
 
-async def sign_in_without_a_browser(http: httpx.AsyncClient, login: str) -> None:
-    """The provider's login form, posted by httpx (the Chromium test drives the same page)."""
-    page = await http.get("/auth/login", follow_redirects=True)
-    assert page.status_code == 200 and 'name="login"' in page.text
-    action = page.text.split('action="', 1)[1].split('"', 1)[0]
-    form = {"prompt": "login", "login": login, "password": "x"}
-    done = await http.post(str(page.url.join(action)), data=form, follow_redirects=True)
-    assert done.status_code == 200 and str(done.url).startswith(str(http.base_url))
-
-
 async def test_an_expiring_id_token_is_refreshed_and_a_refused_refresh_signs_out(
     short_lived, service
 ):
     _, gateway = short_lived
-    sealer = Sealer(SECRET)
+    sealer = Sealer(SESSION_SECRET)
     async with httpx.AsyncClient(base_url=gateway.url, timeout=20) as http:
         await sign_in_without_a_browser(http, "otto-operator")
         first = sessions.read_session(sealer, dict(http.cookies), time.time())

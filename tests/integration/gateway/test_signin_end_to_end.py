@@ -5,10 +5,16 @@ id, signature by the provider's JWKS) and mapping its `groups` claim to roles.""
 from __future__ import annotations
 
 import httpx
-import pgsage_stack
 import pytest
-from oidc_provider import CLIENT_ID, oidc_provider
-from test_signin import error_of, oidc_settings, sign_in_without_a_browser
+
+from tests.support import stack as pgsage_stack
+from tests.support.oidc import (
+    CLIENT_ID,
+    error_of,
+    oidc_provider,
+    oidc_settings,
+    sign_in_without_a_browser,
+)
 
 BINDINGS = [
     {"group": "reviewers", "role": "REVIEWER", "targets": "*"},

@@ -9,7 +9,6 @@ use an embedded cluster of their own instead (see test_job_health.py).
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
 import uuid
@@ -17,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 from pydantic import SecretStr
@@ -26,43 +24,25 @@ from job_service import app, database, domain, schema, suggestions
 from job_service.settings import Settings
 from pgsage import errors, rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
-
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-SHARED = database.async_url(SHARED_PG)
-
-
-def dsn(db_name: str) -> str:
-    return SHARED.set(database=db_name).set(drivername="postgresql").render_as_string(False)
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(dsn("postgres"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from tests.support import pg
 
 
 @pytest.fixture(scope="session")
 async def template_db() -> AsyncIterator[str]:
-    name = f"pgsage_jobs_tmpl_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    db = database.Database(dsn(name), pool_size=1)
-    try:
-        await schema.upgrade(db.engine)
-    finally:
-        await db.close()
-    yield name
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with pg.database("pgsage_jobs_tmpl") as name:
+        db = database.Database(pg.dsn_for(name), pool_size=1)
+        try:
+            await schema.upgrade(db.engine)
+        finally:
+            await db.close()
+        yield name
 
 
 @pytest.fixture(scope="module")
 async def module_db(template_db: str) -> AsyncIterator[str]:
     """A migrated database of this module's own; yields its DSN."""
-    name = f"pgsage_jobs_test_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield dsn(name)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with pg.database("pgsage_jobs_test", template=template_db) as name:
+        yield pg.dsn_for(name)
 
 
 def _settings_for(url: str, **overrides: object) -> Settings:

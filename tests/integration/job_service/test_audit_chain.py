@@ -8,7 +8,6 @@ template, and a real job service on port 0.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,22 +19,7 @@ import pytest
 
 from job_service import app, audit, auditchain, database, schema
 from pgsage.jobs.v1 import access_pb2, job_service_pb2, job_service_pb2_grpc
-
-SHARED = database.async_url(
-    os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-)
-
-
-def dsn(db_name: str) -> str:
-    return SHARED.set(database=db_name).set(drivername="postgresql").render_as_string(False)
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(dsn("postgres"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from tests.support.pg import create_database, drop_database, dsn_for
 
 
 @dataclass
@@ -87,17 +71,16 @@ def _entry(i: int, **fields: object) -> audit.Entry:
 
 @pytest.fixture
 async def trail(template_db: str, settings_for) -> AsyncIterator[Trail]:
-    name = f"pgsage_jobs_chain_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    db = database.Database(dsn(name), pool_size=8)
-    running = await app.start(settings_for(dsn(name)))
+    name = await create_database("pgsage_jobs_chain", template=template_db)
+    db = database.Database(dsn_for(name), pool_size=8)
+    running = await app.start(settings_for(dsn_for(name)))
     try:
         async with grpc.aio.insecure_channel(running.address) as channel:
             yield Trail(db, job_service_pb2_grpc.JobServiceStub(channel))
     finally:
         await running.stop(0.5)
         await db.close()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)
 
 
 async def test_concurrent_writers_make_one_unbroken_chain(trail: Trail):
@@ -272,9 +255,8 @@ async def test_supplied_chain_values_are_overwritten_by_the_trigger(trail: Trail
 
 
 async def test_records_written_before_the_chain_are_chained_in_time_order(template_db: str):
-    name = f"pgsage_jobs_chain_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    db = database.Database(dsn(name), pool_size=2)
+    name = await create_database("pgsage_jobs_chain")
+    db = database.Database(dsn_for(name), pool_size=2)
     try:
         await schema.upgrade(db.engine, "0004")
         base = datetime(2026, 11, 1, tzinfo=UTC)
@@ -298,7 +280,7 @@ async def test_records_written_before_the_chain_are_chained_in_time_order(templa
         assert (result.intact, result.records_checked) == (True, 6), result.message
     finally:
         await db.close()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)
 
 
 async def test_a_record_altered_and_rehashed_breaks_the_link_to_the_next(trail: Trail):

@@ -20,11 +20,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from pgsage_issuer import Issuer, bearer
 
 from job_service import app
 from pgsage import rpc
 from pgsage.jobs.v1 import access_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.issuer import Issuer, bearer
 
 SERVICE = job_service_pb2.DESCRIPTOR.services_by_name["JobService"]
 ADMINS = ["dba"]

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import grpc
 import pytest
-from pgsage_issuer import Issuer
 
 from job_service import app, optimizer
 from pgsage import errors, rpc, server
 from pgsage.jobs.v1 import access_pb2, job_pb2, job_service_pb2, job_service_pb2_grpc
 from pgsage.optimizer.v1 import optimizer_service_pb2 as opt
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as opt_grpc
+from tests.support.issuer import Issuer
 
 BINDINGS = [
     {"group": "dba", "role": "ADMIN"},

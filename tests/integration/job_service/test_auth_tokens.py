@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from pgsage_issuer import Issuer, bearer
 
 from job_service import app
 from pgsage import errors, rpc
 from pgsage.jobs.v1 import access_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.issuer import Issuer, bearer
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ cluster this test owns) is down, SERVING again when it is back, without a restar
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -13,14 +14,13 @@ from job_service import app
 from pgsage import health
 from pgsage.embedded import EmbeddedPostgres
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support import clusters
 
 
 @pytest.fixture
-async def own_postgres(scratch_dir):
-    postgres = EmbeddedPostgres(scratch_dir / "pg")
-    await asyncio.to_thread(postgres.start)
-    yield postgres
-    await asyncio.to_thread(postgres.stop, "immediate")
+async def own_postgres() -> AsyncIterator[EmbeddedPostgres]:
+    async with clusters.own_cluster("jobs-health", "immediate") as postgres:
+        yield postgres
 
 
 async def test_health_follows_the_database(own_postgres, settings_for, eventually, expect_error):

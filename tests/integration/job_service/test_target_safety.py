@@ -9,7 +9,6 @@ blocks another; idempotency still comes first; migration 0008 settles old duplic
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import asyncpg
@@ -21,21 +20,9 @@ from job_service import app, changes, database, errors, schema, suggestions
 from pgsage import errors as pgsage_errors
 from pgsage import rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.pg import create_database, drop_database, dsn_for
 
 Job = job_pb2.Job
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _dsn(name: str) -> str:
-    return database.plain_dsn(database.async_url(SHARED_PG).set(database=name))
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(SHARED_PG)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 ATTACKS = [
@@ -263,14 +250,13 @@ async def test_two_suggestions_with_one_fingerprint_are_never_both_applied(
 
 
 async def test_migration_0008_settles_old_duplicates_before_enforcing():
-    name = f"pgsage_jobs_0008_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    db = database.Database(_dsn(name), pool_size=1)
+    name = await create_database("pgsage_jobs_0008")
+    db = database.Database(dsn_for(name), pool_size=1)
     try:
         await schema.upgrade(db.engine, "0004")
         parent, other, s1, s2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         running, pending = uuid.uuid4(), uuid.uuid4()
-        conn = await asyncpg.connect(_dsn(name))
+        conn = await asyncpg.connect(dsn_for(name))
         try:
             for analysis in (parent, other):
                 await conn.execute(
@@ -314,4 +300,4 @@ async def test_migration_0008_settles_old_duplicates_before_enforcing():
         assert sorted(states.values()) == ["APPLIED", "APPLY_FAILED"]
     finally:
         await db.close()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)

@@ -1,5 +1,5 @@
-"""Fixtures of the optimizer's integration tests (defined in `optimizer_support`)."""
+"""Fixtures of the optimizer's integration tests (defined in `tests.support.optimizer`)."""
 
-from optimizer_support import channel_for, optimizer_for
+from tests.support.optimizer import channel_for, optimizer_for
 
 __all__ = ["channel_for", "optimizer_for"]

@@ -4,17 +4,16 @@ and leaves nothing behind; the HypoPG engine says why it skipped index analysis.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from optimizer_support import analyze, of_kind
 
-from pgsage.embedded import EmbeddedPostgres
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support import clusters
+from tests.support.optimizer import analyze, of_kind
 
 SEED = """
 CREATE TABLE tickets (id int PRIMARY KEY, project int NOT NULL, state int NOT NULL,
@@ -27,10 +26,8 @@ ANALYZE tickets;
 
 
 @pytest.fixture(scope="module")
-async def pg18(tmp_path_factory):
-    postgres = EmbeddedPostgres(tmp_path_factory.mktemp("optimizer-pg18") / "data")
-    await asyncio.to_thread(postgres.start)
-    try:
+async def pg18():
+    async with clusters.own_cluster("optimizer-pg18") as postgres:
         conn = await asyncpg.connect(postgres.dsn())
         try:
             await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -45,8 +42,6 @@ async def pg18(tmp_path_factory):
         finally:
             await conn.close()
         yield postgres
-    finally:
-        await asyncio.to_thread(postgres.stop)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from optimizer_support import create_database, drop_database, dsn_for
 
 from pgsage import rpc
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import seeded_database
+from tests.support.pg import drop_database, dsn_for
 
 
 class Silent:
@@ -43,7 +44,7 @@ class Silent:
 
 @pytest.fixture(scope="module")
 async def database() -> AsyncIterator[str]:
-    name = await create_database("hostile", "CREATE TABLE t (a int)")
+    name = await seeded_database("hostile", "CREATE TABLE t (a int)")
     yield name
     await drop_database(name)
 

@@ -7,20 +7,19 @@ import re
 
 import asyncpg
 import pytest
-from optimizer_support import (
-    ENGINES,
-    analyze,
-    create_database,
-    drop_database,
-    dsn_for,
-    of_kind,
-    targets_for,
-    workload,
-)
 
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import (
+    ENGINES,
+    analyze,
+    of_kind,
+    seeded_database,
+    targets_for,
+    workload,
+)
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 -- A composite index beats either single column.
@@ -75,7 +74,7 @@ MB = 1 << 20
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("advice", SEED)
+    name = await seeded_database("advice", SEED)
     yield name
     await drop_database(name)
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from optimizer_support import (
-    ENGINES,
-    analyze,
-    create_database,
-    drop_database,
-    of_kind,
-    targets_for,
-    workload,
-)
 
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import (
+    ENGINES,
+    analyze,
+    of_kind,
+    seeded_database,
+    targets_for,
+    workload,
+)
+from tests.support.pg import drop_database
 
 SEED = """
 CREATE TABLE accounts (
@@ -39,7 +39,7 @@ DROPS = (advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX, advice_pb2.ADVICE_KIND_DROP_D
 
 @pytest.fixture(scope="module")
 async def stub(optimizer_for, channel_for):
-    name = await create_database("drops", SEED)
+    name = await seeded_database("drops", SEED)
     server = await optimizer_for(targets_for(name))
     yield pb_grpc.OptimizerServiceStub(channel_for(server))
     await drop_database(name)

@@ -9,22 +9,21 @@ import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from optimizer_support import (
-    ENGINES,
-    analyze,
-    create_database,
-    drop_database,
-    dsn_for,
-    of_kind,
-    targets_for,
-    workload,
-)
 
 from optimizer_service import app as optimizer_app
 from pgsage import rpc
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import (
+    ENGINES,
+    analyze,
+    of_kind,
+    seeded_database,
+    targets_for,
+    workload,
+)
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE EXTENSION pg_stat_statements;
@@ -47,7 +46,7 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("service", SEED)
+    name = await seeded_database("service", SEED)
     yield name
     await drop_database(name)
 

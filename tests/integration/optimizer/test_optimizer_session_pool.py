@@ -15,7 +15,6 @@ from datetime import datetime
 import asyncpg
 import grpc
 import pytest
-from optimizer_support import analyze, create_database, drop_database, dsn_for, of_kind, workload
 
 from optimizer_service import analysis, mappers, model, pool, targets
 from optimizer_service import app as optimizer_app
@@ -24,6 +23,8 @@ from optimizer_service.settings import Settings, TargetConfig
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import analyze, of_kind, seeded_database, workload
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, total int NOT NULL);
@@ -42,7 +43,7 @@ EMPTY = pb.AnalyzeRequest(target="hypopg", analysis_types=[MISSING])
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("pool", SEED)
+    name = await seeded_database("pool", SEED)
     yield name
     await drop_database(name)
 
@@ -181,7 +182,7 @@ async def test_a_released_session_is_reset_named_idle_and_keeps_its_setup(databa
 
 
 async def test_a_stricter_client_check_set_on_the_target_stays():
-    name = await create_database("strict", "SELECT 1")
+    name = await seeded_database("strict", "SELECT 1")
     try:
         admin = await asyncpg.connect(dsn_for(name))
         try:

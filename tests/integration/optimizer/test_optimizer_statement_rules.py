@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import asyncpg
 import grpc
 import pytest
-from optimizer_support import SHARED_PG, create_database, drop_database, targets_for
 from pglast import keywords
 
 from job_service import domain
@@ -22,6 +21,8 @@ from pgsage import errors, rpc, sqlcheck
 from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import seeded_database, targets_for
+from tests.support.pg import SHARED_PG, drop_database
 
 SEED = """
 CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, total int NOT NULL, note text);
@@ -79,7 +80,7 @@ STATEMENTS = [
 
 @pytest.fixture(scope="module")
 async def stub(optimizer_for, channel_for):
-    database = await create_database("rules", SEED)
+    database = await seeded_database("rules", SEED)
     server = await optimizer_for(targets_for(database))
     yield pb_grpc.OptimizerServiceStub(channel_for(server))
     await drop_database(database)

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import grpc
 import pytest
-from optimizer_support import analyze, of_kind, workload
 
 from optimizer_service.targets import APPLICATION_NAME
 from pgsage import rpc
@@ -30,6 +27,8 @@ from pgsage.embedded import EmbeddedPostgres
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support import clusters
+from tests.support.optimizer import analyze, of_kind, workload
 
 SEED = """
 CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, total int NOT NULL);
@@ -45,39 +44,17 @@ REQUEST = dict(
 )
 
 
-def pg_ctl(postgres: EmbeddedPostgres, *steps: str) -> None:
-    """Runs `stop:<mode>` / `start` on the cluster from a child Python process. This process
-    hosts gRPC, whose fork handlers can crash a child forked here (pg_ctl runs as another
-    user, so it cannot be spawned without a fork); the child process has no gRPC."""
-    calls = "; ".join(
-        f"pg.stop({step.split(':')[1]!r})" if step.startswith("stop:") else "pg.start()"
-        for step in steps
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from pgsage.embedded import EmbeddedPostgres; "
-            f"pg = EmbeddedPostgres({str(postgres.data_dir)!r}, {postgres.port}); {calls}",
-        ],
-        check=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="module")
-async def target(tmp_path_factory) -> AsyncIterator[EmbeddedPostgres]:
-    postgres = EmbeddedPostgres(tmp_path_factory.mktemp("optimizer-target-errors") / "data")
-    await asyncio.to_thread(pg_ctl, postgres, "start")
-    try:
+async def target() -> AsyncIterator[EmbeddedPostgres]:
+    async with clusters.own_cluster(
+        "optimizer-target-errors", "immediate", in_child=True
+    ) as postgres:
         conn = await asyncpg.connect(postgres.dsn())
         try:
             await conn.execute(SEED)
         finally:
             await conn.close()
         yield postgres
-    finally:
-        await asyncio.to_thread(pg_ctl, postgres, "stop:immediate")
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +129,7 @@ async def test_a_target_restart_mid_analysis_is_unavailable_then_analysis_works_
         reader = asyncio.create_task(read())
         await optimizer_waiting_on_lock(target.dsn())
         # A fast stop terminates every backend (57P01), the waiting plan's included.
-        await asyncio.to_thread(pg_ctl, target, "stop:fast", "start")
+        await asyncio.to_thread(clusters.pg_ctl, target, "stop:fast", "start")
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await reader
     error = info.value

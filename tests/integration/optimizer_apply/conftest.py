@@ -1,5 +1,5 @@
-"""Fixtures of the optimizer's Apply, Rollback and Benchmark tests (in `apply_support`)."""
+"""Fixtures of the optimizer's Apply, Rollback and Benchmark tests (in `tests.support.apply`)."""
 
-from apply_support import started_optimizer
+from tests.support.apply import started_optimizer
 
 __all__ = ["started_optimizer"]

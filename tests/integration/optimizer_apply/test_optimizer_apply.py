@@ -6,24 +6,23 @@ from __future__ import annotations
 import asyncpg
 import grpc
 import pytest
-from apply_support import (
-    FAILED,
-    STARTED,
-    SUCCEEDED,
-    catalog,
-    collect,
-    create_database,
-    drop_database,
-    dsn_for,
-    eventually,
-    results,
-    statements,
-)
 from google.protobuf import duration_pb2
 
 from pgsage import rpc
 from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from tests.support.apply import (
+    FAILED,
+    STARTED,
+    SUCCEEDED,
+    catalog,
+    collect,
+    eventually,
+    results,
+    seeded_database,
+    statements,
+)
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE TABLE items (id int PRIMARY KEY, owner int NOT NULL, label text NOT NULL, price int);
@@ -56,7 +55,7 @@ def ms(value: int) -> duration_pb2.Duration:
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("apply", SEED)
+    name = await seeded_database("apply", SEED)
     yield name
     await drop_database(name)
 

@@ -10,16 +10,6 @@ import sys
 
 import asyncpg
 import grpc
-from apply_support import (
-    SUCCEEDED,
-    collect,
-    create_database,
-    drop_database,
-    dsn_for,
-    eventually,
-    results,
-    statements,
-)
 from google.protobuf import duration_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -27,6 +17,8 @@ from pgsage.embedded import free_port
 from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.apply import SUCCEEDED, collect, eventually, results, seeded_database, statements
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE TABLE items (id int PRIMARY KEY, owner int NOT NULL);
@@ -43,7 +35,7 @@ async def index_state(conn: asyncpg.Connection) -> bool | None:
 
 
 async def test_a_crash_mid_build_is_cleaned_up_by_the_next_apply(tmp_path, started_optimizer):
-    database = await create_database("crash", SEED)
+    database = await seeded_database("crash", SEED)
     target = {"name": "live", "dsn": dsn_for(database), "apply_allowed": True}
     hits = tmp_path / "failpoints.log"
     port = free_port()

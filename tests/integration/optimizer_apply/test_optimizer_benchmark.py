@@ -9,23 +9,22 @@ import json
 import asyncpg
 import grpc
 import pytest
-from apply_support import (
+
+from pgsage import rpc
+from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
+from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from tests.support.apply import (
     FAILED,
     STARTED,
     SUCCEEDED,
     catalog,
     collect,
-    create_database,
-    drop_database,
-    dsn_for,
     eventually,
     results,
+    seeded_database,
     statements,
 )
-
-from pgsage import rpc
-from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
-from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE TABLE customers (id int PRIMARY KEY, region text NOT NULL);
@@ -63,8 +62,8 @@ def sampled(runs: int, *texts: str) -> pb.BenchmarkRequest:
 
 @pytest.fixture(scope="module")
 async def databases():
-    target = await create_database("bench", SEED)
-    box = await create_database("box", SEED)
+    target = await seeded_database("bench", SEED)
+    box = await seeded_database("box", SEED)
     yield target, box
     await drop_database(target)
     await drop_database(box)

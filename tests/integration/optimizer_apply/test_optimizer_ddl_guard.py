@@ -10,12 +10,13 @@ import logging
 import asyncpg
 import grpc
 import pytest
-from apply_support import catalog, collect, create_database, drop_database, dsn_for, results
-from target_attacks import SEED, leaks, side_effects
 
 from pgsage import rpc
 from pgsage.optimizer.v1 import advice_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from tests.support.apply import catalog, collect, results, seeded_database
+from tests.support.attacks import SEED, leaks, side_effects
+from tests.support.pg import drop_database, dsn_for
 
 CREATE = advice_pb2.ADVICE_KIND_CREATE_INDEX
 DROP_UNUSED = advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX
@@ -23,7 +24,7 @@ DROP_UNUSED = advice_pb2.ADVICE_KIND_DROP_UNUSED_INDEX
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("guard", SEED)
+    name = await seeded_database("guard", SEED)
     yield name
     await drop_database(name)
 

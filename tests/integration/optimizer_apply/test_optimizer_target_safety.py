@@ -12,14 +12,15 @@ import logging
 import asyncpg
 import grpc
 import pytest
-from apply_support import collect, create_database, drop_database, dsn_for, results
-from target_attacks import SEED, leaks, side_effects
 
 from optimizer_service import targets
 from optimizer_service.settings import TargetConfig
 from pgsage import rpc
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
+from tests.support.apply import collect, results, seeded_database
+from tests.support.attacks import SEED, leaks, side_effects
+from tests.support.pg import drop_database, dsn_for
 
 CREATE = advice_pb2.ADVICE_KIND_CREATE_INDEX
 CARD_INDEX = "CREATE INDEX CONCURRENTLY pgsage_secrets_card ON public.secrets (card)"
@@ -28,7 +29,7 @@ B_INDEX = "CREATE INDEX CONCURRENTLY pgsage_t_b_a ON public.t (b, a)"
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("safety", SEED)
+    name = await seeded_database("safety", SEED)
     yield name
     await drop_database(name)
 

@@ -11,23 +11,19 @@ Timings are printed by the benchmark, never asserted here.
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 
-from bench.tpch import data, report, run, whatif
-
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from bench.tpch import report, run, whatif
+from tests.support.pg import SHARED_PG, drop_database, unique_name
 
 
 @pytest.fixture(scope="module")
 async def outcome():
-    database = f"pgsage_test_tpch_{uuid.uuid4().hex[:10]}"
+    database = unique_name("pgsage_test_tpch")
     try:
         result = await run.run(SHARED_PG, 0.01, database=database, real_sizes=False)
     finally:
-        await data.drop_database(SHARED_PG, database)
+        await drop_database(database)
     print(report.render(result))
     return result
 

@@ -4,8 +4,6 @@ PostgreSQL, a real optimizer gRPC server on port 0, and catalog snapshots."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -16,41 +14,17 @@ from optimizer_service import app
 from optimizer_service.settings import Settings
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support import pg
 
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 STARTED = pb.StatementExecution.STARTED
 SUCCEEDED = pb.StatementExecution.SUCCEEDED
 FAILED = pb.StatementExecution.FAILED
 
 
-def dsn_for(database: str) -> str:
-    base, _, _ = SHARED_PG.rpartition("/")
-    return f"{base}/{database}"
-
-
-async def create_database(prefix: str, seed_sql: str) -> str:
-    """A new, seeded and analysed database; returns its name."""
-    name = f"pgsage_apply_{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SHARED_PG)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(dsn_for(name))
-    try:
-        await conn.execute(seed_sql)
-        await conn.execute("VACUUM ANALYZE")
-    finally:
-        await conn.close()
-    return name
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(SHARED_PG)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def seeded_database(prefix: str, seed_sql: str) -> str:
+    """A new database on the shared server, seeded and analysed; returns its name (drop it
+    with `pg.drop_database`)."""
+    return await pg.create_database(f"pgsage_apply_{prefix}", seed_sql, "VACUUM ANALYZE")
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 
 `Issuer()` makes an RSA and an EC signing key (`cryptography`), serves
 `/.well-known/openid-configuration` and `/jwks` on 127.0.0.1 port 0 from a thread, counts
-JWKS fetches, and mints tokens (`issuer.token(sub=..., groups=[...])`). Other test folders
-import it (the gateway's, the CLI's) after putting this folder on `sys.path`:
+JWKS fetches, and mints tokens (`issuer.token(sub=..., groups=[...])`). Used by the job
+service's tests and by bench/auth.py:
 
-    import pgsage_issuer
+    from tests.support.issuer import Issuer
 
-    with pgsage_issuer.Issuer() as issuer:
+    with Issuer() as issuer:
         settings = settings_for(url, oidc_issuer=issuer.url, oidc_audience=issuer.audience)
         metadata = issuer.bearer(sub="alice", groups=["dba"])
 """

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,11 +23,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from pgsage.embedded import EmbeddedPostgres, free_port
-from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from pgsage.jobs.v1 import (
+    access_pb2,
+    job_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    suggestion_pb2,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2.0
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 TARGET_SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS hypopg;
@@ -247,3 +253,59 @@ async def check_invariants(conn: asyncpg.Connection) -> None:
         if n:
             broken[name] = n
     assert not broken, f"invariants broken: {broken}"
+
+
+# Change jobs (APPLY, ROLLBACK) on the target, shared by test_changes and test_change_guards.
+
+
+async def alice(stub) -> tuple[tuple[str, str], ...]:
+    """Metadata of a verified caller named alice: an operator's API token (local mode still
+    verifies tokens; without one the caller is the local OS user)."""
+    expire = datetime.now(UTC) + timedelta(days=1)
+    created = await stub.CreateApiToken(
+        access_pb2.CreateApiTokenRequest(
+            api_token={
+                "display_name": "alice",
+                "role_bindings": [{"role": access_pb2.OPERATOR, "targets": "*"}],
+                "expire_time": expire,
+            }
+        )
+    )
+    return (("authorization", f"Bearer {created.secret}"),)
+
+
+def targets(cluster, *, apply_allowed: bool) -> list[dict]:
+    return [
+        {
+            "name": "shop",
+            "dsn": cluster.target_dsn,
+            "what_if_engine": "hypopg",
+            "apply_allowed": apply_allowed,
+        }
+    ]
+
+
+async def catalog(dsn: str) -> list[tuple]:
+    """The target's indexes as pg_index sees them (name, valid)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' ORDER BY 1"
+        )
+        return [tuple(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def approved_create_index(stub, address: str) -> suggestion_pb2.Suggestion:
+    """Runs an analysis and approves its index on invoice(account_id)."""
+    [name] = await create_jobs(address, 1, queries=["SELECT * FROM invoice WHERE account_id = 42"])
+    [job] = await wait_finished(address, [name], limit=60)
+    assert job.state == job_pb2.Job.SUCCEEDED, job
+    listed = await stub.ListSuggestions(job_service_pb2.ListSuggestionsRequest(parent=name))
+    [s] = [x for x in listed.suggestions if x.kind == suggestion_pb2.Suggestion.CREATE_INDEX]
+    return await stub.ApproveSuggestion(
+        job_service_pb2.ApproveSuggestionRequest(name=s.name), metadata=await alice(stub)
+    )

@@ -4,7 +4,9 @@ services of the test run in."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ class Result:
 # The CLI reads a token from PGSAGE_TOKEN or from $XDG_CONFIG_HOME/pgsage/token: a test run
 # never uses the credentials of whoever runs it, only those a test gives.
 CONFIG_HOME = tempfile.mkdtemp(prefix="pgsage-cli-config-")
+atexit.register(shutil.rmtree, CONFIG_HOME, ignore_errors=True)
 
 
 async def run_pgsage(

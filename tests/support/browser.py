@@ -1,4 +1,4 @@
-"""Runs a browser flow (`flow.mjs`, node + playwright-core + Debian's Chromium) and answers
+"""Runs a browser flow (tests/e2e/flow.mjs, node + playwright-core + Debian's Chromium) and answers
 its requests (`@@ verb argument`) for what the test does meanwhile."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 UI = REPO / "gateway" / "ui"
 PLAYWRIGHT = UI / "node_modules" / "playwright-core" / "index.mjs"
-FLOW = Path(__file__).with_name("flow.mjs")
+FLOW = REPO / "tests" / "e2e" / "flow.mjs"
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
 

@@ -1,5 +1,6 @@
 """The test OpenID provider (tests/oidc/provider.mjs, `oidc-provider` from npm) as a subprocess,
-and a job service stand-in that records the metadata each call brings.
+and a job service stand-in that records the metadata each call brings; gateway settings for
+signing in with it, and its login form posted without a browser.
 
 The provider's dev interactions take any login and password; the account id is the login and
 its groups derive from it ("rita-reviewer" → ["reviewers"]). `recording_job_service` serves the
@@ -17,14 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import httpx
 import jwt
 
 from pgsage import errors, rpc
 from pgsage.jobs.v1 import access_pb2, job_pb2, job_service_pb2, job_service_pb2_grpc
 
-OIDC_DIR = Path(__file__).resolve().parents[2] / "oidc"
+OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENT_ID = "pgsage-gateway"
 CLIENT_SECRET = "test-client-secret-not-for-production"
+SESSION_SECRET = "a-session-secret-of-forty-characters-xx"
 
 
 @dataclass
@@ -124,3 +127,32 @@ async def recording_job_service() -> AsyncIterator[RecordingService]:
         yield RecordingService(f"127.0.0.1:{port}", recorder)
     finally:
         await server.stop(0.5)
+
+
+def oidc_settings(issuer: str, base: str, secret: str = SESSION_SECRET) -> dict:
+    """Gateway settings signing people in with the test provider at `issuer`."""
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": CLIENT_ID,
+        "oidc_client_secret": CLIENT_SECRET,
+        "public_url": base,
+        "session_secret": secret,
+    }
+
+
+async def sign_in_without_a_browser(http: httpx.AsyncClient, login: str) -> None:
+    """The provider's login form, posted by httpx (the Chromium test drives the same page)."""
+    page = await http.get("/auth/login", follow_redirects=True)
+    assert page.status_code == 200 and 'name="login"' in page.text
+    action = page.text.split('action="', 1)[1].split('"', 1)[0]
+    form = {"prompt": "login", "login": login, "password": "x"}
+    done = await http.post(str(page.url.join(action)), data=form, follow_redirects=True)
+    assert done.status_code == 200 and str(done.url).startswith(str(http.base_url))
+
+
+def error_of(response: httpx.Response) -> tuple[int, str, str, dict]:
+    """(HTTP status, gRPC status name, ErrorInfo reason, ErrorInfo metadata) of a sign-in
+    error (the ErrorInfo must be there; `stack.error_of` checks the whole body too)."""
+    error = response.json()["error"]
+    info = next(d for d in error["details"] if d["@type"].endswith("ErrorInfo"))
+    return response.status_code, error["status"], info["reason"], info.get("metadata", {})

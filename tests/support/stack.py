@@ -8,7 +8,6 @@ Imported by the conftests of tests/integration/gateway, tests/integration/cli an
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,50 +29,34 @@ from pgsage.demo import build as demo_build
 from pgsage.demo import config as demo_config
 from pgsage.embedded import free_port
 from pgsage.jobs.v1 import suggestion_pb2
+from tests.support import pg
 
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 __all__ = ["free_port"]
 UI_DIST = REPO / "gateway" / "ui" / "dist"
-
-
-def dsn(db_name: str) -> str:
-    return f"{SHARED_PG.rpartition('/')[0]}/{db_name}"
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(SHARED_PG)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @asynccontextmanager
 async def job_store(prefix: str = "pgsage_gw") -> AsyncIterator[str]:
     """A migrated job-store database of its own on the shared server; yields its DSN."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        db = database.Database(dsn(name), pool_size=1)
+    async with pg.database(prefix) as name:
+        db = database.Database(pg.dsn_for(name), pool_size=1)
         try:
             await schema.upgrade(db.engine)
         finally:
             await db.close()
-        yield dsn(name)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield pg.dsn_for(name)
 
 
 @asynccontextmanager
 async def demo_database(scale: float = 0.01, rounds: int = 1) -> AsyncIterator[str]:
     """The demo shop (`pgsage.demo`) on the shared server, its workload run; yields its DSN."""
-    name = f"pgsage_test_demo_{uuid.uuid4().hex[:8]}"
+    name = pg.unique_name("pgsage_test_demo")
     try:
-        built = await demo_build.build(SHARED_PG, name, scale, rounds)
+        built = await demo_build.build(pg.SHARED_PG, name, scale, rounds)
         yield built.dsn
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg.drop_database(name)
 
 
 def demo_targets(dsn: str) -> list[dict]:

@@ -4,11 +4,8 @@ whose targets point at it, once with each what-if engine."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 
-import asyncpg
 import grpc
 import pytest
 
@@ -17,46 +14,28 @@ from optimizer_service.settings import Settings
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support import pg
 
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENGINES = ("hypopg", "transactional")
 
 
-def dsn_for(database: str) -> str:
-    base, _, _ = SHARED_PG.rpartition("/")
-    return f"{base}/{database}"
-
-
-async def create_database(prefix: str, seed_sql: str) -> str:
-    """A new database with hypopg, seeded and analysed; returns its name."""
-    name = f"pgsage_opt_{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SHARED_PG)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(dsn_for(name))
-    try:
-        await conn.execute("CREATE EXTENSION hypopg")
-        await conn.execute(seed_sql)
-        await conn.execute("VACUUM ANALYZE")
-    finally:
-        await conn.close()
-    return name
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(SHARED_PG)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def seeded_database(prefix: str, seed_sql: str) -> str:
+    """A new database on the shared server with hypopg, seeded and analysed; returns its name
+    (drop it with `pg.drop_database`)."""
+    return await pg.create_database(
+        f"pgsage_opt_{prefix}", "CREATE EXTENSION hypopg", seed_sql, "VACUUM ANALYZE"
+    )
 
 
 def targets_for(database: str) -> list[dict[str, object]]:
     """One target per what-if engine, named after it, on `database`."""
     return [
-        {"name": engine, "dsn": dsn_for(database), "what_if_engine": engine, "lock_timeout_ms": 500}
+        {
+            "name": engine,
+            "dsn": pg.dsn_for(database),
+            "what_if_engine": engine,
+            "lock_timeout_ms": 500,
+        }
         for engine in ENGINES
     ]
 
