@@ -13,12 +13,17 @@ import asyncio
 
 import asyncpg
 import grpc
-from dispatch_harness import check_invariants, wait_finished
 from google.protobuf import duration_pb2
-from test_changes import alice, approved_create_index, catalog
 
 from pgsage import errors, rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+from tests.support.dispatch import (
+    alice,
+    approved_create_index,
+    catalog,
+    check_invariants,
+    wait_finished,
+)
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion

@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator
 import asyncpg
 import grpc
 import pytest
-from optimizer_support import create_database, drop_database, dsn_for, of_kind, workload
 
 from optimizer_service import app as optimizer_app
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage.optimizer.v1 import analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import of_kind, seeded_database, workload
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL, total int NOT NULL);
@@ -34,7 +35,7 @@ ADVISE = pb.AnalyzeRequest(
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("budget", SEED)
+    name = await seeded_database("budget", SEED)
     yield name
     await drop_database(name)
 
