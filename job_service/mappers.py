@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 
-from job_service import audit, domain, errors, names
+from job_service import audit, domain, errors, names, vocabulary
 from job_service.vocabulary import JobKind
 from pgsage import sqlcheck
 from pgsage.jobs.v1 import access_pb2, audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
@@ -222,7 +222,7 @@ def new_job(
     )
 
 
-CHANGE_OPTION_KINDS = (JobKind.APPLY, JobKind.ROLLBACK)
+CHANGE_OPTION_KINDS = vocabulary.TARGET_CHANGE_KINDS
 MAX_CHANGE_TIMEOUT = timedelta(hours=24)
 
 

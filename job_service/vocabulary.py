@@ -81,6 +81,7 @@ class SuggestionAction(StrEnum):
     ROLL_BACK = "roll_back"  # a ROLLBACK job begins
     ROLLED_BACK = "rolled_back"  # ... and ends
     SETTLE = "settle"  # its change job ended without a result (changes.settle_orphans)
+    UNDO = "undo"  # a build was cancelled and what it left dropped: back where it was
 
 
 _S = TypeVar("_S", bound=StrEnum)
@@ -175,6 +176,10 @@ SUGGESTIONS: Lifecycle[SuggestionState, SuggestionAction] = Lifecycle(
             (_SA.ROLLED_BACK, _SS.ROLLBACK_FAILED, (_SS.ROLLING_BACK,)),
             (_SA.SETTLE, _SS.APPLY_FAILED, (_SS.APPLYING,)),
             (_SA.SETTLE, _SS.ROLLBACK_FAILED, (_SS.ROLLING_BACK,)),
+            # A cancelled CREATE INDEX (an APPLY of a new index, a ROLLBACK recreating a
+            # dropped one) is stopped and its index dropped: the change never happened.
+            (_SA.UNDO, _SS.APPROVED, (_SS.APPLYING,)),
+            (_SA.UNDO, _SS.APPLIED, (_SS.ROLLING_BACK,)),
         ]
     ),
 )
@@ -187,6 +192,8 @@ SUGGESTION_STATES: tuple[SuggestionState, ...] = tuple(SuggestionState)
 SUGGESTION_KINDS: tuple[SuggestionKind, ...] = tuple(SuggestionKind)
 CHANGE_JOB_KINDS: tuple[JobKind, ...] = tuple(k for k in JobKind if k is not JobKind.ANALYZE)
 """Kinds that carry one suggestion to a target (or a sandbox) and back."""
+TARGET_CHANGE_KINDS: tuple[JobKind, ...] = (JobKind.APPLY, JobKind.ROLLBACK)
+"""Kinds that change the target itself (and take change_options: build and lock timeouts)."""
 
 FINISHED_JOB_STATES = JOBS.ordered(
     s for s in JobState if JOBS.targets(s) == JOBS.targets(s, _JA.RETRY)

@@ -311,8 +311,23 @@ class ChangeStrategy:
             return
         if state not in (JobState.FAILED, JobState.CANCELLED):
             return
+        if state == JobState.CANCELLED and self._builds():
+            # The optimizer stops a cancelled build and drops what it left (an INVALID
+            # index, or the index if it finished as the cancel came): the change never
+            # happened. Any later change reads pg_index first, whatever is there.
+            back = _SS.APPROVED if self.job.kind == JobKind.APPLY else _SS.APPLIED
+            await self._end(back, f"{why}; the build was stopped and its index dropped")
+            return
         failed = _SS.APPLY_FAILED if self.job.kind == JobKind.APPLY else _SS.ROLLBACK_FAILED
         await self._end(failed, why)
+
+    def _builds(self) -> bool:
+        """Whether this job's statement creates an index (an APPLY of a new index, or the
+        ROLLBACK of a drop), as opposed to dropping one."""
+        s = self.moved
+        assert s is not None
+        creates = s.kind == SuggestionKind.CREATE_INDEX
+        return creates if self.job.kind == JobKind.APPLY else not creates
 
     def partial_summary(self) -> bytes:
         return optimizer_mappers.summary_from_optimizer(None, []).SerializeToString()

@@ -169,3 +169,50 @@ async def test_change_options_are_checked_and_only_for_changes(cluster):
                 assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc
                 _, metadata = errors.from_status(rpc.status_of(exc))
                 assert metadata.get("field") == field, (field, exc.details())
+
+
+async def test_a_cancelled_build_stops_drops_its_index_and_puts_the_suggestion_back(cluster):
+    js = await start(cluster)
+    before = await catalog(cluster.target_dsn)
+    blocker = await asyncpg.connect(cluster.target_dsn)
+    tx = blocker.transaction()
+    await tx.start()
+    await blocker.execute("UPDATE invoice SET amount = amount WHERE id = 1")
+    try:
+        async with grpc.aio.insecure_channel(js.address) as channel:
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            s = await approved_create_index(stub, js.address)
+            job = await stub.CreateJob(
+                job_service_pb2.CreateJobRequest(
+                    job=Job(
+                        kind=Job.APPLY,
+                        target="shop",
+                        suggestion=s.name,
+                        change_options=job_pb2.ChangeOptions(lock_timeout=seconds(120)),
+                    )
+                ),
+                metadata=await alice(stub),
+            )
+            for _ in range(300):  # until the build waits for the blocker
+                now = await stub.GetJob(job_service_pb2.GetJobRequest(name=job.name))
+                if "waiting for writers" in now.progress.message:
+                    break
+                await asyncio.sleep(0.1)
+            assert "waiting for writers" in now.progress.message, now.progress
+            await stub.CancelJob(job_service_pb2.CancelJobRequest(name=job.name))
+            [done] = await wait_finished(js.address, [job.name], limit=60)
+            assert done.state == Job.CANCELLED, done
+            back = await stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+            assert back.state == Suggestion.APPROVED, back
+    finally:
+        await tx.rollback()
+        await blocker.close()
+    # Nothing of the build is left, valid or INVALID (the cleanup runs on after the cancel).
+    for _ in range(100):
+        if await catalog(cluster.target_dsn) == before:
+            break
+        await asyncio.sleep(0.1)
+    assert await catalog(cluster.target_dsn) == before
+    conn = await cluster.store_conn()
+    await check_invariants(conn)
+    await conn.close()

@@ -59,6 +59,8 @@ SUGGESTION_MOVES = {
     (S.ROLLBACK_FAILED, S.ROLLING_BACK),  # retry the rollback
     (S.ROLLING_BACK, S.ROLLED_BACK),
     (S.ROLLING_BACK, S.ROLLBACK_FAILED),
+    (S.APPLYING, S.APPROVED),  # its build was cancelled and dropped
+    (S.ROLLING_BACK, S.APPLIED),  # the recreating build was cancelled and dropped
 }
 
 
