@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import asyncpg
 from google.protobuf import duration_pb2
 
-from optimizer_service import buildwatch, changes, ddl, errors, guard, sqltext, targets
+from optimizer_service import buildwatch, changes, ddl, errors, guard, load, sqltext, targets
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
@@ -191,6 +191,9 @@ async def _carry_out(
                 raise errors.StatementFailed(
                     "DROP INDEX CONCURRENTLY", where, "an invalid index could not be dropped"
                 )
+        await load.wait_until_calm(
+            conn, target, lambda why: emit(analysis_pb2.Progress(stage="paused", message=why))
+        )
         pid = conn.get_server_pid()
         try:
             await ddl.set_timeouts(conn, emit, where, t, build=True)

@@ -31,7 +31,17 @@ import asyncpg
 import pglast
 from pglast import ast
 
-from optimizer_service import changes, ddl, errors, guard, measure, sandbox, sqltext, targets
+from optimizer_service import (
+    changes,
+    ddl,
+    errors,
+    guard,
+    load,
+    measure,
+    sandbox,
+    sqltext,
+    targets,
+)
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from optimizer_service.streams import progress
@@ -126,6 +136,7 @@ async def benchmark(settings: Settings, request: pb.BenchmarkRequest, emit: ddl.
     )
     pid = conn.get_server_pid()
     try:
+        await load.wait_until_calm(conn, place.config, lambda why: emit(progress("paused", 0, why)))
         result = await _measure_all(
             conn, emit, place, change, request, runs, built, target.show_values
         )

@@ -46,6 +46,8 @@ A target, in TOML::
     build_timeout_ms = 0               # APPLY/ROLLBACK: the longest the change statement
                                        # (CREATE/DROP INDEX CONCURRENTLY) may run; 0: none.
                                        # lock_timeout_ms bounds its lock waits
+    # optional: builds and benchmarks wait while the target is busier than this
+    # max_target_load = { active_sessions = 30, replication_lag_seconds = 10 }
     max_sessions = 4                   # the most sessions this optimizer holds open on the
                                        # target at once, idle kept ones included; work
                                        # beyond it waits its turn (`optimizer_service.budget`)
@@ -76,6 +78,16 @@ from pgsage import tls
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
+class TargetLoad(BaseModel):
+    """How busy a target may be before pgsage starts a build or a benchmark on it."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    active_sessions: int | None = Field(default=None, ge=0)
+    replication_lag_seconds: float | None = Field(default=None, ge=0)
+    check_seconds: float = Field(default=5.0, gt=0, le=600)
+
+
 class TargetConfig(BaseModel):
     """One target database, configured by name; its DSN never leaves the optimizer."""
 
@@ -100,6 +112,7 @@ class TargetConfig(BaseModel):
     sample_percent: float = Field(default=10.0, gt=0, le=100)
     show_values: bool = False
     max_sessions: int = Field(default=4, ge=1, le=1000)
+    max_target_load: TargetLoad | None = None
     build_timeout_ms: int = Field(
         default=0,
         ge=0,
