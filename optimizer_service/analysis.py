@@ -252,6 +252,7 @@ class Analysis:
         statements: list[explain.Statement] = []
         writes: dict[Table, float] = {}
         total = max(len(workload.queries), 1)
+        roots = await catalog.partition_roots(conn) if workload.queries else {}
         for n, query in enumerate(workload.queries[: opts.max_queries]):
             self.tracker.set("workload", 2 + 8 * n / total, f"planning query {n + 1} of {total}")
             kind = workloads.statement_kind(query.text)
@@ -308,7 +309,7 @@ class Analysis:
                 )
                 continue
             stmt.plan = plan
-            stmt.facts = plans.facts(plan)
+            stmt.facts = plans.lift(plans.facts(plan), roots)
             if stmt.facts.tables and all(t.schema in SYSTEM_SCHEMAS for t in stmt.facts.tables):
                 await self.insight(
                     1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id

@@ -24,7 +24,17 @@ from dataclasses import dataclass
 import asyncpg
 from google.protobuf import duration_pb2
 
-from optimizer_service import buildwatch, changes, ddl, errors, guard, load, sqltext, targets
+from optimizer_service import (
+    buildwatch,
+    changes,
+    ddl,
+    errors,
+    guard,
+    load,
+    partitions,
+    sqltext,
+    targets,
+)
 from optimizer_service.model import Kind
 from optimizer_service.settings import Settings, TargetConfig
 from pgsage import errors as pgsage_errors
@@ -184,7 +194,24 @@ async def _carry_out(
         if creating and state.exists and state.valid:
             emit(ddl.change_result(change.index, state, already=True))
             return
-        if creating and state.exists:
+        # On a partitioned table the index is a tree, built partition by partition (and
+        # resumed, not dropped, when an earlier attempt left it half built).
+        tree = (
+            await partitions.is_partitioned_table(conn, change.table)
+            if creating
+            else state.exists
+            and await partitions.is_partitioned_index(conn, change.schema, change.index)
+        )
+        if tree and not creating:
+            await load.wait_until_calm(
+                conn, target, lambda why: emit(analysis_pb2.Progress(stage="paused", message=why))
+            )
+            state = await partitions.drop_all(
+                conn, emit, where, change.schema, change.index, state.table, t
+            )
+            emit(ddl.change_result(change.index, state, dropped=dropped))
+            return
+        if creating and state.exists and not tree:
             state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
             if state.exists:
                 emit(ddl.change_result(change.index, state))
@@ -195,17 +222,28 @@ async def _carry_out(
             conn, target, lambda why: emit(analysis_pb2.Progress(stage="paused", message=why))
         )
         pid = conn.get_server_pid()
+        build: asyncio.Future[object]
         try:
-            await ddl.set_timeouts(conn, emit, where, t, build=True)
-            build = asyncio.ensure_future(ddl.run(conn, emit, where, change.sql))
+            if tree:
+                built = partitions.build(
+                    conn, emit, target, change.sql, change.schema, change.index, change.table, t,
+                    settings.connect_timeout_seconds,
+                )  # fmt: skip
+                build = asyncio.ensure_future(built)
+            else:
+                await ddl.set_timeouts(conn, emit, where, t, build=True)
+                build = asyncio.ensure_future(ddl.run(conn, emit, where, change.sql))
             try:
                 if failpoints.enabled():
                     await _building(settings, target, pid, build)
                 await failpoints.hit("optimizer_during_build")
-                async with buildwatch.watching(
-                    target, pid, ddl.label(change.sql), emit, settings.connect_timeout_seconds
-                ):
+                if tree:  # it watches each partition's build itself
                     await build
+                else:
+                    async with buildwatch.watching(
+                        target, pid, ddl.label(change.sql), emit, settings.connect_timeout_seconds
+                    ):
+                        await build
             finally:
                 if not build.done():
                     build.cancel()
@@ -213,12 +251,17 @@ async def _carry_out(
             error = ddl.failure(exc, change.sql, where, phase)
             if errors.kind_of(exc) is errors.Kind.STATEMENT_TIMEOUT:
                 error = errors.BuildTimeout(ddl.label(change.sql), where, t.build_ms)
-            state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
+            if tree:
+                state = await partitions.drop_all(
+                    conn, emit, where, change.schema, change.index, change.table, t
+                )
+            else:
+                state = await ddl.drop_invalid(conn, emit, where, change.schema, change.index, t)
             emit(ddl.change_result(change.index, state))
             raise error from None
         except BaseException:
             await ddl.finish(
-                _clean_after_cancel(settings, target, pid, change, t, emit),
+                _clean_after_cancel(settings, target, pid, change, t, emit, tree),
                 f"cleanup of {change.index} on {where}",
             )
             raise
@@ -249,6 +292,7 @@ async def _clean_after_cancel(
     change: changes.Change,
     t: ddl.Timeouts,
     emit: ddl.Emit,
+    tree: bool = False,
 ) -> None:
     """After a cancel: stop the session that ran the statement, then drop what it left.
 
@@ -262,7 +306,12 @@ async def _clean_after_cancel(
         target, connect_timeout=settings.connect_timeout_seconds, read_only=False, place="extra"
     ) as conn:
         await ddl.stop_backend(conn, pid)
-        state = await ddl.drop_invalid(
-            conn, emit, target.name, change.schema, change.index, t, also_valid=creating
-        )
+        if tree and creating:
+            state = await partitions.drop_all(
+                conn, emit, target.name, change.schema, change.index, change.table, t
+            )
+        else:
+            state = await ddl.drop_invalid(
+                conn, emit, target.name, change.schema, change.index, t, also_valid=creating
+            )
         emit(ddl.change_result(change.index, state))

@@ -71,16 +71,21 @@ def describe(row: asyncpg.Record | dict) -> tuple[float, str]:
     return round(start + span * fraction, 1), ", ".join(parts)
 
 
-def _progress(percent: float, message: str) -> analysis_pb2.Progress:
+def progress(percent: float, message: str) -> analysis_pb2.Progress:
     return analysis_pb2.Progress(stage="build", percent=percent, message=message)
 
 
 async def _watch(
-    target: TargetConfig, pid: int, what: str, emit: ddl.Emit, connect_timeout: float
+    target: TargetConfig,
+    pid: int,
+    what: str,
+    emit: ddl.Emit,
+    connect_timeout: float,
+    prefix: str = "",
 ) -> None:
     started = time.monotonic()
     conn: asyncpg.Connection | None = None
-    if what.startswith("CREATE") and await target.sessions.try_take():
+    if "DROP" not in what and await target.sessions.try_take():
         try:
             conn = await targets.connect(target, connect_timeout=connect_timeout, place="taken")
         except Exception as exc:  # the build goes on; only its progress is not read
@@ -93,11 +98,12 @@ async def _watch(
                 with contextlib.suppress(asyncpg.PostgresError):
                     row = await conn.fetchrow(_PROGRESS, pid, timeout=connect_timeout)
             elapsed = f"{time.monotonic() - started:.0f} s"
+            lead = f"{prefix}: " if prefix else ""
             if row is not None:
                 percent, message = describe(row)
-                emit(_progress(percent, f"{message} ({elapsed})"))
+                emit(progress(percent, f"{lead}{message} ({elapsed})"))
             else:
-                emit(_progress(percent, f"{what} running for {elapsed}"))
+                emit(progress(percent, f"{lead}{what} running for {elapsed}"))
             await asyncio.sleep(EVERY_SECONDS)
     finally:
         if conn is not None:
@@ -106,10 +112,16 @@ async def _watch(
 
 @contextlib.asynccontextmanager
 async def watching(
-    target: TargetConfig, pid: int, what: str, emit: ddl.Emit, connect_timeout: float
+    target: TargetConfig,
+    pid: int,
+    what: str,
+    emit: ddl.Emit,
+    connect_timeout: float,
+    prefix: str = "",
 ) -> AsyncIterator[None]:
-    """Streams the progress of session `pid`'s `what` while the block runs."""
-    task = asyncio.create_task(_watch(target, pid, what, emit, connect_timeout))
+    """Streams the progress of session `pid`'s `what` while the block runs (each message
+    after `prefix`, e.g. the partition being built)."""
+    task = asyncio.create_task(_watch(target, pid, what, emit, connect_timeout, prefix))
     try:
         yield
     finally:

@@ -130,21 +130,43 @@ class TableWrites:
     since: datetime | None
 
 
-async def table_writes(conn: asyncpg.Connection) -> dict[Table, TableWrites]:
-    """Rows inserted, updated and deleted per table since the database's stats reset."""
+async def partition_roots(conn: asyncpg.Connection) -> dict[Table, Table]:
+    """Every partition (at any depth) of a partitioned table → that root table."""
     rows = await conn.fetch(
         """
-        SELECT t.schemaname, t.relname, t.n_tup_ins + t.n_tup_upd + t.n_tup_del AS modified,
-               d.stats_reset
+        SELECT pn.nspname AS schema, p.relname AS name, rn.nspname AS root_schema,
+               r.relname AS root_name
+        FROM pg_class p
+        JOIN pg_namespace pn ON pn.oid = p.relnamespace
+        JOIN pg_class r ON r.oid = pg_partition_root(p.oid)
+        JOIN pg_namespace rn ON rn.oid = r.relnamespace
+        WHERE p.relispartition AND p.relkind IN ('r', 'p')
+        """
+    )
+    return {Table(r["schema"], r["name"]): Table(r["root_schema"], r["root_name"]) for r in rows}
+
+
+async def table_writes(conn: asyncpg.Connection) -> dict[Table, TableWrites]:
+    """Rows inserted, updated and deleted per table since the database's stats reset; a
+    partitioned table's are the sum of its partitions' (it has none of its own)."""
+    rows = await conn.fetch(
+        """
+        SELECT n.nspname AS schemaname, c.relname,
+               t.n_tup_ins + t.n_tup_upd + t.n_tup_del AS modified, d.stats_reset
         FROM pg_stat_user_tables t
+        JOIN pg_class c ON c.oid = COALESCE(pg_partition_root(t.relid), t.relid)
+        JOIN pg_namespace n ON n.oid = c.relnamespace
         CROSS JOIN pg_stat_database d
         WHERE d.datname = current_database()
         """
     )
-    return {
-        Table(r["schemaname"], r["relname"]): TableWrites(int(r["modified"]), r["stats_reset"])
-        for r in rows
-    }
+    result: dict[Table, TableWrites] = {}
+    for r in rows:
+        table = Table(r["schemaname"], r["relname"])
+        known = result.get(table)
+        total = int(r["modified"]) + (known.rows_modified if known else 0)
+        result[table] = TableWrites(total, r["stats_reset"])
+    return result
 
 
 async def all_visible_fractions(

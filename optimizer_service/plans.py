@@ -217,3 +217,31 @@ def facts(explain_json: Any) -> PlanFacts:
     for table in result.tables:
         result.uses.setdefault(table, ColumnUse())
     return result
+
+
+def lift(facts: PlanFacts, roots: dict[Table, Table]) -> PlanFacts:
+    """The same facts with every partition replaced by its partitioned root table (`roots`:
+    partition → root): an index for a partitioned table is suggested, priced and built on
+    the table a DBA names, once, not on each partition a plan happened to scan."""
+    if not roots or not any(t in roots for t in facts.tables | set(facts.uses)):
+        return facts
+
+    def up(table: Table) -> Table:
+        return roots.get(table, table)
+
+    uses: dict[Table, ColumnUse] = {}
+    for table, use in facts.uses.items():
+        merged = uses.setdefault(up(table), ColumnUse())
+        merged.eq |= use.eq
+        merged.range |= use.range
+        merged.join |= use.join
+        merged.used |= use.used
+        merged.orders.extend(o for o in use.orders if o not in merged.orders)
+    return PlanFacts(
+        cost=facts.cost,
+        tables={up(t) for t in facts.tables},
+        uses=uses,
+        indexes_used=facts.indexes_used,
+        modified=up(facts.modified) if facts.modified is not None else None,
+        operation=facts.operation,
+    )

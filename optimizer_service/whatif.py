@@ -83,6 +83,10 @@ class HypoPGEngine:
 
     async def size(self, index: IndexDef) -> int:
         if index not in self.sizes:
+            leaves = await _leaves(self.conn, index.table)
+            if leaves:  # a partitioned table: its index is the sum of one per partition
+                self.sizes[index] = await self._sum_of_leaves(index, leaves)
+                return self.sizes[index]
             if index not in self.live:
                 await self._create(index)
             oid, _ = self.live[index]
@@ -90,6 +94,19 @@ class HypoPGEngine:
                 await self.conn.fetchval("SELECT hypopg_relation_size($1)", oid)
             )
         return self.sizes[index]
+
+    async def _sum_of_leaves(self, index: IndexDef, leaves: list[Table]) -> int:
+        total = 0
+        for leaf in leaves:
+            sql = sqltext.create_sql(
+                IndexDef(leaf, index.columns, index.include), concurrently=False, name="hypo"
+            )
+            oid = await self.conn.fetchval("SELECT indexrelid FROM hypopg_create_index($1)", sql)
+            try:
+                total += int(await self.conn.fetchval("SELECT hypopg_relation_size($1)", oid))
+            finally:
+                await self.conn.execute("SELECT hypopg_drop_index($1)", oid)
+        return total
 
     async def _reconcile(self, config: frozenset[IndexDef], tables: set[Table]) -> None:
         """Makes the live hypothetical indexes on `tables` exactly those of `config`, in one
@@ -180,7 +197,9 @@ class TransactionalEngine:
             schema = sqlcheck.quote_ident(index.table.schema)
             self.sizes[index] = int(
                 await self.conn.fetchval(
-                    "SELECT pg_relation_size(to_regclass($1))",
+                    # A partitioned table's index is one per partition, each sized here.
+                    "SELECT COALESCE(sum(pg_relation_size(relid)), 0) "
+                    "FROM pg_partition_tree(to_regclass($1))",
                     f"{schema}.{sqlcheck.quote_ident(self.built[index])}",
                 )
             )
@@ -209,3 +228,18 @@ class TransactionalEngine:
         if self._open and not self.conn.is_closed():
             await self.conn.execute("ROLLBACK")
         self._open = False
+
+
+async def _leaves(conn: asyncpg.Connection, table: Table) -> list[Table]:
+    """The leaf partitions of `table` when it is partitioned, else []."""
+    rows = await conn.fetch(
+        """
+        SELECT n.nspname AS schema, c.relname AS name
+        FROM pg_partition_tree(to_regclass($1)) t
+        JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE t.isleaf AND t.level > 0
+        ORDER BY 1, 2
+        """,
+        f"{sqlcheck.quote_ident(table.schema)}.{sqlcheck.quote_ident(table.name)}",
+    )
+    return [Table(r["schema"], r["name"]) for r in rows]
