@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -86,17 +87,30 @@ async def _watch(
     started = time.monotonic()
     conn: asyncpg.Connection | None = None
     if "DROP" not in what and await target.sessions.try_take():
+        # Connecting is not interrupted halfway (a cancelled asyncpg connect leaves a future
+        # failing unread): a watch cancelled meanwhile closes the session once it is open.
+        opening = asyncio.ensure_future(
+            targets.connect(target, connect_timeout=connect_timeout, place="taken")
+        )
         try:
-            conn = await targets.connect(target, connect_timeout=connect_timeout, place="taken")
+            conn = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_when_open)
+            raise
         except Exception as exc:  # the build goes on; only its progress is not read
             log.info("build progress on %s not read: %s", target.name, type(exc).__name__)
+    reading: asyncio.Future[asyncpg.Record | None] | None = None
     try:
         percent = 0.0
         while True:
             row = None
             if conn is not None:
+                # A read is never cut off mid-statement either (see above).
+                reading = asyncio.ensure_future(
+                    conn.fetchrow(_PROGRESS, pid, timeout=connect_timeout)
+                )
                 with contextlib.suppress(asyncpg.PostgresError):
-                    row = await conn.fetchrow(_PROGRESS, pid, timeout=connect_timeout)
+                    row = await asyncio.shield(reading)
             elapsed = f"{time.monotonic() - started:.0f} s"
             lead = f"{prefix}: " if prefix else ""
             if row is not None:
@@ -107,7 +121,21 @@ async def _watch(
             await asyncio.sleep(EVERY_SECONDS)
     finally:
         if conn is not None:
-            conn.terminate()  # a read-only watcher: nothing to close politely
+            if reading is not None and not reading.done():
+                reading.add_done_callback(functools.partial(_terminate_after, conn))
+            else:
+                conn.terminate()  # a read-only watcher: nothing to close politely
+
+
+def _terminate_after(conn: asyncpg.Connection, read: asyncio.Future[object]) -> None:
+    if not read.cancelled():
+        read.exception()  # read, so it is not reported as never retrieved
+    conn.terminate()
+
+
+def _close_when_open(opening: asyncio.Future[asyncpg.Connection]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().terminate()
 
 
 @contextlib.asynccontextmanager

@@ -126,8 +126,8 @@ async def index_state(conn: asyncpg.Connection, schema: str, name: str) -> Index
     row = await conn.fetchrow(
         """
         SELECT c.oid::bigint AS oid, ix.indisvalid AS valid,
-               (SELECT COALESCE(sum(pg_relation_size(relid)), 0)
-                FROM pg_partition_tree(c.oid)) AS size,
+               GREATEST(pg_relation_size(c.oid), (SELECT COALESCE(sum(pg_relation_size(relid)), 0)
+                FROM pg_partition_tree(c.oid))) AS size,
                tn.nspname || '.' || t.relname AS table, pg_get_indexdef(c.oid) AS def
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -198,8 +198,9 @@ class TransactionalEngine:
             self.sizes[index] = int(
                 await self.conn.fetchval(
                     # A partitioned table's index is one per partition, each sized here.
-                    "SELECT COALESCE(sum(pg_relation_size(relid)), 0) "
-                    "FROM pg_partition_tree(to_regclass($1))",
+                    "SELECT GREATEST(pg_relation_size(to_regclass($1)), "
+                    "(SELECT COALESCE(sum(pg_relation_size(relid)), 0) "
+                    "FROM pg_partition_tree(to_regclass($1))))",
                     f"{schema}.{sqlcheck.quote_ident(self.built[index])}",
                 )
             )
