@@ -129,6 +129,7 @@ async def test_analyze_watch_follows_the_job_to_its_end(pgsage, service, store):
     assert f"{name} started on {target}" in result.err
     assert "succeeded" in result.err  # the progress lines
     assert "state:        succeeded" in result.out
+    assert "progress:     done\n" in result.out
     assert title in result.out
 
 
@@ -136,6 +137,7 @@ async def test_analyze_watch_of_a_job_that_fails_exits_1(pgsage, service, store)
     _, _, result = await _watch(pgsage, service, store, "FAILED")
     assert result.code == 1
     assert "state:        failed" in result.out
+    assert "progress:     failed at 0%\n" in result.out
 
 
 async def test_errors_and_exit_codes(pgsage):
