@@ -22,6 +22,7 @@ async function newcomerFlow() {
   const drop = row("events_kind_idx");
   await drop.getByRole("button", { name: "Approve" }).waitFor();
   assert.equal(await drop.locator("button[data-action=BENCHMARK]").count(), 0);
+  assert.equal(await drop.getByTestId("no-benchmark").innerText(), "nothing to benchmark: no query uses it");
   assert.equal(await row("customer_id").locator("button[data-action=BENCHMARK]").count(), 1);
 
   // "Rolled back" is a filter of its own.

@@ -9,7 +9,7 @@ import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
 import { bytes, jobId, label, percent } from "./format";
 import type { Job, Suggestion, WatchEvent } from "./types";
-import { ACTION_WORDS, actionsFor, FILTERS, ordered, statementOf, type Action } from "./suggestionRules";
+import { ACTION_WORDS, actionsFor, FILTERS, measurable, ordered, statementOf, type Action } from "./suggestionRules";
 import { PriorDecision } from "./PriorDecision";
 
 export function SuggestionList({ job, version }: { job: Job; version: number }) {
@@ -258,6 +258,11 @@ function SuggestionRow(props: {
                 {ACTION_WORDS[action][0]}
               </button>
             ))}
+          {!measurable(s) && (s.state === "PENDING" || s.state === "APPROVED") && !dismissing && (
+            <div className="small muted" data-testid="no-benchmark" title="A benchmark times the queries a change affects; the analysis found none that use this index.">
+              nothing to benchmark: no query uses it
+            </div>
+          )}
           {twoPersonWhy && !operateWhy && !running && (
             <div className="small muted two-person-note" data-testid="two-person-note">
               Two-person rule: you approved it, someone else applies it.
