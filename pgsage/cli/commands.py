@@ -156,25 +156,53 @@ def _state_filter(state: str | None, enum) -> str:
     return f"state = ({', '.join(names)})" if len(names) > 1 else f"state = {names[0]}"
 
 
+def _progress(job: Job) -> str:
+    """`done` once succeeded (change jobs report no percent), else the percent reached."""
+    if job.state == Job.SUCCEEDED:
+        return "done"
+    if job.state == Job.PENDING:
+        return "waiting for a worker"
+    detail = " · ".join(p for p in (job.progress.stage, job.progress.message) if p)
+    reached = f"{job.progress.percent:.0f}%"
+    if job.state in (Job.FAILED, Job.CANCELLED):
+        reached = f"{render.state(job)} at {reached}"
+    return f"{reached} · {detail}" if detail else reached
+
+
 def _show_job(job: Job, out: TextIO) -> None:
+    """`key:` and value, every value starting in the same column; long values wrap under it."""
     rows = [
         ("job", job.name),
         ("kind", Job.Kind.Name(job.kind).lower()),
         ("target", job.target),
         ("state", render.state(job)),
-        ("progress", f"{job.progress.percent:.0f}% {job.progress.stage} {job.progress.message}"),
+        ("progress", _progress(job)),
         ("attempt", f"{job.attempt} of {job.max_attempts}"),
         ("created", render.when(job.create_time)),
         ("requested by", job.creator or "-"),
         ("ended", render.when(job.end_time)),
-        ("suggestions", str(job.counts.suggestions)),
     ]
+    if job.suggestion:
+        rows.append(("suggestion", job.suggestion))
+    else:
+        rows.append(("suggestions", str(job.counts.suggestions)))
     if job.HasField("summary"):
-        rows.append(("improvement", f"{job.summary.workload_improvement_percent:.1f}%"))
+        s = job.summary
+        rows.append(("improvement", f"{s.workload_improvement_percent:.1f}%"))
+        rows.append(
+            (
+                "cost",
+                f"{s.workload_cost_before:,.0f} -> {s.workload_cost_after:,.0f} planner cost units",
+            )
+        )
     if job.HasField("error") and job.error.message:
         rows.append(("error", job.error.message))
+    width = max(len(key) for key, _ in rows) + 2
     for key, value in rows:
-        out.write(f"{key + ':':<13}{value.strip()}\n")
+        lines = render.printable_lines(value.strip() or "-")
+        out.write(f"{key + ':':<{width}}{lines[0]}\n")
+        for more in lines[1:]:
+            out.write(f"{'':<{width}}{more}\n")
 
 
 def jobs_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -200,7 +228,7 @@ def jobs_list(args: argparse.Namespace, out: TextIO) -> int:
                 Job.Kind.Name(j.kind).lower(),
                 j.target,
                 render.state(j),
-                f"{j.progress.percent:.0f}%",
+                "done" if j.state == Job.SUCCEEDED else f"{j.progress.percent:.0f}%",
                 j.counts.suggestions,
                 render.when(j.create_time),
             ]

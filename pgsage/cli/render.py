@@ -41,6 +41,11 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
+def printable_lines(text: str) -> list[str]:
+    """`text`'s lines, each `printable` (a multi-line value keeps its lines)."""
+    return [printable(line) for line in text.splitlines()] or [""]
+
+
 def _is_number(text: str) -> bool:
     return text.replace(".", "", 1).replace("%", "").replace(" ", "").lstrip("-").isdigit()
 

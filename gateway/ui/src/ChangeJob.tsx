@@ -47,9 +47,9 @@ export function ChangeJob({ job, version }: { job: Job; version: number }) {
           <Sql text={sql} />
         </>
       )}
-      {job.kind === "BENCHMARK" && result && <BenchmarkPanel result={result} count={1} />}
+      {job.kind === "BENCHMARK" && result && <BenchmarkPanel result={result} count={1} estimatedSizeBytes={s?.estimatedSizeBytes} />}
       {job.kind === "BENCHMARK" && !result && job.state === "SUCCEEDED" && <p className="muted small">No result stored.</p>}
-      <AuditList filter={`job = "${job.name}"`} version={`${job.state ?? ""}:${version}`} title="Recorded by this job" />
+      <AuditList filter={`job = "${job.name}"`} version={`${job.state ?? ""}:${version}`} title="Recorded by this job" fold={false} />
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "./api";
 import { denial, useAccess } from "./access";
 import { ConfirmDialog, ErrorNote, Link, ProgressBar, StateBadge } from "./components";
-import { analysisLabel, bytes, dateTime, duration, jobId, label, percent } from "./format";
+import { analysisLabel, bytes, count, dateTime, duration, jobId, label, percent } from "./format";
 import { ChangeJob } from "./ChangeJob";
 import { navigate } from "./router";
 import { SuggestionList } from "./SuggestionList";
@@ -94,7 +94,10 @@ export function JobPage({ id }: { id: string }) {
 
   const finished = TERMINAL.has(job.state ?? "");
   const active = job.state === "RUNNING" || job.state === "CANCELLING";
-  const pct = job.progress?.percent ?? (job.state === "SUCCEEDED" ? 100 : 0);
+  // A finished job is done whatever its last progress report said (change jobs report none).
+  const pct = job.state === "SUCCEEDED" ? 100 : job.progress?.percent ?? 0;
+  // A failed or cancelled analysis that suggested nothing has nothing to export.
+  const patchable = !job.suggestion && !((job.state === "FAILED" || job.state === "CANCELLED") && !Number(job.counts?.suggestions ?? 0));
   const summary = job.summary;
 
   const change = async (action: () => Promise<void>) => {
@@ -138,7 +141,7 @@ export function JobPage({ id }: { id: string }) {
               Delete
             </button>
           )}
-          {!job.suggestion && (
+          {patchable && (
             <a className="button" href={`/v1/${job.name}/patch.sql`} download data-testid="download-patch">
               Download patch (approved)
             </a>
@@ -156,17 +159,25 @@ export function JobPage({ id }: { id: string }) {
         <div className="progress-line">
           <ProgressBar percent={pct} active={active} />
           <span className="progress-text" data-testid="job-progress">
-            {job.state === "PENDING" ? "Waiting for a worker to pick it up" : `${pct.toFixed(0)} %`}
-            {job.progress?.stage ? ` · ${job.progress.stage}` : ""}
-            {job.progress?.message ? ` · ${job.progress.message}` : ""}
+            {job.state === "PENDING"
+              ? "Waiting for a worker to pick it up"
+              : job.state === "SUCCEEDED"
+                ? "done"
+                : job.state === "FAILED"
+                  ? `failed at ${pct.toFixed(0)} %`
+                  : job.state === "CANCELLED"
+                    ? `cancelled at ${pct.toFixed(0)} %`
+                    : `${pct.toFixed(0)} %`}
+            {!finished && job.progress?.stage ? ` · ${job.progress.stage}` : ""}
+            {!finished && job.progress?.message ? ` · ${job.progress.message}` : ""}
           </span>
           <span className={`live live-${live}`} title="live updates">
             {{ connecting: "connecting…", live: "● live", lost: "updates lost — reload the page", done: "" }[live]}
           </span>
         </div>
-        {job.state === "FAILED" && job.error?.message && (
-          <div className="note note-error" role="alert">
-            <span>The job failed: {job.error.message}</span>
+        {job.state === "FAILED" && (
+          <div className="note note-error" role="alert" data-testid="job-failed">
+            <span>The job failed: {job.error?.message || "no reason was recorded"}</span>
           </div>
         )}
         <dl className="facts">
@@ -199,7 +210,12 @@ export function JobPage({ id }: { id: string }) {
           <h2>Summary</h2>
           <dl className="facts">
             <div><dt>Workload improvement</dt><dd className="strong">{percent(summary.workloadImprovementPercent)}</dd></div>
-            <div><dt>Cost before → after</dt><dd>{summary.workloadCostBefore?.toFixed(0) ?? "—"} → {summary.workloadCostAfter?.toFixed(0) ?? "—"}</dd></div>
+            <div>
+              <dt title="PostgreSQL planner cost units: the workload's queries weighted by how often they ran, plus the upkeep of new indexes">Workload cost before → after</dt>
+              <dd data-testid="summary-cost">
+                {count(summary.workloadCostBefore)} → {count(summary.workloadCostAfter)} <span className="muted">planner cost units</span>
+              </dd>
+            </div>
             <div><dt>New index space</dt><dd>{bytes(summary.addedBytes)}</dd></div>
             <div><dt>Space freed</dt><dd>{bytes(summary.freedBytes)}</dd></div>
           </dl>

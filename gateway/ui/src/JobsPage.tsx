@@ -106,9 +106,14 @@ export function JobsPage({ state }: { state: string }) {
                     <span className="muted">queued</span>
                   ) : !job.startTime && job.state !== "SUCCEEDED" ? (
                     <span className="muted">never started</span>
+                  ) : job.state === "SUCCEEDED" ? (
+                    <div className="progress-cell" data-testid="job-done">
+                      <ProgressBar percent={100} active={false} />
+                      <span className="muted small">done</span>
+                    </div>
                   ) : (
                     <div className="progress-cell">
-                      <ProgressBar percent={job.progress?.percent ?? (job.state === "SUCCEEDED" ? 100 : 0)} active={active} />
+                      <ProgressBar percent={job.progress?.percent ?? 0} active={active} />
                       <span className="muted small">{job.progress?.stage ?? ""}</span>
                     </div>
                   )}

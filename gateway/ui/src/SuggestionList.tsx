@@ -9,60 +9,8 @@ import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
 import { bytes, jobId, label, percent } from "./format";
 import type { ChangeOptions, Job, Suggestion, Target, WatchEvent } from "./types";
-
-type Action = "BENCHMARK" | "APPLY" | "ROLLBACK";
-const ACTION_WORDS: Record<Action, [string, string]> = {
-  BENCHMARK: ["Benchmark", "benchmarking"],
-  APPLY: ["Apply", "applying"],
-  ROLLBACK: ["Roll back", "rolling back"],
-};
-
-/** The statement an action runs on the target: the reviewer's edit when there is one. */
-function statementOf(action: Action, s: Suggestion): string {
-  if (action === "ROLLBACK") return (s.editedSql ? s.editedRollbackSql || s.rollbackSql : s.rollbackSql) ?? "";
-  return s.editedSql || s.sql || "";
-}
-
-/** What can be done next with a suggestion in `state`, as DESIGN.md's lifecycle allows. */
-function actionsFor(state?: string): Action[] {
-  switch (state) {
-    case "PENDING":
-      return ["BENCHMARK"];
-    case "APPROVED":
-      return ["BENCHMARK", "APPLY"];
-    case "APPLY_FAILED":
-    case "ROLLED_BACK":
-      return ["APPLY"];
-    case "APPLIED":
-    case "ROLLBACK_FAILED":
-      return ["ROLLBACK"];
-    default:
-      return [];
-  }
-}
-
-const FILTERS: Array<{ key: string; text: string; filter: string; match: (s: Suggestion) => boolean }> = [
-  { key: "all", text: "All", filter: "", match: () => true },
-  { key: "pending", text: "Pending", filter: "state = PENDING", match: (s) => s.state === "PENDING" },
-  { key: "approved", text: "Approved", filter: "state = APPROVED", match: (s) => s.state === "APPROVED" },
-  { key: "benchmarked", text: "Benchmarked", filter: "benchmarked = true", match: (s) => (s.benchmarks?.length ?? 0) > 0 },
-  { key: "applied", text: "Applied", filter: "state = APPLIED", match: (s) => s.state === "APPLIED" },
-  { key: "dismissed", text: "Dismissed", filter: "state = DISMISSED", match: (s) => s.state === "DISMISSED" },
-];
-
-/** New indexes first, biggest gain first; then drops, biggest first. Superseded ones hidden. */
-function ordered(list?: Suggestion[]): Suggestion[] {
-  const rank = (s: Suggestion) => (s.kind === "CREATE_INDEX" ? 0 : 1);
-  return (list ?? [])
-    .filter((s) => !s.superseded)
-    .sort(
-      (a, b) =>
-        rank(a) - rank(b) ||
-        (b.workloadImprovementPercent ?? 0) - (a.workloadImprovementPercent ?? 0) ||
-        Number(b.estimatedSizeBytes ?? 0) - Number(a.estimatedSizeBytes ?? 0) ||
-        a.name.localeCompare(b.name),
-    );
-}
+import { ACTION_WORDS, actionsFor, FILTERS, measurable, ordered, statementOf, type Action } from "./suggestionRules";
+import { PriorDecision } from "./PriorDecision";
 
 export function SuggestionList({ job, version }: { job: Job; version: number }) {
   const [filterKey, setFilterKey] = useState("all");
@@ -144,9 +92,13 @@ export function SuggestionList({ job, version }: { job: Job; version: number }) 
             <tr>
               <td colSpan={8} className="empty">
                 {filterKey === "all"
-                  ? ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state ?? "")
-                    ? "This analysis found nothing to suggest."
-                    : "No suggestions yet; they appear here as the analysis finds them."
+                  ? job.state === "FAILED"
+                    ? "The analysis failed before it suggested anything; the reason is above. Retry it once the cause is fixed."
+                    : job.state === "CANCELLED"
+                      ? "The analysis was cancelled before it suggested anything."
+                      : job.state === "SUCCEEDED"
+                        ? "This analysis found nothing to suggest."
+                        : "No suggestions yet; they appear here as the analysis finds them."
                   : `No ${filter.text.toLowerCase()} suggestions.`}
               </td>
             </tr>
@@ -195,7 +147,7 @@ function SuggestionRow(props: {
   const access = useAccess();
   const reviewWhy = denial(access, "REVIEWER", s.target);
   const operateWhy = denial(access, "OPERATOR", s.target);
-  const twoPersonWhy = useTwoPersonBlock(access, s, actionsFor(s.state).includes("APPLY"));
+  const twoPersonWhy = useTwoPersonBlock(access, s, actionsFor(s).includes("APPLY"));
   const whyNot = (action: Action) => operateWhy || (action === "APPLY" ? twoPersonWhy : "");
   const [running, setRunning] = useState<{ action: Action; job: Job } | null>(null);
   const [finished, setFinished] = useState<{ action: Action; job: Job } | null>(null);
@@ -294,7 +246,7 @@ function SuggestionRow(props: {
             </button>
           )}
           {!dismissing && !running &&
-            actionsFor(s.state).map((action) => (
+            actionsFor(s).map((action) => (
               <button
                 key={action}
                 type="button"
@@ -307,6 +259,11 @@ function SuggestionRow(props: {
                 {ACTION_WORDS[action][0]}
               </button>
             ))}
+          {!measurable(s) && (s.state === "PENDING" || s.state === "APPROVED") && !dismissing && (
+            <div className="small muted" data-testid="no-benchmark" title="A benchmark times the queries a change affects; the analysis found none that use this index.">
+              nothing to benchmark: no query uses it
+            </div>
+          )}
           {twoPersonWhy && !operateWhy && !running && (
             <div className="small muted two-person-note" data-testid="two-person-note">
               Two-person rule: you approved it, someone else applies it.
@@ -409,7 +366,7 @@ function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggest
   return (
     <div className="detail">
       {s.rationale && <p className="rationale">{s.rationale}</p>}
-      {s.priorDecision && <p className="muted small">This change was already decided on this target: {s.priorDecision}</p>}
+      {s.priorDecision && <PriorDecision name={s.priorDecision} state={s.state} />}
       <div className="detail-grid">
         <div>
           <div className="detail-label">
@@ -509,7 +466,7 @@ function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggest
           )}
         </div>
       </div>
-      {s.benchmarks?.length ? <BenchmarkPanel result={s.benchmarks[0]} count={s.benchmarks.length} /> : null}
+      {s.benchmarks?.length ? <BenchmarkPanel result={s.benchmarks[0]} count={s.benchmarks.length} estimatedSizeBytes={s.estimatedSizeBytes} /> : null}
       <AuditList filter={`resource = "${s.name}"`} version={`${s.etag ?? ""}:${s.state ?? ""}:${s.benchmarks?.length ?? 0}`} />
     </div>
   );

@@ -27,12 +27,24 @@ export function jobId(name: string): string {
   return name.split("/")[1] ?? name;
 }
 
-export function dateTime(value?: string): string {
+/** Local time to the second; with `millis`, to the millisecond (audit records, ordered
+ * events that happen within one second). */
+export function dateTime(value?: string, millis = false): string {
   if (!value) return "—";
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return value;
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const seconds = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const fraction = millis ? `.${String(d.getMilliseconds()).padStart(3, "0")}` : "";
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${seconds}${fraction}`;
+}
+
+/** A whole number with thousands separators (1,234,567), "—" when unknown. */
+export function count(value?: number | string): string {
+  if (value === undefined || value === null || value === "") return "—";
+  const n = Number(value);
+  if (!Number.isFinite(n)) return "—";
+  return Math.round(n).toLocaleString("en-US");
 }
 
 export function duration(start?: string, end?: string): string {

@@ -4,6 +4,7 @@ import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api } from "./api";
 import { AccessProvider, holds, rolesText, useAccess } from "./access";
+import { ApiDocsPage } from "./ApiDocs";
 import { AuditPage } from "./AuditPage";
 import { TokensPage } from "./TokensPage";
 import { Link } from "./components";
@@ -120,6 +121,7 @@ function App() {
   else if (path === "/new") page = <NewAnalysisPage />;
   else if (path === "/audit") page = <AuditPage key={search.toString()} search={search} />;
   else if (path === "/tokens") page = <TokensPage />;
+  else if (path === "/api") page = <ApiDocsPage />;
   else if (path === "/" || path === "/jobs") page = <JobsPage state={search.get("state") ?? ""} />;
   else
     page = (
@@ -148,7 +150,9 @@ function App() {
               API tokens
             </Link>
           )}
-          <a href="/openapi.json">API</a>
+          <Link href="/api" className={path === "/api" ? "nav-active" : ""}>
+            API
+          </Link>
         </nav>
         <Identity />
         <ReadinessBadge />

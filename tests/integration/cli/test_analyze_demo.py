@@ -23,7 +23,7 @@ async def test_analyze_watch_of_the_demo_then_review(pgsage):
     watched = await pgsage("analyze", "--target", "demo", "--watch")
     assert watched.code == 0, watched.err
     assert "running" in watched.err and "100.0% succeeded" in watched.err
-    assert "state:       succeeded" in watched.out
+    assert "state:        succeeded" in watched.out
     table = watched.out.split("\n\n")[-1].splitlines()
     assert table[0].split()[:4] == ["SUGGESTION", "STATE", "GAIN", "SIZE"]
     rows = table[1:]

@@ -44,9 +44,14 @@ async def test_analyze_then_list_show_and_cancel(pgsage, store):
 
     shown = await pgsage("jobs", "show", name.removeprefix("jobs/"))
     assert shown.code == 0
-    assert f"target:      {target}" in shown.out
+    assert f"target:       {target}" in shown.out
     # Local mode: the job service takes the caller for the OS user.
-    assert f"requested by:{login_name()}" in shown.out
+    assert f"requested by: {login_name()}" in shown.out
+    # Every value starts in one column, after its key and at least one space.
+    facts = shown.out.split("\n\n")[0].splitlines()
+    assert len({len(line) - len(line.split(":", 1)[1].lstrip()) for line in facts}) == 1, facts
+    assert all(line.split(":", 1)[1].startswith(" ") for line in facts), facts
+    assert "progress:     waiting for a worker" in shown.out
     assert "Index on public.orders (customer_id)" in shown.out
 
     cancelled = await pgsage("jobs", "cancel", name)
@@ -123,14 +128,16 @@ async def test_analyze_watch_follows_the_job_to_its_end(pgsage, service, store):
     assert result.code == 0, result.err
     assert f"{name} started on {target}" in result.err
     assert "succeeded" in result.err  # the progress lines
-    assert "state:       succeeded" in result.out
+    assert "state:        succeeded" in result.out
+    assert "progress:     done\n" in result.out
     assert title in result.out
 
 
 async def test_analyze_watch_of_a_job_that_fails_exits_1(pgsage, service, store):
     _, _, result = await _watch(pgsage, service, store, "FAILED")
     assert result.code == 1
-    assert "state:       failed" in result.out
+    assert "state:        failed" in result.out
+    assert "progress:     failed at 0%\n" in result.out
 
 
 async def test_errors_and_exit_codes(pgsage):
