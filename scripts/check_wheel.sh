@@ -5,7 +5,7 @@
 #
 #   scripts/check_wheel.sh [DIR]   DIR keeps the wheel (default: a temporary directory)
 #
-# Needs the UI built (scripts/setup-run.sh) and the repository's .venv (setuptools builds).
+# Needs the UI built (scripts/setup-run.sh) and the repository's .venv (or PYTHON).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-$repo/.venv/bin/python}
@@ -38,13 +38,26 @@ cp -r "$repo/gateway/ui/dist" "$work/src/gateway/ui/dist"
 
 out=${1:-$work/wheel}
 mkdir -p "$out"
-"$py" -m pip wheel -q --no-deps --no-build-isolation -w "$out" "$work/src" \
+# The environment's setuptools when it meets pyproject.toml's build requirement, else pip
+# fetches one into an isolated build environment.
+isolation=--no-build-isolation
+"$py" -c 'import setuptools as s, sys; sys.exit(int(s.__version__.split(".")[0]) < 75)' \
+  2>/dev/null || isolation=
+"$py" -m pip wheel -q --no-deps $isolation -w "$out" "$work/src" \
   >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "the wheel did not build"; }
 version=$("$py" -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' \
   "$repo/pyproject.toml")
 wheel="$out/pgsage-$version-py3-none-any.whl"
 [ -f "$wheel" ] || fail "no $wheel"
-echo "built $(basename "$wheel")"
+"$py" - "$wheel" <<'PY' || fail "the wheel's UI files are wrong"
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+ui = [n for n in names if n.startswith("gateway/ui/")]
+assert "gateway/ui/dist/index.html" in ui, ui
+assert any(n.startswith("gateway/ui/dist/assets/") for n in ui), ui
+assert all(n.startswith("gateway/ui/dist/") and "/." not in n for n in ui), ui
+PY
+echo "built $(basename "$wheel") (UI included)"
 
 # A clean environment from the same interpreter, away from the checkout.
 base=$("$py" -c 'import sys; print(sys._base_executable)')

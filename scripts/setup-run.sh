@@ -54,8 +54,10 @@ if [ -f $ui/package.json ]; then
      [ ! -f $ui/dist/index.html ]; then
     command -v npm >/dev/null ||
       need_package npm "the browser UI is built with Node.js 20.19+ and npm (gateway/ui)"
-    if [ ! -d $ui/node_modules ] || [ $ui/package-lock.json -nt $ui/node_modules ]; then
-      (cd $ui && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+    # A symlinked node_modules belongs to another checkout: npm ci would empty it there.
+    if [ ! -L $ui/node_modules ] && { [ ! -d $ui/node_modules ] ||
+       [ $ui/package-lock.json -nt $ui/node_modules ]; }; then
+      (cd $ui && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error && touch node_modules)
     fi
     echo "setup: building the UI"
     (cd $ui && npm run build --silent >/dev/null)

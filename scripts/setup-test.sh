@@ -34,6 +34,7 @@ for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; d
 bash scripts/setup-run.sh dev
 
 # The test OpenID provider (oidc-provider) for the gateway's sign-in tests.
-if [ ! -d tests/oidc/node_modules ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules ]; then
-  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+if [ ! -L tests/oidc/node_modules ] && { [ ! -d tests/oidc/node_modules ] ||
+   [ tests/oidc/package-lock.json -nt tests/oidc/node_modules ]; }; then
+  (cd tests/oidc && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error && touch node_modules)
 fi
