@@ -25,6 +25,10 @@ need_package() { # package why
 
 # Python environment. pgsage needs Python >= 3.11 with its venv module.
 command -v python3 >/dev/null || need_package python3 "pgsage needs Python 3.11 or newer"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup: pgsage needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)" >&2
+  exit 1
+}
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv 2>/dev/null || {
     rm -rf .venv

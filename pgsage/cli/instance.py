@@ -43,7 +43,8 @@ def hold(data_dir: Path, url: str) -> int:
     return fd
 
 
-def _in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port` (or holds it bound)."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
         try:
@@ -65,7 +66,7 @@ def check_ports(url: str, ports: dict[str, int]) -> None:
     """Raises AlreadyRunning when a pgsage gateway holds the UI port (`--http-port` comes
     first in `ports`), else CliError (exit 2) for the first port another program holds."""
     for flag, port in ports.items():
-        if port == 0 or not _in_use(port):
+        if port == 0 or not port_in_use(port):
             continue
         if flag == "--http-port" and _pgsage_gateway(url):
             raise AlreadyRunning(url)

@@ -31,7 +31,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import pgsage
 from pgsage.cli import instance
 from pgsage.cli.errors import FAILURE, OK, UNAVAILABLE, CliError
-from pgsage.embedded import EmbeddedPostgres
+from pgsage.embedded import EmbeddedPostgres, free_port
 
 DEMO_DATABASE = "pgsage_demo"
 _STOP_GRACE = 15.0
@@ -153,6 +153,10 @@ def _demo_target(stack: Stack, args: argparse.Namespace) -> Path:
         server_dsn = args.demo_dsn
     else:
         postgres = EmbeddedPostgres(stack.data_dir / "demo-postgres")
+        if not postgres.running() and instance.port_in_use(postgres.port):
+            # Its last port is another program's now: a new one (the demo is built again,
+            # its targets file naming the server's address).
+            postgres = EmbeddedPostgres(stack.data_dir / "demo-postgres", port=free_port())
         stack.out.write(f"starting PostgreSQL for the demo target on port {postgres.port}\n")
         stack.out.flush()
         stack.demo_postgres = postgres

@@ -66,15 +66,25 @@ async def test_a_second_up_says_where_the_first_runs_and_leaves_it_alone():
     other_dir = Path(tempfile.mkdtemp(prefix="pgsage-up-other-"))
     ports = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{ports[0]}"
+    # The demo PostgreSQL's remembered port is another program's: it takes a new one.
+    holder = socket.create_server(("127.0.0.1", 0))
+    held = holder.getsockname()[1]
+    (data_dir / ".demo-postgres.port").write_text(str(held))
     first = await asyncio.create_subprocess_exec(
         *_up_args(data_dir, *ports), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     assert first.stdout is not None
+    lines: list[str] = []
     try:
         async with asyncio.timeout(240):
             async for raw in first.stdout:
-                if raw.decode().startswith("pgsage is up: "):
+                lines.append(raw.decode().rstrip())
+                if lines[-1].startswith("pgsage is up: "):
                     break
+        assert lines[-1] == f"pgsage is up: {url}", lines
+        demo_line = lines[0]
+        assert demo_line.startswith("starting PostgreSQL for the demo target on port "), lines
+        assert demo_line.rsplit(" ", 1)[1] != str(held)
         async with httpx.AsyncClient(base_url=url) as client:
             health = (await client.get("/healthz")).json()
             assert health["status"] == "pass" and health["version"] == VERSION, health
@@ -96,6 +106,7 @@ async def test_a_second_up_says_where_the_first_runs_and_leaves_it_alone():
         async with asyncio.timeout(60):
             rest, err = await first.communicate()
     finally:
+        holder.close()
         if first.returncode is None:
             first.kill()
             await first.wait()
