@@ -84,6 +84,8 @@ HEALTH_SCHEMA = {
     "description": "`status` overall; `notes` the warnings; `checks` one entry per dependency.",
     "properties": {
         "status": _STATUS,
+        "version": {"type": "string", "description": "the running pgsage (/healthz)"},
+        "uptime_seconds": {"type": "integer", "minimum": 0, "description": "(/healthz)"},
         "output": {"type": "string"},
         "notes": {"type": "array", "items": {"type": "string"}},
         "checks": {

@@ -1,11 +1,14 @@
 """Liveness and readiness, in the `application/health+json` shape (draft-inadarei-api-health-check).
 
-`/healthz` answers while the process lives. `/readyz` is ready only when the job service
-reports SERVING over `grpc.health.v1`; the reasons come from its GetDiagnostics call. An
-optimizer that is down is a warning (reads still work), not a reason to take the gateway out.
+`/healthz` answers while the process lives, with the version and the uptime in seconds.
+`/readyz` is ready only when the job service reports SERVING over `grpc.health.v1`; the
+reasons come from its GetDiagnostics call. An optimizer that is down is a warning (reads
+still work), not a reason to take the gateway out.
 """
 
 from __future__ import annotations
+
+import time
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -15,10 +18,13 @@ from starlette.responses import JSONResponse
 from gateway.client import JobServiceClient
 from gateway.settings import GatewaySettings
 from pgsage.jobs.v1 import job_service_pb2
+from pgsage.version import version
 
 JOB_SERVICE = "pgsage.jobs.v1.JobService"
 MEDIA_TYPE = "application/health+json"
 _PROBE_TIMEOUT = 3.0
+_STARTED = time.monotonic()  # this module loads as the gateway process starts
+_VERSION = version()
 
 Dependency = job_service_pb2.Dependency
 _STATUS = {Dependency.OK: "pass", Dependency.DEGRADED: "warn", Dependency.DOWN: "fail"}
@@ -31,7 +37,10 @@ def _response(body: dict, ready: bool) -> JSONResponse:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "pass"}, media_type=MEDIA_TYPE)
+    """Alive, with the version running and for how long (whole seconds)."""
+    uptime = int(time.monotonic() - _STARTED)
+    body = {"status": "pass", "version": _VERSION, "uptime_seconds": uptime}
+    return JSONResponse(body, media_type=MEDIA_TYPE)
 
 
 async def _diagnostics(client: JobServiceClient, deadline: float) -> list | None:

@@ -1,4 +1,8 @@
-"""The built browser UI (gateway/ui/dist), with the single-page-app fallback to index.html."""
+"""The built browser UI, with the single-page-app fallback to index.html.
+
+The build sits in gateway/ui/dist, beside this module, in a checkout (scripts/setup-run.sh
+builds it) and in an installed wheel (package data) alike; PGSAGE_GATEWAY_UI_DIR points
+elsewhere."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from gateway.settings import GatewaySettings
 
 _NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>pgsage</title>
-<p style="font-family:sans-serif">The pgsage UI is not built. Run
-<code>npm ci &amp;&amp; npm run build</code> in <code>gateway/ui</code>; the REST API is at
+<p style="font-family:sans-serif">The pgsage UI is not built. In a checkout, run
+<code>make run</code> (or <code>npm ci &amp;&amp; npm run build</code> in <code>gateway/ui</code>);
+a wheel built without it has none. The REST API is at
 <a href="/openapi.json">/openapi.json</a>.</p>"""
 
 

@@ -22,6 +22,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 from pgsage.cli import access, auditing, changes, commands  # noqa: E402
 from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
+from pgsage.version import version  # noqa: E402
 
 DEFAULT_ADDRESS = "localhost:50051"
 
@@ -51,6 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     root = _Parser(prog="pgsage", description="Find what would make PostgreSQL faster.")
+    root.add_argument("--version", action="version", version=f"pgsage {version()}")
     root.add_argument(
         "--address",
         default=os.environ.get("PGSAGE_ADDRESS", DEFAULT_ADDRESS),

@@ -4,7 +4,9 @@ Starts, in order: an embedded PostgreSQL holding the demo target (built once by
 `python -m pgsage.demo`), the optimizer (configured with that target), the job service (its
 own embedded PostgreSQL by default, in `<data-dir>/jobs-postgres`), and the gateway. Each
 service is a subprocess in a session of its own, logging to `<data-dir>/logs/`; `up` waits for
-each one's health before starting the next and stops them in reverse order.
+each one's health before starting the next and stops them in reverse order. One `up` runs per
+data directory (see `pgsage.cli.instance`); it never touches a system PostgreSQL unless
+--demo-dsn or --database-url names one.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import pgsage
+from pgsage.cli import instance
 from pgsage.cli.errors import FAILURE, OK, UNAVAILABLE, CliError
-from pgsage.embedded import EmbeddedPostgres
+from pgsage.embedded import EmbeddedPostgres, free_port
 
 DEMO_DATABASE = "pgsage_demo"
 _STOP_GRACE = 15.0
@@ -150,10 +153,21 @@ def _demo_target(stack: Stack, args: argparse.Namespace) -> Path:
         server_dsn = args.demo_dsn
     else:
         postgres = EmbeddedPostgres(stack.data_dir / "demo-postgres")
+        if not postgres.running() and instance.port_in_use(postgres.port):
+            # Its last port is another program's now: a new one (the demo is built again,
+            # its targets file naming the server's address).
+            postgres = EmbeddedPostgres(stack.data_dir / "demo-postgres", port=free_port())
         stack.out.write(f"starting PostgreSQL for the demo target on port {postgres.port}\n")
         stack.out.flush()
-        postgres.start()
         stack.demo_postgres = postgres
+        try:
+            postgres.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            raise CliError(
+                f"the demo target's PostgreSQL did not start ({exc}); "
+                f"see {postgres.data_dir / 'server.log'}",
+                FAILURE,
+            ) from None
         server_dsn = postgres.dsn("postgres")
     targets_file = stack.data_dir / "demo-targets.toml"
     marker = stack.data_dir / "demo.built"
@@ -200,7 +214,33 @@ def _read(path: Path) -> str:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(data_dir=data_dir, out=out)
+    url = f"http://127.0.0.1:{args.http_port}"
+    ports = {
+        "--http-port": args.http_port,
+        "--jobs-port": args.jobs_port,
+        "--optimizer-port": args.optimizer_port,
+    }
+    # Before anything starts: a second `up` touches nothing of the first one's.
+    try:
+        lock = instance.hold(data_dir, url)
+    except instance.AlreadyRunning as exc:
+        return _already_running(exc)
+    try:
+        instance.check_ports(url, ports)
+        return _run_stack(Stack(data_dir=data_dir, out=out), args)
+    except instance.AlreadyRunning as exc:
+        return _already_running(exc)
+    finally:
+        os.close(lock)
+
+
+def _already_running(exc: instance.AlreadyRunning) -> int:
+    sys.stderr.write(f"{exc.message}\n")
+    return exc.code
+
+
+def _run_stack(stack: Stack, args: argparse.Namespace) -> int:
+    out = stack.out
 
     def on_signal(signum, frame) -> None:
         stack.stopping.set()

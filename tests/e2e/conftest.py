@@ -20,7 +20,7 @@ from tests.support.browser import CHROMIUM, PLAYWRIGHT, UI
 
 @pytest.fixture(scope="session")
 def built_ui() -> Path:
-    """The UI build the gateway serves (setup-machine.sh builds it; a missing one fails here)."""
+    """The UI build the gateway serves (setup-run.sh builds it; a missing one fails here)."""
     index = UI / "dist" / "index.html"
     assert index.is_file(), "gateway/ui/dist is not built: run `npm ci && npm run build` there"
     assert PLAYWRIGHT.is_file(), "playwright-core is not installed: run `npm ci` in gateway/ui"

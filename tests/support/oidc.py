@@ -42,7 +42,7 @@ async def oidc_provider(
 ) -> AsyncIterator[Provider]:
     """Starts the provider on a free port for a gateway whose callback is `redirect_uri`."""
     assert (OIDC_DIR / "node_modules" / "oidc-provider").is_dir(), (
-        "tests/oidc is not installed: run scripts/setup-machine.sh (npm ci in tests/oidc)"
+        "tests/oidc is not installed: run scripts/setup-test.sh (npm ci in tests/oidc)"
     )
     base = redirect_uri.removesuffix("/auth/callback")
     process = await asyncio.create_subprocess_exec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import metadata
 
 import httpx
 
@@ -15,7 +16,14 @@ HEALTH_JSON = "application/health+json"
 
 async def test_healthz_answers_while_the_process_lives(http):
     response = await http.get("/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "pass"}
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "status": "pass",
+        "version": metadata.version("pgsage"),
+        "uptime_seconds": body["uptime_seconds"],
+    }
+    assert isinstance(body["uptime_seconds"], int) and body["uptime_seconds"] >= 0
     assert response.headers["content-type"].startswith(HEALTH_JSON)
 
 

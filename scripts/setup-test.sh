@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what pgsage's tests need on a Debian machine, idempotently:
-# HypoPG for the local PostgreSQL 15, pg_stat_statements preloaded, Chromium for
-# browser tests, the Python virtual environment with the pinned dependencies.
+# Installs what pgsage's tests need on a Debian machine, idempotently: HypoPG for the local
+# PostgreSQL 15, pg_stat_statements preloaded there (a restart of that server), Chromium for
+# the browser tests, the Python virtual environment with the dev extras, the UI build and the
+# test OpenID provider. `make run` needs none of the system parts: see scripts/setup-run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,25 +30,11 @@ if ! psql -h 127.0.0.1 -U postgres -tAc "show shared_preload_libraries" | grep -
 fi
 for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 
-# Python environment.
-if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-if ! .venv/bin/python -c "import pgsage, grpc_tools, pytest" >/dev/null 2>&1 ||
-   [ pyproject.toml -nt .venv/.installed ]; then
-  echo "setup: installing Python dependencies"
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e '.[dev]'
-  touch .venv/.installed
-fi
-
-# UI dependencies and build (only once the UI exists).
-if [ -f gateway/ui/package.json ]; then
-  if [ ! -d gateway/ui/node_modules ] || [ gateway/ui/package-lock.json -nt gateway/ui/node_modules ]; then
-    (cd gateway/ui && npm ci --no-audit --no-fund --loglevel=error)
-  fi
-  (cd gateway/ui && npm run build --silent)
-fi
+# The Python environment with the dev extras, and the UI build.
+bash scripts/setup-run.sh dev
 
 # The test OpenID provider (oidc-provider) for the gateway's sign-in tests.
-if [ ! -d tests/oidc/node_modules ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules ]; then
-  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+if [ ! -L tests/oidc/node_modules ] && { [ ! -d tests/oidc/node_modules ] ||
+   [ tests/oidc/package-lock.json -nt tests/oidc/node_modules ]; }; then
+  (cd tests/oidc && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error && touch node_modules)
 fi
