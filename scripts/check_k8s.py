@@ -8,9 +8,9 @@ No cluster and no kustomize binary are needed:
 - every kustomization is rendered by a small renderer for the subset pgsage uses
   (`resources` files and folders, `namespace`, `labels`, `images`, strategic-merge `patches`
   by file; anything else is reported as unsupported) and the result validated the same way;
-- in a rendered kustomization, what the pods refer to exists: each ConfigMap it names, each
-  Secret it names in secrets.example.yaml (Secrets are created by the operator, never
-  committed), each Service's selector matches a Deployment's pods.
+- in a rendered kustomization, what the pods refer to exists: each ConfigMap and Secret they
+  name is a resource or is shown in secrets.example.yaml (what the operator creates, never
+  committed), and each Service's selector matches a Deployment's pods.
 Each problem is one line on stderr; the exit code is 1 if there is any.
 """
 
@@ -129,7 +129,7 @@ def _validate(where: str, resource: dict) -> list[str]:
     return found
 
 
-def _references(where: str, resources: list[dict], examples: set[str]) -> list[str]:
+def _references(where: str, resources: list[dict], examples: set[tuple[str, str]]) -> list[str]:
     names = {(r["kind"], r["metadata"]["name"]) for r in resources}
     found = []
     pod_labels = [
@@ -143,7 +143,7 @@ def _references(where: str, resources: list[dict], examples: set[str]) -> list[s
             if not any(selector.items() <= labels.items() for labels in pod_labels):
                 found.append(f"{where}: Service/{resource['metadata']['name']} selects no pods")
         for kind, name in _referenced(resource):
-            if (kind, name) in names or (kind == "Secret" and name in examples):
+            if (kind, name) in names or (kind, name) in examples:
                 continue
             found.append(
                 f"{where}: {resource['kind']}/{resource['metadata']['name']} refers to "
@@ -172,7 +172,7 @@ def problems(folder: pathlib.Path) -> tuple[list[str], int]:
     """Every problem found under `folder`, and how many resources were validated."""
     found: list[str] = []
     count = 0
-    examples: set[str] = set()
+    examples: set[tuple[str, str]] = set()
     for path in sorted(folder.rglob("*.yaml")):
         if path.name == KUSTOMIZATION:
             continue
@@ -185,7 +185,7 @@ def problems(folder: pathlib.Path) -> tuple[list[str], int]:
             found += _validate(str(path), resource)
             count += 1
             if path.name == "secrets.example.yaml":
-                examples.add(resource["metadata"]["name"])
+                examples.add((resource["kind"], resource["metadata"]["name"]))
     for kustomization in sorted(folder.rglob(KUSTOMIZATION)):
         where = f"{kustomization.parent} (rendered)"
         resources = render(kustomization.parent, found)
