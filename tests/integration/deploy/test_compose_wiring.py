@@ -204,35 +204,6 @@ def test_services_pass_the_compose_healthchecks_over_its_tls_wiring(secrets, job
     assert [p.returncode for p in started] == [0, 0, 0]
 
 
-def test_the_demo_seed_builds_the_demo_database_once_and_prints_no_secret(tmp_path):
-    name = f"deploy_demo_{uuid.uuid4().hex[:12]}"
-    dsn_file = tmp_path / "demo_admin_dsn"
-    dsn_file.write_text(SHARED_PG + "\n")
-    env = {
-        **os.environ,
-        "PGSAGE_DEMO_ADMIN_DSN_FILE": str(dsn_file),
-        "PGSAGE_DEMO_DATABASE": name,
-        "PGSAGE_DEMO_SCALE": "0.02",
-    }
-    seed = [sys.executable, str(ROOT / "deploy/compose/seed_demo.py")]
-    try:
-        first = subprocess.run(seed, env=env, capture_output=True, text=True, timeout=300)
-        assert first.returncode == 0, first.stderr
-        assert f"{name} seeded: customers 2,000" in first.stdout
-        second = subprocess.run(seed, env=env, capture_output=True, text=True, timeout=300)
-        assert second.returncode == 0, second.stderr
-        assert second.stdout.strip() == f"{name} is already seeded; nothing to do"
-        assert SHARED_PG not in first.stdout + first.stderr + second.stdout + second.stderr
-        calls = fetchval(
-            database(name),
-            "SELECT sum(calls) FROM pg_stat_statements WHERE dbid = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())",
-        )
-        assert calls is not None and int(calls) > 0  # type: ignore[call-overload]
-    finally:
-        fetchval(SHARED_PG, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def test_the_demo_seed_names_an_unreadable_dsn_file(tmp_path):
     env = {**os.environ, "PGSAGE_DEMO_ADMIN_DSN_FILE": str(tmp_path / "missing")}
     seed = [sys.executable, str(ROOT / "deploy/compose/seed_demo.py")]
