@@ -22,12 +22,17 @@ cd "$DIR"
 made=()
 new() { [ ! -s "$1" ] && made+=("$1"); }
 password() { openssl rand -hex 24; }
+# openssl, quiet when it works and loud when it does not.
+ssl() {
+  local out
+  out=$(openssl "$@" 2>&1) || { echo "openssl $1 failed: $out" >&2; exit 1; }
+}
 
 if new ca.crt; then
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$DAYS" \
+  ssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$DAYS" \
     -subj "/CN=pgsage compose CA" -keyout ca.key -out ca.crt \
     -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    -addext "keyUsage=critical,keyCertSign,cRLSign"
 fi
 
 # A certificate for NAME (its SAN DNS:NAME, the identity the optimizer checks), usable as
@@ -36,12 +41,12 @@ fi
 leaf() {
   local name=$1
   new "$name.crt" || return 0
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
-    -keyout "$name.key" -out "$name.csr" 2>/dev/null
+  ssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+    -keyout "$name.key" -out "$name.csr"
   printf '%s\n' "subjectAltName=DNS:$name" "basicConstraints=critical,CA:FALSE" \
     "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth,clientAuth" >"$name.ext"
-  openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
-    -days "$DAYS" -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+  ssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+    -days "$DAYS" -extfile "$name.ext" -out "$name.crt"
   rm -f "$name.csr" "$name.ext"
 }
 leaf job-service # job-service.crt, job-service.key
