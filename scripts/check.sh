@@ -2,7 +2,8 @@
 # Static checks run by `make test` (and so by CI): proto lint and format, generated code
 # in sync with the protos, the UI's TypeScript types in sync with the OpenAPI document, ruff,
 # mypy on the services' code, the import rules (pyproject.toml), docker-compose.yml against the
-# compose schema.
+# compose schema (its Dockerfiles and referenced files too), the Kubernetes manifests against
+# the Kubernetes schemas.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -40,5 +41,8 @@ echo "check: mypy"
 echo "check: import rules (no cycles, the services meet only over gRPC, the domain apart from storage)"
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 
-echo "check: docker-compose.yml against the compose schema"
+echo "check: docker-compose.yml against the compose schema, its Dockerfiles and files"
 $PY scripts/check_compose.py docker-compose.yml
+
+echo "check: deploy/k8s rendered and validated against the Kubernetes schemas"
+$PY scripts/check_k8s.py deploy/k8s
