@@ -28,7 +28,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pgsage import errors, health, rpc, tls
+from pgsage import errors, health, logs, metrics, rpc, tls
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def build_server(
 
     `service_names` are the full names of the services (`pgsage.jobs.v1.JobService`), used
     for health and reflection; `registrars` add the servicers. `interceptors` run inside the
-    error interceptor (which stays outermost, so their `PgsageError`s become rich statuses).
+    error interceptor (so their `PgsageError`s become rich statuses), which runs inside the
+    metrics interceptor (outermost: it counts the status the error interceptor made).
     With `credentials` the port serves TLS only (`pgsage.tls.ServerTls.credentials()`);
     without, plaintext. A port that cannot be bound raises `StartupError` naming
     `port_setting`, the setting that chose it.
@@ -113,7 +114,7 @@ def build_server(
         # imported would be listed but not describable.
         pool.FindServiceByName(name)
     server = grpc.aio.server(
-        interceptors=[rpc.ErrorInterceptor(), *interceptors],
+        interceptors=[metrics.RpcInterceptor(), rpc.ErrorInterceptor(), *interceptors],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
@@ -200,9 +201,13 @@ def main(
     Returns the exit code: 0 after a signal, 2 for a setting to change, 1 for anything
     else that stopped start-up, each said in one line (no traceback).
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        log_format = logs.log_format()
+    except ValueError as exc:
+        logs.configure("text")
+        log.error("cannot start the %s: %s", service, exc)
+        return 2
+    logs.configure(log_format)
     try:
         settings = settings_type()
     except pydantic.ValidationError as exc:
