@@ -66,7 +66,7 @@ class Driver:
             job=job,
             owner=owner,
             lease=lease,
-            write=write,
+            write=self._noting_end(write),
             optimizer=optimizer_client,
             timeout=timeout,
             job_ttl=job_ttl,
@@ -146,6 +146,18 @@ class Driver:
                 raise LeaseLost() from group
             assert rest is not None
             raise _first(rest) from group
+
+    def _noting_end(self, write: Write) -> Write:
+        """`write`, noting the state a write of this run ended the job in (for the metrics:
+        the analysis strategy stores its success itself)."""
+
+        async def noted(what: str, action: Callable[[database.Connection], Any]) -> Any:
+            result = await write(what, action)
+            if isinstance(result, domain.Job) and result.finished:
+                self.timer.outcome = str(result.state)
+            return result
+
+        return noted
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         assert self._group is not None
@@ -352,7 +364,6 @@ class Driver:
             state,
             lambda c: runs.finish(c, self.id, ctx.owner, state, error, ctx.job_ttl, summary),
         )
-        self.timer.outcome = str(state)
 
     async def _give_back(self) -> None:
         """Shutdown: the job goes back at once, no attempt used (at most 3 seconds)."""
