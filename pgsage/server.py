@@ -1,12 +1,14 @@
 """Building and running pgsage's services the same way for every one of them.
 
-`build_server` registers a gRPC service's servicers, health (with List), reflection and the
-error interceptor, and binds the port (0 picks a free one). `main` is every service's
-`python -m …`: it reads the settings, enters the service's `serve(settings)` (an async
-context manager that starts every part on one `AsyncExitStack`), waits for SIGTERM or
-SIGINT, and leaves it (NOT_SERVING first, then drain, then close). Whatever stops start-up
-is one line in the log and an exit code: 2 for a setting to change (a bad value, a port in
-use), 1 for anything else (a database that is down).
+`build_server` registers a gRPC service's servicers, health (with List), reflection, the
+metrics interceptor (`pgsage.metrics`) and the error interceptor, and binds the port (0
+picks a free one). `main` is every service's `python -m …`: it sets up logging
+(`PGSAGE_LOG_FORMAT`, `pgsage.logs`), reads the settings, enters the service's
+`serve(settings)` (an async context manager that starts every part on one
+`AsyncExitStack`), waits for SIGTERM or SIGINT, and leaves it (NOT_SERVING first, then
+drain, then close). Whatever stops start-up is one line in the log and an exit code: 2 for
+a setting to change (a bad value, a port in use), 1 for anything else (a database that is
+down).
 """
 
 from __future__ import annotations
