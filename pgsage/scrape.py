@@ -68,7 +68,11 @@ class Endpoint:
                 await asyncio.wait_for(self.before_scrape(), SCRAPE_TIMEOUT)
             except Exception as exc:  # a scrape still answers, without what failed
                 log.debug("metrics: refresh before a scrape failed: %s", type(exc).__name__)
-        return exposition(self.collectors)
+        try:
+            return exposition(self.collectors)
+        except Exception:  # a collector's bug: this scrape fails, the next one may not
+            log.exception("metrics: collecting failed")
+            raise
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -82,7 +86,11 @@ class Endpoint:
                 elif path != b"/metrics":
                     status, kind, body = "404 Not Found", "text/plain", b"see /metrics\n"
                 else:
-                    status, kind, body = "200 OK", CONTENT_TYPE_PLAIN_0_0_4, await self._body()
+                    try:
+                        status, kind, body = "200 OK", CONTENT_TYPE_PLAIN_0_0_4, await self._body()
+                    except Exception:  # logged by _body
+                        status, kind = "500 Internal Server Error", "text/plain"
+                        body = b"collecting the metrics failed; the service's log says why\n"
                 headers = (
                     f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -90,7 +98,7 @@ class Endpoint:
                 writer.write(headers.encode() + (body if method != b"HEAD" else b""))
                 await writer.drain()
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            pass
+            pass  # a client that sent no request in time, or left
         finally:
             writer.close()
             with contextlib.suppress(Exception):

@@ -206,3 +206,20 @@ def test_log_format_setting():
     assert logs.log_format({"PGSAGE_LOG_FORMAT": "text"}) == "text"
     with pytest.raises(ValueError, match="PGSAGE_LOG_FORMAT must be 'json' or 'text'"):
         logs.log_format({"PGSAGE_LOG_FORMAT": "xml"})
+
+
+async def test_a_collector_that_fails_answers_500_and_logs_why(caplog):
+    class Broken:
+        def collect(self):
+            raise RuntimeError("a collector's bug")
+
+    endpoint = await scrape.start_endpoint("127.0.0.1", 0, setting="T", collectors=[Broken()])
+    try:
+        response = await get(endpoint.port)
+        assert response.status_code == 500
+        assert "collecting the metrics failed" in response.text
+        assert "Traceback" not in response.text
+        failures = [r.exc_info[1] for r in caplog.records if r.exc_info]
+        assert any(str(exc) == "a collector's bug" for exc in failures)
+    finally:
+        await endpoint.close()
