@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import auth, defences, errors, identity, jobs, openapi, probes, rest, ui
+from gateway import auth, defences, errors, identity, jobs, metrics, openapi, probes, rest, ui
 from gateway.client import JobServiceClient
 from gateway.oidc import OidcClient
 from gateway.settings import GatewaySettings
 from pgsage import errors as pgsage_errors
-from pgsage import server
+from pgsage import logs, server
 
 log = logging.getLogger(__name__)
 
@@ -72,21 +72,23 @@ def create_app(settings: GatewaySettings) -> Starlette:
             if who.oidc is not None:
                 await who.oidc.close()
 
+    app_routes = [
+        Route("/healthz", probes.healthz, methods=["GET"]),
+        Route("/readyz", probes.readyz, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/auth/login", auth.login, methods=["GET"]),
+        Route("/auth/callback", auth.callback, methods=["GET"]),
+        Route("/auth/logout", auth.logout, methods=["POST"]),
+        Route("/auth/session", auth.session_info, methods=["GET"]),
+        Route("/v1/jobs/{job}/result", jobs.result, methods=["GET"]),
+        Route("/v1/jobs/{job}/events", jobs.events, methods=["GET"]),
+        Route("/v1/jobs/{job}/patch.sql", jobs.patch_sql, methods=["GET"]),
+        Route("/v1/{path:path}", rest.dispatch, methods=_METHODS),
+        Route("/{path:path}", ui.page, methods=["GET"]),
+    ]
     app = Starlette(
-        routes=[
-            Route("/healthz", probes.healthz, methods=["GET"]),
-            Route("/readyz", probes.readyz, methods=["GET"]),
-            Route("/openapi.json", openapi_json, methods=["GET"]),
-            Route("/auth/login", auth.login, methods=["GET"]),
-            Route("/auth/callback", auth.callback, methods=["GET"]),
-            Route("/auth/logout", auth.logout, methods=["POST"]),
-            Route("/auth/session", auth.session_info, methods=["GET"]),
-            Route("/v1/jobs/{job}/result", jobs.result, methods=["GET"]),
-            Route("/v1/jobs/{job}/events", jobs.events, methods=["GET"]),
-            Route("/v1/jobs/{job}/patch.sql", jobs.patch_sql, methods=["GET"]),
-            Route("/v1/{path:path}", rest.dispatch, methods=_METHODS),
-            Route("/{path:path}", ui.page, methods=["GET"]),
-        ],
+        routes=app_routes,
         exception_handlers={
             pgsage_errors.PgsageError: _on_error,
             grpc.RpcError: _on_error,
@@ -94,6 +96,7 @@ def create_app(settings: GatewaySettings) -> Starlette:
             Exception: _on_error,
         },
         middleware=[
+            Middleware(metrics.HttpMetrics, app_routes=app_routes),  # outermost: every answer
             Middleware(defences.BrowserDefences, settings=settings),
             Middleware(identity.SessionMiddleware, auth=who),
             Middleware(defences.Limits, settings=settings),
@@ -159,6 +162,8 @@ async def start(settings: GatewaySettings) -> RunningGateway:
         create_app(settings),
         log_level=settings.log_level.lower(),
         access_log=False,
+        # JSON logs: uvicorn's records go to the root logger's JSON handler.
+        log_config=None if logs.is_json() else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

@@ -35,7 +35,9 @@ CSP = (
 )
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
-PROBES = frozenset({"/healthz", "/readyz"})
+# Answered whatever the Host header and never rate limited: the probes, and the metrics
+# scrape (Prometheus, like a kubelet, calls the pod's address).
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _MAX_BUCKETS = 10_000
 
 

@@ -27,6 +27,7 @@ from job_service import (
     dispatcher,
     errors,
     expiry,
+    metrics,
     monitors,
     notifications,
     oidc,
@@ -35,7 +36,7 @@ from job_service import (
     servicer,
 )
 from job_service.settings import Settings
-from pgsage import server
+from pgsage import scrape, server
 from pgsage import tls as pgsage_tls
 from pgsage.embedded import EmbeddedPostgres
 from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
@@ -124,6 +125,7 @@ class RunningService:
     dispatcher: dispatcher.Dispatcher | None = None
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
+    metrics: scrape.Endpoint | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _grace: list[float] = field(default_factory=list)
     _stopped: bool = False
@@ -247,6 +249,17 @@ async def start(settings: Settings) -> RunningService:
             )
         )
         await job_dispatcher.start()
+        endpoint = None
+        if settings.metrics_port is not None:
+            counts = metrics.JobCounts(db)
+            endpoint = await scrape.start_endpoint(
+                settings.grpc_host,
+                settings.metrics_port,
+                setting="PGSAGE_JOBS_METRICS_PORT",
+                collectors=[counts],
+                before_scrape=counts.refresh,
+            )
+            stack.push_async_callback(endpoint.close)
 
         async def begin_stopping() -> None:
             await grpc_server.health.enter_graceful_shutdown()
@@ -266,6 +279,7 @@ async def start(settings: Settings) -> RunningService:
             dispatcher=job_dispatcher,
             database_monitor=db_monitor,
             optimizer_monitor=optimizer_monitor,
+            metrics=endpoint,
             _stack=stack.pop_all(),
             _grace=grace,
         )

@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from google.rpc import code_pb2
 
-from job_service import changes, database, domain, errors, notifications, optimizer, runs
+from job_service import changes, database, domain, errors, metrics, notifications, optimizer, runs
 from job_service.driver import Driver
 from job_service.ending import make_status
 from job_service.strategies import RunContext, Strategy
@@ -103,6 +103,7 @@ class Dispatcher:
             async with self.db.connection() as conn:
                 reaped = await runs.reap_lapsed(conn, error, self.job_ttl)
             for job in reaped:
+                metrics.RECONCILED.labels(job.state).inc()
                 log.info(
                     "job %s: lease lapsed, now %s (attempt %d of %d)",
                     job.id,

@@ -27,12 +27,12 @@ from typing import Any
 import grpc
 from google.rpc import code_pb2
 
-from job_service import database, domain, ending, errors, notifications, optimizer, runs
+from job_service import database, domain, ending, errors, metrics, notifications, optimizer, runs
 from job_service.ending import make_status
 from job_service.strategies import LeaseLost, RunContext, Strategy, Write
 from job_service.vocabulary import JobState
 from pgsage import errors as pgsage_errors
-from pgsage import failpoints, rpc
+from pgsage import failpoints, logs, rpc
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Driver:
             job=job,
             owner=owner,
             lease=lease,
-            write=write,
+            write=self._noting_end(write),
             optimizer=optimizer_client,
             timeout=timeout,
             job_ttl=job_ttl,
@@ -84,9 +84,11 @@ class Driver:
         self._finished = False
         self._settled = False  # this run wrote the job's end: its lease is gone by design
         self._bell: notifications.Subscription | None = None
+        self.timer = metrics.RunTimer(job.kind)  # pgsage_job_run_seconds, by how it ended
 
     async def run(self) -> None:
         job = self.job
+        logs.bind(job=str(job.id), target=job.target)  # this run's task and its children
         log.info("job %s: attempt %d of %d on %s", job.id, job.attempt, job.max_attempts,
                  self.ctx.owner)  # fmt: skip
         try:
@@ -94,9 +96,11 @@ class Driver:
         except asyncio.CancelledError:
             # Stopped from outside (shutdown): the policy gives the job back; the cancel
             # propagates whatever the hand-back did.
+            self.timer.outcome = "HANDED_BACK"
             await self._act(self._decide(ending.Ended(ending.StreamEnd.STOPPING)), None)
             raise
         except LeaseLost:
+            self.timer.outcome = "LEASE_LOST"
             log.warning("job %s: lease lost; another replica owns it now", job.id)
         except Exception:
             # A bug, not a hiccup: retrying would most likely fail the same way. The job
@@ -111,6 +115,8 @@ class Driver:
                 )
             except (LeaseLost, errors.DatabaseUnavailable):
                 log.warning("job %s: could not record its failure", job.id)
+        finally:
+            self.timer.done()
 
     async def _group_run(self) -> None:
         """The run, the keeper and the reader in one group; its first failure, unwrapped
@@ -140,6 +146,18 @@ class Driver:
                 raise LeaseLost() from group
             assert rest is not None
             raise _first(rest) from group
+
+    def _noting_end(self, write: Write) -> Write:
+        """`write`, noting the state a write of this run ended the job in (for the metrics:
+        the analysis strategy stores its success itself)."""
+
+        async def noted(what: str, action: Callable[[database.Connection], Any]) -> Any:
+            result = await write(what, action)
+            if isinstance(result, domain.Job) and result.finished:
+                self.timer.outcome = str(result.state)
+            return result
+
+        return noted
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         assert self._group is not None
@@ -275,6 +293,7 @@ class Driver:
         if action is ending.Action.LEASE_LOST:
             raise LeaseLost()
         if action is ending.Action.GIVE_BACK:
+            self.timer.outcome = "HANDED_BACK"
             await self._give_back()  # the channel closed under it: this process stops
             return
         if action is ending.Action.FINISH:
@@ -326,6 +345,7 @@ class Driver:
                 ttl=ctx.job_ttl,
             ),
         )
+        self.timer.outcome = "RETRY" if job.state == JobState.PENDING else str(job.state)
         log.info("job %s: %s after %s (%s)", self.id, job.state, outcome.reason,
                  "attempt used" if used_attempt else "attempt given back")  # fmt: skip
         self._wake()

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Loopback by default: serving beyond this machine needs authentication (oidc_issuer).
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
+    # Prometheus metrics (`GET /metrics`) on this port of grpc_host; unset: not served
+    # (0 picks a free port).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     # host:port of pgsage.optimizer.v1.OptimizerService; unset until one is deployed.
     optimizer_address: str | None = None
     optimizer_timeout: timedelta = timedelta(seconds=3)

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import cast
 
-from optimizer_service import peers
+from optimizer_service import metrics, peers
 from optimizer_service.servicer import OptimizerServicer
 from optimizer_service.settings import Settings
-from pgsage import health, server
+from pgsage import health, scrape, server
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class Running:
     server: server.Server
     settings: Settings
     servicer: OptimizerServicer
+    metrics: scrape.Endpoint | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _grace: list[float] = field(default_factory=list)
 
@@ -80,10 +81,24 @@ async def start(settings: Settings) -> Running:
         srv = build(settings, servicer)
         await srv.start()
         stack.push_async_callback(lambda: srv.stop(grace[-1] if grace else 0))
+        endpoint = None
+        if settings.metrics_port is not None:
+            endpoint = await scrape.start_endpoint(
+                settings.grpc_host,
+                settings.metrics_port,
+                setting="PGSAGE_OPTIMIZER_METRICS_PORT",
+                collectors=[metrics.Sessions(settings)],
+            )
+            stack.push_async_callback(endpoint.close)
         await srv.health.set("", health.SERVING)
         await srv.health.set(SERVICE_NAME, health.SERVING)
         running = Running(
-            server=srv, settings=settings, servicer=servicer, _stack=stack.pop_all(), _grace=grace
+            server=srv,
+            settings=settings,
+            servicer=servicer,
+            metrics=endpoint,
+            _stack=stack.pop_all(),
+            _grace=grace,
         )
     log.info(
         "optimizer serving on port %d with targets: %s",

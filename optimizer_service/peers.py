@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from optimizer_service import errors, trail
+from pgsage import logs
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,13 @@ class Guarded:
         return _guard(name, attr, self._allowed)
 
 
-def _enter(rpc: str, context: grpc.aio.ServicerContext, allowed: frozenset[str] | None) -> None:
+def _enter(
+    rpc: str, request: Any, context: grpc.aio.ServicerContext, allowed: frozenset[str] | None
+) -> None:
     if allowed is not None:
         check(rpc, context, allowed)
     trail.enter(rpc, context.invocation_metadata())
+    logs.bind(target=getattr(request, "target", None))  # the log lines name it
 
 
 def _guard(
@@ -76,14 +80,14 @@ def _guard(
     if inspect.isasyncgenfunction(behavior):
 
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            _enter(rpc, context, allowed)
+            _enter(rpc, request, context, allowed)
             async for response in behavior(request, context):
                 yield response
 
         return stream
 
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        _enter(rpc, context, allowed)
+        _enter(rpc, request, context, allowed)
         return await behavior(request, context)
 
     return unary

@@ -22,6 +22,7 @@ from optimizer_service import (
     benchmark,
     diagnostics,
     mappers,
+    metrics,
     pool,
     streams,
     targets,
@@ -108,8 +109,11 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             finally:
                 await queue.put(_DONE)
 
-        with target_errors.translated(
-            "Analyze", req.target.name, lambda: PHASES.get(tracker.stage, tracker.stage)
+        with (
+            metrics.analysis(req.target.name),
+            target_errors.translated(
+                "Analyze", req.target.name, lambda: PHASES.get(tracker.stage, tracker.stage)
+            ),
         ):
             log.info("analysis of target %s started", req.target.name)
             task = asyncio.create_task(work())

@@ -4,6 +4,8 @@ Environment variables carry the prefix `PGSAGE_OPTIMIZER_`:
 
 - `GRPC_HOST` (default `127.0.0.1`; anything but loopback needs mutual TLS, below),
   `GRPC_PORT` (default 50052; 0 picks a free port)
+- `METRICS_PORT`: Prometheus metrics (`GET /metrics`) on this port of `GRPC_HOST`; unset
+  (the default): not served; 0 picks a free port
 - `TLS_CERT_FILE`, `TLS_KEY_FILE` (PEM): serve TLS; `TLS_CLIENT_CA_FILE`: require a client
   certificate signed by this CA (mutual TLS); `ALLOWED_CLIENTS`: the identities admitted to
   the OptimizerService RPCs, as JSON (`["jobs.pgsage.internal"]`) or comma-separated, each
@@ -143,6 +145,7 @@ class Settings(BaseSettings):
 
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50052, ge=0, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     targets_file: Path | None = None
     targets: list[TargetConfig] = Field(default_factory=list)
     grace_seconds: float = 10.0

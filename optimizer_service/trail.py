@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from pgsage import logs
+
 log = logging.getLogger("pgsage.optimizer.statements")
 
 JOB_METADATA = "x-pgsage-job"
@@ -50,6 +52,7 @@ def enter(rpc: str, metadata: object) -> None:
             text = value if isinstance(value, str) else value.decode("utf-8", "replace")
             job = text if _JOB.match(text) else "invalid"
     current.set(Call(rpc=rpc, job=job))
+    logs.bind(job=job if job != "-" else None)  # and every log line of the call
 
 
 def kind_of(sql: str) -> str:

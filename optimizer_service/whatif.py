@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from optimizer_service import errors, explain, sqltext
+from optimizer_service import errors, explain, metrics, sqltext
 from optimizer_service.model import IndexDef, Table
 from pgsage import sqlcheck
 
@@ -141,6 +141,7 @@ class HypoPGEngine:
             self.by_name[name] = index
 
     async def plan(self, stmt: explain.Statement, config: frozenset[IndexDef]) -> Any:
+        metrics.whatif_plan(self.name)
         tables = stmt.facts.tables if stmt.facts else set()
         await self._reconcile(config, tables)
         return await explain.explain(self.conn, stmt, self.version)
@@ -207,6 +208,7 @@ class TransactionalEngine:
         return self.sizes[index]
 
     async def plan(self, stmt: explain.Statement, config: frozenset[IndexDef]) -> Any:
+        metrics.whatif_plan(self.name)
         for index in sorted(config):
             if index not in self.built:
                 await self._build(index)

@@ -1,12 +1,14 @@
 """Building and running pgsage's services the same way for every one of them.
 
-`build_server` registers a gRPC service's servicers, health (with List), reflection and the
-error interceptor, and binds the port (0 picks a free one). `main` is every service's
-`python -m …`: it reads the settings, enters the service's `serve(settings)` (an async
-context manager that starts every part on one `AsyncExitStack`), waits for SIGTERM or
-SIGINT, and leaves it (NOT_SERVING first, then drain, then close). Whatever stops start-up
-is one line in the log and an exit code: 2 for a setting to change (a bad value, a port in
-use), 1 for anything else (a database that is down).
+`build_server` registers a gRPC service's servicers, health (with List), reflection, the
+metrics interceptor (`pgsage.metrics`) and the error interceptor, and binds the port (0
+picks a free one). `main` is every service's `python -m …`: it sets up logging
+(`PGSAGE_LOG_FORMAT`, `pgsage.logs`), reads the settings, enters the service's
+`serve(settings)` (an async context manager that starts every part on one
+`AsyncExitStack`), waits for SIGTERM or SIGINT, and leaves it (NOT_SERVING first, then
+drain, then close). Whatever stops start-up is one line in the log and an exit code: 2 for
+a setting to change (a bad value, a port in use), 1 for anything else (a database that is
+down).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pgsage import errors, health, rpc, tls
+from pgsage import errors, health, logs, metrics, rpc, tls
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,8 @@ def build_server(
 
     `service_names` are the full names of the services (`pgsage.jobs.v1.JobService`), used
     for health and reflection; `registrars` add the servicers. `interceptors` run inside the
-    error interceptor (which stays outermost, so their `PgsageError`s become rich statuses).
+    error interceptor (so their `PgsageError`s become rich statuses), which runs inside the
+    metrics interceptor (outermost: it counts the status the error interceptor made).
     With `credentials` the port serves TLS only (`pgsage.tls.ServerTls.credentials()`);
     without, plaintext. A port that cannot be bound raises `StartupError` naming
     `port_setting`, the setting that chose it.
@@ -113,7 +116,7 @@ def build_server(
         # imported would be listed but not describable.
         pool.FindServiceByName(name)
     server = grpc.aio.server(
-        interceptors=[rpc.ErrorInterceptor(), *interceptors],
+        interceptors=[metrics.RpcInterceptor(), rpc.ErrorInterceptor(), *interceptors],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
@@ -200,9 +203,13 @@ def main(
     Returns the exit code: 0 after a signal, 2 for a setting to change, 1 for anything
     else that stopped start-up, each said in one line (no traceback).
     """
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        log_format = logs.log_format()
+    except ValueError as exc:
+        logs.configure("text")
+        log.error("cannot start the %s: %s", service, exc)
+        return 2
+    logs.configure(log_format)
     try:
         settings = settings_type()
     except pydantic.ValidationError as exc:
