@@ -720,6 +720,10 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "pass" | "warn" | "fail";
+            /** @description the running pgsage (/healthz) */
+            version?: string;
+            /** @description (/healthz) */
+            uptime_seconds?: number;
             output?: string;
             notes?: string[];
             checks?: {
