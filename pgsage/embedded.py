@@ -36,8 +36,10 @@ def free_port() -> int:
 class EmbeddedPostgres:
     """One cluster: `start()` initialises it if needed and starts it; `stop()` stops it."""
 
-    def __init__(self, data_dir: Path | str, port: int = 0) -> None:
+    def __init__(self, data_dir: Path | str, port: int = 0, *, bin_dir: Path | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # Another installation's binaries (the tests use the system's, which has HypoPG).
+        self._bin_dir = bin_dir
         port_file = self.data_dir.parent / f".{self.data_dir.name}.port"
         if port == 0 and port_file.exists():
             port = int(port_file.read_text())
@@ -50,7 +52,7 @@ class EmbeddedPostgres:
 
     @property
     def bin_dir(self) -> Path:
-        return _commands.POSTGRES_BIN_PATH
+        return self._bin_dir or _commands.POSTGRES_BIN_PATH
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
@@ -75,7 +77,8 @@ class EmbeddedPostgres:
         if self._user is None:
             return
         utils.ensure_prefix_permissions(self.data_dir)
-        utils.ensure_prefix_permissions(self.bin_dir)
+        if self._bin_dir is None:  # a system installation is readable already
+            utils.ensure_prefix_permissions(self.bin_dir)
         entry = pwd.getpwnam(self._user)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import pgsage_stack
 import pytest
-from e2e_browser import run_flow
 
 from job_service import audit
 from pgsage.jobs.v1 import job_pb2, suggestion_pb2
+from tests.support import stack as pgsage_stack
+from tests.support.browser import run_flow
 
 FLOW = Path(__file__).with_name("newcomer_flow.mjs")
 

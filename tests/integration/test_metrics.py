@@ -24,9 +24,6 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "gateway"))
-import pgsage_stack
-
 from optimizer_service import app as optimizer_app
 from optimizer_service.settings import Settings as OptimizerSettings
 from pgsage import logs
@@ -34,6 +31,7 @@ from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 from pgsage.optimizer.v1 import optimizer_service_pb2 as opt_pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as opt_grpc
+from tests.support import stack as pgsage_stack
 
 SHARED_PG = pgsage_stack.SHARED_PG
 JOBS = "pgsage.jobs.v1.JobService"

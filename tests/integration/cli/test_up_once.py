@@ -14,9 +14,9 @@ from importlib import metadata
 from pathlib import Path
 
 import httpx
-from pgsage_cli import PGSAGE
 
 from pgsage.embedded import free_port
+from tests.support.cli import PGSAGE
 
 VERSION = metadata.version("pgsage")
 

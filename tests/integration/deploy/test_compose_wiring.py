@@ -27,9 +27,9 @@ import asyncpg
 import pytest
 import yaml
 
+from tests.support.pg import SHARED_PG
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-# The shared test server (tests/conftest.py).
-SHARED_PG = os.environ.get("PGSAGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 PORTS = {"job-service": "50051", "optimizer": "50052", "gateway": "8080"}
