@@ -32,8 +32,8 @@ from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 from pgsage.optimizer.v1 import optimizer_service_pb2 as opt_pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as opt_grpc
 from tests.support import stack as pgsage_stack
+from tests.support.pg import SHARED_PG
 
-SHARED_PG = pgsage_stack.SHARED_PG
 JOBS = "pgsage.jobs.v1.JobService"
 OPTIMIZER = "pgsage.optimizer.v1.OptimizerService"
 QUERY = "SELECT id, note FROM item WHERE owner = 7"
