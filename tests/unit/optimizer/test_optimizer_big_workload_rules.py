@@ -11,13 +11,14 @@ import pytest
 from test_optimizer_selection import HELPFUL, USELESS, WORKLOAD, FakeCostModel, extension, limits
 
 from job_service import domain
+from job_service import mappers as job_service_mappers
 from job_service import optimizer_mappers as job_mappers
 from optimizer_service import findings, mappers, planning
 from optimizer_service.model import Query, Source, Window, Workload
 from optimizer_service.selection import Selector
 from optimizer_service.workload import cover, coverage, with_totals
 from pgsage import errors
-from pgsage.jobs.v1 import job_pb2
+from pgsage.jobs.v1 import job_pb2, job_service_pb2
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 
 
@@ -194,3 +195,18 @@ def test_the_job_service_passes_coverage_on_and_keeps_the_summary_fields():
     assert stored.workload_coverage_percent == 96.5
     assert stored.queries_left_out == 1200
     assert list(stored.incomplete_phases) == ["what-if"]
+
+
+def test_a_job_refuses_a_coverage_outside_0_to_100_naming_the_field():
+    def create(coverage: float) -> object:
+        job = job_pb2.Job(
+            target="t", options=job_pb2.AnalysisOptions(workload_coverage_percent=coverage)
+        )
+        return job_service_mappers.new_job(job_service_pb2.CreateJobRequest(job=job), 3)
+
+    new, _ = create(90)  # type: ignore[misc]
+    assert job_pb2.AnalysisOptions.FromString(new.options).workload_coverage_percent == 90
+    for bad in (-5.0, 101.0):
+        with pytest.raises(errors.InvalidArgument) as info:
+            create(bad)
+        assert info.value.metadata["field"] == "job.options.workload_coverage_percent"
