@@ -7,6 +7,11 @@ a failed or cancelled run terminates them at once, so none of them is ever reuse
 the target changes: HypoPG objects live in those sessions (and go with the reset), and the
 transactional engine always rolls back. A run with nothing to plan and no index analysis
 costs one statement on a pooled session: the capabilities read, which also probes it.
+
+A transactional analysis holds its target's lock (`whatif.target_lock`) from its engine's
+start to its end, so analyses of one target do not time each other out. A phase a lock or
+statement timeout cut short is said (`findings`: PHASE_INCOMPLETE, PHASE_FAILED) and listed
+in the summary's incomplete phases; only a workload phase that planned nothing fails the run.
 """
 
 from __future__ import annotations
