@@ -262,6 +262,10 @@ def _check_analysis(job: job_pb2.Job) -> None:
         raise errors.InvalidField(
             "job.options.min_improvement_percent", "min_improvement_percent is 0 to 100"
         )
+    if not 0 <= o.workload_coverage_percent <= 100:
+        raise errors.InvalidField(
+            "job.options.workload_coverage_percent", "workload_coverage_percent is 0 to 100"
+        )
     if len(job.queries) > MAX_QUERIES:
         raise errors.InvalidField("job.queries", f"at most {MAX_QUERIES} queries")
     for i, query in enumerate(job.queries):

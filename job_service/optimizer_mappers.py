@@ -89,6 +89,7 @@ def analyze_request(
         request.options.max_queries = options.max_queries
         request.options.min_improvement_percent = options.min_improvement_percent
         request.options.max_index_columns = options.max_index_columns
+        request.options.workload_coverage_percent = options.workload_coverage_percent
     if workload:
         request.workload.ParseFromString(workload)
         request.workload.source = optimizer_analysis_pb2.WORKLOAD_SOURCE_REPLAY
@@ -182,4 +183,7 @@ def summary_from_optimizer(
         message.added_bytes = summary.added_bytes
         message.freed_bytes = summary.freed_bytes
         message.recommendations.extend(summary.recommendations)
+        message.workload_coverage_percent = summary.workload_coverage_percent
+        message.queries_left_out = summary.queries_left_out
+        message.incomplete_phases.extend(summary.incomplete_phases)
     return message

@@ -7,10 +7,16 @@ a failed or cancelled run terminates them at once, so none of them is ever reuse
 the target changes: HypoPG objects live in those sessions (and go with the reset), and the
 transactional engine always rolls back. A run with nothing to plan and no index analysis
 costs one statement on a pooled session: the capabilities read, which also probes it.
+
+A transactional analysis holds its target's lock (`whatif.target_lock`) from its engine's
+start to its end, so analyses of one target do not time each other out. A phase a lock or
+statement timeout cut short is said (`findings`: PHASE_INCOMPLETE, PHASE_FAILED) and listed
+in the summary's incomplete phases; only a workload phase that planned nothing fails the run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,9 +31,8 @@ from optimizer_service import (
     drops,
     errors,
     explain,
-    guard,
-    parameters,
-    plans,
+    findings,
+    planning,
     pool,
     targets,
     whatif,
@@ -38,10 +43,8 @@ from optimizer_service.model import (
     Advice,
     Insight,
     Options,
-    ParamMode,
     Source,
     Summary,
-    Table,
     Workload,
 )
 from optimizer_service.progress import Tracker
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 Emit = Callable[[object], Awaitable[None]]
 
 MISSING, UNUSED, DUPLICATE = 1, 2, 3
+TIMEOUTS = (errors.Kind.LOCK_TIMEOUT, errors.Kind.STATEMENT_TIMEOUT)
 # HypoPG sessions per analysis (what-if plans run in parallel; the transactional engine
 # always uses one, since its real indexes would lock each other out).
 WHAT_IF_SESSIONS = 2
@@ -87,10 +91,22 @@ class Analysis:
         self.pool = sessions
         self.insights = 0
         self.sessions: list[asyncpg.Connection] = []
+        self.incomplete: list[str] = []  # phases that could not run completely
+        self.notes: list[str] = []  # summary lines about the run's own limits
+        self.held: asyncio.Lock | None = None  # the target's transactional what-if lock
+        self.max_indexes_reached = False
 
     async def insight(self, severity: int, code: str, message: str, query_id: str = "") -> None:
         self.insights += 1
         await self.emit(Insight(severity, code, message, query_id))
+
+    async def tell(self, found: Insight) -> None:
+        await self.insight(found.severity, found.code, found.message, found.query_id)
+
+    def _unlock(self) -> None:
+        if self.held is not None:
+            self.held.release()
+            self.held = None
 
     async def run(self) -> None:
         conn, caps = await self.pool.acquire(targets.capabilities, waiting=self.tracker.tell)
@@ -109,6 +125,7 @@ class Analysis:
             finally:
                 for session in pending:
                     session.terminate()
+                self._unlock()
 
     async def _helpers(self, caps: targets.Capabilities) -> list[whatif.Engine]:
         """Extra HypoPG sessions, so what-if plans are asked for in parallel: only as many
@@ -126,16 +143,24 @@ class Analysis:
 
     async def _workload(self, conn: asyncpg.Connection, caps: targets.Capabilities) -> Workload:
         if self.req.workload is not None:
-            return self.req.workload
+            opts = self.req.options
+            return workloads.with_totals(self.req.workload, opts.coverage_percent, opts.max_queries)
         if not caps.pg_stat_statements:
             return Workload(Source.PG_STAT_STATEMENTS, (), workloads.Window(None, None))
-        return await workloads.from_pg_stat_statements(conn, self.req.options.max_queries)
+        opts = self.req.options
+        return await workloads.from_pg_stat_statements(
+            conn, opts.max_queries, opts.coverage_percent
+        )
 
     async def _run(self, conn: asyncpg.Connection, caps: targets.Capabilities) -> None:
         opts = self.req.options
         self.tracker.set("workload", 2, "reading the workload")
         workload = await self._workload(conn, caps)
         await self.emit(workload)
+        covered = workloads.coverage(workload, opts.coverage_percent, opts.max_queries)
+        if covered is not None:
+            await self.tell(findings.coverage_insight(covered, opts.max_queries))
+            self.notes.append(findings.coverage_line(covered))
         if self.req.workload is None and not caps.pg_stat_statements:
             await self.insight(
                 2,
@@ -146,6 +171,7 @@ class Analysis:
         # Without a query to plan, no what-if engine is needed (its insight still is).
         engine = await self._engine(conn, caps, needed=bool(workload.queries))
         statements, writes = await self._statements(conn, engine, workload, caps)
+        self.tracker.set("workload", 10, f"{len(statements)} statements planned")
         drop_analyses = opts.analyses & {UNUSED, DUPLICATE}
         existing = await catalog.indexes(conn) if statements or drop_analyses else []
         model = None
@@ -156,10 +182,21 @@ class Analysis:
             model = CostModel(engine, statements, writes, helpers)
         created: list[Advice] = []
         base_cost = after_cost = 0.0
-        if model is not None:
-            base_cost = after_cost = await model.total(frozenset())
-        if MISSING in opts.analyses and model is not None and statements:
-            created, after_cost = await self._missing(conn, model, statements, existing)
+        try:
+            if model is not None:
+                base_cost = after_cost = await model.total(frozenset())
+            if MISSING in opts.analyses and model is not None and statements:
+                created, after_cost = await self._missing(conn, model, statements, existing)
+        except errors.DRIVER_ERRORS as exc:
+            # A lock or statement timeout stopped the what-if search: said as such (its
+            # plans went with their savepoints), and the drop checks still run.
+            if errors.kind_of(exc) not in TIMEOUTS:
+                raise
+            created, after_cost = [], base_cost
+            self.incomplete.append("what-if")
+            await self.tell(findings.phase_failed("what-if", errors.from_target(exc, "what-if")))
+        if isinstance(engine, whatif.TransactionalEngine) and engine.timed_out:
+            await self._builds_timed_out(engine)
         # The transactional engine's indexes are rolled back before drops are checked and
         # before the session goes back to the pool; HypoPG's go with the pool's reset, but
         # must not hide a drop's effect either.
@@ -194,9 +231,33 @@ class Analysis:
                 freed_bytes=sum(a.size_bytes for a in dropped),
                 queries_analyzed=len(statements),
                 insights=self.insights,
-                recommendations=advice.recommendations(created, dropped),
+                recommendations=self._lines(advice.recommendations(created, dropped)),
                 what_if_calls=model.calls if model else 0,
                 what_if_cache_hits=model.hits if model else 0,
+                coverage_percent=covered.percent if covered else 0.0,
+                queries_left_out=covered.left_out if covered else 0,
+                incomplete_phases=tuple(self.incomplete),
+                max_indexes_reached=self.max_indexes_reached,
+            )
+        )
+
+    def _lines(self, advised: tuple[str, ...]) -> tuple[str, ...]:
+        """The summary's recommendations: an incomplete run says so first, its limits
+        (coverage, max_indexes) come after the advice."""
+        first = [findings.phases_line(self.incomplete)] if self.incomplete else []
+        return (*first, *advised, *self.notes)
+
+    async def _builds_timed_out(self, engine: whatif.TransactionalEngine) -> None:
+        tables = sorted({str(i.table) for i in engine.timed_out})
+        cause = sorted(set(engine.timed_out.values()))[0]
+        if "what-if" not in self.incomplete:
+            self.incomplete.append("what-if")
+        await self.tell(
+            findings.phase_incomplete(
+                "what-if",
+                f"{len(engine.timed_out)} candidate index(es) on {', '.join(tables)} could "
+                "not be built",
+                cause,
             )
         )
 
@@ -225,6 +286,13 @@ class Analysis:
         if self.req.target.what_if_engine == "transactional":
             if not needed:
                 return None
+            # One analysis's real indexes at a time per target (see `whatif.target_lock`),
+            # held to the end of the run: a drop is verified by a rolled-back DROP INDEX.
+            lock = whatif.target_lock(self.req.target.name)
+            if lock.locked():
+                self.tracker.tell("waiting for another analysis's what-if work on this target")
+            await lock.acquire()
+            self.held = lock
             engine = whatif.TransactionalEngine(conn, caps.server_version_num)
             await engine.begin()
             return engine
@@ -246,113 +314,31 @@ class Analysis:
         engine: whatif.Engine | None,
         workload: Workload,
         caps: targets.Capabilities,
-    ) -> tuple[list[explain.Statement], dict[Table, float]]:
-        """Plans each workload query once; collects its facts and the write load."""
-        opts = self.req.options
-        statements: list[explain.Statement] = []
-        writes: dict[Table, float] = {}
-        total = max(len(workload.queries), 1)
-        roots = await catalog.partition_roots(conn) if workload.queries else {}
-        for n, query in enumerate(workload.queries[: opts.max_queries]):
-            self.tracker.set("workload", 2 + 8 * n / total, f"planning query {n + 1} of {total}")
-            kind = workloads.statement_kind(query.text)
-            if kind in ("utility", "unparsable"):
-                await self.insight(
-                    1,
-                    "QUERY_SKIPPED" if kind == "utility" else "QUERY_NOT_PARSABLE",
-                    "not a SELECT, INSERT, UPDATE or DELETE statement; skipped"
-                    if kind == "utility"
-                    else "the statement could not be parsed; skipped",
-                    query.query_id,
-                )
-                continue
-            if workloads.reads_only_catalogs(query.text):
-                await self.insight(
-                    1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id
-                )
-                continue
-            # Planning folds constants and estimates with stable functions: a query that
-            # could run a user's code is never planned.
-            unsafe = await guard.check_query(conn, query.text)
-            if unsafe:
-                await self.insight(2, "QUERY_NOT_PLANNED", f"not planned: {unsafe}", query.query_id)
-                continue
-            count = workloads.param_count(query.text)
-            mode, sql = ParamMode.LITERAL, query.text
-            if count:
-                mode, sql = await parameters.choose(conn, query.text, opts.parameter_mode)
-            stmt = explain.Statement(query=query, sql=sql, mode=mode, params=count, kind=kind)
-            try:
-                try:
-                    plan = await self._plan(conn, engine, stmt, caps.server_version_num)
-                except asyncpg.PostgresError as exc:
-                    if mode != ParamMode.PG_STATS or not errors.refused(exc):
-                        raise
-                    # A value from pg_stats can mistype a parameter (it arrives as text):
-                    # the generic plan of the original statement still tells the truth.
-                    stmt = explain.Statement(
-                        query=query,
-                        sql=query.text,
-                        mode=ParamMode.GENERIC,
-                        params=count,
-                        kind=kind,
-                    )
-                    plan = await self._plan(conn, engine, stmt, caps.server_version_num)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                if not errors.refused(exc):  # target gone, a timeout: the analysis stops
-                    raise
-                await self.insight(
-                    2,
-                    "QUERY_NOT_PLANNABLE",
-                    "the query could not be planned: " + errors.from_target(exc, "plan"),
-                    query.query_id,
-                )
-                continue
-            stmt.plan = plan
-            stmt.facts = plans.lift(plans.facts(plan), roots)
-            if stmt.facts.tables and all(t.schema in SYSTEM_SCHEMAS for t in stmt.facts.tables):
-                await self.insight(
-                    1, "QUERY_SKIPPED", "reads only system catalogs; skipped", query.query_id
-                )
-                continue
-            if stmt.facts.modified is not None:
-                rows = query.rows or query.calls
-                writes[stmt.facts.modified] = writes.get(stmt.facts.modified, 0.0) + rows
-            if kind != "insert":
-                statements.append(stmt)
-        if workload.source == Source.PG_STAT_STATEMENTS and statements:
-            self._table_writes(await catalog.table_writes(conn), workload, writes)
-        return statements, writes
+    ) -> tuple[list[explain.Statement], dict]:
+        """Plans each workload query once (`planning`); one insight for those left out."""
 
-    @staticmethod
-    async def _plan(
-        conn: asyncpg.Connection, engine: object, stmt: explain.Statement, version: int
-    ) -> object:
-        if engine is not None:
-            return await engine.plan(stmt, frozenset())  # type: ignore[attr-defined]
-        return await explain.explain(conn, stmt, version)
+        def progress(fraction: float, message: str) -> None:
+            self.tracker.set("workload", 2 + 8 * fraction, message)
 
-    @staticmethod
-    def _table_writes(
-        table_writes: dict[Table, catalog.TableWrites],
-        workload: Workload,
-        writes: dict[Table, float],
-    ) -> None:
-        """Adds pg_stat_user_tables' modified rows, scaled to the workload's window.
-
-        Its counters run since the database's statistics reset, the workload's since
-        pg_stat_statements' reset; without both starts the two cannot be compared (a bulk
-        load long ago is no write load now), so only the workload's own DML counts then.
-        """
-        start, end = workload.window.start, workload.window.end
-        for table, tw in table_writes.items():
-            if start is None or end is None or tw.since is None:
-                continue
-            table_window = (end - tw.since).total_seconds()
-            if table_window <= 0:
-                continue
-            share = min(1.0, max(0.0, (end - start).total_seconds()) / table_window)
-            writes[table] = max(writes.get(table, 0.0), tw.rows_modified * share)
+        planner = planning.Planner(
+            conn, engine, self.req.options, caps.server_version_num, progress
+        )
+        planned = await planner.plan_all(workload)
+        skipped = planning.skipped_insight(planned)
+        if skipped is not None:
+            await self.tell(skipped)
+        if planned.first_timeout is not None and not planned.statements:
+            raise planned.first_timeout  # the phase could not run at all: the RPC fails
+        if planned.timeouts:
+            self.incomplete.append("workload")
+            causes = ", ".join(sorted(planned.timeouts))
+            count = sum(planned.timeouts.values())
+            await self.tell(
+                findings.phase_incomplete(
+                    "workload", f"{count} statement(s) could not be planned in time", causes
+                )
+            )
+        return planned.statements, planned.writes
 
     async def _missing(
         self,
@@ -366,7 +352,10 @@ class Analysis:
         tables = sorted({t for s in statements if s.facts for t in s.facts.tables})
         stats = await catalog.column_stats(conn, tables)
         visible = await catalog.all_visible_fractions(conn, tables)
-        cands = candidates.generate(statements, stats, existing, opts.max_index_columns, visible)
+        # Pure CPU over every statement's facts: off the event loop.
+        cands = await asyncio.to_thread(
+            candidates.generate, statements, stats, existing, opts.max_index_columns, visible
+        )
         ext = candidates.extension_columns(statements)
         await model.total(frozenset())
         limits = Limits(
@@ -377,12 +366,26 @@ class Analysis:
         )
         self.tracker.set("selection", 15, f"{len(cands)} candidates; choosing for the workload")
 
-        def report(message: str) -> None:
-            self.tracker.set("selection", min(80.0, self.tracker.percent + 0.5), message)
+        def report(message: str, fraction: float) -> None:
+            self.tracker.set("selection", 15 + 65 * fraction, message)
 
         reorder = candidates.sound_order(statements, stats)
         selector = Selector(model, cands, ext, limits, report, reorder)
         chosen = await selector.select()
+        more = await selector.held_back(chosen)
+        if more:
+            self.max_indexes_reached = True
+            used = selector.used_bytes(chosen)
+            await self.tell(
+                findings.max_indexes_insight(
+                    opts.max_indexes,
+                    used,
+                    opts.storage_budget_bytes,
+                    more,
+                    opts.min_improvement_percent,
+                )
+            )
+            self.notes.append(findings.max_indexes_line(opts.max_indexes, more))
         self.tracker.set("advice", 82, f"describing {len(chosen)} indexes")
         built = await advice.for_creates(model, selector.sizes, chosen, self.req.target)
         return built, await model.total(frozenset(chosen))

@@ -67,6 +67,16 @@ def project(stmt: Statement, index: IndexDef) -> IndexDef:
     return IndexDef(index.table, index.columns[:keep])
 
 
+async def settle(aws: list[Any]) -> list[Any]:
+    """`asyncio.gather` that lets every awaitable finish before the first error is raised:
+    none is left running on a what-if session the caller goes on to use (or roll back)."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 class CostModel:
     """Costs statements and whole configurations through a what-if engine, cached."""
 
@@ -155,7 +165,7 @@ class CostModel:
         return sum(self.write_rows.get(i.table, 0.0) * WRITE_COST_PER_ROW for i in config)
 
     async def read_cost(self, config: frozenset[IndexDef]) -> float:
-        evaluations = await asyncio.gather(*(self.evaluate(s, config) for s in self.statements))
+        evaluations = await settle([self.evaluate(s, config) for s in self.statements])
         return sum(s.weight * e.cost for s, e in zip(self.statements, evaluations, strict=True))
 
     async def total(self, config: frozenset[IndexDef]) -> float:

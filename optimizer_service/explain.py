@@ -9,6 +9,7 @@ per call keeps a plan cached before a what-if change from being reused.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -21,6 +22,14 @@ from optimizer_service.model import ParamMode, Query
 from optimizer_service.plans import PlanFacts
 
 _counter = itertools.count(1)
+# EXPLAIN output longer than this is parsed off the event loop (a big plan takes a while).
+BIG_PLAN_CHARS = 200_000
+
+
+async def _parsed(text: str) -> Any:
+    if len(text) > BIG_PLAN_CHARS:
+        return await asyncio.to_thread(json.loads, text)
+    return json.loads(text)
 
 
 @dataclass
@@ -54,12 +63,12 @@ async def explain(conn: asyncpg.Connection, stmt: Statement, server_version_num:
     """
     del server_version_num  # the same path serves every supported version
     if stmt.mode != ParamMode.GENERIC or stmt.params == 0:
-        return json.loads(await conn.fetchval("EXPLAIN (VERBOSE, FORMAT JSON) " + stmt.sql))
+        return await _parsed(await conn.fetchval("EXPLAIN (VERBOSE, FORMAT JSON) " + stmt.sql))
     name = f"pgsage_q{next(_counter)}"
     await conn.execute(f"PREPARE {name} AS {stmt.sql}")
     try:
         nulls = ", ".join(["NULL"] * stmt.params)
-        return json.loads(
+        return await _parsed(
             await conn.fetchval(f"EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {name}({nulls})")
         )
     finally:

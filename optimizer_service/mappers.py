@@ -27,6 +27,7 @@ DEFAULT_MAX_INDEXES = 20
 DEFAULT_MAX_QUERIES = 100
 DEFAULT_MIN_IMPROVEMENT = 0.1
 DEFAULT_MAX_COLUMNS = 3
+DEFAULT_COVERAGE = 95.0
 LIMIT_MAX_QUERIES = 1000
 LIMIT_MAX_COLUMNS = 8
 ALL_ANALYSES = frozenset({1, 2, 3})
@@ -48,6 +49,7 @@ def options_from_proto(opts: analysis_pb2.AnalysisOptions, analyses: list[int]) 
         ("options.max_queries", not 0 <= opts.max_queries <= LIMIT_MAX_QUERIES),
         ("options.min_improvement_percent", not 0 <= opts.min_improvement_percent <= 100),
         ("options.max_index_columns", not 0 <= opts.max_index_columns <= LIMIT_MAX_COLUMNS),
+        ("options.workload_coverage_percent", not 0 <= opts.workload_coverage_percent <= 100),
     ]
     for field, bad in checks:
         if bad:
@@ -63,6 +65,7 @@ def options_from_proto(opts: analysis_pb2.AnalysisOptions, analyses: list[int]) 
         max_index_columns=opts.max_index_columns or DEFAULT_MAX_COLUMNS,
         parameter_mode=ParamMode(opts.parameter_mode),
         analyses=frozenset(analyses) or ALL_ANALYSES,
+        coverage_percent=opts.workload_coverage_percent or DEFAULT_COVERAGE,
     )
 
 
@@ -112,7 +115,14 @@ def workload_to_proto(w: Workload) -> analysis_pb2.Workload:
             for q in w.queries
         ],
         window=window,
+        total_statements=w.total_statements,
+        total_time_ms=w.total_time_ms,
     )
+
+
+def replay_totals(w: analysis_pb2.Workload) -> tuple[int, float]:
+    """The statement count and total time of a replayed workload's source."""
+    return w.total_statements, w.total_time_ms
 
 
 def replay_window(w: analysis_pb2.Workload) -> Window:
@@ -173,6 +183,10 @@ def summary_to_proto(s: Summary) -> advice_pb2.Summary:
         recommendations=list(s.recommendations),
         what_if_calls=s.what_if_calls,
         what_if_cache_hits=s.what_if_cache_hits,
+        workload_coverage_percent=s.coverage_percent,
+        queries_left_out=s.queries_left_out,
+        incomplete_phases=list(s.incomplete_phases),
+        max_indexes_reached=s.max_indexes_reached,
     )
 
 

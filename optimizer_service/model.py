@@ -93,6 +93,10 @@ class Workload:
     source: Source
     queries: tuple[Query, ...]
     window: Window
+    # How many statements the source held and their total time (`queries` are the analysed
+    # part of them); 0 when the source gives no times.
+    total_statements: int = 0
+    total_time_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,10 @@ class Summary:
     recommendations: tuple[str, ...]
     what_if_calls: int
     what_if_cache_hits: int
+    coverage_percent: float = 0.0
+    queries_left_out: int = 0
+    incomplete_phases: tuple[str, ...] = ()
+    max_indexes_reached: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,3 +186,5 @@ class Options:
     max_index_columns: int
     parameter_mode: ParamMode
     analyses: frozenset[int] = field(default_factory=lambda: frozenset({1, 2, 3}))
+    # Share (percent) of the workload's total time the analysed statements cover.
+    coverage_percent: float = 95.0

@@ -17,18 +17,22 @@
 
 Costs include the write cost of each index (see `costs`). Every loop runs in a sorted,
 deterministic order with deterministic tie-breaks, so the same input gives the same result.
+
+Progress is reported after every configuration costed (`report(message, fraction)`, the
+fraction of the whole selection done): each phase has its span, the candidates' own
+benefits and the local search (bounded by a count of lookups) move through theirs in
+proportion, the greedy and final steps approach their end.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from optimizer_service import whatif
-from optimizer_service.costs import CostModel
+from optimizer_service.costs import CostModel, settle
 from optimizer_service.model import IndexDef, Table
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,17 @@ SWAP_CANDIDATES = 25
 # The step threshold of the first greedy pass, as in Extend (0.3 % of the cost before it).
 COARSE_STEP = 0.003
 COARSE_WIDTH = 2
+# Candidates checked, at most, when max_indexes stopped the selection (`held_back`).
+HELD_BACK_CHECKS = 50
+# Each phase's share of the selection's progress: (start, end).
+SPANS = {
+    "alone": (0.0, 0.3),
+    "greedy": (0.3, 0.55),
+    "local search": (0.55, 0.9),
+    "final": (0.9, 1.0),
+}
+
+Report = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
@@ -59,7 +74,7 @@ class Selector:
         candidates: list[IndexDef],
         extension_columns: dict[Table, list[str]],
         limits: Limits,
-        report: Callable[[str], None] = lambda _m: None,
+        report: Report = lambda _m, _f: None,
         reorder: Callable[[IndexDef], IndexDef] = lambda index: index,
     ) -> None:
         self.reorder = reorder
@@ -71,11 +86,35 @@ class Selector:
         self.sizes: dict[IndexDef, int] = {}
         self.unusable: set[IndexDef] = set()
         self.alone: dict[IndexDef, float] = {}
+        self.costed = 0  # configurations costed and candidates sized: progress units
+        self._phase_name = "alone"
+        self._phase_start = 0
+        self._phase_size = 1
+        self._message = "choosing indexes"
+
+    def _enter(self, phase: str, size: int, message: str) -> None:
+        self._phase_name, self._phase_start = phase, self.costed
+        self._phase_size, self._message = max(size, 1), message
+        self._tick()
+
+    def _tick(self, message: str | None = None) -> None:
+        """Reports how far the selection is after each configuration costed: in proportion
+        within a phase of known size (`alone`, `local search`), else approaching its end."""
+        if message is not None:
+            self._message = message
+        lo, hi = SPANS[self._phase_name]
+        done = (self.costed - self._phase_start) / self._phase_size
+        if self._phase_name in ("alone", "local search"):
+            share = min(done, 1.0)
+        else:
+            share = 1.0 - math.exp(-done)
+        self.report(self._message, lo + (hi - lo) * share)
 
     async def size(self, index: IndexDef) -> int | None:
         if index in self.unusable:
             return None
         if index not in self.sizes:
+            self.costed += 1
             try:
                 self.sizes[index] = max(await self.model.engine.size(index), MIN_BYTES)
             except whatif.WhatIfError as exc:
@@ -88,7 +127,10 @@ class Selector:
         return sum(self.sizes.get(i, 0) for i in config)
 
     async def cost(self, config: list[IndexDef] | frozenset[IndexDef]) -> float:
-        return await self.model.total(frozenset(config))
+        total = await self.model.total(frozenset(config))
+        self.costed += 1
+        self._tick()
+        return total
 
     async def _moves(
         self, chosen: list[IndexDef], pool: list[IndexDef], extend: bool, width: int
@@ -126,9 +168,10 @@ class Selector:
         greedy (an index rarely gains more when others already exist)."""
         empty = await self.cost([])
         todo = [i for i in pool if i not in self.alone]
-        for index in todo:  # sizes first: they come from one session
+        for n, index in enumerate(todo):  # sizes first: they come from one session
+            self._tick(f"sizing candidate {n + 1} of {len(todo)}")
             await self.size(index)
-        found = await asyncio.gather(*(self._try([], empty, None, i) for i in todo))
+        found = await settle([self._try([], empty, None, i) for i in todo])
         for index, result in zip(todo, found, strict=True):
             self.alone[index] = result[1] if result else -math.inf
 
@@ -176,7 +219,7 @@ class Selector:
             _, gain, new, old = best
             chosen = [i for i in chosen if i != old] + [new]
             current -= gain
-            self.report(f"{len(chosen)} indexes chosen, {self.used_bytes(chosen)} bytes")
+            self._tick(f"{len(chosen)} indexes chosen, {self.used_bytes(chosen)} bytes")
 
     async def local_search(self, chosen: list[IndexDef], pool: list[IndexDef]) -> list[IndexDef]:
         """Swap, then drop-and-refill moves, while they lower the workload cost.
@@ -209,7 +252,7 @@ class Selector:
                         best = await self.greedy([*rest, inn], pool)
                         best_cost = await self.cost(best)
                         improved = True
-                        self.report(
+                        self._tick(
                             f"local search: swapped in {inn.table} ({', '.join(inn.columns)})"
                         )
                         break
@@ -225,7 +268,7 @@ class Selector:
                     trial_cost = await self.cost(trial)
                     if trial_cost < best_cost * (1 - 1e-6):
                         best, best_cost, improved = trial, trial_cost, True
-                        self.report(f"local search improved the set to {len(best)} indexes")
+                        self._tick(f"local search improved the set to {len(best)} indexes")
                         break
             if not improved:
                 break
@@ -261,20 +304,53 @@ class Selector:
     async def select(self) -> list[IndexDef]:
         """The chosen set, in the order that adds the most benefit first."""
         singles = [c for c in self.candidates if c.width == 1 and not c.include]
-        self.report("greedy over single-column candidates and their extensions (Extend-style)")
+        # One costing per candidate on its own (the greedy's first bounds).
+        self._enter("alone", 2 * len(singles) + 1, "each candidate's benefit on its own")
+        await self._alone(singles)
+        self._enter(
+            "greedy", 4 * len(singles) + 1, "greedy over single-column candidates (Extend-style)"
+        )
         # Coarse steps first (Extend's own threshold and width), so small high-ratio indexes
         # cannot take budget a big step needs; then finer and wider steps fill what is left.
         coarse = max(self.limits.min_fraction, COARSE_STEP)
         chosen = await self.greedy([], singles, min_fraction=coarse, width=COARSE_WIDTH)
         chosen = await self.greedy(chosen, singles)
         self._phase("greedy")
-        self.report("local search over every candidate, multi-column and covering ones too")
+        self._enter(
+            "local search",
+            LOCAL_SEARCH_LOOKUPS // max(len(self.model.statements), 1),
+            "local search over every candidate, multi-column and covering ones too",
+        )
         chosen = await self.local_search(chosen, self.candidates)
         self._phase("local search")
+        self._enter("final", 2 * len(chosen) ** 2 + 1, "pruning and ordering the chosen set")
         chosen = await self.prune(chosen)
         chosen = await self.canonical(chosen)
         self._phase("prune")
         return await self.order(chosen)
+
+    async def held_back(self, chosen: list[IndexDef]) -> int:
+        """When `chosen` is as long as max_indexes allows: how many other candidates would
+        each still lower the workload cost by the minimum step on top of it and fit the
+        budget left (the best `HELD_BACK_CHECKS` of them by benefit per byte are tried)."""
+        if not chosen or len(chosen) < self.limits.max_indexes:
+            return 0
+        current = await self.cost(chosen)
+        room = self.limits.budget - self.used_bytes(chosen)
+        taken = set(chosen)
+        pool = sorted(
+            (c for c in self.candidates if c not in taken and self.alone.get(c, 0.0) > 0),
+            key=lambda c: (-self.alone[c], c),
+        )[:HELD_BACK_CHECKS]
+        count = 0
+        for index in pool:
+            size = await self.size(index)
+            if size is None or size > room:
+                continue
+            gain = current - await self.cost([*chosen, index])
+            if gain > current * self.limits.min_fraction:
+                count += 1
+        return count
 
     async def canonical(self, chosen: list[IndexDef]) -> list[IndexDef]:
         """Puts each index's key columns in the sound order (equality first, most selective

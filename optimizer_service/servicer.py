@@ -87,7 +87,10 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             workload = workloads.from_request(queries, source)
             if source == workloads.Source.REPLAY:
                 workload = Workload(
-                    source, workload.queries, mappers.replay_window(request.workload)
+                    source,
+                    workload.queries,
+                    mappers.replay_window(request.workload),
+                    *mappers.replay_totals(request.workload),
                 )
         return analysis.Request(target=target, options=options, workload=workload)
 

@@ -14,8 +14,10 @@ the index names in plans back to index definitions.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import weakref
 from typing import Any, Protocol
 
 import asyncpg
@@ -155,6 +157,21 @@ class HypoPGEngine:
             await self.conn.execute("SELECT hypopg_reset()")
 
 
+# One lock per target (per event loop) for the transactional engine's work: its real
+# indexes take locks on the target's tables until the rollback (a build's SHARE lock blocks
+# another analysis's DROP INDEX inside a savepoint), so two analyses of one target would
+# time each other out. HypoPG's indexes live in one session only and need none.
+_TARGET_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def target_lock(target: str) -> asyncio.Lock:
+    """The lock that serialises the transactional engine's work on `target`."""
+    locks = _TARGET_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(target, asyncio.Lock())
+
+
 class TransactionalEngine:
     """Real indexes inside one transaction that is always rolled back."""
 
@@ -165,6 +182,8 @@ class TransactionalEngine:
         self.version = server_version_num
         self.built: dict[IndexDef, str] = {}
         self.failed: dict[IndexDef, str] = {}
+        # Builds a lock or statement timeout stopped: the what-if phase is incomplete.
+        self.timed_out: dict[IndexDef, str] = {}
         self.by_name: dict[str, IndexDef] = {}
         self.sizes: dict[IndexDef, int] = {}
         self._names = itertools.count(1)
@@ -186,6 +205,8 @@ class TransactionalEngine:
                 raise
             await self.conn.execute("ROLLBACK TO SAVEPOINT pgsage_build")
             self.failed[index] = errors.from_target(exc, "what-if build")
+            if errors.kind_of(exc) in (errors.Kind.LOCK_TIMEOUT, errors.Kind.STATEMENT_TIMEOUT):
+                self.timed_out[index] = self.failed[index]
             raise WhatIfError(self.failed[index]) from exc
         await self.conn.execute("RELEASE SAVEPOINT pgsage_build")
         self.built[index] = name

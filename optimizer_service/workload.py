@@ -2,7 +2,10 @@
 
 pg_stat_statements gives the top statements by total execution time, weighted by calls,
 over the window since its statistics were last reset; pgsage's own statements (they all
-carry `MARKER`, see `targets`) are never part of it. Queries given in a request get a
+carry `MARKER`, see `targets`) are never part of it. Of thousands of entries, only the top
+ones that together take a given share of the total time (`cover`, 95 % by default, at most
+`max_queries`) are analysed; the workload keeps the count and total time of all of them, so
+the coverage can be reported (and a replay reports the same). Queries given in a request get a
 stable id (a hash of their text) and weight 1 unless they say otherwise. A replay (a retried
 job sending back the workload of its first attempt) is used exactly as given, so the same
 workload gives the same advice in the same order.
@@ -11,6 +14,8 @@ workload gives the same advice in the same order.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -22,7 +27,8 @@ from optimizer_service.model import Query, Source, Window, Workload
 from pgsage import sqlcheck
 
 TOP_SQL = """
-SELECT s.queryid::text AS query_id, s.query, s.calls, s.total_exec_time, s.rows
+SELECT s.queryid::text AS query_id, s.query, s.calls, s.total_exec_time, s.rows,
+       count(*) OVER () AS all_statements, sum(s.total_exec_time) OVER () AS all_time
 FROM pg_stat_statements s
 JOIN pg_database d ON d.oid = s.dbid
 WHERE d.datname = current_database()
@@ -95,6 +101,81 @@ def param_count(text: str) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a workload's total time its analysed statements take."""
+
+    analysed: int
+    total: int
+    analysed_time_ms: float
+    total_time_ms: float
+    target_percent: float
+    # Whether `max_queries` stopped the statements short of the target share.
+    capped: bool
+
+    @property
+    def percent(self) -> float:
+        if self.total_time_ms <= 0:
+            return 0.0
+        return round(min(100.0, 100.0 * self.analysed_time_ms / self.total_time_ms), 2)
+
+    @property
+    def left_out(self) -> int:
+        return max(0, self.total - self.analysed)
+
+
+def cover(
+    queries: Sequence[Query], percent: float, limit: int, total_time_ms: float | None = None
+) -> tuple[Query, ...]:
+    """The top queries by total time (ties by id) until they take `percent` of
+    `total_time_ms` (by default the queries' own total), at most `limit` of them, in their
+    given order. Queries without times are all kept (up to `limit`)."""
+    total = sum(q.total_time_ms for q in queries) if total_time_ms is None else total_time_ms
+    if total <= 0:
+        return tuple(queries[:limit])
+    goal = total * min(max(percent, 0.0), 100.0) / 100.0 * (1 - 1e-9)
+    ranked = sorted(
+        range(len(queries)), key=lambda n: (-queries[n].total_time_ms, queries[n].query_id)
+    )
+    taken: set[int] = set()
+    covered = 0.0
+    for n in ranked:
+        if covered >= goal or len(taken) >= limit:
+            break
+        taken.add(n)
+        covered += queries[n].total_time_ms
+    return tuple(q for n, q in enumerate(queries) if n in taken)
+
+
+def coverage(workload: Workload, target_percent: float, limit: int) -> Coverage | None:
+    """The coverage of `workload`, or None when its source gives no times."""
+    if workload.total_time_ms <= 0:
+        return None
+    analysed = sum(q.total_time_ms for q in workload.queries)
+    short = analysed < workload.total_time_ms * target_percent / 100.0 * (1 - 1e-9)
+    return Coverage(
+        analysed=len(workload.queries),
+        total=max(workload.total_statements, len(workload.queries)),
+        analysed_time_ms=analysed,
+        total_time_ms=workload.total_time_ms,
+        target_percent=target_percent,
+        capped=short and len(workload.queries) >= limit,
+    )
+
+
+def with_totals(workload: Workload, percent: float, limit: int) -> Workload:
+    """A given workload cut to its top statements by time (`cover`), keeping the count and
+    total time of all of them; a workload that already carries totals (a replay) is used as
+    it is, and one without times too."""
+    if workload.total_statements:
+        return workload
+    total = sum(q.total_time_ms for q in workload.queries)
+    if total <= 0:
+        return workload
+    kept = cover(workload.queries, percent, limit)
+    return Workload(workload.source, kept, workload.window, len(workload.queries), total)
+
+
 def from_request(queries: list[Query], source: Source) -> Workload:
     """A workload given by the caller; ids and weights filled in where missing."""
     filled = []
@@ -124,10 +205,11 @@ async def stats_window_start(conn: asyncpg.Connection) -> datetime | None:
     return start
 
 
-async def from_pg_stat_statements(conn: asyncpg.Connection, limit: int) -> Workload:
-    """The top `limit` statements of this database by total time, weighted by calls."""
+async def from_pg_stat_statements(conn: asyncpg.Connection, limit: int, percent: float) -> Workload:
+    """The top statements of this database by total time that take `percent` of the total
+    (at most `limit`), weighted by calls."""
     rows = await conn.fetch(TOP_SQL, limit, targets.MARKER)
-    queries = tuple(
+    every = tuple(
         Query(
             query_id=r["query_id"],
             text=r["query"],
@@ -138,9 +220,14 @@ async def from_pg_stat_statements(conn: asyncpg.Connection, limit: int) -> Workl
         )
         for r in rows
     )
+    total = int(rows[0]["all_statements"]) if rows else 0
+    total_time = float(rows[0]["all_time"] or 0.0) if rows else 0.0
+    queries = cover(every, percent, limit, total_time)
     start = await stats_window_start(conn)
     return Workload(
         source=Source.PG_STAT_STATEMENTS,
         queries=queries,
         window=Window(start=start, end=datetime.now(UTC)),
+        total_statements=total,
+        total_time_ms=total_time,
     )

@@ -420,6 +420,8 @@ export interface components {
             minImprovementPercent?: number;
             /** Format: int32 */
             maxIndexColumns?: number;
+            /** Format: double */
+            workloadCoveragePercent?: number;
         };
         "pgsage.jobs.v1.Progress": {
             stage?: string;
@@ -454,6 +456,11 @@ export interface components {
             freedBytes?: string;
             recommendations?: string[];
             insights?: components["schemas"]["pgsage.jobs.v1.Insight"][];
+            /** Format: double */
+            workloadCoveragePercent?: number;
+            /** Format: int64 */
+            queriesLeftOut?: string;
+            incompletePhases?: string[];
         };
         "pgsage.jobs.v1.Insight": {
             severity?: string;

@@ -112,18 +112,20 @@ class Job(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ..., change_options: _Optional[_Union[ChangeOptions, _Mapping]] = ...) -> None: ...
 
 class AnalysisOptions(_message.Message):
-    __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns")
+    __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns", "workload_coverage_percent")
     STORAGE_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_INDEXES_FIELD_NUMBER: _ClassVar[int]
     MAX_QUERIES_FIELD_NUMBER: _ClassVar[int]
     MIN_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MAX_INDEX_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_COVERAGE_PERCENT_FIELD_NUMBER: _ClassVar[int]
     storage_budget_bytes: int
     max_indexes: int
     max_queries: int
     min_improvement_percent: float
     max_index_columns: int
-    def __init__(self, storage_budget_bytes: _Optional[int] = ..., max_indexes: _Optional[int] = ..., max_queries: _Optional[int] = ..., min_improvement_percent: _Optional[float] = ..., max_index_columns: _Optional[int] = ...) -> None: ...
+    workload_coverage_percent: float
+    def __init__(self, storage_budget_bytes: _Optional[int] = ..., max_indexes: _Optional[int] = ..., max_queries: _Optional[int] = ..., min_improvement_percent: _Optional[float] = ..., max_index_columns: _Optional[int] = ..., workload_coverage_percent: _Optional[float] = ...) -> None: ...
 
 class ChangeOptions(_message.Message):
     __slots__ = ("build_timeout", "lock_timeout")
@@ -162,7 +164,7 @@ class StatisticsWindow(_message.Message):
     def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "recommendations", "insights")
+    __slots__ = ("workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "recommendations", "insights", "workload_coverage_percent", "queries_left_out", "incomplete_phases")
     WORKLOAD_COST_BEFORE_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_COST_AFTER_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +172,9 @@ class Summary(_message.Message):
     FREED_BYTES_FIELD_NUMBER: _ClassVar[int]
     RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
     INSIGHTS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_COVERAGE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_PHASES_FIELD_NUMBER: _ClassVar[int]
     workload_cost_before: float
     workload_cost_after: float
     workload_improvement_percent: float
@@ -177,7 +182,10 @@ class Summary(_message.Message):
     freed_bytes: int
     recommendations: _containers.RepeatedScalarFieldContainer[str]
     insights: _containers.RepeatedCompositeFieldContainer[Insight]
-    def __init__(self, workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., insights: _Optional[_Iterable[_Union[Insight, _Mapping]]] = ...) -> None: ...
+    workload_coverage_percent: float
+    queries_left_out: int
+    incomplete_phases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., insights: _Optional[_Iterable[_Union[Insight, _Mapping]]] = ..., workload_coverage_percent: _Optional[float] = ..., queries_left_out: _Optional[int] = ..., incomplete_phases: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Insight(_message.Message):
     __slots__ = ("severity", "code", "message", "query_id")

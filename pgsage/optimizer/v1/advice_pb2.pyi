@@ -107,7 +107,7 @@ class Advice(_message.Message):
     def __init__(self, kind: _Optional[_Union[AdviceKind, str]] = ..., title: _Optional[str] = ..., rationale: _Optional[str] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[ColumnRef, _Mapping]]] = ..., sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ..., estimated_size_bytes: _Optional[int] = ..., workload_improvement_percent: _Optional[float] = ..., marginal_improvement_percent: _Optional[float] = ..., query_impacts: _Optional[_Iterable[_Union[QueryImpact, _Mapping]]] = ..., confidence: _Optional[float] = ..., risk: _Optional[_Union[Risk, str]] = ..., risk_notes: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., fingerprint: _Optional[str] = ..., verified: _Optional[bool] = ..., verification: _Optional[str] = ..., write_overhead: _Optional[float] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("fingerprints", "workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "queries_analyzed", "insights", "recommendations", "what_if_calls", "what_if_cache_hits")
+    __slots__ = ("fingerprints", "workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "queries_analyzed", "insights", "recommendations", "what_if_calls", "what_if_cache_hits", "workload_coverage_percent", "queries_left_out", "incomplete_phases", "max_indexes_reached")
     FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_COST_BEFORE_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_COST_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,10 @@ class Summary(_message.Message):
     RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_CALLS_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_COVERAGE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_PHASES_FIELD_NUMBER: _ClassVar[int]
+    MAX_INDEXES_REACHED_FIELD_NUMBER: _ClassVar[int]
     fingerprints: _containers.RepeatedScalarFieldContainer[str]
     workload_cost_before: float
     workload_cost_after: float
@@ -130,4 +134,8 @@ class Summary(_message.Message):
     recommendations: _containers.RepeatedScalarFieldContainer[str]
     what_if_calls: int
     what_if_cache_hits: int
-    def __init__(self, fingerprints: _Optional[_Iterable[str]] = ..., workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., queries_analyzed: _Optional[int] = ..., insights: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., what_if_calls: _Optional[int] = ..., what_if_cache_hits: _Optional[int] = ...) -> None: ...
+    workload_coverage_percent: float
+    queries_left_out: int
+    incomplete_phases: _containers.RepeatedScalarFieldContainer[str]
+    max_indexes_reached: bool
+    def __init__(self, fingerprints: _Optional[_Iterable[str]] = ..., workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., queries_analyzed: _Optional[int] = ..., insights: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., what_if_calls: _Optional[int] = ..., what_if_cache_hits: _Optional[int] = ..., workload_coverage_percent: _Optional[float] = ..., queries_left_out: _Optional[int] = ..., incomplete_phases: _Optional[_Iterable[str]] = ..., max_indexes_reached: _Optional[bool] = ...) -> None: ...

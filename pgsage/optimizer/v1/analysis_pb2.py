@@ -25,31 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"pgsage/optimizer/v1/analysis.proto\x12\x13pgsage.optimizer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x01\n\x0f\x41nalysisOptions\x12\x1c\n\x14storage_budget_bytes\x18\x01 \x01(\x03\x12\x13\n\x0bmax_indexes\x18\x02 \x01(\x05\x12\x13\n\x0bmax_queries\x18\x03 \x01(\x05\x12\x1f\n\x17min_improvement_percent\x18\x04 \x01(\x01\x12\x19\n\x11max_index_columns\x18\x05 \x01(\x05\x12:\n\x0eparameter_mode\x18\x06 \x01(\x0e\x32\".pgsage.optimizer.v1.ParameterMode\"s\n\rWorkloadQuery\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x03 \x01(\x03\x12\x15\n\rtotal_time_ms\x18\x04 \x01(\x01\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x12\x0c\n\x04rows\x18\x06 \x01(\x03\"p\n\x10StatisticsWindow\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xab\x01\n\x08Workload\x12\x33\n\x06source\x18\x01 \x01(\x0e\x32#.pgsage.optimizer.v1.WorkloadSource\x12\x33\n\x07queries\x18\x02 \x03(\x0b\x32\".pgsage.optimizer.v1.WorkloadQuery\x12\x35\n\x06window\x18\x03 \x01(\x0b\x32%.pgsage.optimizer.v1.StatisticsWindow\";\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0f\n\x07percent\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"k\n\x07Insight\x12/\n\x08severity\x18\x01 \x01(\x0e\x32\x1d.pgsage.optimizer.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08query_id\x18\x04 \x01(\t*\x97\x01\n\x0c\x41nalysisType\x12\x1d\n\x19\x41NALYSIS_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1d\x41NALYSIS_TYPE_MISSING_INDEXES\x10\x01\x12 \n\x1c\x41NALYSIS_TYPE_UNUSED_INDEXES\x10\x02\x12#\n\x1f\x41NALYSIS_TYPE_DUPLICATE_INDEXES\x10\x03*\x84\x01\n\rParameterMode\x12\x1e\n\x1aPARAMETER_MODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PARAMETER_MODE_LITERAL\x10\x01\x12\x1a\n\x16PARAMETER_MODE_GENERIC\x10\x02\x12\x1b\n\x17PARAMETER_MODE_PG_STATS\x10\x03*\x92\x01\n\x0eWorkloadSource\x12\x1f\n\x1bWORKLOAD_SOURCE_UNSPECIFIED\x10\x00\x12&\n\"WORKLOAD_SOURCE_PG_STAT_STATEMENTS\x10\x01\x12\x1b\n\x17WORKLOAD_SOURCE_REQUEST\x10\x02\x12\x1a\n\x16WORKLOAD_SOURCE_REPLAY\x10\x03*a\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x12\n\x0eSEVERITY_ERROR\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"pgsage/optimizer/v1/analysis.proto\x12\x13pgsage.optimizer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n\x0f\x41nalysisOptions\x12\x1c\n\x14storage_budget_bytes\x18\x01 \x01(\x03\x12\x13\n\x0bmax_indexes\x18\x02 \x01(\x05\x12\x13\n\x0bmax_queries\x18\x03 \x01(\x05\x12\x1f\n\x17min_improvement_percent\x18\x04 \x01(\x01\x12\x19\n\x11max_index_columns\x18\x05 \x01(\x05\x12:\n\x0eparameter_mode\x18\x06 \x01(\x0e\x32\".pgsage.optimizer.v1.ParameterMode\x12!\n\x19workload_coverage_percent\x18\x07 \x01(\x01\"s\n\rWorkloadQuery\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x03 \x01(\x03\x12\x15\n\rtotal_time_ms\x18\x04 \x01(\x01\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x12\x0c\n\x04rows\x18\x06 \x01(\x03\"p\n\x10StatisticsWindow\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdc\x01\n\x08Workload\x12\x33\n\x06source\x18\x01 \x01(\x0e\x32#.pgsage.optimizer.v1.WorkloadSource\x12\x33\n\x07queries\x18\x02 \x03(\x0b\x32\".pgsage.optimizer.v1.WorkloadQuery\x12\x35\n\x06window\x18\x03 \x01(\x0b\x32%.pgsage.optimizer.v1.StatisticsWindow\x12\x18\n\x10total_statements\x18\x04 \x01(\x03\x12\x15\n\rtotal_time_ms\x18\x05 \x01(\x01\";\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0f\n\x07percent\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"k\n\x07Insight\x12/\n\x08severity\x18\x01 \x01(\x0e\x32\x1d.pgsage.optimizer.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08query_id\x18\x04 \x01(\t*\x97\x01\n\x0c\x41nalysisType\x12\x1d\n\x19\x41NALYSIS_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1d\x41NALYSIS_TYPE_MISSING_INDEXES\x10\x01\x12 \n\x1c\x41NALYSIS_TYPE_UNUSED_INDEXES\x10\x02\x12#\n\x1f\x41NALYSIS_TYPE_DUPLICATE_INDEXES\x10\x03*\x84\x01\n\rParameterMode\x12\x1e\n\x1aPARAMETER_MODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PARAMETER_MODE_LITERAL\x10\x01\x12\x1a\n\x16PARAMETER_MODE_GENERIC\x10\x02\x12\x1b\n\x17PARAMETER_MODE_PG_STATS\x10\x03*\x92\x01\n\x0eWorkloadSource\x12\x1f\n\x1bWORKLOAD_SOURCE_UNSPECIFIED\x10\x00\x12&\n\"WORKLOAD_SOURCE_PG_STAT_STATEMENTS\x10\x01\x12\x1b\n\x17WORKLOAD_SOURCE_REQUEST\x10\x02\x12\x1a\n\x16WORKLOAD_SOURCE_REPLAY\x10\x03*a\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x12\n\x0eSEVERITY_ERROR\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pgsage.optimizer.v1.analysis_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANALYSISTYPE']._serialized_start=880
-  _globals['_ANALYSISTYPE']._serialized_end=1031
-  _globals['_PARAMETERMODE']._serialized_start=1034
-  _globals['_PARAMETERMODE']._serialized_end=1166
-  _globals['_WORKLOADSOURCE']._serialized_start=1169
-  _globals['_WORKLOADSOURCE']._serialized_end=1315
-  _globals['_SEVERITY']._serialized_start=1317
-  _globals['_SEVERITY']._serialized_end=1414
+  _globals['_ANALYSISTYPE']._serialized_start=964
+  _globals['_ANALYSISTYPE']._serialized_end=1115
+  _globals['_PARAMETERMODE']._serialized_start=1118
+  _globals['_PARAMETERMODE']._serialized_end=1250
+  _globals['_WORKLOADSOURCE']._serialized_start=1253
+  _globals['_WORKLOADSOURCE']._serialized_end=1399
+  _globals['_SEVERITY']._serialized_start=1401
+  _globals['_SEVERITY']._serialized_end=1498
   _globals['_ANALYSISOPTIONS']._serialized_start=93
-  _globals['_ANALYSISOPTIONS']._serialized_end=302
-  _globals['_WORKLOADQUERY']._serialized_start=304
-  _globals['_WORKLOADQUERY']._serialized_end=419
-  _globals['_STATISTICSWINDOW']._serialized_start=421
-  _globals['_STATISTICSWINDOW']._serialized_end=533
-  _globals['_WORKLOAD']._serialized_start=536
-  _globals['_WORKLOAD']._serialized_end=707
-  _globals['_PROGRESS']._serialized_start=709
-  _globals['_PROGRESS']._serialized_end=768
-  _globals['_INSIGHT']._serialized_start=770
-  _globals['_INSIGHT']._serialized_end=877
+  _globals['_ANALYSISOPTIONS']._serialized_end=337
+  _globals['_WORKLOADQUERY']._serialized_start=339
+  _globals['_WORKLOADQUERY']._serialized_end=454
+  _globals['_STATISTICSWINDOW']._serialized_start=456
+  _globals['_STATISTICSWINDOW']._serialized_end=568
+  _globals['_WORKLOAD']._serialized_start=571
+  _globals['_WORKLOAD']._serialized_end=791
+  _globals['_PROGRESS']._serialized_start=793
+  _globals['_PROGRESS']._serialized_end=852
+  _globals['_INSIGHT']._serialized_start=854
+  _globals['_INSIGHT']._serialized_end=961
 # @@protoc_insertion_point(module_scope)

@@ -55,20 +55,22 @@ SEVERITY_WARNING: Severity
 SEVERITY_ERROR: Severity
 
 class AnalysisOptions(_message.Message):
-    __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns", "parameter_mode")
+    __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns", "parameter_mode", "workload_coverage_percent")
     STORAGE_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_INDEXES_FIELD_NUMBER: _ClassVar[int]
     MAX_QUERIES_FIELD_NUMBER: _ClassVar[int]
     MIN_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MAX_INDEX_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_MODE_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_COVERAGE_PERCENT_FIELD_NUMBER: _ClassVar[int]
     storage_budget_bytes: int
     max_indexes: int
     max_queries: int
     min_improvement_percent: float
     max_index_columns: int
     parameter_mode: ParameterMode
-    def __init__(self, storage_budget_bytes: _Optional[int] = ..., max_indexes: _Optional[int] = ..., max_queries: _Optional[int] = ..., min_improvement_percent: _Optional[float] = ..., max_index_columns: _Optional[int] = ..., parameter_mode: _Optional[_Union[ParameterMode, str]] = ...) -> None: ...
+    workload_coverage_percent: float
+    def __init__(self, storage_budget_bytes: _Optional[int] = ..., max_indexes: _Optional[int] = ..., max_queries: _Optional[int] = ..., min_improvement_percent: _Optional[float] = ..., max_index_columns: _Optional[int] = ..., parameter_mode: _Optional[_Union[ParameterMode, str]] = ..., workload_coverage_percent: _Optional[float] = ...) -> None: ...
 
 class WorkloadQuery(_message.Message):
     __slots__ = ("query_id", "text", "calls", "total_time_ms", "weight", "rows")
@@ -95,14 +97,18 @@ class StatisticsWindow(_message.Message):
     def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Workload(_message.Message):
-    __slots__ = ("source", "queries", "window")
+    __slots__ = ("source", "queries", "window", "total_statements", "total_time_ms")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     source: WorkloadSource
     queries: _containers.RepeatedCompositeFieldContainer[WorkloadQuery]
     window: StatisticsWindow
-    def __init__(self, source: _Optional[_Union[WorkloadSource, str]] = ..., queries: _Optional[_Iterable[_Union[WorkloadQuery, _Mapping]]] = ..., window: _Optional[_Union[StatisticsWindow, _Mapping]] = ...) -> None: ...
+    total_statements: int
+    total_time_ms: float
+    def __init__(self, source: _Optional[_Union[WorkloadSource, str]] = ..., queries: _Optional[_Iterable[_Union[WorkloadQuery, _Mapping]]] = ..., window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., total_statements: _Optional[int] = ..., total_time_ms: _Optional[float] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "percent", "message")

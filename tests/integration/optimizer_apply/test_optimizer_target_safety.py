@@ -100,13 +100,19 @@ async def test_caller_queries_that_would_run_a_users_code_are_never_planned(stub
     # texts); the target's catalog refuses all four before they are planned.
     replay = analysis_pb2.Workload(queries=attacks, source=analysis_pb2.WORKLOAD_SOURCE_REPLAY)
     events = await analyze(stub, pb.AnalyzeRequest(target="prod", workload=replay))
-    refused = {
-        e.insight.query_id: e.insight.message
+    # One insight for all four, by reason, each reason naming its query.
+    [grouped] = [
+        e.insight
         for e in events
-        if e.WhichOneof("event") == "insight" and e.insight.code == "QUERY_NOT_PLANNED"
-    }
-    assert set(refused) == {"q0", "q1", "q2", "q3"}, refused
-    assert "bump" in refused["q0"] and "===" in refused["q1"] and "checked_int" in refused["q2"]
+        if e.WhichOneof("event") == "insight" and e.insight.code == "QUERIES_NOT_PLANNED"
+    ]
+    assert grouped.message.startswith("4 of 4 statements were not planned: "), grouped.message
+    reasons = dict(
+        (part.rsplit(" (query ", 1)[1].rstrip(")"), part)
+        for part in grouped.message.split(": ", 1)[1].split("; ")
+    )
+    assert set(reasons) == {"q0", "q1", "q2", "q3"}, reasons
+    assert "bump" in reasons["q0"] and "===" in reasons["q1"] and "checked_int" in reasons["q2"]
     assert await side_effects(dsn_for(database)) == before
     assert leaks(*events, caplog.text) == []
 
