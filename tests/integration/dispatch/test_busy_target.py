@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncpg
 import grpc
-from dispatch_harness import check_invariants, create_jobs, wait_finished
 
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.support.dispatch import check_invariants, create_jobs, wait_finished
 
 SUCCEEDED = job_pb2.Job.SUCCEEDED
 

@@ -9,19 +9,12 @@ import asyncio
 
 import asyncpg
 import pytest
-from optimizer_support import (
-    ENGINES,
-    analyze,
-    create_database,
-    drop_database,
-    dsn_for,
-    of_kind,
-    targets_for,
-)
 
 from pgsage.optimizer.v1 import advice_pb2, analysis_pb2
 from pgsage.optimizer.v1 import optimizer_service_pb2 as pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as pb_grpc
+from tests.support.optimizer import ENGINES, analyze, of_kind, seeded_database, targets_for
+from tests.support.pg import drop_database, dsn_for
 
 SEED = """
 CREATE EXTENSION pg_stat_statements;
@@ -41,7 +34,7 @@ Q_SKU = "SELECT order_id FROM lines WHERE sku = 5"
 
 @pytest.fixture(scope="module")
 async def database():
-    name = await create_database("big", SEED)
+    name = await seeded_database("big", SEED)
     yield name
     await drop_database(name)
 
