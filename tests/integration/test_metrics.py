@@ -32,7 +32,7 @@ from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 from pgsage.optimizer.v1 import optimizer_service_pb2 as opt_pb
 from pgsage.optimizer.v1 import optimizer_service_pb2_grpc as opt_grpc
 from tests.support import stack as pgsage_stack
-from tests.support.pg import SHARED_PG
+from tests.support.pg import SHARED_PG, dsn_for
 
 JOBS = "pgsage.jobs.v1.JobService"
 OPTIMIZER = "pgsage.optimizer.v1.OptimizerService"
@@ -81,7 +81,7 @@ async def target_dsn() -> AsyncIterator[str]:
     name = f"pgsage_metrics_target_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(SHARED_PG)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = pgsage_stack.dsn(name)
+    dsn = dsn_for(name)
     conn = await asyncpg.connect(dsn)
     await conn.execute(
         """

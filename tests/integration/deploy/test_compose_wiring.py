@@ -13,7 +13,6 @@ of the shared test server.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pathlib
 import shutil
@@ -27,6 +26,7 @@ import asyncpg
 import pytest
 import yaml
 
+from tests.support.loops import run_apart
 from tests.support.pg import SHARED_PG
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -137,7 +137,7 @@ def fetchval(dsn: str, query: str) -> object:
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    return run_apart(run())
 
 
 def database(name: str) -> str:

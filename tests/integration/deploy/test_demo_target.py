@@ -9,7 +9,6 @@ server's; PostgreSQL refuses to run as root, so as root it runs as the `postgres
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pathlib
@@ -23,6 +22,7 @@ import time
 import pytest
 
 from pgsage.demo import advice
+from tests.support.loops import run_apart
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
@@ -135,7 +135,7 @@ def test_the_demo_target_is_seeded_and_analysed_with_hypopg(demo_db, tmp_path):
             if subprocess.run(probe, capture_output=True, timeout=30).returncode == 0:
                 break
             time.sleep(0.5)
-        got = asyncio.run(advice.analyze(f"127.0.0.1:{port}"))
+        got = run_apart(advice.analyze(f"127.0.0.1:{port}"))
     finally:
         optimizer.terminate()
         optimizer.wait(timeout=60)

@@ -61,7 +61,7 @@ async def server(database, optimizer_for):
 
 
 @pytest.fixture(scope="module")
-def channel(server, channel_for):
+async def channel(server, channel_for):
     return channel_for(server)
 
 
