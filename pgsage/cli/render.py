@@ -113,7 +113,10 @@ class ProgressBar:
         self.last = ""
 
     def update(self, job: Job) -> None:
-        percent = max(0.0, min(100.0, job.progress.percent))
+        # A finished job is done whatever its last progress said (change jobs report none).
+        percent = (
+            100.0 if job.state == Job.SUCCEEDED else max(0.0, min(100.0, job.progress.percent))
+        )
         label = Job.State.Name(job.state).lower()
         detail = " · ".join(p for p in (job.progress.stage, job.progress.message) if p)
         if self.tty:
