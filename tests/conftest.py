@@ -14,19 +14,27 @@ import os
 
 import pytest
 
-_server = None
 
+def _start_server():
+    """Starts the session's own PostgreSQL server (see `tests.support.testserver`), unless
+    PGSAGE_TEST_PG names one.
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Starts the session's own PostgreSQL server (see `tests.support.testserver`) before any
-    test module reads `tests.support.pg.SHARED_PG`, unless PGSAGE_TEST_PG names one."""
-    global _server
+    This runs when this conftest is imported, not in `pytest_configure`: pytest imports the
+    conftests of the folders named on its command line (`pytest tests/integration/x/test_y.py`)
+    before it configures, and those import `tests.support.pg.SHARED_PG`, which must already
+    name this server (not fall back to one the tests did not create). This root conftest is
+    always imported first.
+    """
     if os.environ.get("PGSAGE_TEST_PG"):
-        return
+        return None
     from tests.support.testserver import SessionServer
 
-    _server = SessionServer()
-    os.environ["PGSAGE_TEST_PG"] = _server.start()
+    server = SessionServer()
+    os.environ["PGSAGE_TEST_PG"] = server.start()
+    return server
+
+
+_server = _start_server()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
