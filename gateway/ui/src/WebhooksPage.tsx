@@ -184,7 +184,7 @@ export function WebhooksPage() {
                   <td className="small">{(w.eventTypes ?? []).map((t) => EVENT_TEXT[t] ?? t).join(", ")}</td>
                   <td className="small">{w.targetFilter || "every target"}</td>
                   <td className="small">{w.format === "SLACK" ? "Slack" : "JSON"}</td>
-                  <td className="actions">
+                  <td className="nowrap">
                     <button type="button" className="button button-small" onClick={() => setOpen(open?.name === w.name ? null : w)}>Deliveries</button>
                     {!adminWhy && (
                       <>
