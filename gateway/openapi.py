@@ -237,7 +237,7 @@ def _operation(schemas: _Schemas, route: routes.Route) -> tuple[str, dict]:
     operation: dict = {
         "operationId": route.rpc,
         "summary": route.rpc,
-        "tags": ["JobService"],
+        "tags": [route.method.containing_service.name],
         "parameters": parameters,
         "responses": {
             "200": {

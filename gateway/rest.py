@@ -28,7 +28,7 @@ async def dispatch(request: Request) -> JSONResponse:
     )
     client: JobServiceClient = request.app.state.client
     settings: GatewaySettings = request.app.state.settings
-    call = getattr(client.jobs, route.rpc)
+    call = getattr(client.stub_for(route.method.containing_service.full_name), route.rpc)
     response = await call(
         message, timeout=settings.call_timeout, metadata=identity.call_metadata(request)
     )

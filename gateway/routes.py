@@ -1,7 +1,8 @@
 """REST routes derived from the `google.api.http` annotations of the job service's protos.
 
 This is the one place that reads the annotations: every annotated, non-streaming RPC of
-`pgsage.jobs.v1.JobService` becomes a `Route` (HTTP method, path template, body binding). The
+`pgsage.jobs.v1.JobService` (and of the job service's other services, `SERVICES`) becomes a
+`Route` (HTTP method, path template, body binding). The
 transcoder binds requests with it and the OpenAPI document is written from it, so adding an
 annotated RPC to the proto adds its route and its documentation.
 
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from google.api import annotations_pb2
 from google.protobuf import descriptor
 
-from pgsage.jobs.v1 import job_service_pb2
+from pgsage.jobs.v1 import job_service_pb2, webhook_pb2
 
 SERVICE = job_service_pb2.DESCRIPTOR.services_by_name["JobService"]
+# Every service the job service serves over REST, in the order their routes are matched.
+SERVICES = [SERVICE, webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"]]
 
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]+))?\}")
 
@@ -117,7 +120,7 @@ def derive(service: descriptor.ServiceDescriptor = SERVICE) -> list[Route]:
     return [r for r in (_route(m) for m in service.methods) if r is not None]
 
 
-ROUTES: list[Route] = derive()
+ROUTES: list[Route] = [route for service in SERVICES for route in derive(service)]
 
 
 def find(http_method: str, path: str) -> tuple[Route, dict[str, str]] | tuple[None, bool]:

@@ -24,6 +24,7 @@ from job_service import (
     authn,
     authz,
     database,
+    destinations,
     dispatcher,
     errors,
     expiry,
@@ -33,17 +34,20 @@ from job_service import (
     oidc,
     optimizer,
     schema,
+    sender,
     servicer,
+    webhook_handlers,
 )
 from job_service.settings import Settings
 from pgsage import scrape, server
 from pgsage import tls as pgsage_tls
 from pgsage.embedded import EmbeddedPostgres
-from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc
+from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc, webhook_pb2, webhook_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+WEBHOOK_SERVICE_NAME = webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name
 EMBEDDED_DATABASE = "pgsage"
 
 
@@ -126,6 +130,7 @@ class RunningService:
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     metrics: scrape.Endpoint | None = None
+    sender: sender.Sender | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _grace: list[float] = field(default_factory=list)
     _stopped: bool = False
@@ -196,13 +201,20 @@ async def start(settings: Settings) -> RunningService:
                 two_person_targets=tuple(settings.two_person_targets),
             ),
         )
+        egress = destinations.Policy.build(
+            settings.webhook_allowed_networks, allow_all=authenticator.local_mode
+        )
+        webhook_servicer = webhook_handlers.WebhookServicer(db=db, policy=egress)
         grpc_server = server.build_server(
             host=settings.grpc_host,
             port=settings.grpc_port,
             port_setting="PGSAGE_JOBS_GRPC_PORT",
-            service_names=[SERVICE_NAME],
+            service_names=[SERVICE_NAME, WEBHOOK_SERVICE_NAME],
             registrars=[
-                lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s)
+                lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s),
+                lambda s: webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
+                    webhook_servicer, s
+                ),
             ],
             interceptors=[authn.AuthInterceptor(authenticator)],
             credentials=server_tls.credentials() if server_tls else None,
@@ -210,7 +222,7 @@ async def start(settings: Settings) -> RunningService:
         db_monitor = monitors.DatabaseMonitor(
             db,
             grpc_server.health,
-            ["", SERVICE_NAME],
+            ["", SERVICE_NAME, WEBHOOK_SERVICE_NAME],
             interval=settings.health_interval.total_seconds(),
         )
         job_servicer.database_monitor = db_monitor
@@ -249,6 +261,20 @@ async def start(settings: Settings) -> RunningService:
             )
         )
         await job_dispatcher.start()
+        webhook_sender = sender.Sender(
+            db,
+            owner=job_dispatcher.owner,
+            policy=egress,
+            timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            backoff=settings.webhook_retry_backoff,
+            max_backoff=settings.webhook_max_retry_backoff,
+            retention=settings.webhook_retention,
+            public_url=settings.public_url,
+        )
+        await stack.enter_async_context(
+            webhook_sender.running(settings.webhook_poll_interval.total_seconds())
+        )
         endpoint = None
         if settings.metrics_port is not None:
             counts = metrics.JobCounts(db)
@@ -280,6 +306,7 @@ async def start(settings: Settings) -> RunningService:
             database_monitor=db_monitor,
             optimizer_monitor=optimizer_monitor,
             metrics=endpoint,
+            sender=webhook_sender,
             _stack=stack.pop_all(),
             _grace=grace,
         )

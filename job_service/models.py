@@ -315,3 +315,116 @@ api_token = Table(
     CheckConstraint("octet_length(secret_sha256) = 32", name="sha256"),
     Index("ix_api_token_create_time_id", text("create_time DESC"), text("id DESC")),
 )
+
+# Webhook destinations and their transactional outbox (migration 0011): an event is written
+# by `webhook_emit()` in the transaction of the change that causes it, as one delivery per
+# matching destination; the senders (`job_service.sender`) claim due deliveries and record
+# every attempt.
+WEBHOOK_EVENT_TYPES = tuple(vocabulary.WebhookEventType)
+WEBHOOK_FORMATS = tuple(vocabulary.WebhookFormat)
+DELIVERY_STATES = tuple(vocabulary.DeliveryState)
+
+webhook = Table(
+    "webhook",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    # The pattern as given ('' = every target) and as the SQL LIKE pattern events match.
+    Column("target_filter", Text, nullable=False, server_default=""),
+    Column("target_pattern", Text, nullable=False, server_default="%"),
+    Column("format", Text, nullable=False),
+    # The HMAC key; NULL: POSTs are not signed. Never leaves the job service but in a
+    # signature (not in a response, not in a log).
+    Column("secret", Text, nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("creator", Text, nullable=False),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    Column("update_time", TS, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id"),
+    CheckConstraint(sql_in("format", WEBHOOK_FORMATS), name="format"),
+    CheckConstraint(
+        f"event_types <@ ARRAY{list(map(str, WEBHOOK_EVENT_TYPES))}::text[]", name="event_types"
+    ),
+    Index("ix_webhook_create_time_id", text("create_time DESC"), text("id DESC")),
+)
+
+webhook_event = Table(
+    "webhook_event",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    # What it is about: `jobs/{job}` or `jobs/{job}/suggestions/{suggestion}`.
+    Column("resource", Text, nullable=False, server_default=""),
+    # The facts the body is rendered from, per destination format, when it is sent.
+    Column("payload", JSONB, nullable=False),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id"),
+    # The retention sweep.
+    Index("ix_webhook_event_create_time", "create_time"),
+)
+
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column(
+        "webhook_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "event_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_event.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("state", Text, nullable=False),
+    Column("attempt_count", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_time", TS, nullable=False, server_default=_now()),
+    # A sender holds a delivery while it POSTs (no transaction stays open across the call);
+    # one that died mid-send lets go when the lease lapses.
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expire_time", TS, nullable=True),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    Column("update_time", TS, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("webhook_id", "event_id"),
+    CheckConstraint(sql_in("state", DELIVERY_STATES), name="state"),
+    Index(
+        "ix_webhook_delivery_webhook_id_create_time_id",
+        "webhook_id",
+        text("create_time DESC"),
+        text("id DESC"),
+    ),
+    Index("ix_webhook_delivery_event_id", "event_id"),
+    # The senders' claim: due deliveries only.
+    Index(
+        "ix_webhook_delivery_next_attempt_time",
+        "next_attempt_time",
+        postgresql_where=text(f"state = {sql_value(vocabulary.DeliveryState.PENDING)}"),
+    ),
+)
+
+webhook_attempt = Table(
+    "webhook_attempt",
+    metadata,
+    Column(
+        "delivery_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_delivery.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("time", TS, nullable=False, server_default=_now()),
+    Column("delivered", Boolean, nullable=False),
+    Column("http_status", Integer, nullable=False, server_default=text("0")),
+    # Why it failed, in words that hold no URL and no secret.
+    Column("error", Text, nullable=False, server_default=""),
+    Column("duration_seconds", Double, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("delivery_id", "number"),
+)

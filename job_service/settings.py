@@ -7,11 +7,12 @@ logged; files in `/run/secrets` (Docker/Kubernetes secrets) are read when that f
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pgsage import tls
@@ -84,6 +85,20 @@ class Settings(BaseSettings):
     # revocation reaches every replica at once through LISTEN/NOTIFY; this bounds the rest).
     api_token_cache: timedelta = timedelta(seconds=10)
 
+    # Webhooks (job_service.sender). Networks (CIDRs) webhooks may reach besides public
+    # addresses (local mode allows every address); the POST's timeout; attempts per delivery
+    # and the backoff between them (exponential with jitter, capped); how often due
+    # deliveries are looked for; how long delivered and failed ones are kept.
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_timeout: timedelta = timedelta(seconds=5)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_retry_backoff: timedelta = timedelta(seconds=10)
+    webhook_max_retry_backoff: timedelta = timedelta(hours=1)
+    webhook_poll_interval: timedelta = timedelta(seconds=1)
+    webhook_retention: timedelta = timedelta(days=30)
+    # The UI's address (https://pgsage.example.com): events link to the job's page.
+    public_url: str | None = None
+
     # TLS. Unset: plaintext, which local mode allows on loopback only.
     # This server's certificate chain and key (PEM); with a client CA, every caller must
     # present a certificate that CA signed (the handshake fails otherwise).
@@ -97,6 +112,13 @@ class Settings(BaseSettings):
     optimizer_tls_cert_file: Path | None = None
     optimizer_tls_key_file: Path | None = None
     optimizer_tls_server_name: str | None = None
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr.strip(), strict=False)  # a ValueError names the value
+        return value
 
     @model_validator(mode="after")
     def _tls_whole_and_bind_safe(self) -> Settings:

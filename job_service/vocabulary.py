@@ -263,3 +263,34 @@ class ErrorReason(StrEnum):
     OPTIMIZER_STREAM_BROKEN = "OPTIMIZER_STREAM_BROKEN"
     CHANGE_NOT_DONE = "CHANGE_NOT_DONE"
     SUGGESTION_CHANGED = "SUGGESTION_CHANGED"  # moved by someone else while its job ran
+    # Webhooks (NOT_FOUND)
+    WEBHOOK_NOT_FOUND = "WEBHOOK_NOT_FOUND"
+
+
+class WebhookEventType(StrEnum):
+    """What a webhook destination may be told (names match `pgsage.jobs.v1.WebhookEventType`)."""
+
+    ANALYSIS_FINISHED_WITH_NEW_SUGGESTIONS = "ANALYSIS_FINISHED_WITH_NEW_SUGGESTIONS"
+    JOB_FAILED = "JOB_FAILED"
+    VERIFICATION_VERDICT = "VERIFICATION_VERDICT"
+    REGRESSION = "REGRESSION"
+    ROLLBACK_BY_POLICY = "ROLLBACK_BY_POLICY"
+    PING = "PING"  # TestWebhook's, to one destination; never in an event filter
+
+
+FILTERABLE_EVENT_TYPES: tuple[WebhookEventType, ...] = tuple(
+    t for t in WebhookEventType if t is not WebhookEventType.PING
+)
+
+
+class WebhookFormat(StrEnum):
+    GENERIC = "GENERIC"
+    SLACK = "SLACK"
+
+
+class DeliveryState(StrEnum):
+    """A webhook delivery: PENDING (due, or waiting for a retry) → DELIVERED | FAILED."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"

@@ -17,7 +17,13 @@ from google.protobuf import json_format
 
 from pgsage.cli import channel, credentials, render
 from pgsage.cli.errors import FAILURE, INTERRUPTED, OK, USAGE, CliError, from_rpc
-from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
+from pgsage.jobs.v1 import (
+    job_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    suggestion_pb2,
+    webhook_pb2_grpc,
+)
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion
@@ -57,12 +63,14 @@ class Client:
         self.channel = channel.open_channel(address, tls=tls, ca_file=ca_file, token=token)
         self.tls = tls or bool(ca_file)
         self.stub = job_service_pb2_grpc.JobServiceStub(self.channel)
+        self.webhooks = webhook_pb2_grpc.WebhookServiceStub(self.channel)
         self.source = source if token else ""
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     def call(self, method: str, request):
         try:
-            return getattr(self.stub, method)(request, timeout=self.timeout, metadata=self.metadata)
+            stub = self.stub if hasattr(self.stub, method) else self.webhooks
+            return getattr(stub, method)(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise self.error(exc) from None
 

@@ -5,6 +5,7 @@ import { denial, useAccess } from "./access";
 import { ConfirmDialog, ErrorNote, Link, ProgressBar, StateBadge } from "./components";
 import { analysisLabel, bytes, count, dateTime, duration, jobId, label, percent } from "./format";
 import { ChangeJob } from "./ChangeJob";
+import { jobFinished, watchJob } from "./notify";
 import { navigate } from "./router";
 import { SuggestionList } from "./SuggestionList";
 import type { Job, WatchEvent } from "./types";
@@ -49,6 +50,7 @@ export function JobPage({ id }: { id: string }) {
         setLive("done");
         return;
       }
+      watchJob(first.name); // its page is open: say when it finishes, even from another page
       source = new EventSource(`/v1/${name}/events`);
       source.onopen = () => setLive("live");
       source.onmessage = (message) => {
@@ -57,6 +59,7 @@ export function JobPage({ id }: { id: string }) {
         if (rev < revision.current) return;
         revision.current = rev;
         if (event.job) setJob(event.job);
+        jobFinished(event.job);
         if (event.suggestion || (event.eventType ?? "").includes("suggestion")) setSuggestionsVersion((v) => v + 1);
         setLive("live");
       };
@@ -64,7 +67,7 @@ export function JobPage({ id }: { id: string }) {
         source?.close();
         setLive("done");
         setSuggestionsVersion((v) => v + 1);
-        void load();
+        void load().then(jobFinished);
       });
       source.onerror = () => {
         if (source?.readyState === EventSource.CLOSED) setLive("lost");

@@ -4,6 +4,7 @@ import { api, ApiError, newRequestId } from "./api";
 import { denial, useAccess } from "./access";
 import { ErrorNote, Link } from "./components";
 import { analysisLabel, jobId } from "./format";
+import { watchJob } from "./notify";
 import { navigate } from "./router";
 import type { AnalysisType, Target } from "./types";
 
@@ -54,6 +55,7 @@ export function NewAnalysisPage() {
       if (budget > 0) options.storageBudgetBytes = String(Math.round(budget * 1024 * 1024));
       if (maxIndexes) options.maxIndexes = Number(maxIndexes);
       const job = await api.createJob({ target, analysisTypes: types, options }, requestId);
+      watchJob(job.name); // started in this tab: say when it finishes
       navigate(`/jobs/${jobId(job.name)}`);
     } catch (e) {
       setError(e);

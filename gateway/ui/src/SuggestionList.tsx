@@ -11,6 +11,7 @@ import { bytes, jobId, label, percent } from "./format";
 import type { ChangeOptions, Job, Suggestion, Target, WatchEvent } from "./types";
 import { ACTION_WORDS, actionsFor, FILTERS, measurable, ordered, statementOf, type Action } from "./suggestionRules";
 import { PriorDecision } from "./PriorDecision";
+import { watchJob } from "./notify";
 
 export function SuggestionList({ job, version }: { job: Job; version: number }) {
   const [filterKey, setFilterKey] = useState("all");
@@ -162,6 +163,7 @@ function SuggestionRow(props: {
     setFinished(null);
     try {
       const job = await api.actOn(action, s, action === "BENCHMARK" ? undefined : options);
+      watchJob(job.name); // started in this tab: say when it finishes
       setRunning({ action, job });
       const events = new EventSource(`/v1/${job.name}/events`);
       source.current = events;

@@ -11,6 +11,8 @@ import type {
   Suggestion,
   Target,
   VerifyAuditTrailResponse,
+  Webhook,
+  WebhookDelivery,
 } from "./types";
 
 interface ErrorBody {
@@ -191,6 +193,14 @@ export const api = {
     ),
   revokeApiToken: (name: string) => request<ApiToken>("POST", `/v1/${name}:revoke`, {}),
   listTargets: () => request<{ targets?: Target[] }>("GET", "/v1/targets"),
+  listWebhooks: () => request<{ webhooks?: Webhook[]; nextPageToken?: string }>("GET", "/v1/webhooks?pageSize=200"),
+  createWebhook: (webhook: Omit<Webhook, "name">) => request<Webhook>("POST", "/v1/webhooks", webhook),
+  setWebhookEnabled: (w: Webhook, enabled: boolean) =>
+    request<Webhook>("PATCH", `/v1/${w.name}${query({ updateMask: "enabled" })}`, { enabled, etag: w.etag }),
+  deleteWebhook: (name: string) => request<Record<string, never>>("DELETE", `/v1/${name}`),
+  testWebhook: (name: string) => request<WebhookDelivery>("POST", `/v1/${name}:test`, {}),
+  listWebhookDeliveries: (name: string) =>
+    request<{ deliveries?: WebhookDelivery[]; nextPageToken?: string }>("GET", `/v1/${name}/deliveries?pageSize=20`),
   readiness: async (): Promise<Readiness> => {
     try {
       const response = await fetch("/readyz");

@@ -7,6 +7,8 @@ import { AccessProvider, holds, rolesText, useAccess } from "./access";
 import { ApiDocsPage } from "./ApiDocs";
 import { AuditPage } from "./AuditPage";
 import { TokensPage } from "./TokensPage";
+import { WebhooksPage } from "./WebhooksPage";
+import { DesktopNotificationsButton, Notifications } from "./notify";
 import { Link } from "./components";
 import { dateTime } from "./format";
 import { JobPage } from "./JobPage";
@@ -121,6 +123,7 @@ function App() {
   else if (path === "/new") page = <NewAnalysisPage />;
   else if (path === "/audit") page = <AuditPage key={search.toString()} search={search} />;
   else if (path === "/tokens") page = <TokensPage />;
+  else if (path === "/webhooks") page = <WebhooksPage />;
   else if (path === "/api") page = <ApiDocsPage />;
   else if (path === "/" || path === "/jobs") page = <JobsPage state={search.get("state") ?? ""} />;
   else
@@ -150,14 +153,21 @@ function App() {
               API tokens
             </Link>
           )}
+          {access.caller && (
+            <Link href="/webhooks" className={path === "/webhooks" ? "nav-active" : ""}>
+              Webhooks
+            </Link>
+          )}
           <Link href="/api" className={path === "/api" ? "nav-active" : ""}>
             API
           </Link>
+          <DesktopNotificationsButton />
         </nav>
         <Identity />
         <ReadinessBadge />
       </header>
       <main className="content">{access.state === "signedOut" ? <SignInPrompt /> : page}</main>
+      <Notifications />
     </>
   );
 }

@@ -20,6 +20,9 @@ export type Caller = Schemas["pgsage.jobs.v1.Caller"];
 export type RoleBinding = Schemas["pgsage.jobs.v1.RoleBinding"];
 export type ApiToken = Schemas["pgsage.jobs.v1.ApiToken"];
 export type CreateApiTokenResponse = Schemas["pgsage.jobs.v1.CreateApiTokenResponse"];
+export type Webhook = Schemas["pgsage.jobs.v1.Webhook"];
+export type WebhookDelivery = Schemas["pgsage.jobs.v1.WebhookDelivery"];
+export type WebhookEventType = Defined<Webhook["eventTypes"]>[number];
 /** The probes' health+json body (GET /readyz). */
 export type Readiness = Schemas["Health"];
 
