@@ -29,7 +29,7 @@ from datetime import datetime
 
 import asyncpg
 import pglast
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from pglast import ast
 
 from optimizer_service import targets
@@ -196,17 +196,12 @@ def _stats(row: asyncpg.Record) -> pb.StatementStats:
     )
 
 
-def _policy(target: TargetConfig) -> dict[str, object]:
-    window = duration_pb2.Duration()
-    window.FromMilliseconds(round(target.verification_window_seconds * 1000))
-    return {
-        "verification_window": window,
-        "on_regression": (
-            pb.ON_REGRESSION_ROLLBACK
-            if target.on_regression == "rollback"
-            else pb.ON_REGRESSION_NOTIFY
-        ),
-    }
+def _policy(target: TargetConfig, snapshot: pb.WorkloadSnapshot) -> None:
+    """The target's verification settings, on the snapshot."""
+    snapshot.verification_window.FromMilliseconds(round(target.verification_window_seconds * 1000))
+    snapshot.on_regression = (
+        pb.ON_REGRESSION_ROLLBACK if target.on_regression == "rollback" else pb.ON_REGRESSION_NOTIFY
+    )
 
 
 async def read(
@@ -222,7 +217,8 @@ async def read(
             reason="PG_STAT_STATEMENTS_MISSING",
             metadata={"target": target.name},
         )
-    snapshot = pb.WorkloadSnapshot(target=target.name, time=_ts(info["now"]), **_policy(target))
+    snapshot = pb.WorkloadSnapshot(target=target.name, time=_ts(info["now"]))
+    _policy(target, snapshot)
     if info["has_info"]:
         reset = await conn.fetchrow(_RESET)
         if reset["stats_reset"] is not None:
@@ -313,4 +309,3 @@ async def snapshot(settings: Settings, request: pb.SnapshotRequest, emit: Emit) 
         len(taken.index_stats),
     )
     emit(taken)
-
