@@ -12,9 +12,12 @@ Each query is judged with Welch's t-test on the two windows' means, standard dev
 (population ones made sample ones) and calls (`scipy.stats.ttest_ind_from_stats`, unequal
 variances): it is FASTER or SLOWER when the two-sided p-value is below `alpha` (0.01) and
 the means differ by at least `min_change_percent` (10 %) — a tiny but certain difference is
-not worth a verdict; UNCHANGED otherwise; NOT_ENOUGH_EVIDENCE with fewer than `min_calls`
-(30) calls on either side. A million calls make any difference "significant"; the minimum
-effect keeps the verdict about changes a person would care about.
+not worth a verdict — and the shared blocks the query touches per call moved the same way
+by as much: an index changes the work a query does, while a busier target only changes how
+long the same work takes, so a time change without a change of work is load, not the
+change (UNCHANGED, with a note). UNCHANGED otherwise; NOT_ENOUGH_EVIDENCE with fewer than
+`min_calls` (30) calls on either side. A million calls make any difference "significant";
+the minimum effect keeps the verdict about changes a person would care about.
 
 The verdict weighs the time the judged queries saved: the sum over them of calls after x
 (mean before - mean after). REGRESSED: some query is significantly slower and the change
@@ -140,12 +143,32 @@ def judge(q: vpb.QueryVerification, before: Window, after: Window, rules: Rules)
         return
     q.p_value = welch_p(before, after)
     significant = q.p_value < rules.alpha
-    if significant and q.change_percent <= -rules.min_change_percent:
-        q.change = Change.FASTER
-    elif significant and q.change_percent >= rules.min_change_percent:
-        q.change = Change.SLOWER
+    work = _blocks_change(before, after)
+    if significant and abs(q.change_percent) >= rules.min_change_percent:
+        faster = q.change_percent < 0
+        if work is not None and (
+            work > -rules.min_change_percent if faster else work < rules.min_change_percent
+        ):
+            q.change = Change.UNCHANGED
+            q.note = (
+                f"its time changed {q.change_percent:+.0f} % but the blocks it touches per "
+                f"call did not ({work:+.0f} %): the target's load, not the change"
+            )
+        else:
+            q.change = Change.FASTER if faster else Change.SLOWER
     else:
         q.change = Change.UNCHANGED
+
+
+def _blocks_change(before: Window, after: Window) -> float | None:
+    """Change of the shared blocks touched per call, in percent (None: not known)."""
+    if before.calls <= 0 or after.calls <= 0:
+        return None
+    per_before = (before.hit + before.read) / before.calls
+    per_after = (after.hit + after.read) / after.calls
+    if per_before <= 0:
+        return None
+    return (per_after - per_before) / per_before * 100.0
 
 
 @dataclass(frozen=True)
