@@ -57,8 +57,8 @@ CHANGE_JOB_KINDS = vocabulary.CHANGE_JOB_KINDS
 LIVE_JOB_STATES = vocabulary.LIVE_JOB_STATES
 LEASED_JOB_STATES = vocabulary.LEASED_JOB_STATES
 LIVE_SUGGESTION_STATES = vocabulary.LIVE_SUGGESTION_STATES
-VERDICTS = tuple(vocabulary.Verdict)
-SNAPSHOT_REASONS = tuple(vocabulary.SnapshotReason)
+VERDICTS = vocabulary.VERDICTS
+SNAPSHOT_REASONS = vocabulary.SNAPSHOT_REASONS
 """A suggestion in one of these states has (or may have) its change on the target: its job
 is never deleted (the way back), and only one suggestion per (target, fingerprint) is in one."""
 

@@ -245,6 +245,9 @@ class SnapshotReason(StrEnum):
     VERIFY = "VERIFY"
 
 
+VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
+SNAPSHOT_REASONS: tuple[SnapshotReason, ...] = tuple(SnapshotReason)
+
 POLICY_PRINCIPAL = "pgsage policy"
 """Who a target's policy acts as: the creator of a ROLLBACK job after a REGRESSED verdict."""
 

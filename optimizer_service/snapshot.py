@@ -99,7 +99,8 @@ ORDER BY r.n
 
 _INDEXES = """
 SELECT r.name, i.indexrelid IS NOT NULL AS exists,
-       COALESCE(format('%I.%I', i.schemaname, i.relname), '') AS tbl,
+       CASE WHEN i.indexrelid IS NULL THEN '' ELSE format('%I.%I', i.schemaname, i.relname)
+       END AS tbl,
        COALESCE(i.idx_scan, 0) AS idx_scan, COALESCE(i.idx_tup_read, 0) AS idx_tup_read,
        COALESCE(pg_relation_size(i.indexrelid), 0) AS size
 FROM unnest($1::text[]) WITH ORDINALITY AS r(name, n)
