@@ -65,7 +65,12 @@ async def workload(dsn: str, sql: str, calls: int) -> str:
 
 
 async def approved(v, target: str, *, kind: str, sql: str, table: str, query: tuple[str, str]):
-    """A suggestion as an analysis of `target` would store it, approved."""
+    """A suggestion as an analysis of `target` would store it, approved (a create's rollback
+    drops its index; a drop's recreates what the APPLY dropped)."""
+    rollback = ""
+    if sql.startswith("CREATE"):
+        index = sql.split()[3]
+        rollback = f"DROP INDEX CONCURRENTLY IF EXISTS public.{index}"
     db = database.Database(v.store_dsn, pool_size=1)
     try:
         async with db.connection() as conn:
@@ -86,7 +91,7 @@ async def approved(v, target: str, *, kind: str, sql: str, table: str, query: tu
         kind=kind,
         target=target,
         sql=sql,
-        rollback_sql="",
+        rollback_sql=rollback,
         table=table,
         query_impacts=[suggestion_pb2.QueryImpact(query_id=query[0], text=query[1])],
     )
