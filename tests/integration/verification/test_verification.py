@@ -18,6 +18,7 @@ from pgsage import rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, suggestion_pb2
 from pgsage.jobs.v1 import verification_pb2 as vpb
 from tests.support import stack as pgsage_stack
+from tests.support.cli import run_pgsage
 
 Job = job_pb2.Job
 Suggestion = suggestion_pb2.Suggestion
@@ -109,7 +110,9 @@ async def finished(stub, name: str, limit: float = 120) -> job_pb2.Job:
 
 async def apply(v, s) -> job_pb2.Job:
     job = await v.stub.CreateJob(
-        job_service_pb2.CreateJobRequest(job=Job(kind=Job.APPLY, target=s.target, suggestion=s.name))
+        job_service_pb2.CreateJobRequest(
+            job=Job(kind=Job.APPLY, target=s.target, suggestion=s.name)
+        )
     )
     done = await finished(v.stub, job.name)
     assert done.state == Job.SUCCEEDED, done
@@ -189,7 +192,7 @@ async def test_an_index_that_helps_is_improved_by_the_verify_job_its_apply_sched
     assert mine[0].calls > mine[1].calls and mine[0].total_exec_time_ms > 0
 
 
-async def test_an_index_no_query_uses_has_no_effect(verifying):
+async def test_an_index_no_query_uses_has_no_effect_from_the_cli(verifying):
     v = verifying
     await setup_table(v.target_dsn, "t_none")
     sql = "SELECT count(*) FROM t_none WHERE customer = $1"
@@ -204,7 +207,14 @@ async def test_an_index_no_query_uses_has_no_effect(verifying):
     )
     await apply(v, s)
     await workload(v.target_dsn, sql, 60)
-    done, got = await verify_now(v, s)
+    verified = await run_pgsage("verify", s.name, "--watch", address=v.address)
+    assert verified.code == 0, verified
+    assert "verdict: NO_EFFECT" in verified.out and "no significant change" in verified.out
+    assert "unchanged" in verified.out and "t_none_note_idx: 0 scans" in verified.out
+    shown = await run_pgsage("suggestions", "show", s.name, address=v.address)
+    assert shown.code == 0 and "verdict: NO_EFFECT" in shown.out, shown
+    got = await v.stub.GetSuggestion(job_service_pb2.GetSuggestionRequest(name=s.name))
+    done = await v.stub.GetJob(job_service_pb2.GetJobRequest(name=got.verification_result.job))
     result = done.verification
     assert result.verdict == vpb.NO_EFFECT, result.reason
     q = the_query(result, qid)
@@ -248,7 +258,9 @@ async def test_dropping_a_used_index_regresses_and_the_policy_rolls_it_back(veri
     [created] = [r for r in trail.audit_records if r.action == "job.create.rollback"]
     assert created.actor == "pgsage policy" and created.job == rollback.name
     assert "REGRESSED" in created.detail and done.name in created.detail
-    ran = [r for r in trail.audit_records if r.job == rollback.name and r.action == "statement.execute"]
+    ran = [
+        r for r in trail.audit_records if r.job == rollback.name and r.action == "statement.execute"
+    ]
     assert ran and all(r.on_behalf_of == "pgsage policy" for r in ran)
     assert any(r.statement.startswith("CREATE INDEX CONCURRENTLY") for r in ran)
 
