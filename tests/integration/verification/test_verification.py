@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
+import httpx
 
 from job_service import database, domain, jobs
 from pgsage import rpc
@@ -35,7 +36,7 @@ async def setup_table(dsn: str, table: str, *, index_on: str | None = None) -> N
             "note text NOT NULL, amount int NOT NULL)"
         )
         await conn.execute(
-            f"INSERT INTO {table} SELECT g, g % 2000, md5(g::text), g % 97 "
+            f"INSERT INTO {table} SELECT g, g % 2000, md5(g::text), g % 97 "  # noqa: S608
             "FROM generate_series(1, 100000) g"
         )
         if index_on:
@@ -353,3 +354,49 @@ async def test_verify_needs_an_applied_suggestion_and_a_rollback_cancels_the_wai
     assert (await finished(v.stub, rollback.name)).state == Job.SUCCEEDED
     gone = await v.stub.GetJob(job_service_pb2.GetJobRequest(name=waiting.name))
     assert gone.state == Job.CANCELLED
+
+
+async def test_verify_and_the_verdict_over_rest(verifying):
+    v = verifying
+    await setup_table(v.target_dsn, "t_rest")
+    sql = "SELECT count(*) FROM t_rest WHERE customer = $1"
+    qid = await workload(v.target_dsn, sql, 60)
+    s = await approved(
+        v,
+        "shop",
+        kind="CREATE_INDEX",
+        sql="CREATE INDEX CONCURRENTLY t_rest_customer_idx ON public.t_rest (customer)",
+        table="public.t_rest",
+        query=(qid, sql),
+    )
+    async with (
+        pgsage_stack.gateway(v.address) as gateway,
+        httpx.AsyncClient(base_url=gateway.url, timeout=20) as http,
+    ):
+        refused = await http.post(f"/v1/{s.name}:verify", json={})
+        status, code, reason, _ = pgsage_stack.error_of(refused)
+        assert (status, code, reason) == (400, "FAILED_PRECONDITION", "INVALID_STATE_TRANSITION")
+        missing = await http.post(
+            f"/v1/jobs/{uuid.uuid4()}/suggestions/{uuid.uuid4()}:verify", json={}
+        )
+        assert missing.status_code == 404
+        await apply(v, s)
+        await workload(v.target_dsn, sql, 100)
+        started = await http.post(f"/v1/{s.name}:verify", json={"requestId": "rest-verify-1"})
+        assert started.status_code == 200, started.text
+        job = started.json()
+        assert job["kind"] == "VERIFY" and job["suggestion"] == s.name
+        again = await http.post(f"/v1/{s.name}:verify", json={"requestId": "rest-verify-1"})
+        assert again.json()["name"] == job["name"]  # idempotent
+        done = await finished(v.stub, job["name"])
+        assert done.state == Job.SUCCEEDED, done
+        got = (await http.get(f"/v1/{s.name}")).json()
+        assert got["verdict"] == "IMPROVED", got.get("verificationResult")
+        [q] = [x for x in got["verificationResult"]["queries"] if x["queryId"] == qid]
+        assert q["change"] == "FASTER" and q["after"]["calls"] == "100"
+        snaps = (
+            await http.get('/v1/workloadSnapshots?filter=target%20%3D%20"shop"&totalsOnly=true')
+        ).json()
+        assert snaps["workloadSnapshots"] and all(
+            "snapshotStatements" not in x for x in snaps["workloadSnapshots"]
+        )
