@@ -233,25 +233,34 @@ async def read(
     if tables and request.table_statements:
         visible = set(await conn.fetchval("SELECT current_schemas(false)::text[]") or [])
     per_table: dict[str, int] = {}
+    # Cheap text tests first: only a statement that names a table (or is a requested text's
+    # candidate) is parsed.
+    bare = {t: t.rpartition(".")[2].strip('"').lower() for t in tables}
     for row in rows:
         snapshot.statements = int(row["all_statements"] or 0)
         snapshot.calls = int(row["all_calls"] or 0)
         snapshot.total_exec_time_ms = float(row["all_time"] or 0.0)
         if row["query_id"] is None:
             continue
-        stats = _stats(row)
-        if row["requested"]:
-            stats.requested_as = stats.query_id
-        elif wanted:
-            stats.requested_as = wanted.get(_fingerprint(stats.text), "")
+        text = row["query"] or ""
+        requested_as = row["query_id"] if row["requested"] else ""
+        if not requested_as and wanted:
+            requested_as = wanted.get(_fingerprint(text), "")
+        on: list[str] = []
         if tables and request.table_statements:
-            on = _referenced(stats.text, tables, visible)
+            lowered = text.lower()
+            named = [t for t in tables if bare[t] in lowered]
+            if named:
+                on = _referenced(text, named, visible)
             room = [t for t in on if per_table.get(t, 0) < request.table_statements]
             for t in room:
                 per_table[t] = per_table.get(t, 0) + 1
-            if room:
-                stats.tables.extend(on)
-        if stats.requested_as or stats.tables:
+            if not room:
+                on = []
+        if requested_as or on:
+            stats = _stats(row)
+            stats.requested_as = requested_as
+            stats.tables.extend(on)
             snapshot.statement_stats.append(stats)
     if tables:
         for t in await conn.fetch(_TABLES, tables):
