@@ -131,7 +131,7 @@ def judge(q: vpb.QueryVerification, before: Window, after: Window, rules: Rules)
     """Fills `q`'s windows, change, p-value and judgement."""
     q.before.CopyFrom(before.message())
     q.after.CopyFrom(after.message())
-    if before.mean_ms > 0:
+    if before.mean_ms > 0 and before.calls > 0 and after.calls > 0:
         q.change_percent = (after.mean_ms - before.mean_ms) / before.mean_ms * 100.0
     if before.calls < rules.min_calls or after.calls < rules.min_calls:
         q.change = Change.NOT_ENOUGH_EVIDENCE

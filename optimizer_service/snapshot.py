@@ -250,7 +250,8 @@ async def read(
         if tables and request.table_statements:
             lowered = text.lower()
             named = [t for t in tables if bare[t] in lowered]
-            if named:
+            # Only the workload's reads and writes: not DDL, VACUUM or a driver's catalog reads.
+            if named and workloads.statement_kind(text) in _DML:
                 on = _referenced(text, named, visible)
             room = [t for t in on if per_table.get(t, 0) < request.table_statements]
             for t in room:
@@ -286,6 +287,7 @@ async def read(
     return snapshot
 
 
+_DML = ("select", "insert", "update", "delete")
 _TABLE_COUNTERS = (
     "seq_scan",
     "idx_scan",

@@ -98,13 +98,13 @@ export function VerificationPanel({
               <thead>
                 <tr>
                   <th>Query</th>
-                  <th className="num">Calls before / after</th>
+                  <th className="num" title="calls before the change / since">Calls</th>
                   <th className="num">Mean before</th>
-                  <th className="num">After</th>
+                  <th className="num">Mean after</th>
                   <th className="num">Change</th>
                   <th className="num">p</th>
-                  <th className="num">Blocks / call</th>
-                  <th>Judged</th>
+                  <th className="num">Blocks/call</th>
+                  <th className="verdict-col">Judged</th>
                 </tr>
               </thead>
               <tbody>
@@ -114,16 +114,16 @@ export function VerificationPanel({
                       {q.affected ? "" : "(on the table) "}
                       {q.text || q.queryId}
                     </td>
-                    <td className="num">{q.before?.calls ?? "0"} / {q.after?.calls ?? "0"}</td>
-                    <td className="num">{ms(q.before?.meanMs)}</td>
-                    <td className="num">{ms(q.after?.meanMs)}</td>
-                    <td className="num">{q.changePercent !== undefined ? `${q.changePercent > 0 ? "+" : ""}${q.changePercent.toFixed(0)} %` : "—"}</td>
+                    <td className="num nowrap">{q.before?.calls ?? "0"} / {q.after?.calls ?? "0"}</td>
+                    <td className="num">{Number(q.before?.calls ?? 0) > 0 ? ms(q.before?.meanMs) : "—"}</td>
+                    <td className="num">{Number(q.after?.calls ?? 0) > 0 ? ms(q.after?.meanMs) : "—"}</td>
+                    <td className="num nowrap">{q.changePercent !== undefined ? `${q.changePercent > 0 ? "+" : ""}${q.changePercent.toFixed(0)} %` : "—"}</td>
                     <td className="num">{q.pValue !== undefined ? q.pValue.toPrecision(2) : "—"}</td>
-                    <td className="num">
+                    <td className="num nowrap">
                       {blocks(q.before?.sharedBlksHitPerCall, q.before?.sharedBlksReadPerCall)} →{" "}
                       {blocks(q.after?.sharedBlksHitPerCall, q.after?.sharedBlksReadPerCall)}
                     </td>
-                    <td className={q.change === "SLOWER" ? "bad" : q.change === "FASTER" ? "good" : "muted"}>
+                    <td className={`verdict-col ${q.change === "SLOWER" ? "bad" : q.change === "FASTER" ? "good" : "muted"}`}>
                       {CHANGE_WORDS[q.change ?? ""] ?? ""}
                     </td>
                   </tr>

@@ -19,6 +19,7 @@ from pgsage import rpc
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, suggestion_pb2
 from pgsage.jobs.v1 import verification_pb2 as vpb
 from tests.support import stack as pgsage_stack
+from tests.support.browser import REPO, run_flow
 from tests.support.cli import run_pgsage
 
 Job = job_pb2.Job
@@ -66,7 +67,9 @@ async def workload(dsn: str, sql: str, calls: int) -> str:
         await conn.close()
 
 
-async def approved(v, target: str, *, kind: str, sql: str, table: str, query: tuple[str, str]):
+async def approved(
+    v, target: str, *, kind: str, sql: str, table: str, query: tuple[str, str], title: str = ""
+):
     """A suggestion as an analysis of `target` would store it, approved (a create's rollback
     drops its index; a drop's recreates what the APPLY dropped)."""
     rollback = ""
@@ -96,6 +99,7 @@ async def approved(v, target: str, *, kind: str, sql: str, table: str, query: tu
         rollback_sql=rollback,
         table=table,
         query_impacts=[suggestion_pb2.QueryImpact(query_id=query[0], text=query[1])],
+        **({"title": title} if title else {}),
     )
     return await v.stub.ApproveSuggestion(job_service_pb2.ApproveSuggestionRequest(name=name))
 
@@ -383,6 +387,7 @@ async def test_verify_and_the_verdict_over_rest(verifying):
         await apply(v, s)
         await workload(v.target_dsn, sql, 100)
         started = await http.post(f"/v1/{s.name}:verify", json={"requestId": "rest-verify-1"})
+        # (The verdict is then read over REST, and seen in the browser.)
         assert started.status_code == 200, started.text
         job = started.json()
         assert job["kind"] == "VERIFY" and job["suggestion"] == s.name
@@ -400,3 +405,11 @@ async def test_verify_and_the_verdict_over_rest(verifying):
         assert snaps["workloadSnapshots"] and all(
             "snapshotStatements" not in x for x in snaps["workloadSnapshots"]
         )
+
+        output = await run_flow(
+            "verification",
+            gateway.url,
+            script=REPO / "tests" / "e2e" / "verification_flow.mjs",
+            env={"JOB": s.name.split("/suggestions/")[0], "TITLE": s.title, "QUERY": sql},
+        )
+        assert "verification flow passed" in output
