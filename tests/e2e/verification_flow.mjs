@@ -1,6 +1,6 @@
 // The verification of an applied suggestion in the UI: its verdict on the row, the
 // Verification section with the per-query numbers, and "Verify now" starting a VERIFY job.
-// Run by tests/integration/verification (pytest), which applies and verifies the suggestion
+// Run by tests/integration/verification/test_verify_after_apply.py, which applies and verifies the suggestion
 // first and passes PGSAGE_URL, JOB (jobs/<id>), TITLE and QUERY.
 import assert from "node:assert/strict";
 
