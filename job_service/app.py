@@ -257,7 +257,10 @@ async def start(settings: Settings) -> RunningService:
         await stack.enter_async_context(optimizer_monitor.watching())
         await stack.enter_async_context(
             expiry.sweeping(
-                db, interval=settings.expiry_interval.total_seconds(), batch=settings.expiry_batch
+                db,
+                interval=settings.expiry_interval.total_seconds(),
+                batch=settings.expiry_batch,
+                snapshot_retention=settings.snapshot_retention,
             )
         )
         await job_dispatcher.start()

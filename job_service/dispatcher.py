@@ -40,6 +40,7 @@ from job_service.ending import make_status
 from job_service.strategies import RunContext, Strategy
 from job_service.strategies.analysis import AnalysisStrategy
 from job_service.strategies.change import ChangeStrategy
+from job_service.strategies.verify import VerifyStrategy
 from job_service.vocabulary import ErrorReason, JobKind
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ class Dispatcher:
         def strategy(ctx: RunContext) -> Strategy:
             if job.kind == JobKind.ANALYZE:
                 return AnalysisStrategy(ctx, workload)
+            if job.kind == JobKind.VERIFY:
+                return VerifyStrategy(ctx)
             return ChangeStrategy(ctx)
 
         run = Driver(

@@ -57,6 +57,7 @@ class Job:
     expire_time: datetime | None = None
     request_id: str | None = None
     creator: str = ""
+    run_after: datetime | None = None  # a PENDING job is not claimed before this time
 
     @classmethod
     def from_values(cls, values: Sequence[object]) -> Job:
@@ -104,6 +105,7 @@ class NewJob:
     request_id: str | None = None
     max_attempts: int = 3
     creator: str = ""
+    run_after: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,9 @@ class Suggestion:
     # Who approved it (subject, display name): the two-person rule compares the subject.
     approver_subject: str | None = None
     approver_name: str | None = None
+    # The latest verification of its last APPLY (pgsage.jobs.v1.Verification) and its verdict.
+    verdict: str | None = None
+    verification: bytes | None = None
 
     @property
     def etag(self) -> str:
@@ -203,6 +208,13 @@ def check_can_start(kind: str, s: Suggestion) -> None:
             raise errors.InvalidStateTransition(
                 name, "superseded", "apply", why="a later attempt of its job did not reach it"
             )
+    elif kind == JobKind.VERIFY and s.state != SuggestionState.APPLIED:
+        raise errors.InvalidStateTransition(
+            name,
+            s.state,
+            "verify",
+            why="only an APPLIED suggestion is verified (its change is on the target)",
+        )
     elif kind == JobKind.ROLLBACK and s.state not in vocabulary.ROLLBACKABLE_STATES:
         raise errors.InvalidStateTransition(
             name,

@@ -1,4 +1,5 @@
-"""Deleting expired jobs: finished jobs whose `expire_time` (end + TTL) has passed.
+"""Deleting expired jobs (finished jobs whose `expire_time`, end + TTL, has passed) and
+workload snapshots older than their retention.
 
 A background sweep deletes them with their suggestions and events (foreign keys cascade)
 in bounded batches (`FOR UPDATE SKIP LOCKED`, so replicas sweeping together never wait on
@@ -10,15 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import timedelta
 
-from job_service import database, jobs
+from job_service import database, jobs, snapshots
 from pgsage import periodic
 
 log = logging.getLogger(__name__)
 
 
-async def sweep(db: database.Database, batch: int) -> int:
-    """Deletes every expired job, `batch` per transaction; returns how many."""
+async def sweep(
+    db: database.Database, batch: int, snapshot_retention: timedelta | None = None
+) -> int:
+    """Deletes every expired job, `batch` per transaction, then the snapshots older than
+    `snapshot_retention`; returns how many jobs."""
     total = 0
     while True:
         async with db.transaction() as conn:
@@ -30,11 +35,23 @@ async def sweep(db: database.Database, batch: int) -> int:
             break
     if total:
         log.info("deleted %d expired jobs", total)
+    if snapshot_retention is not None:
+        while True:
+            async with db.transaction() as conn:
+                gone = await snapshots.delete_expired(conn, snapshot_retention, batch)
+            if gone < batch:
+                break
     return total
 
 
 def sweeping(
-    db: database.Database, *, interval: float, batch: int
+    db: database.Database,
+    *,
+    interval: float,
+    batch: int,
+    snapshot_retention: timedelta | None = None,
 ) -> contextlib.AbstractAsyncContextManager[object]:
     """Runs `sweep` every `interval` seconds while the block runs."""
-    return periodic.every(interval, lambda: sweep(db, batch), name="expiry sweep")
+    return periodic.every(
+        interval, lambda: sweep(db, batch, snapshot_retention), name="expiry sweep"
+    )

@@ -108,8 +108,8 @@ SELECT {COLUMNS}{returning}, {NOTIFY} FROM u"""
 _CREATE = f"""
 WITH ins AS (
     INSERT INTO job (id, request_id, kind, state, target, analysis_types, options, queries,
-                     suggestion_job_id, suggestion_id, max_attempts, creator)
-    VALUES ($1, $2, $3, '{JobState.PENDING}', $4, $5, $6, $7, $8, $9, $10, $11)
+                     suggestion_job_id, suggestion_id, max_attempts, creator, run_after)
+    VALUES ($1, $2, $3, '{JobState.PENDING}', $4, $5, $6, $7, $8, $9, $10, $11, $12)
     ON CONFLICT (request_id) DO UPDATE SET request_id = EXCLUDED.request_id
     RETURNING *, (xmax = 0) AS inserted
 ), e AS (
@@ -142,6 +142,7 @@ async def create(conn: Connection, new: domain.NewJob) -> tuple[domain.Job, bool
         new.suggestion_id,
         new.max_attempts,
         new.creator,
+        new.run_after,
     )
     return job_from_row(row), bool(row["inserted"])
 

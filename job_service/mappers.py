@@ -12,10 +12,17 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 
-from job_service import audit, domain, errors, names, vocabulary
+from job_service import audit, domain, errors, names, snapshots, vocabulary
 from job_service.vocabulary import JobKind
 from pgsage import sqlcheck
-from pgsage.jobs.v1 import access_pb2, audit_pb2, job_pb2, job_service_pb2, suggestion_pb2
+from pgsage.jobs.v1 import (
+    access_pb2,
+    audit_pb2,
+    job_pb2,
+    job_service_pb2,
+    suggestion_pb2,
+    verification_pb2,
+)
 
 MAX_REQUEST_ID = 128
 MAX_TARGET = 128
@@ -88,8 +95,12 @@ def job_to_proto(job: domain.Job) -> job_pb2.Job:
         message.change_options.ParseFromString(job.options)
     elif job.options:
         message.options.ParseFromString(job.options)
-    if job.summary:
+    if job.summary and job.kind == JobKind.VERIFY:
+        message.verification.ParseFromString(job.summary)
+    elif job.summary:
         message.summary.ParseFromString(job.summary)
+    if job.run_after is not None and job.state == vocabulary.JobState.PENDING:
+        _set_ts(message.schedule_time, job.run_after)
     if job.error:
         message.error.ParseFromString(job.error)
     if job.statistics_start_time:
@@ -122,6 +133,10 @@ def suggestion_to_proto(s: domain.Suggestion) -> suggestion_pb2.Suggestion:
             prior_decision=s.prior_decision,
             benchmarks=[suggestion_pb2.BenchmarkResult.FromString(b) for b in s.benchmarks],
             failure_reason=s.failure_reason,
+            verdict=s.verdict or None,
+            verification_result=(
+                verification_pb2.Verification.FromString(s.verification) if s.verification else None
+            ),
             create_time=_ts(s.create_time),
             update_time=_ts(s.update_time),
             etag=s.etag,
@@ -301,3 +316,38 @@ def audit_to_proto(entry: audit.Entry) -> audit_pb2.AuditRecord:
     if entry.time is not None:
         _set_ts(record.time, entry.time)
     return record
+
+
+def snapshot_to_proto(s: snapshots.Snapshot) -> verification_pb2.WorkloadSnapshot:
+    """A stored workload snapshot as the API shows it."""
+    message = verification_pb2.WorkloadSnapshot(
+        name=f"workloadSnapshots/{s.id}",
+        target=s.target,
+        reason=s.reason,
+        suggestion=(
+            names.suggestion_name(s.suggestion_job_id, s.suggestion_id)
+            if s.suggestion_job_id and s.suggestion_id
+            else ""
+        ),
+        job=names.job_name(s.job_id) if s.job_id else "",
+        statements=s.statements,
+        calls=s.calls,
+        total_exec_time_ms=s.total_exec_time_ms,
+        snapshot_statements=[
+            verification_pb2.SnapshotStatement(
+                query_id=f.query_id,
+                text=f.text,
+                calls=f.calls,
+                total_exec_time_ms=f.total_ms,
+                mean_exec_time_ms=f.mean_ms,
+                stddev_exec_time_ms=f.stddev_ms,
+                shared_blks_hit=f.shared_blks_hit,
+                shared_blks_read=f.shared_blks_read,
+            )
+            for f in s.figures.values()
+        ],
+    )
+    _set_ts(message.time, s.time)
+    if s.stats_reset is not None:
+        _set_ts(message.stats_reset, s.stats_reset)
+    return message

@@ -57,6 +57,8 @@ CHANGE_JOB_KINDS = vocabulary.CHANGE_JOB_KINDS
 LIVE_JOB_STATES = vocabulary.LIVE_JOB_STATES
 LEASED_JOB_STATES = vocabulary.LEASED_JOB_STATES
 LIVE_SUGGESTION_STATES = vocabulary.LIVE_SUGGESTION_STATES
+VERDICTS = vocabulary.VERDICTS
+SNAPSHOT_REASONS = vocabulary.SNAPSHOT_REASONS
 """A suggestion in one of these states has (or may have) its change on the target: its job
 is never deleted (the way back), and only one suggestion per (target, fingerprint) is in one."""
 
@@ -224,6 +226,10 @@ suggestion = Table(
     # NULL unless APPROVED (or later), cleared when an edit sends it back to PENDING.
     Column("approver_subject", Text, nullable=True),
     Column("approver_name", Text, nullable=True),
+    # The latest verification of its last APPLY: the verdict (filterable) and the whole
+    # pgsage.jobs.v1.Verification; NULL until a VERIFY job finished, cleared by a new APPLY.
+    Column("verdict", Text, nullable=True),
+    Column("verification", LargeBinary, nullable=True),
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("create_time", TS, nullable=False, server_default=_now()),
     Column("update_time", TS, nullable=False, server_default=_now()),
@@ -231,6 +237,7 @@ suggestion = Table(
     UniqueConstraint("job_id", "fingerprint"),
     CheckConstraint(sql_in("state", SUGGESTION_STATES), name="state"),
     CheckConstraint(sql_in("kind", SUGGESTION_KINDS), name="kind"),
+    CheckConstraint(f"verdict IS NULL OR {sql_in('verdict', VERDICTS)}", name="verdict"),
     Index("ix_suggestion_create_time_id", text("create_time DESC"), text("id DESC")),
     Index(
         "ix_suggestion_job_id_create_time_id",
@@ -427,4 +434,64 @@ webhook_attempt = Table(
     Column("error", Text, nullable=False, server_default=""),
     Column("duration_seconds", Double, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("delivery_id", "number"),
+)
+
+# Workload statistics of a target at one moment (a verification compares two), kept for
+# `snapshot_retention`. No foreign keys: snapshots outlive the jobs that took them, and the
+# target page charts them.
+workload_snapshot = Table(
+    "workload_snapshot",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("target", Text, nullable=False),
+    # The target's clock when the statistics were read.
+    Column("time", TS, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("suggestion_job_id", UUID(as_uuid=True), nullable=True),
+    Column("suggestion_id", UUID(as_uuid=True), nullable=True),
+    # The job that took it (the APPLY, or the VERIFY).
+    Column("job_id", UUID(as_uuid=True), nullable=True),
+    # When pg_stat_statements was last reset; every counter counts from then.
+    Column("stats_reset", TS, nullable=True),
+    Column("deallocations", BigInteger, nullable=False, server_default=text("0")),
+    # The whole database's workload: statements tracked, their calls and execution time.
+    Column("statements", BigInteger, nullable=False, server_default=text("0")),
+    Column("calls", BigInteger, nullable=False, server_default=text("0")),
+    Column("total_exec_time_ms", Double, nullable=False, server_default=text("0")),
+    # pgsage.optimizer.v1.WorkloadSnapshot without its statements: the tables' and indexes'
+    # statistics, the target's verification settings then.
+    Column("detail", LargeBinary, nullable=True),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("id"),
+    CheckConstraint(sql_in("reason", SNAPSHOT_REASONS), name="reason"),
+    Index("ix_workload_snapshot_time_id", text("time DESC"), text("id DESC")),
+    Index("ix_workload_snapshot_target_time_id", "target", text("time DESC"), text("id DESC")),
+    Index("ix_workload_snapshot_suggestion_id_time", "suggestion_id", text("time DESC")),
+)
+
+# One statement's cumulative pg_stat_statements figures in a snapshot.
+workload_snapshot_statement = Table(
+    "workload_snapshot_statement",
+    metadata,
+    Column(
+        "snapshot_id",
+        UUID(as_uuid=True),
+        ForeignKey("workload_snapshot.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("query_id", Text, nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("statement_kind", Text, nullable=False, server_default=""),
+    Column("calls", BigInteger, nullable=False),
+    Column("total_exec_time_ms", Double, nullable=False),
+    Column("mean_exec_time_ms", Double, nullable=False),
+    Column("stddev_exec_time_ms", Double, nullable=False),
+    Column("shared_blks_hit", BigInteger, nullable=False),
+    Column("shared_blks_read", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False, server_default=text("0")),
+    # The requested query id it answers ('' for a statement found on a table), and the
+    # tables it references.
+    Column("requested_as", Text, nullable=False, server_default=""),
+    Column("tables", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    PrimaryKeyConstraint("snapshot_id", "query_id"),
 )

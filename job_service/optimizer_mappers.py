@@ -36,7 +36,15 @@ def target_from_optimizer(t: optimizer_service_pb2.Target) -> job_service_pb2.Ta
         sandbox=t.sandbox,
         build_timeout=t.build_timeout,
         lock_timeout=t.lock_timeout,
+        verification_window=t.verification_window,
+        on_regression=_POLICIES.get(t.on_regression, ""),
     )
+
+
+_POLICIES = {
+    optimizer_service_pb2.ON_REGRESSION_NOTIFY: "notify",
+    optimizer_service_pb2.ON_REGRESSION_ROLLBACK: "rollback",
+}
 
 
 # -- the optimizer's Analyze stream → the job store (the dispatcher) -------------------

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     job_ttl: timedelta = timedelta(days=30)
     expiry_interval: timedelta = timedelta(minutes=1)
     expiry_batch: int = Field(default=500, ge=1)
+    # Workload snapshots (what verifications compare, what the target page charts) are
+    # deleted this long after they were taken.
+    snapshot_retention: timedelta = timedelta(days=90)
     # How often the database is pinged for health.
     health_interval: timedelta = timedelta(seconds=1)
     max_attempts: int = Field(default=3, ge=1)

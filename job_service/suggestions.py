@@ -25,6 +25,7 @@ from job_service.vocabulary import (
     SUGGESTIONS,
     SuggestionAction,
     SuggestionState,
+    Verdict,
 )
 
 FILTER_FIELDS = {
@@ -35,6 +36,7 @@ FILTER_FIELDS = {
     "superseded": filters.FieldSpec("bool"),
     "benchmarked": filters.FieldSpec("bool"),
     "create_time": filters.FieldSpec("time"),
+    "verdict": filters.FieldSpec("enum", frozenset(Verdict)),
 }
 
 _FIELDS = [f for f in domain.Suggestion.__dataclass_fields__]
@@ -136,6 +138,8 @@ async def list_page(
             where.append(f"cardinality(benchmarks) {op} 0")
         elif term.field == "create_time":
             where.append(f"create_time {term.op} {params.add(term.values[0])}")
+        elif term.field == "verdict":
+            where.append(f"verdict = ANY({params.add(list(term.values))})")
     if position is not None:
         where.append(f"(create_time, id) < ({params.add(position[0])}, {params.add(position[1])})")
     clause = f"WHERE {' AND '.join(where)}" if where else ""

@@ -39,6 +39,7 @@ class JobKind(StrEnum):
     BENCHMARK = "BENCHMARK"
     APPLY = "APPLY"
     ROLLBACK = "ROLLBACK"
+    VERIFY = "VERIFY"
 
 
 class SuggestionState(StrEnum):
@@ -190,8 +191,11 @@ JOB_STATES: tuple[JobState, ...] = tuple(JobState)
 JOB_KINDS: tuple[JobKind, ...] = tuple(JobKind)
 SUGGESTION_STATES: tuple[SuggestionState, ...] = tuple(SuggestionState)
 SUGGESTION_KINDS: tuple[SuggestionKind, ...] = tuple(SuggestionKind)
-CHANGE_JOB_KINDS: tuple[JobKind, ...] = tuple(k for k in JobKind if k is not JobKind.ANALYZE)
-"""Kinds that carry one suggestion to a target (or a sandbox) and back."""
+CHANGE_JOB_KINDS: tuple[JobKind, ...] = (JobKind.BENCHMARK, JobKind.APPLY, JobKind.ROLLBACK)
+"""Kinds that carry one suggestion to a target (or a sandbox) and back: one live at a time."""
+SUGGESTION_JOB_KINDS: tuple[JobKind, ...] = tuple(k for k in JobKind if k is not JobKind.ANALYZE)
+"""Kinds that act on one suggestion (a VERIFY job only reads the target, so it waits out its
+window beside any change job)."""
 TARGET_CHANGE_KINDS: tuple[JobKind, ...] = (JobKind.APPLY, JobKind.ROLLBACK)
 """Kinds that change the target itself (and take change_options: build and lock timeouts)."""
 
@@ -216,6 +220,36 @@ DECIDED_STATES = SUGGESTIONS.ordered(set(SuggestionState) - set(DECIDABLE_STATES
 LIVE_SUGGESTION_STATES = (_SS.APPLYING, _SS.APPLIED, _SS.ROLLING_BACK, _SS.ROLLBACK_FAILED)
 """The change is (or may be) on the target: its job is never deleted (the way back), and
 only one suggestion per (target, fingerprint) is in one of these."""
+
+
+class Verdict(StrEnum):
+    """What a verification concluded (names match `pgsage.jobs.v1.Verdict`)."""
+
+    IMPROVED = "IMPROVED"
+    NO_EFFECT = "NO_EFFECT"
+    REGRESSED = "REGRESSED"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+class OnRegression(StrEnum):
+    """A target's policy for a REGRESSED verdict (the optimizer's target setting)."""
+
+    NOTIFY = "notify"
+    ROLLBACK = "rollback"
+
+
+class SnapshotReason(StrEnum):
+    """Why a workload snapshot was taken: the start (APPLY) or the end (VERIFY) of a window."""
+
+    APPLY = "APPLY"
+    VERIFY = "VERIFY"
+
+
+VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
+SNAPSHOT_REASONS: tuple[SnapshotReason, ...] = tuple(SnapshotReason)
+
+POLICY_PRINCIPAL = "pgsage policy"
+"""Who a target's policy acts as: the creator of a ROLLBACK job after a REGRESSED verdict."""
 
 
 class ErrorReason(StrEnum):

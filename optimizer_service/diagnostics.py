@@ -124,6 +124,12 @@ async def list_targets(checker: Checker) -> list[pb.Target]:
                 sandbox=p.target.sandbox or "",
                 build_timeout=_duration(p.target.build_timeout_ms),
                 lock_timeout=_duration(p.target.lock_timeout_ms),
+                verification_window=_duration(round(p.target.verification_window_seconds * 1000)),
+                on_regression=(
+                    pb.ON_REGRESSION_ROLLBACK
+                    if p.target.on_regression == "rollback"
+                    else pb.ON_REGRESSION_NOTIFY
+                ),
             )
         )
     return result

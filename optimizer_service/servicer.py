@@ -24,6 +24,7 @@ from optimizer_service import (
     mappers,
     metrics,
     pool,
+    snapshot,
     streams,
     targets,
     validation,
@@ -199,5 +200,17 @@ class OptimizerServicer(pb_grpc.OptimizerServiceServicer):
             )
         ) as events:
             with target_errors.translated("Rollback", request.target, lambda: "rollback"):
+                async for event in events:
+                    yield event
+
+    async def Snapshot(
+        self, request: pb.SnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SnapshotResponse]:
+        async with contextlib.aclosing(
+            streams.relay(
+                lambda emit: snapshot.snapshot(self.settings, request, emit), pb.SnapshotResponse
+            )
+        ) as events:
+            with target_errors.translated("Snapshot", request.target, lambda: "snapshot"):
                 async for event in events:
                     yield event

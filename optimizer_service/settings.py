@@ -53,6 +53,10 @@ A target, in TOML::
     max_sessions = 4                   # the most sessions this optimizer holds open on the
                                        # target at once, idle kept ones included; work
                                        # beyond it waits its turn (`optimizer_service.budget`)
+    verification_window_seconds = 3600 # how long after an APPLY its VERIFY job compares the
+                                       # affected queries (`verification_window` too)
+    on_regression = "notify"           # a REGRESSED verdict: "notify", or "rollback" (a
+                                       # ROLLBACK job on behalf of "pgsage policy")
 """
 
 from __future__ import annotations
@@ -121,6 +125,13 @@ class TargetConfig(BaseModel):
         le=24 * 3600 * 1000,
         validation_alias=AliasChoices("build_timeout_ms", "build_timeout"),
     )
+    verification_window_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        validation_alias=AliasChoices("verification_window_seconds", "verification_window"),
+    )
+    on_regression: Literal["notify", "rollback"] = "notify"
     _budget: SessionBudget | None = PrivateAttr(default=None)
 
     @property

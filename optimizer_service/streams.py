@@ -23,6 +23,7 @@ _FIELDS: dict[type, str] = {
     pb.StatementExecution: "statement",
     pb.ChangeResult: "result",
     pb.BenchmarkResult: "result",
+    pb.WorkloadSnapshot: "snapshot",
 }
 
 

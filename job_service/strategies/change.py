@@ -33,6 +33,7 @@ from job_service import (
     optimizer_mappers,
     runs,
     suggestions,
+    verifications,
 )
 from job_service.database import Connection
 from job_service.strategies import LeaseLost, RunContext
@@ -110,6 +111,9 @@ class ChangeStrategy:
                     )
                     if moved is None:
                         return (None,)
+                if kind == JobKind.ROLLBACK:
+                    # Nothing will be left to verify: the waiting VERIFY jobs are cancelled.
+                    await verifications.cancel_pending(conn, s.id, self.ctx.job_ttl)
                 await audit.record(conn, self._entry(
                     s, action=f"{kind.lower()}.intent", target=s.target,
                     statement=plan.statement, outcome="INTENT",
@@ -265,7 +269,14 @@ class ChangeStrategy:
             return ending.Outcome(ending.Action.FINISH, JobState.SUCCEEDED)
         assert isinstance(result, optimizer_service_pb2.ChangeResult)
         verdict = changes.verdict(kind, s, result, self.job.attempt)
-        now = await self._end(verdict.to, verdict.why, verdict.record)
+        taken: optimizer_service_pb2.WorkloadSnapshot | None = None
+        verify = kind == JobKind.APPLY and verdict.to == _SS.APPLIED
+        if verify:
+            # The start of the verification window: the workload as the change lands.
+            taken = await verifications.take(
+                self.ctx.optimizer, s, self.job.id, min(self.ctx.timeout, 60.0)
+            )
+        now = await self._end(verdict.to, verdict.why, verdict.record, verify=verify, taken=taken)
         if now is not None:
             return _fail(
                 ErrorReason.SUGGESTION_CHANGED,
@@ -279,10 +290,17 @@ class ChangeStrategy:
         return ending.Outcome(ending.Action.FINISH, JobState.SUCCEEDED)
 
     async def _end(
-        self, to: str, reason: str, record: tuple[object, ...] | None = None
+        self,
+        to: str,
+        reason: str,
+        record: tuple[object, ...] | None = None,
+        *,
+        verify: bool = False,
+        taken: optimizer_service_pb2.WorkloadSnapshot | None = None,
     ) -> str | None:
         """Moves the suggestion from APPLYING / ROLLING_BACK to `to` (recording what an
-        APPLY built); None once done, else the state it refused the move from."""
+        APPLY built, and with `verify` scheduling its verification from the snapshot
+        `taken`); None once done, else the state it refused the move from."""
         s = self.moved
         assert s is not None
         current = _SS.APPLYING if self.job.kind == JobKind.APPLY else _SS.ROLLING_BACK
@@ -298,6 +316,13 @@ class ChangeStrategy:
                     action=f"suggestion.{to.lower()}", job_id=self.job.id, reason=reason,
                 )  # fmt: skip
                 if moved is not None:
+                    if verify:
+                        await verifications.schedule(
+                            conn,
+                            moved,
+                            taken,
+                            apply_job=self.job,  # type: ignore[arg-type]
+                        )
                     return (None,)
                 return (await changes.state_of(conn, s),)
 

@@ -20,7 +20,7 @@ from typing import NoReturn
 _GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from pgsage.cli import access, auditing, changes, commands, webhooks  # noqa: E402
+from pgsage.cli import access, auditing, changes, commands, verification, webhooks  # noqa: E402
 from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
 from pgsage.version import version  # noqa: E402
 
@@ -136,6 +136,7 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--reason", help="why (kept in the audit trail)")
         p.set_defaults(run=run)
     changes.add_parsers(sub)
+    verification.add_parsers(sub, sugg_sub)
     _access_commands(sub)
     webhooks.add_parsers(sub, _Parser)
     return root

@@ -44,6 +44,8 @@ async def test_upgrade_matches_the_models_and_downgrade_reverses_it():
             "webhook_attempt",
             "webhook_delivery",
             "webhook_event",
+            "workload_snapshot",
+            "workload_snapshot_statement",
         }
         # Constraints carry their conventional names (errors are translated by name).
         async with db.connection() as conn:

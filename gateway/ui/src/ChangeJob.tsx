@@ -7,8 +7,9 @@ import { BenchmarkPanel } from "./Benchmark";
 import { ErrorNote, Link, Sql, StateBadge } from "./components";
 import { jobId, label } from "./format";
 import type { Job, Suggestion } from "./types";
+import { VerificationPanel } from "./Verification";
 
-const KINDS: Record<string, string> = { BENCHMARK: "Benchmark", APPLY: "Apply", ROLLBACK: "Rollback" };
+const KINDS: Record<string, string> = { BENCHMARK: "Benchmark", APPLY: "Apply", ROLLBACK: "Rollback", VERIFY: "Verification" };
 
 export function ChangeJob({ job, version }: { job: Job; version: number }) {
   const [s, setS] = useState<Suggestion | null>(null);
@@ -41,7 +42,13 @@ export function ChangeJob({ job, version }: { job: Job; version: number }) {
           <span>{s.failureReason}</span>
         </div>
       )}
-      {job.kind !== "BENCHMARK" && (
+      {job.kind === "VERIFY" && job.verification && s && (
+        <VerificationPanel s={s} verification={job.verification} operateWhy="" />
+      )}
+      {job.kind === "VERIFY" && job.state === "PENDING" && job.scheduleTime && (
+        <p className="small" data-testid="verify-due">Due at {new Date(job.scheduleTime).toLocaleString()}, once the target's verification window has passed.</p>
+      )}
+      {job.kind !== "BENCHMARK" && job.kind !== "VERIFY" && (
         <>
           <div className="detail-label">Statement</div>
           <Sql text={sql} />

@@ -16,6 +16,7 @@ const HEADINGS: Record<string, string> = {
   BENCHMARK: "Benchmark on",
   APPLY: "Apply on",
   ROLLBACK: "Rollback on",
+  VERIFY: "Verification on",
 };
 
 export function JobPage({ id }: { id: string }) {

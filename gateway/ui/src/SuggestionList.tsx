@@ -6,6 +6,7 @@ import { api, ApiError } from "./api";
 import { denial, useAccess, useTwoPersonBlock } from "./access";
 import { AuditList } from "./Audit";
 import { BenchmarkPanel, RegressionBadge } from "./Benchmark";
+import { VerdictBadge, VerificationPanel } from "./Verification";
 import { ConfirmDialog, ErrorNote, ProgressBar, Sql, StateBadge } from "./components";
 import { bytes, jobId, label, percent } from "./format";
 import type { ChangeOptions, Job, Suggestion, Target, WatchEvent } from "./types";
@@ -225,6 +226,7 @@ function SuggestionRow(props: {
         <td className="state-cell">
           <StateBadge state={s.state} />
           {regression && <RegressionBadge />}
+          <VerdictBadge verdict={s.verdict} />
           {s.failureReason && (s.state === "APPLY_FAILED" || s.state === "ROLLBACK_FAILED") && (
             <div className="small bad failure-reason" title={s.failureReason} data-testid="failure-reason">
               {s.failureReason}
@@ -327,7 +329,7 @@ function SuggestionRow(props: {
             ) : (
               !props.open && <ErrorNote error={error} />
             )}
-            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} reviewWhy={reviewWhy} />}
+            {props.open && <SuggestionDetail suggestion={s} onChange={props.onChange} reviewWhy={reviewWhy} operateWhy={operateWhy} />}
           </td>
         </tr>
       )}
@@ -335,7 +337,7 @@ function SuggestionRow(props: {
   );
 }
 
-function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggestion) => void; reviewWhy: string }) {
+function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggestion) => void; reviewWhy: string; operateWhy: string }) {
   const { suggestion: s, onChange, reviewWhy } = props;
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(s.editedSql || s.sql || "");
@@ -469,6 +471,7 @@ function SuggestionDetail(props: { suggestion: Suggestion; onChange: (s: Suggest
         </div>
       </div>
       {s.benchmarks?.length ? <BenchmarkPanel result={s.benchmarks[0]} count={s.benchmarks.length} estimatedSizeBytes={s.estimatedSizeBytes} /> : null}
+      <VerificationPanel s={s} operateWhy={props.operateWhy} />
       <AuditList filter={`resource = "${s.name}"`} version={`${s.etag ?? ""}:${s.state ?? ""}:${s.benchmarks?.length ?? 0}`} />
     </div>
   );

@@ -280,6 +280,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{job}/suggestions/{suggestion}:verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** VerifySuggestion */
+        post: operations["VerifySuggestion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workloadSnapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListWorkloadSnapshots */
+        get: operations["ListWorkloadSnapshots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -443,7 +477,7 @@ export interface components {
         "pgsage.jobs.v1.Job": {
             readonly name: string;
             /** @enum {string} */
-            kind?: "KIND_UNSPECIFIED" | "ANALYZE" | "BENCHMARK" | "APPLY" | "ROLLBACK";
+            kind?: "KIND_UNSPECIFIED" | "ANALYZE" | "BENCHMARK" | "APPLY" | "ROLLBACK" | "VERIFY";
             /** @enum {string} */
             readonly state?: "STATE_UNSPECIFIED" | "PENDING" | "RUNNING" | "CANCELLING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
             target: string;
@@ -479,6 +513,9 @@ export interface components {
             readonly cancelRequested?: boolean;
             readonly creator?: string;
             changeOptions?: components["schemas"]["pgsage.jobs.v1.ChangeOptions"];
+            readonly verification?: components["schemas"]["pgsage.jobs.v1.Verification"];
+            /** Format: date-time */
+            readonly scheduleTime?: string;
         };
         "pgsage.jobs.v1.AnalysisOptions": {
             /** Format: int64 */
@@ -553,6 +590,89 @@ export interface components {
             buildTimeout?: string;
             lockTimeout?: string;
         };
+        "pgsage.jobs.v1.Verification": {
+            readonly job?: string;
+            /** @enum {string} */
+            readonly verdict?: "VERDICT_UNSPECIFIED" | "IMPROVED" | "NO_EFFECT" | "REGRESSED" | "INCONCLUSIVE";
+            readonly reason?: string;
+            /** Format: date-time */
+            readonly applyTime?: string;
+            /** Format: date-time */
+            readonly endTime?: string;
+            readonly queries?: components["schemas"]["pgsage.jobs.v1.QueryVerification"][];
+            readonly index?: components["schemas"]["pgsage.jobs.v1.IndexVerification"];
+            readonly table?: components["schemas"]["pgsage.jobs.v1.TableVerification"];
+            /** Format: double */
+            readonly timeSavedMs?: number;
+            /** Format: double */
+            readonly timeSavedPercent?: number;
+            /** Format: double */
+            readonly alpha?: number;
+            /** Format: double */
+            readonly minChangePercent?: number;
+            /** Format: int64 */
+            readonly minCalls?: string;
+            readonly policyAction?: string;
+            readonly rollbackJob?: string;
+            /** Format: date-time */
+            readonly createTime?: string;
+        };
+        "pgsage.jobs.v1.QueryVerification": {
+            queryId?: string;
+            text?: string;
+            affected?: boolean;
+            statementKind?: string;
+            before?: components["schemas"]["pgsage.jobs.v1.QueryWindow"];
+            after?: components["schemas"]["pgsage.jobs.v1.QueryWindow"];
+            /** Format: double */
+            changePercent?: number;
+            /** Format: double */
+            pValue?: number;
+            /** @enum {string} */
+            change?: "CHANGE_UNSPECIFIED" | "FASTER" | "SLOWER" | "UNCHANGED" | "NOT_ENOUGH_EVIDENCE";
+            note?: string;
+        };
+        "pgsage.jobs.v1.QueryWindow": {
+            /** Format: date-time */
+            startTime?: string;
+            /** Format: int64 */
+            calls?: string;
+            /** Format: double */
+            meanMs?: number;
+            /** Format: double */
+            stddevMs?: number;
+            /** Format: double */
+            totalMs?: number;
+            /** Format: double */
+            sharedBlksHitPerCall?: number;
+            /** Format: double */
+            sharedBlksReadPerCall?: number;
+        };
+        "pgsage.jobs.v1.IndexVerification": {
+            name?: string;
+            exists?: boolean;
+            /** Format: int64 */
+            scansSinceApply?: string;
+            /** Format: int64 */
+            sizeBytes?: string;
+        };
+        "pgsage.jobs.v1.TableVerification": {
+            name?: string;
+            /** Format: double */
+            writesPerSecondBefore?: number;
+            /** Format: double */
+            writesPerSecondAfter?: number;
+            /** Format: int64 */
+            writesSinceApply?: string;
+            /** Format: double */
+            writeOverheadMs?: number;
+            /** Format: double */
+            writeOverheadPercent?: number;
+            /** Format: double */
+            hotUpdatePercentBefore?: number;
+            /** Format: double */
+            hotUpdatePercentAfter?: number;
+        };
         "pgsage.jobs.v1.ListJobsResponse": {
             jobs?: components["schemas"]["pgsage.jobs.v1.Job"][];
             nextPageToken?: string;
@@ -615,6 +735,9 @@ export interface components {
             readonly updateTime?: string;
             etag?: string;
             readonly dismissReason?: string;
+            /** @enum {string} */
+            readonly verdict?: "VERDICT_UNSPECIFIED" | "IMPROVED" | "NO_EFFECT" | "REGRESSED" | "INCONCLUSIVE";
+            readonly verificationResult?: components["schemas"]["pgsage.jobs.v1.Verification"];
         };
         "pgsage.jobs.v1.ColumnRef": {
             table?: string;
@@ -759,6 +882,8 @@ export interface components {
             sandbox?: string;
             buildTimeout?: string;
             lockTimeout?: string;
+            verificationWindow?: string;
+            onRegression?: string;
         };
         "pgsage.jobs.v1.GetDiagnosticsResponse": {
             dependencies?: components["schemas"]["pgsage.jobs.v1.Dependency"][];
@@ -771,6 +896,44 @@ export interface components {
             /** Format: date-time */
             checkTime?: string;
             latency?: string;
+        };
+        "pgsage.jobs.v1.ListWorkloadSnapshotsResponse": {
+            workloadSnapshots?: components["schemas"]["pgsage.jobs.v1.WorkloadSnapshot"][];
+            nextPageToken?: string;
+        };
+        "pgsage.jobs.v1.WorkloadSnapshot": {
+            readonly name: string;
+            readonly target?: string;
+            /** Format: date-time */
+            readonly time?: string;
+            readonly reason?: string;
+            readonly suggestion?: string;
+            readonly job?: string;
+            /** Format: date-time */
+            readonly statsReset?: string;
+            /** Format: int64 */
+            readonly statements?: string;
+            /** Format: int64 */
+            readonly calls?: string;
+            /** Format: double */
+            readonly totalExecTimeMs?: number;
+            readonly snapshotStatements?: components["schemas"]["pgsage.jobs.v1.SnapshotStatement"][];
+        };
+        "pgsage.jobs.v1.SnapshotStatement": {
+            queryId?: string;
+            text?: string;
+            /** Format: int64 */
+            calls?: string;
+            /** Format: double */
+            totalExecTimeMs?: number;
+            /** Format: double */
+            meanExecTimeMs?: number;
+            /** Format: double */
+            stddevExecTimeMs?: number;
+            /** Format: int64 */
+            sharedBlksHit?: string;
+            /** Format: int64 */
+            sharedBlksRead?: string;
         };
         "pgsage.jobs.v1.Webhook": {
             readonly name: string;
@@ -1655,6 +1818,9 @@ export interface operations {
                     readonly updateTime?: string;
                     etag?: string;
                     readonly dismissReason?: string;
+                    /** @enum {string} */
+                    readonly verdict?: "VERDICT_UNSPECIFIED" | "IMPROVED" | "NO_EFFECT" | "REGRESSED" | "INCONCLUSIVE";
+                    readonly verificationResult?: components["schemas"]["pgsage.jobs.v1.Verification"];
                 };
             };
         };
@@ -2457,6 +2623,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["pgsage.jobs.v1.GetDiagnosticsResponse"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    VerifySuggestion: {
+        parameters: {
+            query?: {
+                requestId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description sets `name` to `jobs/{job}` (a UUID) */
+                job: string;
+                /** @description sets `name` to `jobs/*\/suggestions/{suggestion}` (a UUID) */
+                suggestion: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    requestId?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.Job"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ListWorkloadSnapshots: {
+        parameters: {
+            query?: {
+                pageSize?: number;
+                pageToken?: string;
+                filter?: string;
+                totalsOnly?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.ListWorkloadSnapshotsResponse"];
                 };
             };
             /** @description invalid argument or failed precondition */

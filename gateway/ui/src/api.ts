@@ -156,6 +156,9 @@ export const api = {
       `/v1/${parent}/suggestions${query({ filter, pageSize: 1000 })}`,
     ),
   getSuggestion: (name: string) => request<Suggestion>("GET", `/v1/${name}`),
+  /** A VERIFY job on an APPLIED suggestion, now. */
+  verify: (s: Suggestion) =>
+    request<Job>("POST", `/v1/${s.name}:verify`, { requestId: newRequestId() }),
   approve: (s: Suggestion) => request<Suggestion>("POST", `/v1/${s.name}:approve`, { etag: s.etag }),
   dismiss: (s: Suggestion, reason: string) =>
     request<Suggestion>("POST", `/v1/${s.name}:dismiss`, { etag: s.etag, reason }),

@@ -23,6 +23,7 @@ export type CreateApiTokenResponse = Schemas["pgsage.jobs.v1.CreateApiTokenRespo
 export type Webhook = Schemas["pgsage.jobs.v1.Webhook"];
 export type WebhookDelivery = Schemas["pgsage.jobs.v1.WebhookDelivery"];
 export type WebhookEventType = Defined<Webhook["eventTypes"]>[number];
+export type Verification = Schemas["pgsage.jobs.v1.Verification"];
 /** The probes' health+json body (GET /readyz). */
 export type Readiness = Schemas["Health"];
 

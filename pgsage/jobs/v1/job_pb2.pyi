@@ -5,6 +5,7 @@ from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
+from pgsage.jobs.v1 import verification_pb2 as _verification_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -26,7 +27,7 @@ UNUSED_INDEXES: AnalysisType
 DUPLICATE_INDEXES: AnalysisType
 
 class Job(_message.Message):
-    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator", "change_options")
+    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator", "change_options", "verification", "schedule_time")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Job.Kind]
@@ -34,11 +35,13 @@ class Job(_message.Message):
         BENCHMARK: _ClassVar[Job.Kind]
         APPLY: _ClassVar[Job.Kind]
         ROLLBACK: _ClassVar[Job.Kind]
+        VERIFY: _ClassVar[Job.Kind]
     KIND_UNSPECIFIED: Job.Kind
     ANALYZE: Job.Kind
     BENCHMARK: Job.Kind
     APPLY: Job.Kind
     ROLLBACK: Job.Kind
+    VERIFY: Job.Kind
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Job.State]
@@ -82,6 +85,8 @@ class Job(_message.Message):
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     CHANGE_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: Job.Kind
     state: Job.State
@@ -109,7 +114,9 @@ class Job(_message.Message):
     cancel_requested: bool
     creator: str
     change_options: ChangeOptions
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ..., change_options: _Optional[_Union[ChangeOptions, _Mapping]] = ...) -> None: ...
+    verification: _verification_pb2.Verification
+    schedule_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ..., change_options: _Optional[_Union[ChangeOptions, _Mapping]] = ..., verification: _Optional[_Union[_verification_pb2.Verification, _Mapping]] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AnalysisOptions(_message.Message):
     __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns", "workload_coverage_percent")

@@ -10,6 +10,7 @@ from pgsage.jobs.v1 import access_pb2 as _access_pb2
 from pgsage.jobs.v1 import audit_pb2 as _audit_pb2
 from pgsage.jobs.v1 import job_pb2 as _job_pb2
 from pgsage.jobs.v1 import suggestion_pb2 as _suggestion_pb2
+from pgsage.jobs.v1 import verification_pb2 as _verification_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -175,7 +176,7 @@ class ListTargetsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Target(_message.Message):
-    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox", "build_timeout", "lock_timeout")
+    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox", "build_timeout", "lock_timeout", "verification_window", "on_regression")
     NAME_FIELD_NUMBER: _ClassVar[int]
     APPLY_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_ENGINE_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +188,8 @@ class Target(_message.Message):
     SANDBOX_FIELD_NUMBER: _ClassVar[int]
     BUILD_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    ON_REGRESSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     apply_allowed: bool
     what_if_engine: str
@@ -198,7 +201,9 @@ class Target(_message.Message):
     sandbox: str
     build_timeout: _duration_pb2.Duration
     lock_timeout: _duration_pb2.Duration
-    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[str] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ..., build_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    verification_window: _duration_pb2.Duration
+    on_regression: str
+    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[str] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ..., build_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., verification_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., on_regression: _Optional[str] = ...) -> None: ...
 
 class ListTargetsResponse(_message.Message):
     __slots__ = ("targets",)
@@ -257,3 +262,31 @@ class ListAuditRecordsResponse(_message.Message):
     audit_records: _containers.RepeatedCompositeFieldContainer[_audit_pb2.AuditRecord]
     next_page_token: str
     def __init__(self, audit_records: _Optional[_Iterable[_Union[_audit_pb2.AuditRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class VerifySuggestionRequest(_message.Message):
+    __slots__ = ("name", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListWorkloadSnapshotsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "filter", "totals_only")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    filter: str
+    totals_only: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., totals_only: _Optional[bool] = ...) -> None: ...
+
+class ListWorkloadSnapshotsResponse(_message.Message):
+    __slots__ = ("workload_snapshots", "next_page_token")
+    WORKLOAD_SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workload_snapshots: _containers.RepeatedCompositeFieldContainer[_verification_pb2.WorkloadSnapshot]
+    next_page_token: str
+    def __init__(self, workload_snapshots: _Optional[_Iterable[_Union[_verification_pb2.WorkloadSnapshot, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

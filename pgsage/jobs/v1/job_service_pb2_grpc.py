@@ -145,6 +145,16 @@ class JobServiceStub:
                 request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetDiagnosticsRequest.SerializeToString,
                 response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetDiagnosticsResponse.FromString,
                 _registered_method=True)
+        self.VerifySuggestion = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/VerifySuggestion',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.VerifySuggestionRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__pb2.Job.FromString,
+                _registered_method=True)
+        self.ListWorkloadSnapshots = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/ListWorkloadSnapshots',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -300,6 +310,21 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifySuggestion(self, request, context):
+        """Verifies an APPLIED suggestion now (operator): creates a VERIFY job that compares its
+        affected queries since the APPLY with before it. The same as CreateJob with kind VERIFY.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkloadSnapshots(self, request, context):
+        """Lists the workload snapshots verifications took, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -407,6 +432,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.GetDiagnostics,
                     request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetDiagnosticsRequest.FromString,
                     response_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetDiagnosticsResponse.SerializeToString,
+            ),
+            'VerifySuggestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifySuggestion,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.VerifySuggestionRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_job__pb2.Job.SerializeToString,
+            ),
+            'ListWorkloadSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkloadSnapshots,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -978,6 +1013,60 @@ class JobService:
             '/pgsage.jobs.v1.JobService/GetDiagnostics',
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetDiagnosticsRequest.SerializeToString,
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetDiagnosticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifySuggestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/VerifySuggestion',
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.VerifySuggestionRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_job__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkloadSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/ListWorkloadSnapshots',
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,13 +20,22 @@ class WhatIfEngine(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WHAT_IF_ENGINE_HYPOPG: _ClassVar[WhatIfEngine]
     WHAT_IF_ENGINE_TRANSACTIONAL: _ClassVar[WhatIfEngine]
     WHAT_IF_ENGINE_NONE: _ClassVar[WhatIfEngine]
+
+class OnRegression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ON_REGRESSION_UNSPECIFIED: _ClassVar[OnRegression]
+    ON_REGRESSION_NOTIFY: _ClassVar[OnRegression]
+    ON_REGRESSION_ROLLBACK: _ClassVar[OnRegression]
 WHAT_IF_ENGINE_UNSPECIFIED: WhatIfEngine
 WHAT_IF_ENGINE_HYPOPG: WhatIfEngine
 WHAT_IF_ENGINE_TRANSACTIONAL: WhatIfEngine
 WHAT_IF_ENGINE_NONE: WhatIfEngine
+ON_REGRESSION_UNSPECIFIED: OnRegression
+ON_REGRESSION_NOTIFY: OnRegression
+ON_REGRESSION_ROLLBACK: OnRegression
 
 class Target(_message.Message):
-    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox", "build_timeout", "lock_timeout")
+    __slots__ = ("name", "apply_allowed", "what_if_engine", "reachable", "unreachable_reason", "server_version", "pg_stat_statements", "hypopg_version", "sandbox", "build_timeout", "lock_timeout", "verification_window", "on_regression")
     NAME_FIELD_NUMBER: _ClassVar[int]
     APPLY_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_ENGINE_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +47,8 @@ class Target(_message.Message):
     SANDBOX_FIELD_NUMBER: _ClassVar[int]
     BUILD_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     LOCK_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    ON_REGRESSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     apply_allowed: bool
     what_if_engine: WhatIfEngine
@@ -49,7 +60,9 @@ class Target(_message.Message):
     sandbox: str
     build_timeout: _duration_pb2.Duration
     lock_timeout: _duration_pb2.Duration
-    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[_Union[WhatIfEngine, str]] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ..., build_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    verification_window: _duration_pb2.Duration
+    on_regression: OnRegression
+    def __init__(self, name: _Optional[str] = ..., apply_allowed: _Optional[bool] = ..., what_if_engine: _Optional[_Union[WhatIfEngine, str]] = ..., reachable: _Optional[bool] = ..., unreachable_reason: _Optional[str] = ..., server_version: _Optional[str] = ..., pg_stat_statements: _Optional[bool] = ..., hypopg_version: _Optional[str] = ..., sandbox: _Optional[str] = ..., build_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., lock_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., verification_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., on_regression: _Optional[_Union[OnRegression, str]] = ...) -> None: ...
 
 class AnalyzeRequest(_message.Message):
     __slots__ = ("target", "analysis_types", "options", "workload")
@@ -324,3 +337,121 @@ class GetDiagnosticsResponse(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
     dependencies: _containers.RepeatedCompositeFieldContainer[Dependency]
     def __init__(self, dependencies: _Optional[_Iterable[_Union[Dependency, _Mapping]]] = ...) -> None: ...
+
+class SnapshotRequest(_message.Message):
+    __slots__ = ("target", "query_ids", "queries", "tables", "indexes", "table_statements")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    QUERY_IDS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    TABLE_STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    query_ids: _containers.RepeatedScalarFieldContainer[str]
+    queries: _containers.RepeatedCompositeFieldContainer[_analysis_pb2.WorkloadQuery]
+    tables: _containers.RepeatedScalarFieldContainer[str]
+    indexes: _containers.RepeatedScalarFieldContainer[str]
+    table_statements: int
+    def __init__(self, target: _Optional[str] = ..., query_ids: _Optional[_Iterable[str]] = ..., queries: _Optional[_Iterable[_Union[_analysis_pb2.WorkloadQuery, _Mapping]]] = ..., tables: _Optional[_Iterable[str]] = ..., indexes: _Optional[_Iterable[str]] = ..., table_statements: _Optional[int] = ...) -> None: ...
+
+class SnapshotResponse(_message.Message):
+    __slots__ = ("progress", "snapshot")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    progress: _analysis_pb2.Progress
+    snapshot: WorkloadSnapshot
+    def __init__(self, progress: _Optional[_Union[_analysis_pb2.Progress, _Mapping]] = ..., snapshot: _Optional[_Union[WorkloadSnapshot, _Mapping]] = ...) -> None: ...
+
+class WorkloadSnapshot(_message.Message):
+    __slots__ = ("target", "time", "stats_reset", "deallocations", "statements", "calls", "total_exec_time_ms", "statement_stats", "table_stats", "index_stats", "verification_window", "on_regression")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STATS_RESET_FIELD_NUMBER: _ClassVar[int]
+    DEALLOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EXEC_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_STATS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_STATS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_STATS_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    ON_REGRESSION_FIELD_NUMBER: _ClassVar[int]
+    target: str
+    time: _timestamp_pb2.Timestamp
+    stats_reset: _timestamp_pb2.Timestamp
+    deallocations: int
+    statements: int
+    calls: int
+    total_exec_time_ms: float
+    statement_stats: _containers.RepeatedCompositeFieldContainer[StatementStats]
+    table_stats: _containers.RepeatedCompositeFieldContainer[TableStats]
+    index_stats: _containers.RepeatedCompositeFieldContainer[IndexStats]
+    verification_window: _duration_pb2.Duration
+    on_regression: OnRegression
+    def __init__(self, target: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stats_reset: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deallocations: _Optional[int] = ..., statements: _Optional[int] = ..., calls: _Optional[int] = ..., total_exec_time_ms: _Optional[float] = ..., statement_stats: _Optional[_Iterable[_Union[StatementStats, _Mapping]]] = ..., table_stats: _Optional[_Iterable[_Union[TableStats, _Mapping]]] = ..., index_stats: _Optional[_Iterable[_Union[IndexStats, _Mapping]]] = ..., verification_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., on_regression: _Optional[_Union[OnRegression, str]] = ...) -> None: ...
+
+class StatementStats(_message.Message):
+    __slots__ = ("query_id", "text", "calls", "total_exec_time_ms", "mean_exec_time_ms", "stddev_exec_time_ms", "shared_blks_hit", "shared_blks_read", "rows", "statement_kind", "tables", "requested_as")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EXEC_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_EXEC_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    STDDEV_EXEC_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_BLKS_HIT_FIELD_NUMBER: _ClassVar[int]
+    SHARED_BLKS_READ_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_KIND_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AS_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    text: str
+    calls: int
+    total_exec_time_ms: float
+    mean_exec_time_ms: float
+    stddev_exec_time_ms: float
+    shared_blks_hit: int
+    shared_blks_read: int
+    rows: int
+    statement_kind: str
+    tables: _containers.RepeatedScalarFieldContainer[str]
+    requested_as: str
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., calls: _Optional[int] = ..., total_exec_time_ms: _Optional[float] = ..., mean_exec_time_ms: _Optional[float] = ..., stddev_exec_time_ms: _Optional[float] = ..., shared_blks_hit: _Optional[int] = ..., shared_blks_read: _Optional[int] = ..., rows: _Optional[int] = ..., statement_kind: _Optional[str] = ..., tables: _Optional[_Iterable[str]] = ..., requested_as: _Optional[str] = ...) -> None: ...
+
+class TableStats(_message.Message):
+    __slots__ = ("table", "exists", "seq_scan", "idx_scan", "n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd", "n_live_tup")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_SCAN_FIELD_NUMBER: _ClassVar[int]
+    IDX_SCAN_FIELD_NUMBER: _ClassVar[int]
+    N_TUP_INS_FIELD_NUMBER: _ClassVar[int]
+    N_TUP_UPD_FIELD_NUMBER: _ClassVar[int]
+    N_TUP_DEL_FIELD_NUMBER: _ClassVar[int]
+    N_TUP_HOT_UPD_FIELD_NUMBER: _ClassVar[int]
+    N_LIVE_TUP_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    exists: bool
+    seq_scan: int
+    idx_scan: int
+    n_tup_ins: int
+    n_tup_upd: int
+    n_tup_del: int
+    n_tup_hot_upd: int
+    n_live_tup: int
+    def __init__(self, table: _Optional[str] = ..., exists: _Optional[bool] = ..., seq_scan: _Optional[int] = ..., idx_scan: _Optional[int] = ..., n_tup_ins: _Optional[int] = ..., n_tup_upd: _Optional[int] = ..., n_tup_del: _Optional[int] = ..., n_tup_hot_upd: _Optional[int] = ..., n_live_tup: _Optional[int] = ...) -> None: ...
+
+class IndexStats(_message.Message):
+    __slots__ = ("index", "exists", "table", "idx_scan", "idx_tup_read", "size_bytes")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    IDX_SCAN_FIELD_NUMBER: _ClassVar[int]
+    IDX_TUP_READ_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    index: str
+    exists: bool
+    table: str
+    idx_scan: int
+    idx_tup_read: int
+    size_bytes: int
+    def __init__(self, index: _Optional[str] = ..., exists: _Optional[bool] = ..., table: _Optional[str] = ..., idx_scan: _Optional[int] = ..., idx_tup_read: _Optional[int] = ..., size_bytes: _Optional[int] = ...) -> None: ...

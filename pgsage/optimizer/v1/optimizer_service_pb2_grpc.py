@@ -72,6 +72,11 @@ class OptimizerServiceStub:
                 request_serializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.GetDiagnosticsRequest.SerializeToString,
                 response_deserializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.GetDiagnosticsResponse.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_stream(
+                '/pgsage.optimizer.v1.OptimizerService/Snapshot',
+                request_serializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.SnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class OptimizerServiceServicer:
@@ -142,6 +147,19 @@ class OptimizerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """Reads the workload statistics of a target for a verification: pg_stat_statements (the
+        whole database's totals, the requested statements, and the top statements that touch
+        the requested tables), pg_stat_statements_info, pg_stat_user_tables and
+        pg_stat_user_indexes. One read-only session of the target's budget (progress says so
+        while it waits for one), a handful of catalog reads; nothing on the target changes.
+        The snapshot comes last. Without pg_stat_statements: FAILED_PRECONDITION
+        (PG_STAT_STATEMENTS_MISSING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OptimizerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +197,11 @@ def add_OptimizerServiceServicer_to_server(servicer, server):
                     servicer.GetDiagnostics,
                     request_deserializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.GetDiagnosticsRequest.FromString,
                     response_serializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.GetDiagnosticsResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.SnapshotRequest.FromString,
+                    response_serializer=pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.SnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -373,6 +396,33 @@ class OptimizerService:
             '/pgsage.optimizer.v1.OptimizerService/GetDiagnostics',
             pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.GetDiagnosticsRequest.SerializeToString,
             pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.GetDiagnosticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/pgsage.optimizer.v1.OptimizerService/Snapshot',
+            pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.SnapshotRequest.SerializeToString,
+            pgsage_dot_optimizer_dot_v1_dot_optimizer__service__pb2.SnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,
