@@ -215,7 +215,9 @@ async def emit(
             str(kind),
             target,
             resource,
-            json.dumps(payload, default=str),
+            # A plain JSON object: the store's connections encode jsonb themselves
+            # (`database._codecs`), so a string here would be stored as a JSON string.
+            json.loads(json.dumps(payload, default=str)),
         )
     )
 

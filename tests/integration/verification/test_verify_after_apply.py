@@ -7,6 +7,7 @@ verdicts come from what pg_stat_statements recorded of them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -413,3 +414,46 @@ async def test_verify_and_the_verdict_over_rest(verifying):
             env={"JOB": s.name.split("/suggestions/")[0], "TITLE": s.title, "QUERY": sql},
         )
         assert "verification flow passed" in output
+
+
+async def test_a_regression_and_its_policy_rollback_are_queued_for_webhooks(verifying):
+    """The verdict, the regression and the policy's rollback reach the webhook outbox in the
+    VERIFY job's transaction (the sender's delivery is tested with the webhooks)."""
+    v = verifying
+    store = await asyncpg.connect(v.store_dsn)
+    try:
+        await store.execute(
+            "INSERT INTO webhook (id, display_name, url, event_types, format, creator) "
+            "VALUES ($1, 'dba', 'https://hooks.example/pgsage', $2, 'GENERIC', 'test')",
+            uuid.uuid4(),
+            ["VERIFICATION_VERDICT", "REGRESSION", "ROLLBACK_BY_POLICY"],
+        )
+        await setup_table(v.target_dsn, "t_hook", index_on="customer")
+        sql = "SELECT count(*) FROM t_hook WHERE customer = $1"
+        qid = await workload(v.target_dsn, sql, 200)
+        s = await approved(
+            v,
+            "shop-strict",
+            kind="DROP_UNUSED_INDEX",
+            sql="DROP INDEX CONCURRENTLY public.t_hook_customer_idx",
+            table="public.t_hook",
+            query=(qid, sql),
+        )
+        await apply(v, s)
+        await workload(v.target_dsn, sql, 60)
+        done, _ = await verify_now(v, s)
+        assert done.verification.verdict == vpb.REGRESSED, done.verification.reason
+        events = {
+            r["event_type"]: r
+            for r in await store.fetch(
+                "SELECT event_type, target, payload FROM webhook_event WHERE resource = $1",
+                s.name,
+            )
+        }
+    finally:
+        await store.close()
+    assert set(events) == {"VERIFICATION_VERDICT", "REGRESSION", "ROLLBACK_BY_POLICY"}
+    rolled = json.loads(events["ROLLBACK_BY_POLICY"]["payload"])
+    assert rolled["verdict"] == "REGRESSED" and rolled["job"] == done.verification.rollback_job
+    assert "rolled back by pgsage policy" in rolled["text"]
+    assert all(e["target"] == "shop-strict" for e in events.values())
