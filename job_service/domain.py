@@ -57,6 +57,8 @@ class Job:
     expire_time: datetime | None = None
     request_id: str | None = None
     creator: str = ""
+    schedule_id: uuid.UUID | None = None  # the schedule that created it, and its tick
+    schedule_time: datetime | None = None
 
     @classmethod
     def from_values(cls, values: Sequence[object]) -> Job:
@@ -136,6 +138,8 @@ class Suggestion:
     # Who approved it (subject, display name): the two-person rule compares the subject.
     approver_subject: str | None = None
     approver_name: str | None = None
+    # The previous analysis of the target did not make it (`job_service.comparisons`).
+    new_since_last_analysis: bool = False
 
     @property
     def etag(self) -> str:

@@ -24,7 +24,8 @@ translated into them once, in `job_service.database`. The reasons are
     ├── NotFound
     │   ├── JobNotFound               JOB_NOT_FOUND
     │   ├── SuggestionNotFound        SUGGESTION_NOT_FOUND
-    │   └── ApiTokenNotFound          API_TOKEN_NOT_FOUND
+    │   ├── ApiTokenNotFound          API_TOKEN_NOT_FOUND
+    │   └── ScheduleNotFound          SCHEDULE_NOT_FOUND
     ├── AlreadyExists
     │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
     ├── FailedPrecondition
@@ -287,3 +288,10 @@ class IdentityProviderUnavailable(errors.Unavailable):
         super().__init__(
             f"cannot verify the bearer token: the identity provider's keys are unreachable ({why})"
         )
+
+
+class ScheduleNotFound(errors.NotFound):
+    default_reason = ErrorReason.SCHEDULE_NOT_FOUND
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist", metadata={"resource": name})
