@@ -8,16 +8,17 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 
 from pgsage import tls as pgsage_tls
-from pgsage.jobs.v1 import job_service_pb2_grpc
+from pgsage.jobs.v1 import job_service_pb2_grpc, schedule_pb2_grpc
 
 
 @dataclass
 class JobServiceClient:
-    """A channel with the JobService and Health stubs on it."""
+    """A channel with the JobService, ScheduleService and Health stubs on it."""
 
     channel: grpc.aio.Channel
     jobs: job_service_pb2_grpc.JobServiceStub
     health: health_pb2_grpc.HealthStub
+    schedules: schedule_pb2_grpc.ScheduleServiceStub
 
     @classmethod
     def open(cls, address: str, tls: pgsage_tls.ClientTls | None = None) -> JobServiceClient:
@@ -38,7 +39,12 @@ class JobServiceClient:
             channel=channel,
             jobs=job_service_pb2_grpc.JobServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
+            schedules=schedule_pb2_grpc.ScheduleServiceStub(channel),
         )
 
     async def close(self) -> None:
         await self.channel.close()
+
+    def stub(self, service: str) -> object:
+        """The stub of `service` (`JobService`, `ScheduleService`), for transcoded routes."""
+        return self.schedules if service == "ScheduleService" else self.jobs

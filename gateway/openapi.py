@@ -237,7 +237,7 @@ def _operation(schemas: _Schemas, route: routes.Route) -> tuple[str, dict]:
     operation: dict = {
         "operationId": route.rpc,
         "summary": route.rpc,
-        "tags": ["JobService"],
+        "tags": [route.service],
         "parameters": parameters,
         "responses": {
             "200": {
@@ -371,7 +371,8 @@ def document() -> dict:
         "info": {
             "title": "pgsage REST API",
             "version": "v1",
-            "description": "The job service's gRPC API over REST (google.api.http transcoding, "
+            "description": "The job service's gRPC API (JobService, ScheduleService) over REST "
+            "(google.api.http transcoding, "
             "protobuf JSON mapping), plus results, Server-Sent Events and patch download.",
         },
         "paths": paths,

@@ -28,7 +28,7 @@ async def dispatch(request: Request) -> JSONResponse:
     )
     client: JobServiceClient = request.app.state.client
     settings: GatewaySettings = request.app.state.settings
-    call = getattr(client.jobs, route.rpc)
+    call = getattr(client.stub(route.service), route.rpc)
     response = await call(
         message, timeout=settings.call_timeout, metadata=identity.call_metadata(request)
     )

@@ -1,7 +1,7 @@
 """REST routes derived from the `google.api.http` annotations of the job service's protos.
 
 This is the one place that reads the annotations: every annotated, non-streaming RPC of
-`pgsage.jobs.v1.JobService` becomes a `Route` (HTTP method, path template, body binding). The
+`pgsage.jobs.v1.JobService` and `pgsage.jobs.v1.ScheduleService` becomes a `Route` (HTTP method, path template, body binding). The
 transcoder binds requests with it and the OpenAPI document is written from it, so adding an
 annotated RPC to the proto adds its route and its documentation.
 
@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from google.api import annotations_pb2
 from google.protobuf import descriptor
 
-from pgsage.jobs.v1 import job_service_pb2
+from pgsage.jobs.v1 import job_service_pb2, schedule_pb2
 
 SERVICE = job_service_pb2.DESCRIPTOR.services_by_name["JobService"]
+SCHEDULE_SERVICE = schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"]
 
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]+))?\}")
 
@@ -46,6 +47,11 @@ class Route:
     @property
     def rpc(self) -> str:
         return self.method.name
+
+    @property
+    def service(self) -> str:
+        """The short name of the RPC's service (`JobService`, `ScheduleService`)."""
+        return self.method.containing_service.name
 
     @property
     def bound_fields(self) -> frozenset[str]:
@@ -117,7 +123,7 @@ def derive(service: descriptor.ServiceDescriptor = SERVICE) -> list[Route]:
     return [r for r in (_route(m) for m in service.methods) if r is not None]
 
 
-ROUTES: list[Route] = derive()
+ROUTES: list[Route] = derive() + derive(SCHEDULE_SERVICE)
 
 
 def find(http_method: str, path: str) -> tuple[Route, dict[str, str]] | tuple[None, bool]:

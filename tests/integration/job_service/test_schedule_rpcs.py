@@ -113,7 +113,11 @@ async def test_a_schedule_is_created_read_listed_updated_and_deleted(sched, stub
         options=job_pb2.AnalysisOptions(max_indexes=5),
     )
     assert created.name.startswith("schedules/") and created.creator == "Dana"
-    assert (created.target, created.cron, created.time_zone) == ("demo", "0 3 * * *", "Europe/Paris")
+    assert (created.target, created.cron, created.time_zone) == (
+        "demo",
+        "0 3 * * *",
+        "Europe/Paris",
+    )
     assert not created.paused and created.options.max_indexes == 5
     # The next run is the next 03:00 in Paris, whatever the offset that day.
     nxt = created.next_run_time.ToDatetime(tzinfo=UTC).astimezone(zoneinfo.ZoneInfo("Europe/Paris"))
@@ -207,7 +211,11 @@ async def test_bad_names_masks_and_filters_are_refused(sched, people):
     code, reason, meta, _ = await _refused(
         sched.GetSchedule(schedule_pb2.GetScheduleRequest(name="jobs/x"), metadata=dana)
     )
-    assert (code, reason, meta["field"]) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_NAME", "name")
+    assert (code, reason, meta["field"]) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_NAME",
+        "name",
+    )
     created = await _create(sched, dana)
     code, _, meta, message = await _refused(
         sched.UpdateSchedule(
@@ -229,7 +237,9 @@ async def test_bad_names_masks_and_filters_are_refused(sched, people):
         )
     )
     assert (code, meta["field"]) == (grpc.StatusCode.INVALID_ARGUMENT, "schedule.cron")
-    same = await sched.GetSchedule(schedule_pb2.GetScheduleRequest(name=created.name), metadata=dana)
+    same = await sched.GetSchedule(
+        schedule_pb2.GetScheduleRequest(name=created.name), metadata=dana
+    )
     assert same == created
     code, reason, _, _ = await _refused(
         sched.ListSchedules(schedule_pb2.ListSchedulesRequest(filter="cron = x"), metadata=dana)
@@ -241,12 +251,16 @@ async def test_roles_decide_who_reads_and_who_changes_a_schedule(sched, people):
     prod = await _create(sched, people["otto"], target="prod")
     staging = await _create(sched, people["sam"], target="staging-1")
     # A viewer reads but cannot create, pause or delete.
-    got = await sched.GetSchedule(schedule_pb2.GetScheduleRequest(name=prod.name), metadata=people["vic"])
+    got = await sched.GetSchedule(
+        schedule_pb2.GetScheduleRequest(name=prod.name), metadata=people["vic"]
+    )
     assert got.name == prod.name
     code, _, meta, _ = await _refused(_create(sched, people["vic"]))
     assert (code, meta["permission"]) == (grpc.StatusCode.PERMISSION_DENIED, "schedules.create")
     for call in (
-        sched.PauseSchedule(schedule_pb2.PauseScheduleRequest(name=prod.name), metadata=people["vic"]),
+        sched.PauseSchedule(
+            schedule_pb2.PauseScheduleRequest(name=prod.name), metadata=people["vic"]
+        ),
         sched.DeleteSchedule(
             schedule_pb2.DeleteScheduleRequest(name=prod.name), metadata=people["vic"]
         ),
@@ -326,7 +340,9 @@ async def test_ticks_become_jobs_until_paused_and_again_once_resumed(
     assert paused.paused and not paused.HasField("next_run_time")
     assert paused.last_job and paused.HasField("last_run_time")
     # Pausing again answers with it unchanged.
-    again = await sched.PauseSchedule(schedule_pb2.PauseScheduleRequest(name=created.name), metadata=dana)
+    again = await sched.PauseSchedule(
+        schedule_pb2.PauseScheduleRequest(name=created.name), metadata=dana
+    )
     assert again.etag == paused.etag
     before = await _jobs_of(module_db, created.name)
     await asyncio.sleep(2.5)  # a tick passes while it is paused: it does not run
@@ -362,9 +378,9 @@ async def test_ticks_become_jobs_until_paused_and_again_once_resumed(
     )
     assert not resumed.paused
     # From the next tick after now: the ones missed while paused are not caught up.
-    assert resumed.next_run_time.ToDatetime(tzinfo=UTC) > before[-1][
-        "schedule_time"
-    ] + timedelta(seconds=2)
+    assert resumed.next_run_time.ToDatetime(tzinfo=UTC) > before[-1]["schedule_time"] + timedelta(
+        seconds=2
+    )
     await eventually(lambda: at_least(len(before) + 1))
     await sched.DeleteSchedule(schedule_pb2.DeleteScheduleRequest(name=created.name), metadata=dana)
     # Its jobs stay.
