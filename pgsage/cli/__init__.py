@@ -20,7 +20,7 @@ from typing import NoReturn
 _GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from pgsage.cli import access, auditing, changes, commands  # noqa: E402
+from pgsage.cli import access, auditing, changes, commands, schedules  # noqa: E402
 from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
 from pgsage.version import version  # noqa: E402
 
@@ -137,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
     changes.add_parsers(sub)
     _access_commands(sub)
+    schedules.add_parsers(sub)
     return root
 
 

@@ -34,7 +34,14 @@ async def test_upgrade_matches_the_models_and_downgrade_reverses_it():
     try:
         await schema.upgrade(db.engine)
         assert await _diff(db) == []
-        assert await _tables(db) == {"api_token", "audit_record", "job", "job_event", "suggestion"}
+        assert await _tables(db) == {
+            "api_token",
+            "audit_record",
+            "job",
+            "job_event",
+            "schedule",
+            "suggestion",
+        }
         # Constraints carry their conventional names (errors are translated by name).
         async with db.connection() as conn:
             names = {r["conname"] for r in await conn.fetch("SELECT conname FROM pg_constraint")}
