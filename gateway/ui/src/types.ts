@@ -20,6 +20,8 @@ export type Caller = Schemas["pgsage.jobs.v1.Caller"];
 export type RoleBinding = Schemas["pgsage.jobs.v1.RoleBinding"];
 export type ApiToken = Schemas["pgsage.jobs.v1.ApiToken"];
 export type CreateApiTokenResponse = Schemas["pgsage.jobs.v1.CreateApiTokenResponse"];
+export type Schedule = Schemas["pgsage.jobs.v1.Schedule"];
+export type AnalysisComparison = Schemas["pgsage.jobs.v1.AnalysisComparison"];
 /** The probes' health+json body (GET /readyz). */
 export type Readiness = Schemas["Health"];
 
