@@ -1,9 +1,10 @@
 """REST routes derived from the `google.api.http` annotations of the job service's protos.
 
 This is the one place that reads the annotations: every annotated, non-streaming RPC of
-`pgsage.jobs.v1.JobService` and `pgsage.jobs.v1.ScheduleService` becomes a `Route` (HTTP method, path template, body binding). The
-transcoder binds requests with it and the OpenAPI document is written from it, so adding an
-annotated RPC to the proto adds its route and its documentation.
+`pgsage.jobs.v1.JobService` and `pgsage.jobs.v1.ScheduleService` becomes a `Route` (HTTP
+method, path template, body binding). The transcoder binds requests with it and the OpenAPI
+document is written from it, so adding an annotated RPC to the proto adds its route and its
+documentation.
 
 Path templates follow google/api/http.proto: `/v1/{name=jobs/*}:cancel` binds the request
 field `name` to `jobs/<one segment>`; `*` is one segment, `**` any number of them.
