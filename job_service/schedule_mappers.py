@@ -15,7 +15,7 @@ from pgsage.jobs.v1 import job_pb2, schedule_pb2
 
 MAX_DISPLAY_NAME = 100
 MAX_REQUEST_ID = 128
-# What UpdateSchedule may change; an empty mask means all of them.
+# What UpdateSchedule may change; an empty mask means those the request sets.
 UPDATABLE = ("display_name", "target", "cron", "time_zone", "analysis_types", "options")
 
 
@@ -85,7 +85,13 @@ def merged(
 ) -> schedule_pb2.Schedule:
     """`current` with the fields of `paths` taken from `given` (an UpdateSchedule)."""
     result = to_proto(current)
-    for path in paths or UPDATABLE:
+    if not paths:  # AIP-134: no mask means the fields the request sets
+        paths = [
+            f
+            for f in UPDATABLE
+            if (given.HasField(f) if f == "options" else bool(getattr(given, f)))
+        ]
+    for path in paths:
         if path not in UPDATABLE:
             raise errors.InvalidField(
                 "update_mask",

@@ -385,3 +385,22 @@ async def test_ticks_become_jobs_until_paused_and_again_once_resumed(
     await sched.DeleteSchedule(schedule_pb2.DeleteScheduleRequest(name=created.name), metadata=dana)
     # Its jobs stay.
     assert len(await _jobs_of(module_db, created.name)) > len(before)
+
+
+async def test_an_update_without_a_mask_changes_what_it_sets_only(sched, people):
+    dana = people["dana"]
+    created = await _create(sched, dana, display_name="before", time_zone="Europe/Paris")
+    updated = await sched.UpdateSchedule(
+        schedule_pb2.UpdateScheduleRequest(
+            schedule=Schedule(name=created.name, display_name="after")
+        ),
+        metadata=dana,
+    )
+    assert updated.display_name == "after"
+    assert (updated.target, updated.cron, updated.time_zone) == (
+        created.target,
+        created.cron,
+        created.time_zone,
+    )
+    # The cron did not change: neither did the next run.
+    assert updated.next_run_time == created.next_run_time
