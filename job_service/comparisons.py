@@ -43,7 +43,7 @@ SELECT id, end_time FROM job
 WHERE target = $1 AND kind = {sql_value(JobKind.ANALYZE)}
   AND state = {sql_value(JobState.SUCCEEDED)} AND id <> $2
   AND queries = $3::text[]
-  AND ARRAY(SELECT t FROM unnest(analysis_types) AS t ORDER BY t) = $4::text[]
+  AND ARRAY(SELECT t FROM unnest(analysis_types) AS t ORDER BY t COLLATE "C") = $4::text[]
 ORDER BY end_time DESC, id DESC
 LIMIT 1"""
 
