@@ -6,14 +6,18 @@ import getpass
 import uuid
 
 from gateway import routes
-from pgsage.jobs.v1 import job_service_pb2
+from pgsage.jobs.v1 import job_service_pb2, schedule_pb2
 from tests.support.stack import error_of
 
 
 def test_every_annotated_rpc_has_a_route():
     annotated = {
         m.name
-        for m in job_service_pb2.DESCRIPTOR.services_by_name["JobService"].methods
+        for service in (
+            job_service_pb2.DESCRIPTOR.services_by_name["JobService"],
+            schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"],
+        )
+        for m in service.methods
         if not m.server_streaming
     }
     assert {r.rpc for r in routes.ROUTES} == annotated
