@@ -8,21 +8,26 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 
 from pgsage import tls as pgsage_tls
-from pgsage.jobs.v1 import job_service_pb2_grpc, webhook_pb2_grpc
+from pgsage.jobs.v1 import job_service_pb2_grpc, schedule_pb2_grpc, webhook_pb2_grpc
 
 
 @dataclass
 class JobServiceClient:
-    """A channel with the JobService, WebhookService and Health stubs on it."""
+    """A channel with the stubs of the job service's services (jobs, webhooks, schedules)
+    and Health on it."""
 
     channel: grpc.aio.Channel
     jobs: job_service_pb2_grpc.JobServiceStub
     health: health_pb2_grpc.HealthStub
     webhooks: webhook_pb2_grpc.WebhookServiceStub
+    schedules: schedule_pb2_grpc.ScheduleServiceStub
 
     def stub_for(self, service: str) -> object:
         """The stub serving the service of this full name (the REST routes' dispatch)."""
-        return self.webhooks if service == "pgsage.jobs.v1.WebhookService" else self.jobs
+        return {
+            "pgsage.jobs.v1.WebhookService": self.webhooks,
+            "pgsage.jobs.v1.ScheduleService": self.schedules,
+        }.get(service, self.jobs)
 
     @classmethod
     def open(cls, address: str, tls: pgsage_tls.ClientTls | None = None) -> JobServiceClient:
@@ -44,6 +49,7 @@ class JobServiceClient:
             jobs=job_service_pb2_grpc.JobServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
             webhooks=webhook_pb2_grpc.WebhookServiceStub(channel),
+            schedules=schedule_pb2_grpc.ScheduleServiceStub(channel),
         )
 
     async def close(self) -> None:

@@ -371,7 +371,8 @@ def document() -> dict:
         "info": {
             "title": "pgsage REST API",
             "version": "v1",
-            "description": "The job service's gRPC API over REST (google.api.http transcoding, "
+            "description": "The job service's gRPC API (JobService, ScheduleService) over REST "
+            "(google.api.http transcoding, "
             "protobuf JSON mapping), plus results, Server-Sent Events and patch download.",
         },
         "paths": paths,

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from google.api import annotations_pb2
 from google.protobuf import descriptor
 
-from pgsage.jobs.v1 import job_service_pb2, webhook_pb2
+from pgsage.jobs.v1 import job_service_pb2, schedule_pb2, webhook_pb2
 
 SERVICE = job_service_pb2.DESCRIPTOR.services_by_name["JobService"]
 # Every service the job service serves over REST, in the order their routes are matched.
-SERVICES = [SERVICE, webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"]]
+SERVICES = [
+    SERVICE,
+    webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"],
+    schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"],
+]
 
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]+))?\}")
 
@@ -49,6 +53,11 @@ class Route:
     @property
     def rpc(self) -> str:
         return self.method.name
+
+    @property
+    def service(self) -> str:
+        """The short name of the RPC's service (`JobService`, `ScheduleService`)."""
+        return self.method.containing_service.name
 
     @property
     def bound_fields(self) -> frozenset[str]:

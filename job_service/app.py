@@ -1,11 +1,12 @@
 """Assembling and running the job service: `start(settings)` → a running service.
 
 Start-up order: the store (the configured PostgreSQL, or an embedded one in `data_dir`),
-migrations, the notification listener, reconciliation, the gRPC server, the health
-monitors, the expiry sweep, the dispatcher. Each part goes on one `AsyncExitStack` as it
-starts; `stop()` (or a failure half way) unwinds it: NOT_SERVING first, running jobs handed
-back, watchers told to resume elsewhere, drain, then the background tasks and connections
-close. Tests use `start`; `python -m job_service` runs `serve` through `pgsage.server.main`.
+migrations, the notification listener, reconciliation, the gRPC server (JobService and
+ScheduleService), the health monitors, the expiry sweep, the dispatcher, the schedule
+ticks. Each part goes on one `AsyncExitStack` as it starts; `stop()` (or a failure half
+way) unwinds it: NOT_SERVING first, running jobs handed back, watchers told to resume
+elsewhere, drain, then the background tasks and connections close. Tests use `start`;
+`python -m job_service` runs `serve` through `pgsage.server.main`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from job_service import (
     notifications,
     oidc,
     optimizer,
+    schedule_handlers,
+    scheduler,
     schema,
     sender,
     servicer,
@@ -42,12 +45,20 @@ from job_service.settings import Settings
 from pgsage import scrape, server
 from pgsage import tls as pgsage_tls
 from pgsage.embedded import EmbeddedPostgres
-from pgsage.jobs.v1 import job_service_pb2, job_service_pb2_grpc, webhook_pb2, webhook_pb2_grpc
+from pgsage.jobs.v1 import (
+    job_service_pb2,
+    job_service_pb2_grpc,
+    schedule_pb2,
+    schedule_pb2_grpc,
+    webhook_pb2,
+    webhook_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
 WEBHOOK_SERVICE_NAME = webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name
+SCHEDULE_SERVICE_NAME = schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name
 EMBEDDED_DATABASE = "pgsage"
 
 
@@ -127,6 +138,7 @@ class RunningService:
     settings: Settings
     embedded: EmbeddedStore | None = None
     dispatcher: dispatcher.Dispatcher | None = None
+    scheduler: scheduler.Scheduler | None = None
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     metrics: scrape.Endpoint | None = None
@@ -205,15 +217,23 @@ async def start(settings: Settings) -> RunningService:
             settings.webhook_allowed_networks, allow_all=authenticator.local_mode
         )
         webhook_servicer = webhook_handlers.WebhookServicer(db=db, policy=egress)
+        schedule_servicer = schedule_handlers.ScheduleServicer(
+            db=db,
+            optimizer_client=optimizer_client,
+            min_interval=settings.schedule_min_interval,
+        )
         grpc_server = server.build_server(
             host=settings.grpc_host,
             port=settings.grpc_port,
             port_setting="PGSAGE_JOBS_GRPC_PORT",
-            service_names=[SERVICE_NAME, WEBHOOK_SERVICE_NAME],
+            service_names=[SERVICE_NAME, WEBHOOK_SERVICE_NAME, SCHEDULE_SERVICE_NAME],
             registrars=[
                 lambda s: job_service_pb2_grpc.add_JobServiceServicer_to_server(job_servicer, s),
                 lambda s: webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
                     webhook_servicer, s
+                ),
+                lambda s: schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
+                    schedule_servicer, s
                 ),
             ],
             interceptors=[authn.AuthInterceptor(authenticator)],
@@ -222,7 +242,7 @@ async def start(settings: Settings) -> RunningService:
         db_monitor = monitors.DatabaseMonitor(
             db,
             grpc_server.health,
-            ["", SERVICE_NAME, WEBHOOK_SERVICE_NAME],
+            ["", SERVICE_NAME, WEBHOOK_SERVICE_NAME, SCHEDULE_SERVICE_NAME],
             interval=settings.health_interval.total_seconds(),
         )
         job_servicer.database_monitor = db_monitor
@@ -278,6 +298,13 @@ async def start(settings: Settings) -> RunningService:
         await stack.enter_async_context(
             webhook_sender.running(settings.webhook_poll_interval.total_seconds())
         )
+        # Every replica fires due schedule ticks; the job store makes each tick one job.
+        ticks = scheduler.Scheduler(
+            db, max_attempts=settings.max_attempts, batch=settings.schedule_batch
+        )
+        await stack.enter_async_context(
+            ticks.running(settings.schedule_poll_interval.total_seconds())
+        )
         endpoint = None
         if settings.metrics_port is not None:
             counts = metrics.JobCounts(db)
@@ -306,6 +333,7 @@ async def start(settings: Settings) -> RunningService:
             settings=settings,
             embedded=embedded,
             dispatcher=job_dispatcher,
+            scheduler=ticks,
             database_monitor=db_monitor,
             optimizer_monitor=optimizer_monitor,
             metrics=endpoint,

@@ -58,6 +58,8 @@ class Job:
     request_id: str | None = None
     creator: str = ""
     run_after: datetime | None = None  # a PENDING job is not claimed before this time
+    schedule_id: uuid.UUID | None = None  # the schedule that created it, and its tick
+    schedule_time: datetime | None = None
 
     @classmethod
     def from_values(cls, values: Sequence[object]) -> Job:
@@ -141,6 +143,8 @@ class Suggestion:
     # The latest verification of its last APPLY (pgsage.jobs.v1.Verification) and its verdict.
     verdict: str | None = None
     verification: bytes | None = None
+    # The previous analysis of the target did not make it (`job_service.comparisons`).
+    new_since_last_analysis: bool = False
 
     @property
     def etag(self) -> str:

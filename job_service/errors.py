@@ -26,6 +26,7 @@ translated into them once, in `job_service.database`. The reasons are
     │   ├── SuggestionNotFound        SUGGESTION_NOT_FOUND
     │   ├── ApiTokenNotFound          API_TOKEN_NOT_FOUND
     │   └── WebhookNotFound           WEBHOOK_NOT_FOUND
+    │   └── ScheduleNotFound          SCHEDULE_NOT_FOUND
     ├── AlreadyExists
     │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
     ├── FailedPrecondition
@@ -292,6 +293,10 @@ class IdentityProviderUnavailable(errors.Unavailable):
 
 class WebhookNotFound(errors.NotFound):
     default_reason = ErrorReason.WEBHOOK_NOT_FOUND
+
+
+class ScheduleNotFound(errors.NotFound):
+    default_reason = ErrorReason.SCHEDULE_NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} does not exist", metadata={"resource": name})

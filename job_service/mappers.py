@@ -100,13 +100,17 @@ def job_to_proto(job: domain.Job) -> job_pb2.Job:
     elif job.summary:
         message.summary.ParseFromString(job.summary)
     if job.run_after is not None and job.state == vocabulary.JobState.PENDING:
-        _set_ts(message.schedule_time, job.run_after)
+        _set_ts(message.due_time, job.run_after)
     if job.error:
         message.error.ParseFromString(job.error)
     if job.statistics_start_time:
         _set_ts(message.statistics_window.start_time, job.statistics_start_time)
     if job.statistics_end_time:
         _set_ts(message.statistics_window.end_time, job.statistics_end_time)
+    if job.schedule_id is not None:
+        message.schedule = names.schedule_name(job.schedule_id)
+        if job.schedule_time is not None:
+            _set_ts(message.schedule_time, job.schedule_time)
     return message
 
 
@@ -140,6 +144,7 @@ def suggestion_to_proto(s: domain.Suggestion) -> suggestion_pb2.Suggestion:
             create_time=_ts(s.create_time),
             update_time=_ts(s.update_time),
             etag=s.etag,
+            new_since_last_analysis=s.new_since_last_analysis,
         )
     )
     return message
@@ -262,25 +267,33 @@ def _check_change_options(o: job_pb2.ChangeOptions) -> None:
             )
 
 
-def _check_analysis(job: job_pb2.Job) -> None:
-    for value in job.analysis_types:
+def check_analysis_options(
+    analysis_types: object, o: job_pb2.AnalysisOptions, prefix: str = "job"
+) -> None:
+    """INVALID_ARGUMENT naming `<prefix>.analysis_types` or `<prefix>.options.<field>` for
+    analyses or budgets an ANALYZE cannot take (CreateJob's, and a schedule's)."""
+    for value in analysis_types:  # type: ignore[attr-defined]
         if value == 0 or value not in job_pb2.AnalysisType.values():
             raise errors.InvalidField(
-                "job.analysis_types",
-                "job.analysis_types takes MISSING_INDEXES, UNUSED_INDEXES, DUPLICATE_INDEXES",
+                f"{prefix}.analysis_types",
+                f"{prefix}.analysis_types takes MISSING_INDEXES, UNUSED_INDEXES, DUPLICATE_INDEXES",
             )
-    o = job.options
     for field in ("storage_budget_bytes", "max_indexes", "max_queries", "max_index_columns"):
         if getattr(o, field) < 0:
-            raise errors.InvalidField(f"job.options.{field}", f"{field} must not be negative")
+            raise errors.InvalidField(f"{prefix}.options.{field}", f"{field} must not be negative")
     if not 0 <= o.min_improvement_percent <= 100:
         raise errors.InvalidField(
-            "job.options.min_improvement_percent", "min_improvement_percent is 0 to 100"
+            f"{prefix}.options.min_improvement_percent", "min_improvement_percent is 0 to 100"
         )
     if not 0 <= o.workload_coverage_percent <= 100:
         raise errors.InvalidField(
-            "job.options.workload_coverage_percent", "workload_coverage_percent is 0 to 100"
+            f"{prefix}.options.workload_coverage_percent",
+            "workload_coverage_percent is 0 to 100",
         )
+
+
+def _check_analysis(job: job_pb2.Job) -> None:
+    check_analysis_options(job.analysis_types, job.options)
     if len(job.queries) > MAX_QUERIES:
         raise errors.InvalidField("job.queries", f"at most {MAX_QUERIES} queries")
     for i, query in enumerate(job.queries):

@@ -136,6 +136,10 @@ job = Table(
     Column("update_time", TS, nullable=False, server_default=_now()),
     Column("expire_time", TS, nullable=True),
     Column("revision", BigInteger, nullable=False, server_default=text("1")),
+    # The schedule that created the job and the tick it was for (migration 0010). No
+    # foreign key: the job is history that outlives its schedule.
+    Column("schedule_id", UUID(as_uuid=True), nullable=True),
+    Column("schedule_time", TS, nullable=True),
     PrimaryKeyConstraint("id"),
     UniqueConstraint("request_id"),
     CheckConstraint(sql_in("state", JOB_STATES), name="state"),
@@ -164,6 +168,24 @@ job = Table(
         "ix_job_lease_expire_time",
         "lease_expire_time",
         postgresql_where=text(sql_in("state", LEASED_JOB_STATES)),
+    ),
+    # Exactly one job per tick of a schedule, whichever replica fires it.
+    Index(
+        "uq_job_schedule_id_schedule_time",
+        "schedule_id",
+        "schedule_time",
+        unique=True,
+        postgresql_where=text("schedule_id IS NOT NULL"),
+    ),
+    # The previous successful analysis of a target (comparisons of analyses).
+    Index(
+        "ix_job_target_end_time_analyze",
+        "target",
+        text("end_time DESC"),
+        postgresql_where=text(
+            f"kind = {sql_value(vocabulary.JobKind.ANALYZE)} "
+            f"AND state = {sql_value(vocabulary.JobState.SUCCEEDED)}"
+        ),
     ),
     # One change at a time: at most one live BENCHMARK/APPLY/ROLLBACK job per suggestion.
     Index(
@@ -230,6 +252,8 @@ suggestion = Table(
     # pgsage.jobs.v1.Verification; NULL until a VERIFY job finished, cleared by a new APPLY.
     Column("verdict", Text, nullable=True),
     Column("verification", LargeBinary, nullable=True),
+    # The previous analysis of the target did not make it (migration 0010).
+    Column("new_since_last_analysis", Boolean, nullable=False, server_default=text("false")),
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("create_time", TS, nullable=False, server_default=_now()),
     Column("update_time", TS, nullable=False, server_default=_now()),
@@ -494,4 +518,42 @@ workload_snapshot_statement = Table(
     Column("requested_as", Text, nullable=False, server_default=""),
     Column("tables", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     PrimaryKeyConstraint("snapshot_id", "query_id"),
+)
+
+# Schedules of analyses (migration 0010): a cron expression, the options of each ANALYZE,
+# and the next tick, which the firing statement moves on in the transaction that creates
+# the tick's job (`job_service.scheduler`).
+schedule = Table(
+    "schedule",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    # Idempotency key of CreateSchedule; NULL when the caller gave none.
+    Column("request_id", Text, nullable=True),
+    Column("display_name", Text, nullable=False, server_default=""),
+    Column("target", Text, nullable=False),
+    Column("cron", Text, nullable=False),
+    # IANA name; '' means UTC.
+    Column("time_zone", Text, nullable=False, server_default=""),
+    Column("analysis_types", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    # pgsage.jobs.v1.AnalysisOptions
+    Column("options", LargeBinary, nullable=True),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    # NULL while paused.
+    Column("next_run_time", TS, nullable=True),
+    Column("last_run_time", TS, nullable=True),
+    Column("last_job_id", UUID(as_uuid=True), nullable=True),
+    # The verified principal that created it (display name, subject): jobs run on its behalf.
+    Column("creator", Text, nullable=False),
+    Column("creator_subject", Text, nullable=False, server_default=""),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    Column("update_time", TS, nullable=False, server_default=_now()),
+    # The etag: bumped by changes of the settings (not by ticks).
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("request_id"),
+    CheckConstraint("paused OR next_run_time IS NOT NULL", name="next_run"),
+    Index("ix_schedule_create_time_id", text("create_time DESC"), text("id DESC")),
+    Index("ix_schedule_target_create_time_id", "target", text("create_time DESC"), text("id DESC")),
+    # The firing statement: due schedules, oldest tick first.
+    Index("ix_schedule_next_run_time", "next_run_time", postgresql_where=text("NOT paused")),
 )

@@ -1,4 +1,5 @@
-"""Resource names of the job service: `jobs/{job}` and `jobs/{job}/suggestions/{suggestion}`."""
+"""Resource names of the job service: `jobs/{job}`, `jobs/{job}/suggestions/{suggestion}` and
+`schedules/{schedule}`."""
 
 from __future__ import annotations
 
@@ -52,3 +53,19 @@ def parse_suggestion(name: str, field: str = "name") -> tuple[uuid.UUID, uuid.UU
         if job_id is not None and suggestion_id is not None:
             return job_id, suggestion_id
     raise errors.InvalidName(field, name, SUGGESTION_PATTERN)
+
+
+SCHEDULE_PATTERN = "schedules/{uuid}"
+
+
+def schedule_name(schedule_id: uuid.UUID) -> str:
+    return f"schedules/{schedule_id}"
+
+
+def parse_schedule(name: str, field: str = "name") -> uuid.UUID:
+    """The schedule id in `schedules/{uuid}`; INVALID_ARGUMENT naming `field` otherwise."""
+    parts = name.split("/")
+    schedule_id = _uuid(parts[1]) if len(parts) == 2 and parts[0] == "schedules" else None
+    if schedule_id is None:
+        raise errors.InvalidName(field, name, SCHEDULE_PATTERN)
+    return schedule_id

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     analyze_timeout: timedelta = timedelta(hours=1)
     retry_backoff: timedelta = timedelta(seconds=1)
     max_retry_backoff: timedelta = timedelta(seconds=60)
+    # Schedules: how often each replica looks for due ticks (a tick's job is created within
+    # about this long of its time), how many ticks one transaction fires, and the shortest
+    # interval a schedule's cron may have.
+    schedule_poll_interval: timedelta = timedelta(seconds=1)
+    schedule_batch: int = Field(default=100, ge=1, le=10_000)
+    schedule_min_interval: timedelta = timedelta(minutes=1)
     pool_size: int = Field(default=10, ge=1)
     connect_timeout: timedelta = timedelta(seconds=3)
     shutdown_grace: timedelta = timedelta(seconds=10)

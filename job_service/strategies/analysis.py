@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from job_service import domain, ending, optimizer_mappers, runs
+from job_service import comparisons, domain, ending, optimizer_mappers, runs
 from job_service.strategies import RunContext
 from pgsage import failpoints
 from pgsage.optimizer.v1 import optimizer_service_pb2
@@ -188,16 +188,11 @@ class AnalysisStrategy:
         elif which == "summary":
             summary = optimizer_mappers.summary_from_optimizer(last.summary, self.insights)
             fingerprints = list(last.summary.fingerprints)
+            # Succeeds with the comparison with the target's previous analysis.
             result = await ctx.guarded(
                 "summary",
-                lambda c: runs.succeed(
-                    c,
-                    job_id,
-                    owner,
-                    summary.SerializeToString(),
-                    fingerprints,
-                    ctx.job_ttl,
-                    len(self.insights),
+                lambda c: comparisons.succeed(
+                    c, ctx.job, owner, summary, fingerprints, ctx.job_ttl, len(self.insights)
                 ),
             )
             await ctx.saw_own(result)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from typing import NoReturn
 _GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from pgsage.cli import access, auditing, changes, commands, verification, webhooks  # noqa: E402
+from pgsage.cli import access, auditing, changes, commands, schedules, verification, webhooks  # noqa: E402
 from pgsage.cli.errors import INTERRUPTED, USAGE, CliError  # noqa: E402
 from pgsage.version import version  # noqa: E402
 
@@ -139,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
     verification.add_parsers(sub, sugg_sub)
     _access_commands(sub)
     webhooks.add_parsers(sub, _Parser)
+    schedules.add_parsers(sub)
     return root
 
 

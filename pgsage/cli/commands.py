@@ -203,6 +203,17 @@ def _show_job(job: Job, out: TextIO) -> None:
                 f"{s.workload_cost_before:,.0f} -> {s.workload_cost_after:,.0f} planner cost units",
             )
         )
+    if job.summary.HasField("comparison"):
+        c = job.summary.comparison
+        rows.append(
+            (
+                "since last",
+                f"{c.new_count} new, {c.gone_count} gone, {c.changed_count} changed estimates "
+                f"(compared with {c.previous_job})",
+            )
+        )
+    if job.schedule:
+        rows.append(("schedule", f"{job.schedule} (tick of {render.when(job.schedule_time)})"))
     if job.HasField("error") and job.error.message:
         rows.append(("error", job.error.message))
     width = max(len(key) for key, _ in rows) + 2

@@ -39,6 +39,7 @@ async def test_upgrade_matches_the_models_and_downgrade_reverses_it():
             "audit_record",
             "job",
             "job_event",
+            "schedule",
             "suggestion",
             "webhook",
             "webhook_attempt",

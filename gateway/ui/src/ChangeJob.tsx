@@ -45,8 +45,8 @@ export function ChangeJob({ job, version }: { job: Job; version: number }) {
       {job.kind === "VERIFY" && job.verification && s && (
         <VerificationPanel s={s} verification={job.verification} operateWhy="" />
       )}
-      {job.kind === "VERIFY" && job.state === "PENDING" && job.scheduleTime && (
-        <p className="small" data-testid="verify-due">Due at {new Date(job.scheduleTime).toLocaleString()}, once the target's verification window has passed.</p>
+      {job.kind === "VERIFY" && job.state === "PENDING" && job.dueTime && (
+        <p className="small" data-testid="verify-due">Due at {new Date(job.dueTime).toLocaleString()}, once the target's verification window has passed.</p>
       )}
       {job.kind !== "BENCHMARK" && job.kind !== "VERIFY" && (
         <>

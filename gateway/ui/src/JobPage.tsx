@@ -8,7 +8,7 @@ import { ChangeJob } from "./ChangeJob";
 import { jobFinished, watchJob } from "./notify";
 import { navigate } from "./router";
 import { SuggestionList } from "./SuggestionList";
-import type { Job, WatchEvent } from "./types";
+import type { AnalysisComparison, Job, WatchEvent } from "./types";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 const HEADINGS: Record<string, string> = {
@@ -197,7 +197,8 @@ export function JobPage({ id }: { id: string }) {
           {!job.suggestion && <div><dt>Budget</dt><dd>{job.options?.storageBudgetBytes ? bytes(job.options.storageBudgetBytes) : "optimizer default"}</dd></div>}
           <div><dt>Attempt</dt><dd>{job.attempt ?? 0} of {job.maxAttempts ?? "—"}</dd></div>
           <div><dt>Created</dt><dd>{dateTime(job.createTime)}</dd></div>
-          <div><dt>Requested by</dt><dd data-testid="job-creator">{job.creator || "—"}</dd></div>
+          <div><dt>Requested by</dt><dd data-testid="job-creator">{job.schedule ? <Link href="/schedules">{job.schedule.split("/")[1]?.slice(0, 8)} (schedule)</Link> : job.creator || "—"}</dd></div>
+          {job.schedule && <div><dt>Scheduled for</dt><dd>{dateTime(job.scheduleTime)}</dd></div>}
           <div><dt>Ran for</dt><dd>{job.startTime ? duration(job.startTime, job.endTime) : "—"}</dd></div>
           {!job.suggestion && (
             <>
@@ -223,6 +224,7 @@ export function JobPage({ id }: { id: string }) {
             <div><dt>New index space</dt><dd>{bytes(summary.addedBytes)}</dd></div>
             <div><dt>Space freed</dt><dd>{bytes(summary.freedBytes)}</dd></div>
           </dl>
+          {summary.comparison && <Comparison comparison={summary.comparison} />}
           {summary.recommendations?.length ? (
             <ul className="list">{summary.recommendations.map((r, i) => <li key={i}>{r}</li>)}</ul>
           ) : null}
@@ -240,5 +242,47 @@ export function JobPage({ id }: { id: string }) {
 
       {job.suggestion ? <ChangeJob job={job} version={suggestionsVersion} /> : <SuggestionList job={job} version={suggestionsVersion} />}
     </section>
+  );
+}
+
+/** What changed since the previous analysis of the target (new, gone, changed estimates). */
+function Comparison({ comparison }: { comparison: AnalysisComparison }) {
+  const c = comparison;
+  const previous = c.previousJob ?? "";
+  return (
+    <div className="comparison" data-testid="comparison">
+      <h3>Since the last analysis</h3>
+      <p>
+        <span className="badge badge-new">{c.newCount ?? 0} new</span> <span className="badge">{c.goneCount ?? 0} gone</span>{" "}
+        <span className="badge">{c.changedCount ?? 0} changed estimates</span> <span className="muted small">{c.unchangedCount ?? 0} unchanged</span>
+        {previous && (
+          <span className="muted small">
+            {" "}
+            · compared with <Link href={`/jobs/${jobId(previous)}`}>{previous.split("/")[1]?.slice(0, 8)}</Link> ({dateTime(c.previousEndTime)})
+          </span>
+        )}
+      </p>
+      {c.gone?.length ? (
+        <ul className="list small" data-testid="comparison-gone">
+          {c.gone.map((g) => (
+            <li key={g.fingerprint}>
+              gone: {g.title || label(g.kind)} <span className="muted">({percent(g.previousImprovementPercent)} before)</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {c.changed?.length ? (
+        <ul className="list small" data-testid="comparison-changed">
+          {c.changed.map((g) => (
+            <li key={g.fingerprint}>
+              changed: {g.title || label(g.kind)}{" "}
+              <span className="muted">
+                (gain {percent(g.previousImprovementPercent)} → {percent(g.improvementPercent)}, size {bytes(g.previousSizeBytes)} → {bytes(g.sizeBytes)})
+              </span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
   );
 }

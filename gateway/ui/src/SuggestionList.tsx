@@ -211,6 +211,11 @@ function SuggestionRow(props: {
             <span className="caret">{props.open ? "▾" : "▸"}</span>
             <span className="title">{s.title || label(s.kind)}</span>
           </button>
+          {s.newSinceLastAnalysis && (
+            <span className="badge badge-new" title="The previous analysis of this target did not suggest it" data-testid="new-badge">
+              new since last analysis
+            </span>
+          )}
           <div className="muted small indent">
             {label(s.kind)}
             {s.editedSql ? " · edited" : ""}

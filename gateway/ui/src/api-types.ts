@@ -385,6 +385,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListSchedules */
+        get: operations["ListSchedules"];
+        put?: never;
+        /** CreateSchedule */
+        post: operations["CreateSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/schedules/{schedule}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetSchedule */
+        get: operations["GetSchedule"];
+        put?: never;
+        post?: never;
+        /** DeleteSchedule */
+        delete: operations["DeleteSchedule"];
+        options?: never;
+        head?: never;
+        /** UpdateSchedule */
+        patch: operations["UpdateSchedule"];
+        trace?: never;
+    };
+    "/v1/schedules/{schedule}:pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** PauseSchedule */
+        post: operations["PauseSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/schedules/{schedule}:resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ResumeSchedule */
+        post: operations["ResumeSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{job}/result": {
         parameters: {
             query?: never;
@@ -514,8 +585,11 @@ export interface components {
             readonly creator?: string;
             changeOptions?: components["schemas"]["pgsage.jobs.v1.ChangeOptions"];
             readonly verification?: components["schemas"]["pgsage.jobs.v1.Verification"];
+            readonly schedule?: string;
             /** Format: date-time */
             readonly scheduleTime?: string;
+            /** Format: date-time */
+            readonly dueTime?: string;
         };
         "pgsage.jobs.v1.AnalysisOptions": {
             /** Format: int64 */
@@ -569,12 +643,43 @@ export interface components {
             /** Format: int64 */
             queriesLeftOut?: string;
             incompletePhases?: string[];
+            comparison?: components["schemas"]["pgsage.jobs.v1.AnalysisComparison"];
         };
         "pgsage.jobs.v1.Insight": {
             severity?: string;
             code?: string;
             message?: string;
             queryId?: string;
+        };
+        "pgsage.jobs.v1.AnalysisComparison": {
+            previousJob?: string;
+            /** Format: date-time */
+            previousEndTime?: string;
+            /** Format: int32 */
+            newCount?: number;
+            /** Format: int32 */
+            goneCount?: number;
+            /** Format: int32 */
+            changedCount?: number;
+            /** Format: int32 */
+            unchangedCount?: number;
+            newFingerprints?: string[];
+            gone?: components["schemas"]["pgsage.jobs.v1.ComparedSuggestion"][];
+            changed?: components["schemas"]["pgsage.jobs.v1.ComparedSuggestion"][];
+        };
+        "pgsage.jobs.v1.ComparedSuggestion": {
+            fingerprint?: string;
+            suggestion?: string;
+            title?: string;
+            kind?: string;
+            /** Format: double */
+            previousImprovementPercent?: number;
+            /** Format: double */
+            improvementPercent?: number;
+            /** Format: int64 */
+            previousSizeBytes?: string;
+            /** Format: int64 */
+            sizeBytes?: string;
         };
         "google.rpc.Status": {
             /** Format: int32 */
@@ -738,6 +843,7 @@ export interface components {
             /** @enum {string} */
             readonly verdict?: "VERDICT_UNSPECIFIED" | "IMPROVED" | "NO_EFFECT" | "REGRESSED" | "INCONCLUSIVE";
             readonly verificationResult?: components["schemas"]["pgsage.jobs.v1.Verification"];
+            readonly newSinceLastAnalysis?: boolean;
         };
         "pgsage.jobs.v1.ColumnRef": {
             table?: string;
@@ -986,6 +1092,31 @@ export interface components {
             httpStatus?: number;
             error?: string;
             duration?: string;
+        };
+        "pgsage.jobs.v1.Schedule": {
+            readonly name: string;
+            displayName?: string;
+            target: string;
+            cron: string;
+            timeZone?: string;
+            analysisTypes?: ("ANALYSIS_TYPE_UNSPECIFIED" | "MISSING_INDEXES" | "UNUSED_INDEXES" | "DUPLICATE_INDEXES")[];
+            options?: components["schemas"]["pgsage.jobs.v1.AnalysisOptions"];
+            readonly paused?: boolean;
+            /** Format: date-time */
+            readonly nextRunTime?: string;
+            /** Format: date-time */
+            readonly lastRunTime?: string;
+            readonly lastJob?: string;
+            readonly creator?: string;
+            /** Format: date-time */
+            readonly createTime?: string;
+            /** Format: date-time */
+            readonly updateTime?: string;
+            etag?: string;
+        };
+        "pgsage.jobs.v1.ListSchedulesResponse": {
+            schedules?: components["schemas"]["pgsage.jobs.v1.Schedule"][];
+            nextPageToken?: string;
         };
         "pgsage.jobs.v1.WatchJobResponse": {
             /** Format: int64 */
@@ -1821,6 +1952,7 @@ export interface operations {
                     /** @enum {string} */
                     readonly verdict?: "VERDICT_UNSPECIFIED" | "IMPROVED" | "NO_EFFECT" | "REGRESSED" | "INCONCLUSIVE";
                     readonly verificationResult?: components["schemas"]["pgsage.jobs.v1.Verification"];
+                    readonly newSinceLastAnalysis?: boolean;
                 };
             };
         };
@@ -3359,6 +3491,592 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["pgsage.jobs.v1.WebhookDelivery"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ListSchedules: {
+        parameters: {
+            query?: {
+                pageSize?: number;
+                pageToken?: string;
+                filter?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.ListSchedulesResponse"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CreateSchedule: {
+        parameters: {
+            query?: {
+                requestId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["pgsage.jobs.v1.Schedule"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.Schedule"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description sets `name` to `schedules/{schedule}` (a UUID) */
+                schedule: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.Schedule"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    DeleteSchedule: {
+        parameters: {
+            query?: {
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description sets `name` to `schedules/{schedule}` (a UUID) */
+                schedule: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    UpdateSchedule: {
+        parameters: {
+            query?: {
+                updateMask?: string;
+            };
+            header?: never;
+            path: {
+                /** @description sets `schedule.name` to `schedules/{schedule}` (a UUID) */
+                schedule: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    displayName?: string;
+                    target: string;
+                    cron: string;
+                    timeZone?: string;
+                    analysisTypes?: ("ANALYSIS_TYPE_UNSPECIFIED" | "MISSING_INDEXES" | "UNUSED_INDEXES" | "DUPLICATE_INDEXES")[];
+                    options?: components["schemas"]["pgsage.jobs.v1.AnalysisOptions"];
+                    readonly paused?: boolean;
+                    /** Format: date-time */
+                    readonly nextRunTime?: string;
+                    /** Format: date-time */
+                    readonly lastRunTime?: string;
+                    readonly lastJob?: string;
+                    readonly creator?: string;
+                    /** Format: date-time */
+                    readonly createTime?: string;
+                    /** Format: date-time */
+                    readonly updateTime?: string;
+                    etag?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.Schedule"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PauseSchedule: {
+        parameters: {
+            query?: {
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description sets `name` to `schedules/{schedule}` (a UUID) */
+                schedule: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    etag?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.Schedule"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ResumeSchedule: {
+        parameters: {
+            query?: {
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description sets `name` to `schedules/{schedule}` (a UUID) */
+                schedule: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    etag?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.Schedule"];
                 };
             };
             /** @description invalid argument or failed precondition */

@@ -7,6 +7,7 @@ import type {
   CreateApiTokenResponse,
   Job,
   Readiness,
+  Schedule,
   Session,
   Suggestion,
   Target,
@@ -204,6 +205,13 @@ export const api = {
   testWebhook: (name: string) => request<WebhookDelivery>("POST", `/v1/${name}:test`, {}),
   listWebhookDeliveries: (name: string) =>
     request<{ deliveries?: WebhookDelivery[]; nextPageToken?: string }>("GET", `/v1/${name}/deliveries?pageSize=20`),
+  listSchedules: (pageToken: string) =>
+    request<{ schedules?: Schedule[]; nextPageToken?: string }>("GET", `/v1/schedules${query({ pageSize: 100, pageToken })}`),
+  createSchedule: (schedule: Partial<Schedule>, requestId: string) =>
+    request<Schedule>("POST", `/v1/schedules${query({ requestId })}`, schedule),
+  pauseSchedule: (s: Schedule) => request<Schedule>("POST", `/v1/${s.name}:pause`, { etag: s.etag }),
+  resumeSchedule: (s: Schedule) => request<Schedule>("POST", `/v1/${s.name}:resume`, { etag: s.etag }),
+  deleteSchedule: (s: Schedule) => request<Record<string, never>>("DELETE", `/v1/${s.name}${query({ etag: s.etag })}`),
   readiness: async (): Promise<Readiness> => {
     try {
       const response = await fetch("/readyz");

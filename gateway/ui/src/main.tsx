@@ -1,5 +1,5 @@
-// The pgsage UI: job history, new analysis, one job with its suggestions, the audit trail,
-// API tokens; the header says who you are.
+// The pgsage UI: job history, new analysis, one job with its suggestions, schedules, the audit
+// trail, API tokens; the header says who you are.
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api } from "./api";
@@ -14,6 +14,7 @@ import { dateTime } from "./format";
 import { JobPage } from "./JobPage";
 import { JobsPage } from "./JobsPage";
 import { NewAnalysisPage } from "./NewAnalysisPage";
+import { SchedulesPage } from "./SchedulesPage";
 import { useLocation } from "./router";
 import type { Readiness } from "./types";
 import "./styles.css";
@@ -124,6 +125,7 @@ function App() {
   else if (path === "/audit") page = <AuditPage key={search.toString()} search={search} />;
   else if (path === "/tokens") page = <TokensPage />;
   else if (path === "/webhooks") page = <WebhooksPage />;
+  else if (path === "/schedules") page = <SchedulesPage />;
   else if (path === "/api") page = <ApiDocsPage />;
   else if (path === "/" || path === "/jobs") page = <JobsPage state={search.get("state") ?? ""} />;
   else
@@ -144,6 +146,9 @@ function App() {
           </Link>
           <Link href="/new" className={path === "/new" ? "nav-active" : ""}>
             New analysis
+          </Link>
+          <Link href="/schedules" className={path === "/schedules" ? "nav-active" : ""}>
+            Schedules
           </Link>
           <Link href="/audit" className={path === "/audit" ? "nav-active" : ""}>
             Audit

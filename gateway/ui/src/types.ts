@@ -24,6 +24,8 @@ export type Webhook = Schemas["pgsage.jobs.v1.Webhook"];
 export type WebhookDelivery = Schemas["pgsage.jobs.v1.WebhookDelivery"];
 export type WebhookEventType = Defined<Webhook["eventTypes"]>[number];
 export type Verification = Schemas["pgsage.jobs.v1.Verification"];
+export type Schedule = Schemas["pgsage.jobs.v1.Schedule"];
+export type AnalysisComparison = Schemas["pgsage.jobs.v1.AnalysisComparison"];
 /** The probes' health+json body (GET /readyz). */
 export type Readiness = Schemas["Health"];
 

@@ -27,7 +27,7 @@ UNUSED_INDEXES: AnalysisType
 DUPLICATE_INDEXES: AnalysisType
 
 class Job(_message.Message):
-    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator", "change_options", "verification", "schedule_time")
+    __slots__ = ("name", "kind", "state", "target", "analysis_types", "options", "queries", "suggestion", "progress", "counts", "statistics_window", "summary", "error", "attempt", "max_attempts", "lease_owner", "lease_expire_time", "create_time", "start_time", "end_time", "update_time", "expire_time", "revision", "etag", "cancel_requested", "creator", "change_options", "verification", "schedule", "schedule_time", "due_time")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Job.Kind]
@@ -86,7 +86,9 @@ class Job(_message.Message):
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     CHANGE_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: Job.Kind
     state: Job.State
@@ -115,8 +117,10 @@ class Job(_message.Message):
     creator: str
     change_options: ChangeOptions
     verification: _verification_pb2.Verification
+    schedule: str
     schedule_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ..., change_options: _Optional[_Union[ChangeOptions, _Mapping]] = ..., verification: _Optional[_Union[_verification_pb2.Verification, _Mapping]] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    due_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Job.Kind, str]] = ..., state: _Optional[_Union[Job.State, str]] = ..., target: _Optional[str] = ..., analysis_types: _Optional[_Iterable[_Union[AnalysisType, str]]] = ..., options: _Optional[_Union[AnalysisOptions, _Mapping]] = ..., queries: _Optional[_Iterable[str]] = ..., suggestion: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., statistics_window: _Optional[_Union[StatisticsWindow, _Mapping]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., lease_owner: _Optional[str] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., etag: _Optional[str] = ..., cancel_requested: _Optional[bool] = ..., creator: _Optional[str] = ..., change_options: _Optional[_Union[ChangeOptions, _Mapping]] = ..., verification: _Optional[_Union[_verification_pb2.Verification, _Mapping]] = ..., schedule: _Optional[str] = ..., schedule_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AnalysisOptions(_message.Message):
     __slots__ = ("storage_budget_bytes", "max_indexes", "max_queries", "min_improvement_percent", "max_index_columns", "workload_coverage_percent")
@@ -171,7 +175,7 @@ class StatisticsWindow(_message.Message):
     def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "recommendations", "insights", "workload_coverage_percent", "queries_left_out", "incomplete_phases")
+    __slots__ = ("workload_cost_before", "workload_cost_after", "workload_improvement_percent", "added_bytes", "freed_bytes", "recommendations", "insights", "workload_coverage_percent", "queries_left_out", "incomplete_phases", "comparison")
     WORKLOAD_COST_BEFORE_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_COST_AFTER_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +186,7 @@ class Summary(_message.Message):
     WORKLOAD_COVERAGE_PERCENT_FIELD_NUMBER: _ClassVar[int]
     QUERIES_LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
     INCOMPLETE_PHASES_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_FIELD_NUMBER: _ClassVar[int]
     workload_cost_before: float
     workload_cost_after: float
     workload_improvement_percent: float
@@ -192,7 +197,8 @@ class Summary(_message.Message):
     workload_coverage_percent: float
     queries_left_out: int
     incomplete_phases: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., insights: _Optional[_Iterable[_Union[Insight, _Mapping]]] = ..., workload_coverage_percent: _Optional[float] = ..., queries_left_out: _Optional[int] = ..., incomplete_phases: _Optional[_Iterable[str]] = ...) -> None: ...
+    comparison: AnalysisComparison
+    def __init__(self, workload_cost_before: _Optional[float] = ..., workload_cost_after: _Optional[float] = ..., workload_improvement_percent: _Optional[float] = ..., added_bytes: _Optional[int] = ..., freed_bytes: _Optional[int] = ..., recommendations: _Optional[_Iterable[str]] = ..., insights: _Optional[_Iterable[_Union[Insight, _Mapping]]] = ..., workload_coverage_percent: _Optional[float] = ..., queries_left_out: _Optional[int] = ..., incomplete_phases: _Optional[_Iterable[str]] = ..., comparison: _Optional[_Union[AnalysisComparison, _Mapping]] = ...) -> None: ...
 
 class Insight(_message.Message):
     __slots__ = ("severity", "code", "message", "query_id")
@@ -205,3 +211,45 @@ class Insight(_message.Message):
     message: str
     query_id: str
     def __init__(self, severity: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., query_id: _Optional[str] = ...) -> None: ...
+
+class AnalysisComparison(_message.Message):
+    __slots__ = ("previous_job", "previous_end_time", "new_count", "gone_count", "changed_count", "unchanged_count", "new_fingerprints", "gone", "changed")
+    PREVIOUS_JOB_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_END_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    GONE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEW_FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
+    GONE_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    previous_job: str
+    previous_end_time: _timestamp_pb2.Timestamp
+    new_count: int
+    gone_count: int
+    changed_count: int
+    unchanged_count: int
+    new_fingerprints: _containers.RepeatedScalarFieldContainer[str]
+    gone: _containers.RepeatedCompositeFieldContainer[ComparedSuggestion]
+    changed: _containers.RepeatedCompositeFieldContainer[ComparedSuggestion]
+    def __init__(self, previous_job: _Optional[str] = ..., previous_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_count: _Optional[int] = ..., gone_count: _Optional[int] = ..., changed_count: _Optional[int] = ..., unchanged_count: _Optional[int] = ..., new_fingerprints: _Optional[_Iterable[str]] = ..., gone: _Optional[_Iterable[_Union[ComparedSuggestion, _Mapping]]] = ..., changed: _Optional[_Iterable[_Union[ComparedSuggestion, _Mapping]]] = ...) -> None: ...
+
+class ComparedSuggestion(_message.Message):
+    __slots__ = ("fingerprint", "suggestion", "title", "kind", "previous_improvement_percent", "improvement_percent", "previous_size_bytes", "size_bytes")
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTION_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    IMPROVEMENT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    suggestion: str
+    title: str
+    kind: str
+    previous_improvement_percent: float
+    improvement_percent: float
+    previous_size_bytes: int
+    size_bytes: int
+    def __init__(self, fingerprint: _Optional[str] = ..., suggestion: _Optional[str] = ..., title: _Optional[str] = ..., kind: _Optional[str] = ..., previous_improvement_percent: _Optional[float] = ..., improvement_percent: _Optional[float] = ..., previous_size_bytes: _Optional[int] = ..., size_bytes: _Optional[int] = ...) -> None: ...

@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Suggestion(_message.Message):
-    __slots__ = ("name", "kind", "state", "title", "rationale", "target", "tables", "columns", "sql", "rollback_sql", "edited_sql", "edited_rollback_sql", "notes", "estimated_size_bytes", "workload_improvement_percent", "marginal_improvement_percent", "query_impacts", "confidence", "risk", "risk_notes", "evidence", "fingerprint", "verified", "verification", "attempt", "superseded", "prior_decision", "benchmarks", "failure_reason", "create_time", "update_time", "etag", "dismiss_reason", "verdict", "verification_result")
+    __slots__ = ("name", "kind", "state", "title", "rationale", "target", "tables", "columns", "sql", "rollback_sql", "edited_sql", "edited_rollback_sql", "notes", "estimated_size_bytes", "workload_improvement_percent", "marginal_improvement_percent", "query_impacts", "confidence", "risk", "risk_notes", "evidence", "fingerprint", "verified", "verification", "attempt", "superseded", "prior_decision", "benchmarks", "failure_reason", "create_time", "update_time", "etag", "dismiss_reason", "verdict", "verification_result", "new_since_last_analysis")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Suggestion.Kind]
@@ -82,6 +82,7 @@ class Suggestion(_message.Message):
     DISMISS_REASON_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     VERIFICATION_RESULT_FIELD_NUMBER: _ClassVar[int]
+    NEW_SINCE_LAST_ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: Suggestion.Kind
     state: Suggestion.State
@@ -117,7 +118,8 @@ class Suggestion(_message.Message):
     dismiss_reason: str
     verdict: _verification_pb2.Verdict
     verification_result: _verification_pb2.Verification
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Suggestion.Kind, str]] = ..., state: _Optional[_Union[Suggestion.State, str]] = ..., title: _Optional[str] = ..., rationale: _Optional[str] = ..., target: _Optional[str] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[ColumnRef, _Mapping]]] = ..., sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ..., edited_sql: _Optional[str] = ..., edited_rollback_sql: _Optional[str] = ..., notes: _Optional[str] = ..., estimated_size_bytes: _Optional[int] = ..., workload_improvement_percent: _Optional[float] = ..., marginal_improvement_percent: _Optional[float] = ..., query_impacts: _Optional[_Iterable[_Union[QueryImpact, _Mapping]]] = ..., confidence: _Optional[float] = ..., risk: _Optional[str] = ..., risk_notes: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., fingerprint: _Optional[str] = ..., verified: _Optional[bool] = ..., verification: _Optional[str] = ..., attempt: _Optional[int] = ..., superseded: _Optional[bool] = ..., prior_decision: _Optional[str] = ..., benchmarks: _Optional[_Iterable[_Union[BenchmarkResult, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., dismiss_reason: _Optional[str] = ..., verdict: _Optional[_Union[_verification_pb2.Verdict, str]] = ..., verification_result: _Optional[_Union[_verification_pb2.Verification, _Mapping]] = ...) -> None: ...
+    new_since_last_analysis: bool
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[Suggestion.Kind, str]] = ..., state: _Optional[_Union[Suggestion.State, str]] = ..., title: _Optional[str] = ..., rationale: _Optional[str] = ..., target: _Optional[str] = ..., tables: _Optional[_Iterable[str]] = ..., columns: _Optional[_Iterable[_Union[ColumnRef, _Mapping]]] = ..., sql: _Optional[str] = ..., rollback_sql: _Optional[str] = ..., edited_sql: _Optional[str] = ..., edited_rollback_sql: _Optional[str] = ..., notes: _Optional[str] = ..., estimated_size_bytes: _Optional[int] = ..., workload_improvement_percent: _Optional[float] = ..., marginal_improvement_percent: _Optional[float] = ..., query_impacts: _Optional[_Iterable[_Union[QueryImpact, _Mapping]]] = ..., confidence: _Optional[float] = ..., risk: _Optional[str] = ..., risk_notes: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[Evidence, _Mapping]]] = ..., fingerprint: _Optional[str] = ..., verified: _Optional[bool] = ..., verification: _Optional[str] = ..., attempt: _Optional[int] = ..., superseded: _Optional[bool] = ..., prior_decision: _Optional[str] = ..., benchmarks: _Optional[_Iterable[_Union[BenchmarkResult, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., dismiss_reason: _Optional[str] = ..., verdict: _Optional[_Union[_verification_pb2.Verdict, str]] = ..., verification_result: _Optional[_Union[_verification_pb2.Verification, _Mapping]] = ..., new_since_last_analysis: _Optional[bool] = ...) -> None: ...
 
 class ColumnRef(_message.Message):
     __slots__ = ("table", "column")

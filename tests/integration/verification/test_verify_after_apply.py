@@ -166,7 +166,7 @@ async def test_an_index_that_helps_is_improved_by_the_verify_job_its_apply_sched
     )
     [verify] = [j for j in listed.jobs if j.suggestion == s.name]
     assert verify.state == Job.PENDING and verify.creator == applied.creator
-    assert verify.schedule_time.ToDatetime() > applied.end_time.ToDatetime()
+    assert verify.due_time.ToDatetime() > applied.end_time.ToDatetime()
     await workload(v.target_dsn, sql, 200)  # index scans after, well inside the window
     done = await finished(v.stub, verify.name)
     assert done.state == Job.SUCCEEDED, done
