@@ -25,7 +25,7 @@ translated into them once, in `job_service.database`. The reasons are
     │   ├── JobNotFound               JOB_NOT_FOUND
     │   ├── SuggestionNotFound        SUGGESTION_NOT_FOUND
     │   ├── ApiTokenNotFound          API_TOKEN_NOT_FOUND
-    │   └── WebhookNotFound           WEBHOOK_NOT_FOUND
+    │   ├── WebhookNotFound           WEBHOOK_NOT_FOUND
     │   └── ScheduleNotFound          SCHEDULE_NOT_FOUND
     ├── AlreadyExists
     │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
@@ -293,6 +293,9 @@ class IdentityProviderUnavailable(errors.Unavailable):
 
 class WebhookNotFound(errors.NotFound):
     default_reason = ErrorReason.WEBHOOK_NOT_FOUND
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist", metadata={"resource": name})
 
 
 class ScheduleNotFound(errors.NotFound):
