@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -208,7 +209,7 @@ async def _apply_once(stub: JobStub, name: str) -> Build:
         p = change.job.progress
         if change.event_type == "progress" and p.stage == "build":
             marks.append(time.perf_counter() - started)
-            phase = p.message.split(",")[0]
+            phase = re.sub(r" \(\d+ s\)$", "", p.message.split(",")[0])
             if not phases or phases[-1] != phase:
                 phases.append(phase)
         if last.state in TERMINAL:
