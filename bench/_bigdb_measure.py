@@ -382,7 +382,11 @@ async def job_refused(stub: JobStub, max_queries: int) -> str:
         return f"CreateJob {exc.code().name}: {exc.details()}"
     done = await wait_job(stub, created.name, limit=600)
     reason = next((d.reason for d in _error_infos(done)), "")
-    return f"CreateJob OK, job {_failure(done)}" + (f" ({reason})" if reason else "")
+    return (
+        f"CreateJob OK, job {_failure(done)}"
+        + (f" ({reason})" if reason else "")
+        + f", after {done.attempt} of {done.max_attempts} attempts"
+    )
 
 
 def _error_infos(job: job_pb2.Job) -> list[error_details_pb2.ErrorInfo]:

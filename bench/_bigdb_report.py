@@ -18,6 +18,7 @@ APPLY_TARGET = 1.1  # pgsage's APPLY ≤ 1.1 x the bare CREATE INDEX CONCURRENTL
 class Outcome:
     built: Built
     optimizer_idle_rss: int = 0
+    optimizer_rss_after: int = 0  # when idle again after the analyses
     analyses: list[Analysis] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # how 2000 statements ended
     apply: Apply | None = None
@@ -87,7 +88,12 @@ def _analyses(o: Outcome) -> str:
     ]  # fmt: skip
     title = "Analyze (straight to the optimizer, pg_stat_statements workload)"
     text = bp.table(title, header, rows)
-    lines = [text, "", f"Optimizer RSS when idle (baseline): {o.optimizer_idle_rss / MIB:.0f} MiB."]
+    lines = [
+        text,
+        "",
+        f"Optimizer RSS when idle (baseline): {o.optimizer_idle_rss / MIB:.0f} MiB; idle again "
+        f"after these analyses: {o.optimizer_rss_after / MIB:.0f} MiB.",
+    ]
     small, large = groups.get("200 @ 100 %", []), groups.get("1000 @ 100 %", [])
     small, large = [a for a in small if not a.error], [a for a in large if not a.error]
     if small and large:

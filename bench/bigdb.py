@@ -83,6 +83,7 @@ async def _analyses(out: report.Outcome, opt: _cluster.Proc, args: argparse.Name
                 log.info("analysis %d: %.1f s %s", max_queries, a.seconds, a.error)
                 out.analyses.append(a)
         out.analyses.append(await measure.analyze(channel, pid, 1000))
+        out.optimizer_rss_after = measure.rss(pid)
         refused = await measure.analyze(channel, pid, 2000, 100.0)
         out.refused["straight to the optimizer"] = refused.error or (
             f"accepted, {refused.analysed} statements analysed in {refused.seconds:.1f} s"
