@@ -329,10 +329,15 @@ async function analysisFlow() {
   await shot("17-rolled-back");
   console.log("apply and rollback ok");
 
-  // The history lists the benchmark, apply and rollback jobs next to the analysis.
+  // The history lists the benchmark, apply and rollback jobs next to the analysis, and the
+  // VERIFY job the apply scheduled (the rollback cancelled it while it waited).
   await page.getByRole("link", { name: "Jobs" }).first().click();
   const jobRows = page.locator("[data-testid=jobs-table] tbody tr");
-  await until(async () => (await jobRows.count()) === 4, "four jobs in the history");
+  await until(async () => (await jobRows.count()) === 5, "five jobs in the history");
+  await until(
+    async () => (await jobRows.allInnerTexts()).some((t) => /verify/i.test(t)),
+    "the VERIFY job the apply scheduled, in the history",
+  );
   await shot("18-history-after-rollback");
   await jobRows.first().locator("a").first().click();
   await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
