@@ -239,10 +239,12 @@ class OnRegression(StrEnum):
 
 
 class SnapshotReason(StrEnum):
-    """Why a workload snapshot was taken: the start (APPLY) or the end (VERIFY) of a window."""
+    """Why a workload snapshot was taken: the start (APPLY) or the end (VERIFY) of a
+    verification window, or the job service's periodic watch of every target (PERIODIC)."""
 
     APPLY = "APPLY"
     VERIFY = "VERIFY"
+    PERIODIC = "PERIODIC"
 
 
 VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
@@ -279,6 +281,7 @@ class ErrorReason(StrEnum):
     SUGGESTION_NOT_FOUND = "SUGGESTION_NOT_FOUND"
     API_TOKEN_NOT_FOUND = "API_TOKEN_NOT_FOUND"
     SCHEDULE_NOT_FOUND = "SCHEDULE_NOT_FOUND"
+    TARGET_NOT_FOUND = "TARGET_NOT_FOUND"
     # ALREADY_EXISTS
     SUGGESTION_ALREADY_EXISTS = "SUGGESTION_ALREADY_EXISTS"
     # FAILED_PRECONDITION
