@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from job_service import errors, jobs, mappers, schedule_mappers, schedules, suggestions
 from job_service.database import Connection
-from job_service.vocabulary import JobKind, SuggestionState
+from job_service.vocabulary import APPLIED_ONCE_STATES, JobKind, SuggestionState
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2, verification_pb2
 
 ANALYSES = 10
@@ -28,12 +28,6 @@ SCHEDULES = 20
 WORKLOAD_POINTS = 2000
 DEFAULT_PERIOD = timedelta(days=7)
 
-_APPLIED_STATES = (
-    SuggestionState.APPLIED,
-    SuggestionState.ROLLING_BACK,
-    SuggestionState.ROLLED_BACK,
-    SuggestionState.ROLLBACK_FAILED,
-)
 _JUDGED = (
     verification_pb2.QueryVerification.FASTER,
     verification_pb2.QueryVerification.SLOWER,
@@ -101,7 +95,7 @@ async def read(conn: Connection, target: str, period: timedelta) -> job_service_
     summary.open_suggestions.extend(open_[:OPEN_SUGGESTIONS])
     applied = [
         mappers.suggestion_to_proto(suggestions.from_row(r))
-        for r in await conn.fetch(_APPLIED, target, [str(s) for s in _APPLIED_STATES])
+        for r in await conn.fetch(_APPLIED, target, [str(s) for s in APPLIED_ONCE_STATES])
     ]
     summary.applied_changes.extend(applied)
     for row in await conn.fetch(_SCHEDULES, target):

@@ -220,6 +220,14 @@ DECIDED_STATES = SUGGESTIONS.ordered(set(SuggestionState) - set(DECIDABLE_STATES
 LIVE_SUGGESTION_STATES = (_SS.APPLYING, _SS.APPLIED, _SS.ROLLING_BACK, _SS.ROLLBACK_FAILED)
 """The change is (or may be) on the target: its job is never deleted (the way back), and
 only one suggestion per (target, fingerprint) is in one of these."""
+# Suggestions that were applied to their target (in place or not any more): the target
+# page's "applied changes".
+APPLIED_ONCE_STATES: tuple[SuggestionState, ...] = (
+    _SS.APPLIED,
+    _SS.ROLLING_BACK,
+    _SS.ROLLED_BACK,
+    _SS.ROLLBACK_FAILED,
+)
 
 
 class Verdict(StrEnum):
