@@ -153,4 +153,3 @@ async def test_two_job_services_take_one_periodic_snapshot_per_target_and_tick(v
     )
     assert sum(p.reason == "PERIODIC" for p in summary.workload) == len(by_target["shop-strict"])
     assert any(p.has_interval and p.interval_seconds > 0 for p in summary.workload)
-
