@@ -205,6 +205,13 @@ def _ms(value: float) -> str:
     return f"{value:.0f} ms"
 
 
+def pct(value: float) -> str:
+    """A percentage as the headline gives it: whole numbers, but one decimal near 0 and
+    near 100 (99.8 is not 100)."""
+    v = abs(value)
+    return f"{v:.1f}" if v < 10 or v >= 99.5 else f"{v:.0f}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -225,12 +232,12 @@ def headline(i: job_service_pb2.Improvement) -> str:
         counts = ((i.improved, "improved"), (i.no_effect, "no effect"), (i.regressed, "regressed"))
         parts = [f"{n} {word}" for n, word in counts if n]
         if i.time_saved_percent >= 0:
-            effect = f"the statements they touch take {i.time_saved_percent:.0f}% less time"
+            effect = f"the statements they touch take {pct(i.time_saved_percent)}% less time"
             if i.speedup:
                 effect += f" ({i.speedup:.1f}x faster)"
             per_hour = f"; about {_ms(i.time_saved_ms_per_hour)} of execution saved per hour"
         else:
-            effect = f"the statements they touch take {-i.time_saved_percent:.0f}% more time"
+            effect = f"the statements they touch take {pct(i.time_saved_percent)}% more time"
             per_hour = f"; about {_ms(i.time_saved_ms_per_hour)} of execution lost per hour"
         text = f"{_plural(measured, 'verified change')} ({', '.join(parts)}): {effect}{per_hour}"
     rest = []

@@ -21,6 +21,12 @@ function ms(value?: number): string {
   return `${v.toFixed(2)} ms`;
 }
 
+/** A percentage as the headline gives it: whole, but one decimal near 0 and near 100. */
+export function pct(value: number): string {
+  const v = Math.abs(value);
+  return v < 10 || v >= 99.5 ? v.toFixed(1) : v.toFixed(0);
+}
+
 export function TargetsPage() {
   const [targets, setTargets] = useState<Target[] | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -231,7 +237,7 @@ export function TargetPage({ target }: { target: string }) {
   const i = summary?.improvement;
   const measured = (i?.improved ?? 0) + (i?.noEffect ?? 0) + (i?.regressed ?? 0);
   return (
-    <section data-testid="target-page">
+    <section className="target-page" data-testid="target-page">
       <div className="page-head">
         <h1>
           Target <span className="mono">{target}</span>
@@ -247,7 +253,7 @@ export function TargetPage({ target }: { target: string }) {
           <div className={`headline ${measured && (i?.timeSavedPercent ?? 0) > 0 ? "headline-good" : measured && (i?.timeSavedPercent ?? 0) < 0 ? "headline-bad" : ""}`} data-testid="headline">
             {measured > 0 && i?.timeBeforeMs ? (
               <div className="headline-figure" data-testid="headline-figure">
-                {(i.timeSavedPercent ?? 0) >= 0 ? `${(i.timeSavedPercent ?? 0).toFixed(0)} % less time` : `${(-(i.timeSavedPercent ?? 0)).toFixed(0)} % more time`}
+                {`${pct(i.timeSavedPercent ?? 0)} % ${(i.timeSavedPercent ?? 0) >= 0 ? "less" : "more"} time`}
               </div>
             ) : null}
             <p>{i?.headline}</p>
