@@ -209,7 +209,7 @@ def pct(value: float) -> str:
     """A percentage as the headline gives it: whole numbers, but one decimal near 0 and
     near 100 (99.8 is not 100)."""
     v = abs(value)
-    return f"{v:.1f}" if v < 10 or v >= 99.5 else f"{v:.0f}"
+    return f"{v:.1f}" if v < 10 or 99.5 <= v < 100 else f"{v:.0f}"
 
 
 def _plural(n: int, word: str) -> str:

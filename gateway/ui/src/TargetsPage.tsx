@@ -24,7 +24,7 @@ function ms(value?: number): string {
 /** A percentage as the headline gives it: whole, but one decimal near 0 and near 100. */
 export function pct(value: number): string {
   const v = Math.abs(value);
-  return v < 10 || v >= 99.5 ? v.toFixed(1) : v.toFixed(0);
+  return v < 10 || (v >= 99.5 && v < 100) ? v.toFixed(1) : v.toFixed(0);
 }
 
 export function TargetsPage() {
