@@ -167,18 +167,29 @@ function WorkloadCharts({ workload }: { workload: WorkloadPoint[] }) {
   );
 }
 
-/** Mean time per call before and after a change, one pair of bars per judged query. */
+const AFTER_CLASS: Record<string, string> = { FASTER: "bar-after", SLOWER: "bar-worse" };
+const JUDGED_WORDS: Record<string, string> = {
+  FASTER: "faster",
+  SLOWER: "slower",
+  UNCHANGED: "no significant change",
+  NOT_ENOUGH_EVIDENCE: "not enough evidence",
+};
+
+/** Mean time per call before and after a change, one pair of bars per query its
+ * verification saw called on both sides; the after bar is green or red only when the
+ * verification judged the query faster or slower. */
 function BeforeAfterChart({ s }: { s: Suggestion }) {
   const queries = (s.verificationResult?.queries ?? []).filter(
     (q) => Number(q.before?.calls ?? 0) > 0 && Number(q.after?.calls ?? 0) > 0,
   );
   if (queries.length === 0) return null;
-  const w = 640;
+  const w = 760;
   const row = 46;
   const labelW = 200;
   const h = queries.length * row + 8;
   const max = Math.max(...queries.flatMap((q) => [q.before?.meanMs ?? 0, q.after?.meanMs ?? 0]), 0) || 1;
-  const bar = (v: number) => Math.max(1, (v / max) * (w - labelW - 90));
+  // Room on the right for the figure and the judgement.
+  const bar = (v: number) => Math.max(1, (v / max) * (w - labelW - 270));
   return (
     <figure className="chart" data-testid="before-after-chart">
       <figcaption className="detail-label">Mean time per call, before → after the change</figcaption>
@@ -200,11 +211,12 @@ function BeforeAfterChart({ s }: { s: Suggestion }) {
               <text x={labelW + bar(before) + 6} y={y0 + 16} className="chart-label">
                 {ms(before)}
               </text>
-              <rect x={labelW} y={y0 + 22} width={bar(after)} height={16} className={q.change === "SLOWER" ? "bar-worse" : "bar-after"}>
+              <rect x={labelW} y={y0 + 22} width={bar(after)} height={16} className={AFTER_CLASS[q.change ?? ""] ?? "bar-neutral"}>
                 <title>{`after: ${ms(after)} per call over ${q.after?.calls} calls`}</title>
               </rect>
               <text x={labelW + bar(after) + 6} y={y0 + 34} className="chart-label">
                 {ms(after)} {q.changePercent !== undefined ? `(${q.changePercent > 0 ? "+" : ""}${q.changePercent.toFixed(0)} %)` : ""}
+                {JUDGED_WORDS[q.change ?? ""] ? ` ${JUDGED_WORDS[q.change ?? ""]}` : ""}
               </text>
             </g>
           );
