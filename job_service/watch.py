@@ -12,7 +12,8 @@ replica's insert of that row waits for the first transaction and then finds the 
 (`ON CONFLICT DO NOTHING`): the store decides, never a process. A replica that dies half
 way leaves nothing (its transaction dies with it) and another takes the tick on its next
 poll. A failed read (the target or the optimizer is down) rolls back too, and this replica
-does not try that target again before the next tick.
+does not try that target again before the next tick. The optimizer is asked for the list of
+targets (and whether each is reachable) once per tick, not at every poll.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ class SnapshotWatch:
         self.interval = interval
         self._owner = owner
         self._timeout = timeout
-        self._failed: dict[str, datetime] = {}  # target -> the tick its read failed at
+        # The current tick, the targets the optimizer listed for it (asked once per tick),
+        # and those done with for it: taken (here or elsewhere) or failed here.
+        self._tick: datetime | None = None
+        self._targets: list[str] = []
+        self._done: set[str] = set()
         self.taken = 0  # snapshots this process stored
 
     async def tick(self) -> int:
@@ -73,10 +78,13 @@ class SnapshotWatch:
             return 0
         async with self._db.connection() as conn:
             tick: datetime = await conn.fetchval(_TICK, self.interval.total_seconds())
-        targets = [t.name for t in await self._client.list_targets() if t.reachable]
+        if tick != self._tick:
+            listed = await self._client.list_targets()
+            self._tick, self._done = tick, set()
+            self._targets = [t.name for t in listed if t.reachable]
         stored = 0
-        for target in targets:
-            if self._failed.get(target) == tick:
+        for target in self._targets:
+            if target in self._done:
                 continue
             if await self._take(target, tick):
                 stored += 1
@@ -86,10 +94,12 @@ class SnapshotWatch:
     async def _take(self, target: str, tick: datetime) -> bool:
         async with self._db.connection() as conn:
             if await conn.fetchval(_TAKEN, target, tick):
+                self._done.add(target)
                 return False
         try:
             async with self._db.transaction() as conn:
                 if await conn.fetchval(_CLAIM, target, tick, self._owner) is None:
+                    self._done.add(target)
                     return False  # another replica took it meanwhile
                 taken = await self._read(target)
                 if taken is None:
@@ -98,8 +108,9 @@ class SnapshotWatch:
                 await snapshots.add(conn, s)
                 await conn.execute(_LINK, target, tick, s.id)
         except _ReadFailed:
-            self._failed[target] = tick
+            self._done.add(target)
             return False
+        self._done.add(target)
         log.debug("periodic snapshot of %s for the tick of %s", target, tick.isoformat())
         return True
 
