@@ -349,14 +349,17 @@ async def test_a_target_summary_the_caller_cannot_view_answers_as_an_unknown_tar
         unknown[3],
     )
     assert meta == {"resource": "targets/prod"}
-    # Someone who may view prod gets its page; sam gets the staging target's (known to the
-    # optimizer, nothing stored yet).
+    # Someone who may view prod gets its page, and sam the staging target's: only their own.
     got = await summary("targets/prod", otto)
     assert got.target == "prod" and got.analyses[0].target == "prod"
+    assert {j.target for j in got.analyses} == {"prod"}
     staging = await summary("targets/staging-1", sam)
-    assert staging.info.name == "staging-1" and not staging.analyses
-    assert staging.improvement.applied_changes == 0
-    assert staging.improvement.headline == "No change pgsage applied is in place on this database."
+    assert staging.info.name == "staging-1"
+    assert {j.target for j in staging.analyses} <= {"staging-1"}
+    assert {s.target for s in staging.open_suggestions} <= {"staging-1"}
+    # `staging-*` is not a LIKE pattern: staging_x (known to the optimizer) stays hidden.
+    code, reason, *_ = await _refused(summary("targets/staging_x", sam))
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "TARGET_NOT_FOUND")
     # A caller without any role is refused before any lookup.
     code, *_ = await _refused(summary("targets/prod", people["nobody"]))
     assert code == grpc.StatusCode.PERMISSION_DENIED
