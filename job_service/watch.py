@@ -3,7 +3,8 @@
 Every `snapshot_interval` (PGSAGE_JOBS_SNAPSHOT_INTERVAL) the job service reads each
 reachable target's pg_stat_statements totals through the optimizer's Snapshot (the same
 read a verification makes, without statements) and stores it as a PERIODIC snapshot; the
-target page charts them, and a later verification may start its "before" side from one.
+target page charts them. They hold no statement's figures, so a verification's "before" side
+never starts from one.
 
 Ticks are the multiples of the interval on the job store's clock, so every replica agrees
 on them. Every replica polls (a few times per interval); the first to reach a target's tick
