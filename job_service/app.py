@@ -42,6 +42,7 @@ from job_service import (
     servicer,
     webhook_handlers,
 )
+from job_service import watch as snapshot_watch
 from job_service.settings import Settings
 from pgsage import scrape, server
 from pgsage import tls as pgsage_tls
@@ -140,6 +141,7 @@ class RunningService:
     embedded: EmbeddedStore | None = None
     dispatcher: dispatcher.Dispatcher | None = None
     scheduler: scheduler.Scheduler | None = None
+    watch: snapshot_watch.SnapshotWatch | None = None
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     metrics: scrape.Endpoint | None = None
@@ -214,6 +216,8 @@ async def start(settings: Settings) -> RunningService:
                 two_person_targets=tuple(settings.two_person_targets),
             ),
         )
+        job_servicer.snapshot_interval = settings.snapshot_interval
+        job_servicer.snapshot_retention = settings.snapshot_retention
         egress = destinations.Policy.build(
             settings.webhook_allowed_networks, allow_all=authenticator.local_mode
         )
@@ -318,6 +322,14 @@ async def start(settings: Settings) -> RunningService:
         await stack.enter_async_context(
             ticks.running(settings.schedule_poll_interval.total_seconds())
         )
+        # Every replica watches the targets; the job store makes each tick one snapshot.
+        watch = snapshot_watch.SnapshotWatch(
+            db,
+            optimizer_client,
+            interval=settings.snapshot_interval,
+            owner=job_dispatcher.owner,
+        )
+        await stack.enter_async_context(watch.running())
         endpoint = None
         if settings.metrics_port is not None:
             counts = metrics.JobCounts(db)
@@ -347,6 +359,7 @@ async def start(settings: Settings) -> RunningService:
             embedded=embedded,
             dispatcher=job_dispatcher,
             scheduler=ticks,
+            watch=watch,
             database_monitor=db_monitor,
             optimizer_monitor=optimizer_monitor,
             metrics=endpoint,

@@ -26,7 +26,8 @@ translated into them once, in `job_service.database`. The reasons are
     │   ├── SuggestionNotFound        SUGGESTION_NOT_FOUND
     │   ├── ApiTokenNotFound          API_TOKEN_NOT_FOUND
     │   ├── WebhookNotFound           WEBHOOK_NOT_FOUND
-    │   └── ScheduleNotFound          SCHEDULE_NOT_FOUND
+    │   ├── ScheduleNotFound          SCHEDULE_NOT_FOUND
+    │   └── TargetNotFound            TARGET_NOT_FOUND
     ├── AlreadyExists
     │   └── SuggestionAlreadyExists   SUGGESTION_ALREADY_EXISTS (one fingerprint per job)
     ├── FailedPrecondition
@@ -300,6 +301,13 @@ class WebhookNotFound(errors.NotFound):
 
 class ScheduleNotFound(errors.NotFound):
     default_reason = ErrorReason.SCHEDULE_NOT_FOUND
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist", metadata={"resource": name})
+
+
+class TargetNotFound(errors.NotFound):
+    default_reason = ErrorReason.TARGET_NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} does not exist", metadata={"resource": name})

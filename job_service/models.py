@@ -520,6 +520,27 @@ workload_snapshot_statement = Table(
     PrimaryKeyConstraint("snapshot_id", "query_id"),
 )
 
+# The periodic snapshots' ticks (migration 0012): one row per target and tick, inserted by
+# the replica that takes the tick's snapshot, in the transaction that stores it; the primary
+# key makes a second snapshot of one tick impossible (`job_service.watch`).
+snapshot_tick = Table(
+    "snapshot_tick",
+    metadata,
+    Column("target", Text, nullable=False),
+    Column("tick", TS, nullable=False),
+    Column(
+        "snapshot_id",
+        UUID(as_uuid=True),
+        ForeignKey("workload_snapshot.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    # The job-service replica that took it (its dispatcher's owner id).
+    Column("taker", Text, nullable=False, server_default=""),
+    Column("create_time", TS, nullable=False, server_default=_now()),
+    PrimaryKeyConstraint("target", "tick"),
+    Index("ix_snapshot_tick_snapshot_id", "snapshot_id"),
+)
+
 # Schedules of analyses (migration 0010): a cron expression, the options of each ANALYZE,
 # and the next tick, which the firing statement moves on in the transaction that creates
 # the tick's job (`job_service.scheduler`).

@@ -33,6 +33,7 @@ from job_service.handlers import HandlerBase, _caller
 from job_service.job_handlers import JobHandlers
 from job_service.principals import Role
 from job_service.suggestion_handlers import SuggestionHandlers
+from job_service.target_handlers import TargetHandlers
 from job_service.verification_handlers import VerificationHandlers
 from pgsage.jobs.v1 import (
     access_pb2,
@@ -48,6 +49,7 @@ class JobServicer(
     SuggestionHandlers,
     access.AccessHandlers,
     VerificationHandlers,
+    TargetHandlers,
     HandlerBase,
     job_service_pb2_grpc.JobServiceServicer,
 ):

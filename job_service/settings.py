@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Workload snapshots (what verifications compare, what the target page charts) are
     # deleted this long after they were taken.
     snapshot_retention: timedelta = timedelta(days=90)
+    # How often each target's workload totals are snapshotted for its page (one replica
+    # takes each tick; the job store decides). Zero: no periodic snapshots.
+    snapshot_interval: timedelta = timedelta(minutes=15)
     # How often the database is pinged for health.
     health_interval: timedelta = timedelta(seconds=1)
     max_attempts: int = Field(default=3, ge=1)

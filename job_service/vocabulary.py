@@ -220,6 +220,14 @@ DECIDED_STATES = SUGGESTIONS.ordered(set(SuggestionState) - set(DECIDABLE_STATES
 LIVE_SUGGESTION_STATES = (_SS.APPLYING, _SS.APPLIED, _SS.ROLLING_BACK, _SS.ROLLBACK_FAILED)
 """The change is (or may be) on the target: its job is never deleted (the way back), and
 only one suggestion per (target, fingerprint) is in one of these."""
+# Suggestions that were applied to their target (in place or not any more): the target
+# page's "applied changes".
+APPLIED_ONCE_STATES: tuple[SuggestionState, ...] = (
+    _SS.APPLIED,
+    _SS.ROLLING_BACK,
+    _SS.ROLLED_BACK,
+    _SS.ROLLBACK_FAILED,
+)
 
 
 class Verdict(StrEnum):
@@ -239,10 +247,12 @@ class OnRegression(StrEnum):
 
 
 class SnapshotReason(StrEnum):
-    """Why a workload snapshot was taken: the start (APPLY) or the end (VERIFY) of a window."""
+    """Why a workload snapshot was taken: the start (APPLY) or the end (VERIFY) of a
+    verification window, or the job service's periodic watch of every target (PERIODIC)."""
 
     APPLY = "APPLY"
     VERIFY = "VERIFY"
+    PERIODIC = "PERIODIC"
 
 
 VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
@@ -279,6 +289,7 @@ class ErrorReason(StrEnum):
     SUGGESTION_NOT_FOUND = "SUGGESTION_NOT_FOUND"
     API_TOKEN_NOT_FOUND = "API_TOKEN_NOT_FOUND"
     SCHEDULE_NOT_FOUND = "SCHEDULE_NOT_FOUND"
+    TARGET_NOT_FOUND = "TARGET_NOT_FOUND"
     # ALREADY_EXISTS
     SUGGESTION_ALREADY_EXISTS = "SUGGESTION_ALREADY_EXISTS"
     # FAILED_PRECONDITION

@@ -79,7 +79,9 @@ WITH q AS (
 )
 SELECT queryid::text AS query_id, query, calls, total, sumsq, hit, read, rows,
        all_statements, all_calls, all_time, queryid = ANY($2::bigint[]) AS requested
-FROM r WHERE queryid = ANY($2::bigint[]) OR rank <= $3
+-- At least the top statement: its row carries the totals when nothing else is asked for
+-- (a periodic snapshot); it is reported only if asked for.
+FROM r WHERE queryid = ANY($2::bigint[]) OR rank <= GREATEST($3, 1)
 UNION ALL
 -- The totals when no statement matched (an empty workload).
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, false

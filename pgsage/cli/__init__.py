@@ -88,6 +88,25 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--demo-rounds", type=int, default=3, help="demo workload rounds")
     p.add_argument("--rebuild-demo", action="store_true", help="build the demo database again")
+    p.add_argument(
+        "--demo-rate",
+        type=float,
+        default=20.0,
+        help="calls per second of the demo's background workload (0: none)",
+    )
+    p.add_argument(
+        "--demo-verification-window",
+        type=float,
+        default=120.0,
+        help="seconds an apply on the demo target waits for its verification",
+    )
+    p.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=60.0,
+        help="seconds between periodic workload snapshots of each target "
+        "(PGSAGE_JOBS_SNAPSHOT_INTERVAL wins when set)",
+    )
     p.set_defaults(run=_up)
 
     p = sub.add_parser("analyze", help="start an analysis of a target")

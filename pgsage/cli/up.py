@@ -31,6 +31,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import pgsage
 from pgsage.cli import instance
 from pgsage.cli.errors import FAILURE, OK, UNAVAILABLE, CliError
+from pgsage.demo import config as demo_config
 from pgsage.embedded import EmbeddedPostgres, free_port
 
 DEMO_DATABASE = "pgsage_demo"
@@ -265,6 +266,9 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
     http = f"http://127.0.0.1:{args.http_port}"
 
     targets_file = _demo_target(stack, args)
+    demo_dsn = demo_config.dsn_in(targets_file)
+    # The demo's verification window, as this start asks (the file is rewritten each start).
+    demo_config.write(targets_file, demo_dsn, args.demo_verification_window)
     optimizer = stack.spawn(
         "optimizer",
         "optimizer_service",
@@ -285,6 +289,8 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
     }
     if args.database_url:
         jobs_env["PGSAGE_JOBS_DATABASE_URL"] = args.database_url
+    if "PGSAGE_JOBS_SNAPSHOT_INTERVAL" not in os.environ:
+        jobs_env["PGSAGE_JOBS_SNAPSHOT_INTERVAL"] = f"PT{args.snapshot_interval:g}S"
     job_service = stack.spawn("job-service", "job_service", jobs_env)
     stack.wait_for(job_service, lambda: grpc_serving(jobs_address), "gRPC health", 120)
     out.write(f"job service serving on {jobs_address}\n")
@@ -299,6 +305,19 @@ def _run(stack: Stack, args: argparse.Namespace) -> int:
         },
     )
     stack.wait_for(gateway, lambda: http_ready(f"{http}/readyz"), "/readyz", 60)
+    if args.demo_rate > 0:
+        stack.spawn(
+            "demo-workload",
+            "pgsage.demo.drive",
+            {},
+            "--dsn",
+            demo_dsn,
+            "--rate",
+            str(args.demo_rate),
+            "--scale",
+            str(args.demo_scale),
+        )
+        out.write(f"demo workload: {args.demo_rate:g} calls/s on the demo target\n")
     out.write(f"\npgsage is up: {http}\n")
     out.write(f"  CLI:  pgsage --address {jobs_address} analyze --target demo --watch\n")
     out.write(f"  logs: {stack.data_dir / 'logs'}\n")

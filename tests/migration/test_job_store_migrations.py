@@ -40,6 +40,7 @@ async def test_upgrade_matches_the_models_and_downgrade_reverses_it():
             "job",
             "job_event",
             "schedule",
+            "snapshot_tick",
             "suggestion",
             "webhook",
             "webhook_attempt",

@@ -77,6 +77,8 @@ async def job_service(store_dsn: str, **overrides: object) -> AsyncIterator[job_
         # The dispatcher paused: these tests run jobs themselves (`seed_suggestion`,
         # `finish_job`), so every change they see is one they made.
         "max_concurrent_jobs": 0,
+        # No periodic snapshots unless a test asks: the snapshots a test lists are its own.
+        "snapshot_interval": timedelta(0),
     }
     values.update(overrides)
     running = await job_app.start(JobSettings.model_validate(values))

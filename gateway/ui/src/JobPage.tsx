@@ -8,6 +8,7 @@ import { ChangeJob } from "./ChangeJob";
 import { jobFinished, watchJob } from "./notify";
 import { navigate } from "./router";
 import { SuggestionList } from "./SuggestionList";
+import { targetHref } from "./TargetsPage";
 import type { AnalysisComparison, Job, WatchEvent } from "./types";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
@@ -127,7 +128,7 @@ export function JobPage({ id }: { id: string }) {
     <section>
       <div className="page-head">
         <h1>
-          {HEADINGS[job.kind ?? ""] ?? "Job on"} <span className="accent">{job.target}</span> <StateBadge state={job.state} />
+          {HEADINGS[job.kind ?? ""] ?? "Job on"} <Link href={targetHref(job.target ?? "")} className="accent">{job.target}</Link> <StateBadge state={job.state} />
         </h1>
         <div className="head-actions">
           {!finished && (

@@ -5,6 +5,7 @@ import { useAccess } from "./access";
 import { ErrorNote, Link, ProgressBar, StateBadge } from "./components";
 import { dateTime, duration, jobId, label, shortId } from "./format";
 import { navigate } from "./router";
+import { targetHref } from "./TargetsPage";
 import type { Job } from "./types";
 
 const STATES = ["PENDING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED"];
@@ -97,7 +98,9 @@ export function JobsPage({ state }: { state: string }) {
                   </Link>
                 </td>
                 <td>{label(job.kind)}</td>
-                <td>{job.target}</td>
+                <td>
+                  <Link href={targetHref(job.target ?? "")}>{job.target}</Link>
+                </td>
                 <td>
                   <StateBadge state={job.state} />
                 </td>

@@ -314,6 +314,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/targets/{target}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetTargetSummary */
+        get: operations["GetTargetSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -1041,6 +1058,82 @@ export interface components {
             /** Format: int64 */
             sharedBlksRead?: string;
         };
+        "pgsage.jobs.v1.TargetSummary": {
+            name?: string;
+            target?: string;
+            info?: components["schemas"]["pgsage.jobs.v1.Target"];
+            analyses?: components["schemas"]["pgsage.jobs.v1.Job"][];
+            openSuggestions?: components["schemas"]["pgsage.jobs.v1.Suggestion"][];
+            appliedChanges?: components["schemas"]["pgsage.jobs.v1.Suggestion"][];
+            schedules?: components["schemas"]["pgsage.jobs.v1.Schedule"][];
+            workload?: components["schemas"]["pgsage.jobs.v1.WorkloadPoint"][];
+            improvement?: components["schemas"]["pgsage.jobs.v1.Improvement"];
+            snapshotInterval?: string;
+        };
+        "pgsage.jobs.v1.Schedule": {
+            readonly name: string;
+            displayName?: string;
+            target: string;
+            cron: string;
+            timeZone?: string;
+            analysisTypes?: ("ANALYSIS_TYPE_UNSPECIFIED" | "MISSING_INDEXES" | "UNUSED_INDEXES" | "DUPLICATE_INDEXES")[];
+            options?: components["schemas"]["pgsage.jobs.v1.AnalysisOptions"];
+            readonly paused?: boolean;
+            /** Format: date-time */
+            readonly nextRunTime?: string;
+            /** Format: date-time */
+            readonly lastRunTime?: string;
+            readonly lastJob?: string;
+            readonly creator?: string;
+            /** Format: date-time */
+            readonly createTime?: string;
+            /** Format: date-time */
+            readonly updateTime?: string;
+            etag?: string;
+        };
+        "pgsage.jobs.v1.WorkloadPoint": {
+            /** Format: date-time */
+            time?: string;
+            reason?: string;
+            /** Format: int64 */
+            calls?: string;
+            /** Format: double */
+            totalExecTimeMs?: number;
+            hasInterval?: boolean;
+            /** Format: int64 */
+            intervalCalls?: string;
+            /** Format: double */
+            intervalExecTimeMs?: number;
+            /** Format: double */
+            intervalSeconds?: number;
+        };
+        "pgsage.jobs.v1.Improvement": {
+            /** Format: int32 */
+            appliedChanges?: number;
+            /** Format: int32 */
+            improved?: number;
+            /** Format: int32 */
+            noEffect?: number;
+            /** Format: int32 */
+            regressed?: number;
+            /** Format: int32 */
+            inconclusive?: number;
+            /** Format: int32 */
+            unverified?: number;
+            /** Format: double */
+            timeBeforeMs?: number;
+            /** Format: double */
+            timeAfterMs?: number;
+            /** Format: double */
+            timeSavedPercent?: number;
+            /** Format: double */
+            speedup?: number;
+            /** Format: double */
+            timeSavedMsPerHour?: number;
+            headline?: string;
+            /** Format: int32 */
+            rolledBack?: number;
+        };
         "pgsage.jobs.v1.Webhook": {
             readonly name: string;
             displayName: string;
@@ -1092,27 +1185,6 @@ export interface components {
             httpStatus?: number;
             error?: string;
             duration?: string;
-        };
-        "pgsage.jobs.v1.Schedule": {
-            readonly name: string;
-            displayName?: string;
-            target: string;
-            cron: string;
-            timeZone?: string;
-            analysisTypes?: ("ANALYSIS_TYPE_UNSPECIFIED" | "MISSING_INDEXES" | "UNUSED_INDEXES" | "DUPLICATE_INDEXES")[];
-            options?: components["schemas"]["pgsage.jobs.v1.AnalysisOptions"];
-            readonly paused?: boolean;
-            /** Format: date-time */
-            readonly nextRunTime?: string;
-            /** Format: date-time */
-            readonly lastRunTime?: string;
-            readonly lastJob?: string;
-            readonly creator?: string;
-            /** Format: date-time */
-            readonly createTime?: string;
-            /** Format: date-time */
-            readonly updateTime?: string;
-            etag?: string;
         };
         "pgsage.jobs.v1.ListSchedulesResponse": {
             schedules?: components["schemas"]["pgsage.jobs.v1.Schedule"][];
@@ -2921,6 +2993,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["pgsage.jobs.v1.ListWorkloadSnapshotsResponse"];
+                };
+            };
+            /** @description invalid argument or failed precondition */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description conflict (etag mismatch, already exists) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service or its database is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the job service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetTargetSummary: {
+        parameters: {
+            query?: {
+                workloadPeriod?: string;
+            };
+            header?: never;
+            path: {
+                /** @description sets `name` to `targets/{target}` (a UUID) */
+                target: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["pgsage.jobs.v1.TargetSummary"];
                 };
             };
             /** @description invalid argument or failed precondition */

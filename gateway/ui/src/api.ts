@@ -11,6 +11,7 @@ import type {
   Session,
   Suggestion,
   Target,
+  TargetSummary,
   VerifyAuditTrailResponse,
   Webhook,
   WebhookDelivery,
@@ -197,6 +198,9 @@ export const api = {
     ),
   revokeApiToken: (name: string) => request<ApiToken>("POST", `/v1/${name}:revoke`, {}),
   listTargets: () => request<{ targets?: Target[] }>("GET", "/v1/targets"),
+  /** One target at a glance (GET /v1/targets/{target}/summary). */
+  targetSummary: (target: string) =>
+    request<TargetSummary>("GET", `/v1/targets/${encodeURIComponent(target)}/summary`),
   listWebhooks: () => request<{ webhooks?: Webhook[]; nextPageToken?: string }>("GET", "/v1/webhooks?pageSize=200"),
   createWebhook: (webhook: Omit<Webhook, "name">) => request<Webhook>("POST", "/v1/webhooks", webhook),
   setWebhookEnabled: (w: Webhook, enabled: boolean) =>

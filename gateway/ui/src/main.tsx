@@ -15,6 +15,7 @@ import { JobPage } from "./JobPage";
 import { JobsPage } from "./JobsPage";
 import { NewAnalysisPage } from "./NewAnalysisPage";
 import { SchedulesPage } from "./SchedulesPage";
+import { TargetPage, TargetsPage } from "./TargetsPage";
 import { useLocation } from "./router";
 import type { Readiness } from "./types";
 import "./styles.css";
@@ -120,12 +121,15 @@ function App() {
   const access = useAccess();
   let page;
   const jobMatch = path.match(/^\/jobs\/([^/]+)\/?$/);
+  const targetMatch = path.match(/^\/targets\/([^/]+)\/?$/);
   if (jobMatch) page = <JobPage key={jobMatch[1]} id={decodeURIComponent(jobMatch[1])} />;
   else if (path === "/new") page = <NewAnalysisPage />;
   else if (path === "/audit") page = <AuditPage key={search.toString()} search={search} />;
   else if (path === "/tokens") page = <TokensPage />;
   else if (path === "/webhooks") page = <WebhooksPage />;
   else if (path === "/schedules") page = <SchedulesPage />;
+  else if (path === "/targets") page = <TargetsPage />;
+  else if (targetMatch) page = <TargetPage key={targetMatch[1]} target={decodeURIComponent(targetMatch[1])} />;
   else if (path === "/api") page = <ApiDocsPage />;
   else if (path === "/" || path === "/jobs") page = <JobsPage state={search.get("state") ?? ""} />;
   else
@@ -143,6 +147,9 @@ function App() {
         <nav>
           <Link href="/" className={path === "/" || path.startsWith("/jobs") ? "nav-active" : ""}>
             Jobs
+          </Link>
+          <Link href="/targets" className={path.startsWith("/targets") ? "nav-active" : ""}>
+            Targets
           </Link>
           <Link href="/new" className={path === "/new" ? "nav-active" : ""}>
             New analysis

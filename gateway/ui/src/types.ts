@@ -26,6 +26,8 @@ export type WebhookEventType = Defined<Webhook["eventTypes"]>[number];
 export type Verification = Schemas["pgsage.jobs.v1.Verification"];
 export type Schedule = Schemas["pgsage.jobs.v1.Schedule"];
 export type AnalysisComparison = Schemas["pgsage.jobs.v1.AnalysisComparison"];
+export type TargetSummary = Schemas["pgsage.jobs.v1.TargetSummary"];
+export type WorkloadPoint = Schemas["pgsage.jobs.v1.WorkloadPoint"];
 /** The probes' health+json body (GET /readyz). */
 export type Readiness = Schemas["Health"];
 

@@ -31,11 +31,12 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pgsage.jobs.v1 import access_pb2 as pgsage_dot_jobs_dot_v1_dot_access__pb2
 from pgsage.jobs.v1 import audit_pb2 as pgsage_dot_jobs_dot_v1_dot_audit__pb2
 from pgsage.jobs.v1 import job_pb2 as pgsage_dot_jobs_dot_v1_dot_job__pb2
+from pgsage.jobs.v1 import schedule_pb2 as pgsage_dot_jobs_dot_v1_dot_schedule__pb2
 from pgsage.jobs.v1 import suggestion_pb2 as pgsage_dot_jobs_dot_v1_dot_suggestion__pb2
 from pgsage.jobs.v1 import verification_pb2 as pgsage_dot_jobs_dot_v1_dot_verification__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n pgsage/jobs/v1/job_service.proto\x12\x0epgsage.jobs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpgsage/jobs/v1/access.proto\x1a\x1apgsage/jobs/v1/audit.proto\x1a\x18pgsage/jobs/v1/job.proto\x1a\x1fpgsage/jobs/v1/suggestion.proto\x1a!pgsage/jobs/v1/verification.proto\"N\n\x10\x43reateJobRequest\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x13.pgsage.jobs.v1.JobB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"#\n\rGetJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.pgsage.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43ountJobsRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\"\xa7\x01\n\x11\x43ountJobsResponse\x12<\n\x06\x63ounts\x18\x01 \x03(\x0b\x32,.pgsage.jobs.v1.CountJobsResponse.StateCount\x12\r\n\x05total\x18\x02 \x01(\x03\x1a\x45\n\nStateCount\x12(\n\x05state\x18\x01 \x01(\x0e\x32\x19.pgsage.jobs.v1.Job.State\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"4\n\x10\x43\x61ncelJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"3\n\x0fRetryJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"4\n\x10\x44\x65leteJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"=\n\x0fWatchJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0esince_revision\x18\x02 \x01(\x03\"\xba\x01\n\x10WatchJobResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x03job\x18\x04 \x01(\x0b\x32\x13.pgsage.jobs.v1.Job\x12.\n\nsuggestion\x18\x05 \x01(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\"e\n\x16ListSuggestionsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"c\n\x17ListSuggestionsResponse\x12/\n\x0bsuggestions\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14GetSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x18\x41pproveSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"L\n\x18\x44ismissSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x80\x01\n\x17UpdateSuggestionRequest\x12\x34\n\nsuggestion\x18\x01 \x01(\x0b\x32\x1a.pgsage.jobs.v1.SuggestionB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x14\n\x12ListTargetsRequest\"\x83\x03\n\x06Target\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rapply_allowed\x18\x02 \x01(\x08\x12\x16\n\x0ewhat_if_engine\x18\x03 \x01(\t\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x1a\n\x12unreachable_reason\x18\x05 \x01(\t\x12\x16\n\x0eserver_version\x18\x06 \x01(\t\x12\x1a\n\x12pg_stat_statements\x18\x07 \x01(\x08\x12\x16\n\x0ehypopg_version\x18\x08 \x01(\t\x12\x0f\n\x07sandbox\x18\t \x01(\t\x12\x30\n\rbuild_timeout\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0clock_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13verification_window\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\ron_regression\x18\r \x01(\t\">\n\x13ListTargetsResponse\x12\'\n\x07targets\x18\x01 \x03(\x0b\x32\x16.pgsage.jobs.v1.Target\"\x17\n\x15GetDiagnosticsRequest\"\xfc\x01\n\nDependency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.pgsage.jobs.v1.Dependency.Status\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07latency\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"@\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\x08\n\x04\x44OWN\x10\x03\"J\n\x16GetDiagnosticsResponse\x12\x30\n\x0c\x64\x65pendencies\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Dependency\"P\n\x17ListAuditRecordsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"g\n\x18ListAuditRecordsResponse\x12\x32\n\raudit_records\x18\x01 \x03(\x0b\x32\x1b.pgsage.jobs.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x17VerifySuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"j\n\x1cListWorkloadSnapshotsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x13\n\x0btotals_only\x18\x04 \x01(\x08\"v\n\x1dListWorkloadSnapshotsResponse\x12<\n\x12workload_snapshots\x18\x01 \x03(\x0b\x32 .pgsage.jobs.v1.WorkloadSnapshot\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb2\x15\n\nJobService\x12Y\n\tCreateJob\x12 .pgsage.jobs.v1.CreateJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x15\x82\xd3\xe4\x93\x02\x0f\"\x08/v1/jobs:\x03job\x12W\n\x06GetJob\x12\x1d.pgsage.jobs.v1.GetJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/{name=jobs/*}\x12_\n\x08ListJobs\x12\x1f.pgsage.jobs.v1.ListJobsRequest\x1a .pgsage.jobs.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobs\x12h\n\tCountJobs\x12 .pgsage.jobs.v1.CountJobsRequest\x1a!.pgsage.jobs.v1.CountJobsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/jobs:count\x12g\n\tCancelJob\x12 .pgsage.jobs.v1.CancelJobRequest\x1a\x13.pgsage.jobs.v1.Job\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/{name=jobs/*}:cancel:\x01*\x12\x64\n\x08RetryJob\x12\x1f.pgsage.jobs.v1.RetryJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/{name=jobs/*}:retry:\x01*\x12`\n\tDeleteJob\x12 .pgsage.jobs.v1.DeleteJobRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/{name=jobs/*}\x12O\n\x08WatchJob\x12\x1f.pgsage.jobs.v1.WatchJobRequest\x1a .pgsage.jobs.v1.WatchJobResponse0\x01\x12\x8b\x01\n\x0fListSuggestions\x12&.pgsage.jobs.v1.ListSuggestionsRequest\x1a\'.pgsage.jobs.v1.ListSuggestionsResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=jobs/*}/suggestions\x12z\n\rGetSuggestion\x12$.pgsage.jobs.v1.GetSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=jobs/*/suggestions/*}\x12\x8d\x01\n\x11\x41pproveSuggestion\x12(.pgsage.jobs.v1.ApproveSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:approve:\x01*\x12\x8d\x01\n\x11\x44ismissSuggestion\x12(.pgsage.jobs.v1.DismissSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:dismiss:\x01*\x12\x97\x01\n\x10UpdateSuggestion\x12\'.pgsage.jobs.v1.UpdateSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\">\x82\xd3\xe4\x93\x02\x38\x32*/v1/{suggestion.name=jobs/*/suggestions/*}:\nsuggestion\x12\x7f\n\x10ListAuditRecords\x12\'.pgsage.jobs.v1.ListAuditRecordsRequest\x1a(.pgsage.jobs.v1.ListAuditRecordsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditRecords\x12\x89\x01\n\x10VerifyAuditTrail\x12\'.pgsage.jobs.v1.VerifyAuditTrailRequest\x1a(.pgsage.jobs.v1.VerifyAuditTrailResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/auditRecords:verify:\x01*\x12Y\n\tGetCaller\x12 .pgsage.jobs.v1.GetCallerRequest\x1a\x16.pgsage.jobs.v1.Caller\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/caller\x12\x81\x01\n\x0e\x43reateApiToken\x12%.pgsage.jobs.v1.CreateApiTokenRequest\x1a&.pgsage.jobs.v1.CreateApiTokenResponse\" \x82\xd3\xe4\x93\x02\x1a\"\r/v1/apiTokens:\tapi_token\x12s\n\rListApiTokens\x12$.pgsage.jobs.v1.ListApiTokensRequest\x1a%.pgsage.jobs.v1.ListApiTokensResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/apiTokens\x12{\n\x0eRevokeApiToken\x12%.pgsage.jobs.v1.RevokeApiTokenRequest\x1a\x18.pgsage.jobs.v1.ApiToken\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{name=apiTokens/*}:revoke:\x01*\x12k\n\x0bListTargets\x12\".pgsage.jobs.v1.ListTargetsRequest\x1a#.pgsage.jobs.v1.ListTargetsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/targets\x12x\n\x0eGetDiagnostics\x12%.pgsage.jobs.v1.GetDiagnosticsRequest\x1a&.pgsage.jobs.v1.GetDiagnosticsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/diagnostics\x12\x83\x01\n\x10VerifySuggestion\x12\'.pgsage.jobs.v1.VerifySuggestionRequest\x1a\x13.pgsage.jobs.v1.Job\"1\x82\xd3\xe4\x93\x02+\"&/v1/{name=jobs/*/suggestions/*}:verify:\x01*\x12\x93\x01\n\x15ListWorkloadSnapshots\x12,.pgsage.jobs.v1.ListWorkloadSnapshotsRequest\x1a-.pgsage.jobs.v1.ListWorkloadSnapshotsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/workloadSnapshotsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n pgsage/jobs/v1/job_service.proto\x12\x0epgsage.jobs.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bpgsage/jobs/v1/access.proto\x1a\x1apgsage/jobs/v1/audit.proto\x1a\x18pgsage/jobs/v1/job.proto\x1a\x1dpgsage/jobs/v1/schedule.proto\x1a\x1fpgsage/jobs/v1/suggestion.proto\x1a!pgsage/jobs/v1/verification.proto\"N\n\x10\x43reateJobRequest\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x13.pgsage.jobs.v1.JobB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"#\n\rGetJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"N\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.pgsage.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43ountJobsRequest\x12\x0e\n\x06\x66ilter\x18\x01 \x01(\t\"\xa7\x01\n\x11\x43ountJobsResponse\x12<\n\x06\x63ounts\x18\x01 \x03(\x0b\x32,.pgsage.jobs.v1.CountJobsResponse.StateCount\x12\r\n\x05total\x18\x02 \x01(\x03\x1a\x45\n\nStateCount\x12(\n\x05state\x18\x01 \x01(\x0e\x32\x19.pgsage.jobs.v1.Job.State\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"4\n\x10\x43\x61ncelJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"3\n\x0fRetryJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"4\n\x10\x44\x65leteJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"=\n\x0fWatchJobRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0esince_revision\x18\x02 \x01(\x03\"\xba\x01\n\x10WatchJobResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x03job\x18\x04 \x01(\x0b\x32\x13.pgsage.jobs.v1.Job\x12.\n\nsuggestion\x18\x05 \x01(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\"e\n\x16ListSuggestionsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"c\n\x17ListSuggestionsResponse\x12/\n\x0bsuggestions\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14GetSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x18\x41pproveSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"L\n\x18\x44ismissSuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x80\x01\n\x17UpdateSuggestionRequest\x12\x34\n\nsuggestion\x18\x01 \x01(\x0b\x32\x1a.pgsage.jobs.v1.SuggestionB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x14\n\x12ListTargetsRequest\"\x83\x03\n\x06Target\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rapply_allowed\x18\x02 \x01(\x08\x12\x16\n\x0ewhat_if_engine\x18\x03 \x01(\t\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x1a\n\x12unreachable_reason\x18\x05 \x01(\t\x12\x16\n\x0eserver_version\x18\x06 \x01(\t\x12\x1a\n\x12pg_stat_statements\x18\x07 \x01(\x08\x12\x16\n\x0ehypopg_version\x18\x08 \x01(\t\x12\x0f\n\x07sandbox\x18\t \x01(\t\x12\x30\n\rbuild_timeout\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0clock_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13verification_window\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\ron_regression\x18\r \x01(\t\">\n\x13ListTargetsResponse\x12\'\n\x07targets\x18\x01 \x03(\x0b\x32\x16.pgsage.jobs.v1.Target\"\x17\n\x15GetDiagnosticsRequest\"\xfc\x01\n\nDependency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.pgsage.jobs.v1.Dependency.Status\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07latency\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"@\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\x08\n\x04\x44OWN\x10\x03\"J\n\x16GetDiagnosticsResponse\x12\x30\n\x0c\x64\x65pendencies\x18\x01 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Dependency\"P\n\x17ListAuditRecordsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"g\n\x18ListAuditRecordsResponse\x12\x32\n\raudit_records\x18\x01 \x03(\x0b\x32\x1b.pgsage.jobs.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x17VerifySuggestionRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"j\n\x1cListWorkloadSnapshotsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x13\n\x0btotals_only\x18\x04 \x01(\x08\"v\n\x1dListWorkloadSnapshotsResponse\x12<\n\x12workload_snapshots\x18\x01 \x03(\x0b\x32 .pgsage.jobs.v1.WorkloadSnapshot\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"a\n\x17GetTargetSummaryRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x32\n\x0fworkload_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xdb\x01\n\rWorkloadPoint\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x03 \x01(\x03\x12\x1a\n\x12total_exec_time_ms\x18\x04 \x01(\x01\x12\x14\n\x0chas_interval\x18\x05 \x01(\x08\x12\x16\n\x0einterval_calls\x18\x06 \x01(\x03\x12\x1d\n\x15interval_exec_time_ms\x18\x07 \x01(\x01\x12\x18\n\x10interval_seconds\x18\x08 \x01(\x01\"\xab\x02\n\x0bImprovement\x12\x17\n\x0f\x61pplied_changes\x18\x01 \x01(\x05\x12\x10\n\x08improved\x18\x02 \x01(\x05\x12\x11\n\tno_effect\x18\x03 \x01(\x05\x12\x11\n\tregressed\x18\x04 \x01(\x05\x12\x14\n\x0cinconclusive\x18\x05 \x01(\x05\x12\x12\n\nunverified\x18\x06 \x01(\x05\x12\x16\n\x0etime_before_ms\x18\x07 \x01(\x01\x12\x15\n\rtime_after_ms\x18\x08 \x01(\x01\x12\x1a\n\x12time_saved_percent\x18\t \x01(\x01\x12\x0f\n\x07speedup\x18\n \x01(\x01\x12\x1e\n\x16time_saved_ms_per_hour\x18\x0b \x01(\x01\x12\x10\n\x08headline\x18\x0c \x01(\t\x12\x13\n\x0brolled_back\x18\r \x01(\x05\"\xab\x03\n\rTargetSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12$\n\x04info\x18\x03 \x01(\x0b\x32\x16.pgsage.jobs.v1.Target\x12%\n\x08\x61nalyses\x18\x04 \x03(\x0b\x32\x13.pgsage.jobs.v1.Job\x12\x34\n\x10open_suggestions\x18\x05 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\x12\x33\n\x0f\x61pplied_changes\x18\x06 \x03(\x0b\x32\x1a.pgsage.jobs.v1.Suggestion\x12+\n\tschedules\x18\x07 \x03(\x0b\x32\x18.pgsage.jobs.v1.Schedule\x12/\n\x08workload\x18\x08 \x03(\x0b\x32\x1d.pgsage.jobs.v1.WorkloadPoint\x12\x30\n\x0bimprovement\x18\t \x01(\x0b\x32\x1b.pgsage.jobs.v1.Improvement\x12\x34\n\x11snapshot_interval\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration2\xb5\x16\n\nJobService\x12Y\n\tCreateJob\x12 .pgsage.jobs.v1.CreateJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x15\x82\xd3\xe4\x93\x02\x0f\"\x08/v1/jobs:\x03job\x12W\n\x06GetJob\x12\x1d.pgsage.jobs.v1.GetJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/{name=jobs/*}\x12_\n\x08ListJobs\x12\x1f.pgsage.jobs.v1.ListJobsRequest\x1a .pgsage.jobs.v1.ListJobsResponse\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/v1/jobs\x12h\n\tCountJobs\x12 .pgsage.jobs.v1.CountJobsRequest\x1a!.pgsage.jobs.v1.CountJobsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/jobs:count\x12g\n\tCancelJob\x12 .pgsage.jobs.v1.CancelJobRequest\x1a\x13.pgsage.jobs.v1.Job\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/{name=jobs/*}:cancel:\x01*\x12\x64\n\x08RetryJob\x12\x1f.pgsage.jobs.v1.RetryJobRequest\x1a\x13.pgsage.jobs.v1.Job\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/{name=jobs/*}:retry:\x01*\x12`\n\tDeleteJob\x12 .pgsage.jobs.v1.DeleteJobRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/{name=jobs/*}\x12O\n\x08WatchJob\x12\x1f.pgsage.jobs.v1.WatchJobRequest\x1a .pgsage.jobs.v1.WatchJobResponse0\x01\x12\x8b\x01\n\x0fListSuggestions\x12&.pgsage.jobs.v1.ListSuggestionsRequest\x1a\'.pgsage.jobs.v1.ListSuggestionsResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=jobs/*}/suggestions\x12z\n\rGetSuggestion\x12$.pgsage.jobs.v1.GetSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=jobs/*/suggestions/*}\x12\x8d\x01\n\x11\x41pproveSuggestion\x12(.pgsage.jobs.v1.ApproveSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:approve:\x01*\x12\x8d\x01\n\x11\x44ismissSuggestion\x12(.pgsage.jobs.v1.DismissSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{name=jobs/*/suggestions/*}:dismiss:\x01*\x12\x97\x01\n\x10UpdateSuggestion\x12\'.pgsage.jobs.v1.UpdateSuggestionRequest\x1a\x1a.pgsage.jobs.v1.Suggestion\">\x82\xd3\xe4\x93\x02\x38\x32*/v1/{suggestion.name=jobs/*/suggestions/*}:\nsuggestion\x12\x7f\n\x10ListAuditRecords\x12\'.pgsage.jobs.v1.ListAuditRecordsRequest\x1a(.pgsage.jobs.v1.ListAuditRecordsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/auditRecords\x12\x89\x01\n\x10VerifyAuditTrail\x12\'.pgsage.jobs.v1.VerifyAuditTrailRequest\x1a(.pgsage.jobs.v1.VerifyAuditTrailResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/auditRecords:verify:\x01*\x12Y\n\tGetCaller\x12 .pgsage.jobs.v1.GetCallerRequest\x1a\x16.pgsage.jobs.v1.Caller\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/caller\x12\x81\x01\n\x0e\x43reateApiToken\x12%.pgsage.jobs.v1.CreateApiTokenRequest\x1a&.pgsage.jobs.v1.CreateApiTokenResponse\" \x82\xd3\xe4\x93\x02\x1a\"\r/v1/apiTokens:\tapi_token\x12s\n\rListApiTokens\x12$.pgsage.jobs.v1.ListApiTokensRequest\x1a%.pgsage.jobs.v1.ListApiTokensResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/apiTokens\x12{\n\x0eRevokeApiToken\x12%.pgsage.jobs.v1.RevokeApiTokenRequest\x1a\x18.pgsage.jobs.v1.ApiToken\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/{name=apiTokens/*}:revoke:\x01*\x12k\n\x0bListTargets\x12\".pgsage.jobs.v1.ListTargetsRequest\x1a#.pgsage.jobs.v1.ListTargetsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/targets\x12x\n\x0eGetDiagnostics\x12%.pgsage.jobs.v1.GetDiagnosticsRequest\x1a&.pgsage.jobs.v1.GetDiagnosticsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/diagnostics\x12\x83\x01\n\x10VerifySuggestion\x12\'.pgsage.jobs.v1.VerifySuggestionRequest\x1a\x13.pgsage.jobs.v1.Job\"1\x82\xd3\xe4\x93\x02+\"&/v1/{name=jobs/*/suggestions/*}:verify:\x01*\x12\x93\x01\n\x15ListWorkloadSnapshots\x12,.pgsage.jobs.v1.ListWorkloadSnapshotsRequest\x1a-.pgsage.jobs.v1.ListWorkloadSnapshotsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/workloadSnapshots\x12\x80\x01\n\x10GetTargetSummary\x12\'.pgsage.jobs.v1.GetTargetSummaryRequest\x1a\x1d.pgsage.jobs.v1.TargetSummary\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=targets/*}/summaryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -66,6 +67,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATESUGGESTIONREQUEST'].fields_by_name['suggestion']._serialized_options = b'\342A\001\002'
   _globals['_VERIFYSUGGESTIONREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_VERIFYSUGGESTIONREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_GETTARGETSUMMARYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETTARGETSUMMARYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_JOBSERVICE'].methods_by_name['CreateJob']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['CreateJob']._serialized_options = b'\202\323\344\223\002\017\"\010/v1/jobs:\003job'
   _globals['_JOBSERVICE'].methods_by_name['GetJob']._loaded_options = None
@@ -110,66 +113,76 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSERVICE'].methods_by_name['VerifySuggestion']._serialized_options = b'\202\323\344\223\002+\"&/v1/{name=jobs/*/suggestions/*}:verify:\001*'
   _globals['_JOBSERVICE'].methods_by_name['ListWorkloadSnapshots']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['ListWorkloadSnapshots']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/workloadSnapshots'
-  _globals['_CREATEJOBREQUEST']._serialized_start=394
-  _globals['_CREATEJOBREQUEST']._serialized_end=472
-  _globals['_GETJOBREQUEST']._serialized_start=474
-  _globals['_GETJOBREQUEST']._serialized_end=509
-  _globals['_LISTJOBSREQUEST']._serialized_start=511
-  _globals['_LISTJOBSREQUEST']._serialized_end=583
-  _globals['_LISTJOBSRESPONSE']._serialized_start=585
-  _globals['_LISTJOBSRESPONSE']._serialized_end=663
-  _globals['_COUNTJOBSREQUEST']._serialized_start=665
-  _globals['_COUNTJOBSREQUEST']._serialized_end=699
-  _globals['_COUNTJOBSRESPONSE']._serialized_start=702
-  _globals['_COUNTJOBSRESPONSE']._serialized_end=869
-  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_start=800
-  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_end=869
-  _globals['_CANCELJOBREQUEST']._serialized_start=871
-  _globals['_CANCELJOBREQUEST']._serialized_end=923
-  _globals['_RETRYJOBREQUEST']._serialized_start=925
-  _globals['_RETRYJOBREQUEST']._serialized_end=976
-  _globals['_DELETEJOBREQUEST']._serialized_start=978
-  _globals['_DELETEJOBREQUEST']._serialized_end=1030
-  _globals['_WATCHJOBREQUEST']._serialized_start=1032
-  _globals['_WATCHJOBREQUEST']._serialized_end=1093
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1096
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1282
-  _globals['_LISTSUGGESTIONSREQUEST']._serialized_start=1284
-  _globals['_LISTSUGGESTIONSREQUEST']._serialized_end=1385
-  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_start=1387
-  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_end=1486
-  _globals['_GETSUGGESTIONREQUEST']._serialized_start=1488
-  _globals['_GETSUGGESTIONREQUEST']._serialized_end=1530
-  _globals['_APPROVESUGGESTIONREQUEST']._serialized_start=1532
-  _globals['_APPROVESUGGESTIONREQUEST']._serialized_end=1592
-  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_start=1594
-  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_end=1670
-  _globals['_UPDATESUGGESTIONREQUEST']._serialized_start=1673
-  _globals['_UPDATESUGGESTIONREQUEST']._serialized_end=1801
-  _globals['_LISTTARGETSREQUEST']._serialized_start=1803
-  _globals['_LISTTARGETSREQUEST']._serialized_end=1823
-  _globals['_TARGET']._serialized_start=1826
-  _globals['_TARGET']._serialized_end=2213
-  _globals['_LISTTARGETSRESPONSE']._serialized_start=2215
-  _globals['_LISTTARGETSRESPONSE']._serialized_end=2277
-  _globals['_GETDIAGNOSTICSREQUEST']._serialized_start=2279
-  _globals['_GETDIAGNOSTICSREQUEST']._serialized_end=2302
-  _globals['_DEPENDENCY']._serialized_start=2305
-  _globals['_DEPENDENCY']._serialized_end=2557
-  _globals['_DEPENDENCY_STATUS']._serialized_start=2493
-  _globals['_DEPENDENCY_STATUS']._serialized_end=2557
-  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_start=2559
-  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_end=2633
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=2635
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=2715
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=2717
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=2820
-  _globals['_VERIFYSUGGESTIONREQUEST']._serialized_start=2822
-  _globals['_VERIFYSUGGESTIONREQUEST']._serialized_end=2887
-  _globals['_LISTWORKLOADSNAPSHOTSREQUEST']._serialized_start=2889
-  _globals['_LISTWORKLOADSNAPSHOTSREQUEST']._serialized_end=2995
-  _globals['_LISTWORKLOADSNAPSHOTSRESPONSE']._serialized_start=2997
-  _globals['_LISTWORKLOADSNAPSHOTSRESPONSE']._serialized_end=3115
-  _globals['_JOBSERVICE']._serialized_start=3118
-  _globals['_JOBSERVICE']._serialized_end=5856
+  _globals['_JOBSERVICE'].methods_by_name['GetTargetSummary']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['GetTargetSummary']._serialized_options = b'\202\323\344\223\002\036\022\034/v1/{name=targets/*}/summary'
+  _globals['_CREATEJOBREQUEST']._serialized_start=425
+  _globals['_CREATEJOBREQUEST']._serialized_end=503
+  _globals['_GETJOBREQUEST']._serialized_start=505
+  _globals['_GETJOBREQUEST']._serialized_end=540
+  _globals['_LISTJOBSREQUEST']._serialized_start=542
+  _globals['_LISTJOBSREQUEST']._serialized_end=614
+  _globals['_LISTJOBSRESPONSE']._serialized_start=616
+  _globals['_LISTJOBSRESPONSE']._serialized_end=694
+  _globals['_COUNTJOBSREQUEST']._serialized_start=696
+  _globals['_COUNTJOBSREQUEST']._serialized_end=730
+  _globals['_COUNTJOBSRESPONSE']._serialized_start=733
+  _globals['_COUNTJOBSRESPONSE']._serialized_end=900
+  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_start=831
+  _globals['_COUNTJOBSRESPONSE_STATECOUNT']._serialized_end=900
+  _globals['_CANCELJOBREQUEST']._serialized_start=902
+  _globals['_CANCELJOBREQUEST']._serialized_end=954
+  _globals['_RETRYJOBREQUEST']._serialized_start=956
+  _globals['_RETRYJOBREQUEST']._serialized_end=1007
+  _globals['_DELETEJOBREQUEST']._serialized_start=1009
+  _globals['_DELETEJOBREQUEST']._serialized_end=1061
+  _globals['_WATCHJOBREQUEST']._serialized_start=1063
+  _globals['_WATCHJOBREQUEST']._serialized_end=1124
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1127
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1313
+  _globals['_LISTSUGGESTIONSREQUEST']._serialized_start=1315
+  _globals['_LISTSUGGESTIONSREQUEST']._serialized_end=1416
+  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_start=1418
+  _globals['_LISTSUGGESTIONSRESPONSE']._serialized_end=1517
+  _globals['_GETSUGGESTIONREQUEST']._serialized_start=1519
+  _globals['_GETSUGGESTIONREQUEST']._serialized_end=1561
+  _globals['_APPROVESUGGESTIONREQUEST']._serialized_start=1563
+  _globals['_APPROVESUGGESTIONREQUEST']._serialized_end=1623
+  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_start=1625
+  _globals['_DISMISSSUGGESTIONREQUEST']._serialized_end=1701
+  _globals['_UPDATESUGGESTIONREQUEST']._serialized_start=1704
+  _globals['_UPDATESUGGESTIONREQUEST']._serialized_end=1832
+  _globals['_LISTTARGETSREQUEST']._serialized_start=1834
+  _globals['_LISTTARGETSREQUEST']._serialized_end=1854
+  _globals['_TARGET']._serialized_start=1857
+  _globals['_TARGET']._serialized_end=2244
+  _globals['_LISTTARGETSRESPONSE']._serialized_start=2246
+  _globals['_LISTTARGETSRESPONSE']._serialized_end=2308
+  _globals['_GETDIAGNOSTICSREQUEST']._serialized_start=2310
+  _globals['_GETDIAGNOSTICSREQUEST']._serialized_end=2333
+  _globals['_DEPENDENCY']._serialized_start=2336
+  _globals['_DEPENDENCY']._serialized_end=2588
+  _globals['_DEPENDENCY_STATUS']._serialized_start=2524
+  _globals['_DEPENDENCY_STATUS']._serialized_end=2588
+  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_start=2590
+  _globals['_GETDIAGNOSTICSRESPONSE']._serialized_end=2664
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=2666
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=2746
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=2748
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=2851
+  _globals['_VERIFYSUGGESTIONREQUEST']._serialized_start=2853
+  _globals['_VERIFYSUGGESTIONREQUEST']._serialized_end=2918
+  _globals['_LISTWORKLOADSNAPSHOTSREQUEST']._serialized_start=2920
+  _globals['_LISTWORKLOADSNAPSHOTSREQUEST']._serialized_end=3026
+  _globals['_LISTWORKLOADSNAPSHOTSRESPONSE']._serialized_start=3028
+  _globals['_LISTWORKLOADSNAPSHOTSRESPONSE']._serialized_end=3146
+  _globals['_GETTARGETSUMMARYREQUEST']._serialized_start=3148
+  _globals['_GETTARGETSUMMARYREQUEST']._serialized_end=3245
+  _globals['_WORKLOADPOINT']._serialized_start=3248
+  _globals['_WORKLOADPOINT']._serialized_end=3467
+  _globals['_IMPROVEMENT']._serialized_start=3470
+  _globals['_IMPROVEMENT']._serialized_end=3769
+  _globals['_TARGETSUMMARY']._serialized_start=3772
+  _globals['_TARGETSUMMARY']._serialized_end=4199
+  _globals['_JOBSERVICE']._serialized_start=4202
+  _globals['_JOBSERVICE']._serialized_end=7071
 # @@protoc_insertion_point(module_scope)

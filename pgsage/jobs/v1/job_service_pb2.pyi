@@ -9,6 +9,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from pgsage.jobs.v1 import access_pb2 as _access_pb2
 from pgsage.jobs.v1 import audit_pb2 as _audit_pb2
 from pgsage.jobs.v1 import job_pb2 as _job_pb2
+from pgsage.jobs.v1 import schedule_pb2 as _schedule_pb2
 from pgsage.jobs.v1 import suggestion_pb2 as _suggestion_pb2
 from pgsage.jobs.v1 import verification_pb2 as _verification_pb2
 from google.protobuf.internal import containers as _containers
@@ -290,3 +291,85 @@ class ListWorkloadSnapshotsResponse(_message.Message):
     workload_snapshots: _containers.RepeatedCompositeFieldContainer[_verification_pb2.WorkloadSnapshot]
     next_page_token: str
     def __init__(self, workload_snapshots: _Optional[_Iterable[_Union[_verification_pb2.WorkloadSnapshot, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetTargetSummaryRequest(_message.Message):
+    __slots__ = ("name", "workload_period")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    workload_period: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., workload_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WorkloadPoint(_message.Message):
+    __slots__ = ("time", "reason", "calls", "total_exec_time_ms", "has_interval", "interval_calls", "interval_exec_time_ms", "interval_seconds")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EXEC_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    HAS_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_EXEC_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    reason: str
+    calls: int
+    total_exec_time_ms: float
+    has_interval: bool
+    interval_calls: int
+    interval_exec_time_ms: float
+    interval_seconds: float
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., calls: _Optional[int] = ..., total_exec_time_ms: _Optional[float] = ..., has_interval: _Optional[bool] = ..., interval_calls: _Optional[int] = ..., interval_exec_time_ms: _Optional[float] = ..., interval_seconds: _Optional[float] = ...) -> None: ...
+
+class Improvement(_message.Message):
+    __slots__ = ("applied_changes", "improved", "no_effect", "regressed", "inconclusive", "unverified", "time_before_ms", "time_after_ms", "time_saved_percent", "speedup", "time_saved_ms_per_hour", "headline", "rolled_back")
+    APPLIED_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    IMPROVED_FIELD_NUMBER: _ClassVar[int]
+    NO_EFFECT_FIELD_NUMBER: _ClassVar[int]
+    REGRESSED_FIELD_NUMBER: _ClassVar[int]
+    INCONCLUSIVE_FIELD_NUMBER: _ClassVar[int]
+    UNVERIFIED_FIELD_NUMBER: _ClassVar[int]
+    TIME_BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    TIME_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    TIME_SAVED_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    SPEEDUP_FIELD_NUMBER: _ClassVar[int]
+    TIME_SAVED_MS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    HEADLINE_FIELD_NUMBER: _ClassVar[int]
+    ROLLED_BACK_FIELD_NUMBER: _ClassVar[int]
+    applied_changes: int
+    improved: int
+    no_effect: int
+    regressed: int
+    inconclusive: int
+    unverified: int
+    time_before_ms: float
+    time_after_ms: float
+    time_saved_percent: float
+    speedup: float
+    time_saved_ms_per_hour: float
+    headline: str
+    rolled_back: int
+    def __init__(self, applied_changes: _Optional[int] = ..., improved: _Optional[int] = ..., no_effect: _Optional[int] = ..., regressed: _Optional[int] = ..., inconclusive: _Optional[int] = ..., unverified: _Optional[int] = ..., time_before_ms: _Optional[float] = ..., time_after_ms: _Optional[float] = ..., time_saved_percent: _Optional[float] = ..., speedup: _Optional[float] = ..., time_saved_ms_per_hour: _Optional[float] = ..., headline: _Optional[str] = ..., rolled_back: _Optional[int] = ...) -> None: ...
+
+class TargetSummary(_message.Message):
+    __slots__ = ("name", "target", "info", "analyses", "open_suggestions", "applied_changes", "schedules", "workload", "improvement", "snapshot_interval")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    ANALYSES_FIELD_NUMBER: _ClassVar[int]
+    OPEN_SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    target: str
+    info: Target
+    analyses: _containers.RepeatedCompositeFieldContainer[_job_pb2.Job]
+    open_suggestions: _containers.RepeatedCompositeFieldContainer[_suggestion_pb2.Suggestion]
+    applied_changes: _containers.RepeatedCompositeFieldContainer[_suggestion_pb2.Suggestion]
+    schedules: _containers.RepeatedCompositeFieldContainer[_schedule_pb2.Schedule]
+    workload: _containers.RepeatedCompositeFieldContainer[WorkloadPoint]
+    improvement: Improvement
+    snapshot_interval: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., info: _Optional[_Union[Target, _Mapping]] = ..., analyses: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., open_suggestions: _Optional[_Iterable[_Union[_suggestion_pb2.Suggestion, _Mapping]]] = ..., applied_changes: _Optional[_Iterable[_Union[_suggestion_pb2.Suggestion, _Mapping]]] = ..., schedules: _Optional[_Iterable[_Union[_schedule_pb2.Schedule, _Mapping]]] = ..., workload: _Optional[_Iterable[_Union[WorkloadPoint, _Mapping]]] = ..., improvement: _Optional[_Union[Improvement, _Mapping]] = ..., snapshot_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...

@@ -155,6 +155,11 @@ class JobServiceStub:
                 request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsRequest.SerializeToString,
                 response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsResponse.FromString,
                 _registered_method=True)
+        self.GetTargetSummary = channel.unary_unary(
+                '/pgsage.jobs.v1.JobService/GetTargetSummary',
+                request_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetTargetSummaryRequest.SerializeToString,
+                response_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.TargetSummary.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -325,6 +330,16 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTargetSummary(self, request, context):
+        """One target at a glance: its last analyses, its open suggestions by estimated gain,
+        the changes applied to it with their verdicts, its schedules, its workload over the
+        snapshots pgsage took, and how much faster the verified changes made it. A target the
+        caller may not view answers NOT_FOUND, as an unknown one does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -442,6 +457,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListWorkloadSnapshots,
                     request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsRequest.FromString,
                     response_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsResponse.SerializeToString,
+            ),
+            'GetTargetSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTargetSummary,
+                    request_deserializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetTargetSummaryRequest.FromString,
+                    response_serializer=pgsage_dot_jobs_dot_v1_dot_job__service__pb2.TargetSummary.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1067,6 +1087,33 @@ class JobService:
             '/pgsage.jobs.v1.JobService/ListWorkloadSnapshots',
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsRequest.SerializeToString,
             pgsage_dot_jobs_dot_v1_dot_job__service__pb2.ListWorkloadSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTargetSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pgsage.jobs.v1.JobService/GetTargetSummary',
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.GetTargetSummaryRequest.SerializeToString,
+            pgsage_dot_jobs_dot_v1_dot_job__service__pb2.TargetSummary.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,9 @@ async def test_up_serves_the_ui_and_the_demo_target_then_stops_cleanly():
         assert ready.status_code == 200 and ready.json()["status"] == "pass", ready.text
         demo = targets.json()["targets"][0]
         assert demo["name"] == "demo" and demo["reachable"] is True
+        # The demo verifies an apply within minutes, with a workload running meanwhile.
+        assert demo["verificationWindow"] == "120s"
+        assert "demo workload: 20 calls/s on the demo target" in lines
         assert ui.status_code in (200, 503)  # 503 only when gateway/ui/dist is not built
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):
@@ -70,7 +73,12 @@ async def test_up_serves_the_ui_and_the_demo_target_then_stops_cleanly():
     output = "\n".join(lines) + rest.decode()
     assert process.returncode == 0, output + err.decode()
     assert "Traceback" not in err.decode()
-    for name in ("stopping gateway", "stopping job-service", "stopping optimizer"):
+    for name in (
+        "stopping demo-workload",
+        "stopping gateway",
+        "stopping job-service",
+        "stopping optimizer",
+    ):
         assert name in output
     assert output.rstrip().endswith("pgsage stopped")
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

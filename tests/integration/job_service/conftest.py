@@ -57,6 +57,8 @@ def _settings_for(url: str, **overrides: object) -> Settings:
         # paused (an API-only replica), so no job leaves PENDING behind the test's back.
         # tests/integration/dispatch runs jobs for real.
         "max_concurrent_jobs": 0,
+        # No periodic snapshots: the snapshots a test lists are its own.
+        "snapshot_interval": timedelta(0),
     }
     values.update(overrides)
     return Settings.model_validate(values)

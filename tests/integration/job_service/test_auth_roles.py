@@ -327,3 +327,39 @@ async def test_get_caller_describes_the_caller(roles_stub, people):
         (access_pb2.OPERATOR, "staging-*")
     ]
     assert list(caller.two_person_targets) == ["prod*"]
+
+
+async def test_a_target_summary_the_caller_cannot_view_answers_as_an_unknown_target(
+    roles_stub, people
+):
+    sam, otto = people["sam"], people["otto"]
+    await _job(roles_stub, otto, "prod")
+
+    def summary(name: str, who):
+        return roles_stub.GetTargetSummary(
+            job_service_pb2.GetTargetSummaryRequest(name=name), metadata=who
+        )
+
+    code, reason, meta, message = await _refused(summary("targets/prod", sam))
+    unknown = await _refused(summary("targets/nowhere", sam))
+    assert code == grpc.StatusCode.NOT_FOUND and reason == "TARGET_NOT_FOUND"
+    assert (code, reason, message.replace("prod", "nowhere")) == (
+        unknown[0],
+        unknown[1],
+        unknown[3],
+    )
+    assert meta == {"resource": "targets/prod"}
+    # Someone who may view prod gets its page, and sam the staging target's: only their own.
+    got = await summary("targets/prod", otto)
+    assert got.target == "prod" and got.analyses[0].target == "prod"
+    assert {j.target for j in got.analyses} == {"prod"}
+    staging = await summary("targets/staging-1", sam)
+    assert staging.info.name == "staging-1"
+    assert {j.target for j in staging.analyses} <= {"staging-1"}
+    assert {s.target for s in staging.open_suggestions} <= {"staging-1"}
+    # `staging-*` is not a LIKE pattern: staging_x (known to the optimizer) stays hidden.
+    code, reason, *_ = await _refused(summary("targets/staging_x", sam))
+    assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "TARGET_NOT_FOUND")
+    # A caller without any role is refused before any lookup.
+    code, *_ = await _refused(summary("targets/prod", people["nobody"]))
+    assert code == grpc.StatusCode.PERMISSION_DENIED

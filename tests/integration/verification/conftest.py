@@ -29,6 +29,7 @@ class Verifying:
     store_dsn: str
     address: str
     stub: job_service_pb2_grpc.JobServiceStub
+    optimizer_address: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -76,5 +77,9 @@ async def verifying(target_dsn) -> AsyncIterator[Verifying]:
         address = f"127.0.0.1:{service.port}"
         async with grpc.aio.insecure_channel(address) as channel:
             yield Verifying(
-                target_dsn, store, address, job_service_pb2_grpc.JobServiceStub(channel)
+                target_dsn,
+                store,
+                address,
+                job_service_pb2_grpc.JobServiceStub(channel),
+                optimizer.address,
             )
