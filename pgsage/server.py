@@ -3,12 +3,12 @@
 `build_server` registers a gRPC service's servicers, health (with List), reflection, the
 metrics interceptor (`pgsage.metrics`) and the error interceptor, and binds the port (0
 picks a free one). `main` is every service's `python -m …`: it sets up logging
-(`PGSAGE_LOG_FORMAT`, `pgsage.logs`), reads the settings, enters the service's
-`serve(settings)` (an async context manager that starts every part on one
-`AsyncExitStack`), waits for SIGTERM or SIGINT, and leaves it (NOT_SERVING first, then
-drain, then close). Whatever stops start-up is one line in the log and an exit code: 2 for
-a setting to change (a bad value, a port in use), 1 for anything else (a database that is
-down).
+(`PGSAGE_LOG_FORMAT`, `pgsage.logs`) and tracing (`OTEL_*`, `pgsage.tracing`), reads the
+settings, enters the service's `serve(settings)` (an async context manager that starts
+every part on one `AsyncExitStack`), waits for SIGTERM or SIGINT, and leaves it
+(NOT_SERVING first, then drain, then close). Whatever stops start-up is one line in the
+log and an exit code: 2 for a setting to change (a bad value, a port in use), 1 for
+anything else (a database that is down).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pgsage import errors, health, logs, metrics, rpc, tls
+from pgsage import errors, health, logs, metrics, rpc, tls, tracing
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,13 @@ def build_server(
         # imported would be listed but not describable.
         pool.FindServiceByName(name)
     server = grpc.aio.server(
-        interceptors=[metrics.RpcInterceptor(), rpc.ErrorInterceptor(), *interceptors],
+        # Tracing outermost (when on): the call's span is current for every line it logs.
+        interceptors=[
+            *tracing.server_interceptors(),
+            metrics.RpcInterceptor(),
+            rpc.ErrorInterceptor(),
+            *interceptors,
+        ],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
@@ -210,6 +216,11 @@ def main(
         log.error("cannot start the %s: %s", service, exc)
         return 2
     logs.configure(log_format)
+    try:
+        tracing.configure(service.replace(" ", "-"))
+    except tracing.SettingsError as exc:
+        log.error("cannot start the %s: %s", service, exc)
+        return 2
     try:
         settings = settings_type()
     except pydantic.ValidationError as exc:
