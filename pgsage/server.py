@@ -157,6 +157,42 @@ def build_server(
     return Server(grpc_server=server, health=health_servicer, port=bound)
 
 
+@dataclass
+class HealthPort:
+    """A plaintext port serving only `grpc.health.v1` (`start_health_port`)."""
+
+    grpc_server: grpc.aio.Server
+    port: int
+
+    async def stop(self) -> None:
+        await self.grpc_server.stop(0)
+
+
+async def start_health_port(
+    health_servicer: health.HealthServicer, *, host: str, port: int, setting: str
+) -> HealthPort:
+    """Starts a plaintext gRPC port on `host:port` serving only `grpc.health.v1`, answered
+    by the service's own `health_servicer` (same statuses, NOT_SERVING when it drains).
+
+    Kubernetes' native `grpc:` probes cannot speak TLS: with TLS on the service's port, the
+    probes use this one, which tells nothing but serving statuses. A port that cannot be
+    bound raises `StartupError` naming `setting`.
+    """
+    grpc_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    if port:
+        _check_free(host, port, setting)
+    try:
+        bound = grpc_server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise port_in_use(host, port, setting)
+    await grpc_server.start()
+    log.info("health-only port %d (plaintext, grpc.health.v1)", bound)
+    return HealthPort(grpc_server=grpc_server, port=bound)
+
+
 async def wait_for_signal() -> None:
     """Returns when the process receives SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
