@@ -15,6 +15,9 @@ import os
 import pytest
 
 
+OWNED = "PGSAGE_TEST_PG_STARTED_BY_TESTS"
+
+
 def _start_server():
     """Starts the session's own PostgreSQL server (see `tests.support.testserver`), unless
     PGSAGE_TEST_PG names one.
@@ -25,12 +28,17 @@ def _start_server():
     name this server (not fall back to one the tests did not create). This root conftest is
     always imported first.
     """
-    if os.environ.get("PGSAGE_TEST_PG"):
+    # Under pytest-xdist each worker starts a server of its own (tests reset
+    # pg_stat_statements, copy template databases, count sessions: not safe to share), even
+    # though it inherits the variables of the controller's; one named by the user is shared.
+    inherited = os.environ.get(OWNED) == "1" and os.environ.get("PYTEST_XDIST_WORKER")
+    if os.environ.get("PGSAGE_TEST_PG") and not inherited:
         return None
     from tests.support.testserver import SessionServer
 
     server = SessionServer()
     os.environ["PGSAGE_TEST_PG"] = server.start()
+    os.environ[OWNED] = "1"
     return server
 
 
