@@ -14,7 +14,6 @@ import os
 
 import pytest
 
-
 OWNED = "PGSAGE_TEST_PG_STARTED_BY_TESTS"
 
 
