@@ -11,6 +11,7 @@ stop, restart or break PostgreSQL start an embedded cluster of their own
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +43,17 @@ def _start_server():
 
 
 _server = _start_server()
+
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of tests/e2e drive Chromium: marked `browser` (`-m "not browser"` leaves
+    them out of a quick run; the test command and CI run them)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.browser)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
