@@ -17,10 +17,13 @@ setup-test:
 run: setup-run
 	.venv/bin/pgsage up $(ARGS)
 
-# Sets up, then runs every check and the whole test suite.
+# Sets up, then runs every check and the whole test suite, in TEST_WORKERS processes
+# (pytest-xdist; each test file stays in one process, and each process starts a PostgreSQL
+# of its own; `make test TEST_WORKERS=0` runs it in this one).
+TEST_WORKERS ?= 2
 test: setup-test
 	bash scripts/check.sh
-	.venv/bin/python -m pytest -p no:cacheprovider -q
+	.venv/bin/python -m pytest -p no:cacheprovider -q -n $(TEST_WORKERS) --dist loadfile
 
 # Builds the wheel (UI included) into dist/ and proves it in a clean virtual environment.
 wheel: setup-run

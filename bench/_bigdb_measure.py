@@ -295,7 +295,7 @@ class SessionSampler:
 
     SQL = f"""
         SELECT count(*) AS total,
-               count(*) FILTER (WHERE application_name = 'pgsage-optimizer') AS working
+               count(*) FILTER (WHERE application_name NOT LIKE '%(idle)') AS working
         FROM pg_stat_activity
         WHERE datname = '{DATABASE}' AND application_name LIKE 'pgsage-optimizer%'"""
 

@@ -55,7 +55,8 @@ async def optimizer_waiting(monitor: asyncpg.Connection, limit: float = 30) -> i
     while time.monotonic() < deadline:
         pid = await monitor.fetchval(
             """SELECT pid FROM pg_stat_activity
-               WHERE datname = current_database() AND application_name = $1
+               WHERE datname = current_database()
+                 AND split_part(application_name, ' jobs/', 1) = $1
                  AND wait_event_type = 'Lock'""",
             APPLICATION_NAME,
         )

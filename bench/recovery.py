@@ -50,7 +50,8 @@ async def optimizer_waits(c: _cluster.Cluster, limit: float = 30) -> None:
         while time.monotonic() < deadline:
             n = await conn.fetchval(
                 """SELECT count(*) FROM pg_stat_activity
-                   WHERE datname = current_database() AND application_name = 'pgsage-optimizer'
+                   WHERE datname = current_database()
+                     AND split_part(application_name, ' jobs/', 1) = 'pgsage-optimizer'
                      AND wait_event_type = 'Lock'"""
             )
             if n:

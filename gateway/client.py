@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 
 from pgsage import tls as pgsage_tls
+from pgsage import tracing
 from pgsage.jobs.v1 import job_service_pb2_grpc, schedule_pb2_grpc, webhook_pb2_grpc
 
 
@@ -40,10 +41,15 @@ class JobServiceClient:
         ]
         if tls is not None:
             channel = grpc.aio.secure_channel(
-                address, tls.credentials(), options=[*options, *tls.options()]
+                address,
+                tls.credentials(),
+                options=[*options, *tls.options()],
+                interceptors=tracing.client_interceptors(),  # the trace goes along
             )
         else:
-            channel = grpc.aio.insecure_channel(address, options=options)
+            channel = grpc.aio.insecure_channel(
+                address, options=options, interceptors=tracing.client_interceptors()
+            )
         return cls(
             channel=channel,
             jobs=job_service_pb2_grpc.JobServiceStub(channel),

@@ -55,6 +55,7 @@ from pgsage.jobs.v1 import (
     webhook_pb2,
     webhook_pb2_grpc,
 )
+from pgsage.server import HealthPort
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class RunningService:
     database_monitor: monitors.DatabaseMonitor | None = None
     optimizer_monitor: monitors.OptimizerMonitor | None = None
     metrics: scrape.Endpoint | None = None
+    health_port: HealthPort | None = None
     sender: sender.Sender | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _grace: list[float] = field(default_factory=list)
@@ -255,6 +257,16 @@ async def start(settings: Settings) -> RunningService:
             interceptors=[authn.AuthInterceptor(authenticator)],
             credentials=server_tls.credentials() if server_tls else None,
         )
+        # Bound before any background part starts, so a taken port stops nothing half-begun.
+        health_port = None
+        if settings.health_port is not None:
+            health_port = await server.start_health_port(
+                grpc_server.health,
+                host=settings.grpc_host,
+                port=settings.health_port,
+                setting="PGSAGE_JOBS_HEALTH_PORT",
+            )
+            stack.push_async_callback(health_port.stop)
         db_monitor = monitors.DatabaseMonitor(
             db,
             grpc_server.health,
@@ -363,6 +375,7 @@ async def start(settings: Settings) -> RunningService:
             database_monitor=db_monitor,
             optimizer_monitor=optimizer_monitor,
             metrics=endpoint,
+            health_port=health_port,
             sender=webhook_sender,
             _stack=stack.pop_all(),
             _grace=grace,

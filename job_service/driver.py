@@ -32,7 +32,7 @@ from job_service.ending import make_status
 from job_service.strategies import LeaseLost, RunContext, Strategy, Write
 from job_service.vocabulary import JobState
 from pgsage import errors as pgsage_errors
-from pgsage import failpoints, logs, rpc
+from pgsage import failpoints, logs, rpc, tracing
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,19 @@ class Driver:
         self.timer = metrics.RunTimer(job.kind)  # pgsage_job_run_seconds, by how it ended
 
     async def run(self) -> None:
+        job = self.job
+        # One trace per attempt (when tracing is on): its phases and the optimizer's call
+        # are its children, and the optimizer continues it.
+        attributes: dict[str, str | int] = {
+            "pgsage.job": f"jobs/{job.id}",
+            "pgsage.job.kind": str(job.kind),
+            "pgsage.target": job.target,
+            "pgsage.job.attempt": job.attempt,
+        }
+        with tracing.span("job.run", **attributes):
+            await self._run()
+
+    async def _run(self) -> None:
         job = self.job
         logs.bind(job=str(job.id), target=job.target)  # this run's task and its children
         log.info("job %s: attempt %d of %d on %s", job.id, job.attempt, job.max_attempts,
@@ -234,29 +247,34 @@ class Driver:
 
     async def _execute(self) -> None:
         strategy, ctx = self.strategy, self.ctx
-        early = await strategy.load()
-        if early is None and not await ctx.optimizer.ready(ctx.optimizer.timeout):
-            early = self._decide(ending.Ended(ending.StreamEnd.BROKE, grpc.StatusCode.UNAVAILABLE))
-        if early is None:
-            early = await strategy.begin()
+        with tracing.span("job.begin"):
+            early = await strategy.load()
+            if early is None and not await ctx.optimizer.ready(ctx.optimizer.timeout):
+                ended = ending.Ended(ending.StreamEnd.BROKE, grpc.StatusCode.UNAVAILABLE)
+                early = self._decide(ended)
+            if early is None:
+                early = await strategy.begin()
         if early is not None:
-            await self._act(early, None)
+            with tracing.span("job.end"):
+                await self._act(early, None)
             return
-        self._call = strategy.open()
-        if self._cancel_seen:
-            self._call.cancel()
         broke: grpc.aio.AioRpcError | None = None
         cancelled = seen = False
-        try:
-            seen = await strategy.consume(self._call)
-        except grpc.aio.AioRpcError as exc:
-            broke = exc
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # this run is stopped from outside: it propagates
-            cancelled = True  # the call was cancelled (a cancel, or its channel closed)
-        await self._act(self._decide(self._ended(broke, cancelled, seen)), broke)
+        with tracing.span("job.optimizer"):
+            self._call = strategy.open()
+            if self._cancel_seen:
+                self._call.cancel()
+            try:
+                seen = await strategy.consume(self._call)
+            except grpc.aio.AioRpcError as exc:
+                broke = exc
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this run is stopped from outside: it propagates
+                cancelled = True  # the call was cancelled (a cancel, or its channel closed)
+        with tracing.span("job.end"):
+            await self._act(self._decide(self._ended(broke, cancelled, seen)), broke)
 
     def _ended(
         self, broke: grpc.aio.AioRpcError | None, cancelled: bool, seen: bool

@@ -9,6 +9,9 @@
   (back to PENDING for another attempt), HANDED_BACK (shutdown), LEASE_LOST, ERROR.
 - `pgsage_job_reconciled_total{state}`: jobs whose lease lapsed (their owner died or
   stalled) taken over by this process's reconciliation, by the state they were put in.
+- `pgsage_webhook_delivery_attempts_total{outcome}` and
+  `pgsage_webhook_delivery_seconds{outcome}`: webhook POSTs this process made, by what the
+  attempt left the delivery in: DELIVERED, RETRY (another attempt later) or FAILED.
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ RECONCILED = Counter(
     "pgsage_job_reconciled",
     "Jobs with a lapsed lease taken over by reconciliation, by the state they were put in.",
     ["state"],
+)
+
+WEBHOOK_ATTEMPTS = Counter(
+    "pgsage_webhook_delivery_attempts",
+    "Webhook delivery attempts made by this process, by outcome (DELIVERED, RETRY, FAILED).",
+    ["outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "pgsage_webhook_delivery_seconds",
+    "Duration of one webhook delivery attempt (the POST and its answer), by outcome.",
+    ["outcome"],
+    buckets=LATENCY_BUCKETS,
 )
 
 _COUNT_SQL = "SELECT kind, state, count(*) AS n FROM job GROUP BY kind, state"

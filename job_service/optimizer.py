@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from job_service import domain, errors, optimizer_mappers
 from job_service.checks import Check
 from pgsage import tls as pgsage_tls
+from pgsage import tracing
 from pgsage.jobs.v1 import job_service_pb2, suggestion_pb2
 from pgsage.optimizer.v1 import advice_pb2, optimizer_service_pb2, optimizer_service_pb2_grpc
 
@@ -52,10 +53,15 @@ class OptimizerClient:
             # TLS, and mutual TLS when a client certificate is configured: the optimizer
             # serves only the identities in its allow-list.
             self._channel = grpc.aio.secure_channel(
-                self.address, tls.credentials(), options=[*options, *tls.options()]
+                self.address,
+                tls.credentials(),
+                options=[*options, *tls.options()],
+                interceptors=tracing.client_interceptors(),  # the trace goes along
             )
         elif self.address:
-            self._channel = grpc.aio.insecure_channel(self.address, options=options)
+            self._channel = grpc.aio.insecure_channel(
+                self.address, options=options, interceptors=tracing.client_interceptors()
+            )
 
     def _stub(self) -> optimizer_service_pb2_grpc.OptimizerServiceStub:
         if self._channel is None:

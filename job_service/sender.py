@@ -26,7 +26,7 @@ from datetime import timedelta
 
 import httpx
 
-from job_service import database, deliveries, destinations, payloads, sealing
+from job_service import database, deliveries, destinations, metrics, payloads, sealing
 from job_service.vocabulary import DeliveryState
 from pgsage import periodic
 from pgsage.version import version
@@ -110,6 +110,9 @@ class Sender:
         else:
             state = DeliveryState.FAILED
         delay = self.retry_delay(claimed.attempt, retry_after) if state == "PENDING" else 0.0
+        outcome_label = "RETRY" if state == DeliveryState.PENDING else str(state)
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome_label).inc()
+        metrics.WEBHOOK_SECONDS.labels(outcome_label).observe(time.monotonic() - started)
         try:
             async with self.db.connection() as conn:
                 kept = await deliveries.record(

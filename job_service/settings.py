@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Prometheus metrics (`GET /metrics`) on this port of grpc_host; unset: not served
     # (0 picks a free port).
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # A plaintext port of grpc_host serving only grpc.health.v1, for probes that cannot speak
+    # TLS (Kubernetes' native gRPC probes); unset: not served (0 picks a free port).
+    health_port: int | None = Field(default=None, ge=0, le=65535)
     # host:port of pgsage.optimizer.v1.OptimizerService; unset until one is deployed.
     optimizer_address: str | None = None
     optimizer_timeout: timedelta = timedelta(seconds=3)

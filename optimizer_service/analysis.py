@@ -50,6 +50,7 @@ from optimizer_service.model import (
 from optimizer_service.progress import Tracker
 from optimizer_service.selection import Limits, Selector
 from optimizer_service.settings import TargetConfig
+from pgsage import tracing
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,8 @@ class Analysis:
     async def _run(self, conn: asyncpg.Connection, caps: targets.Capabilities) -> None:
         opts = self.req.options
         self.tracker.set("workload", 2, "reading the workload")
-        workload = await self._workload(conn, caps)
+        with tracing.span("analysis.workload"):
+            workload = await self._workload(conn, caps)
         await self.emit(workload)
         covered = workloads.coverage(workload, opts.coverage_percent, opts.max_queries)
         if covered is not None:
@@ -170,7 +172,8 @@ class Analysis:
             )
         # Without a query to plan, no what-if engine is needed (its insight still is).
         engine = await self._engine(conn, caps, needed=bool(workload.queries))
-        statements, writes = await self._statements(conn, engine, workload, caps)
+        with tracing.span("analysis.plan", **{"pgsage.queries": len(workload.queries)}):
+            statements, writes = await self._statements(conn, engine, workload, caps)
         self.tracker.set("workload", 10, f"{len(statements)} statements planned")
         drop_analyses = opts.analyses & {UNUSED, DUPLICATE}
         existing = await catalog.indexes(conn) if statements or drop_analyses else []
@@ -186,7 +189,8 @@ class Analysis:
             if model is not None:
                 base_cost = after_cost = await model.total(frozenset())
             if MISSING in opts.analyses and model is not None and statements:
-                created, after_cost = await self._missing(conn, model, statements, existing)
+                with tracing.span("analysis.what-if"):
+                    created, after_cost = await self._missing(conn, model, statements, existing)
         except errors.DRIVER_ERRORS as exc:
             # A lock or statement timeout stopped the what-if search: said as such (its
             # plans went with their savepoints), and the drop checks still run.
@@ -215,7 +219,8 @@ class Analysis:
                 analyses=opts.analyses,
                 engine_name=engine.name if engine else "",
             )
-            dropped = await finder.find()
+            with tracing.span("analysis.drops"):
+                dropped = await finder.find()
             if UNUSED in opts.analyses:
                 await self._window_insight(await finder.stats_reset())
         for item in created + dropped:

@@ -17,6 +17,7 @@ from optimizer_service.servicer import OptimizerServicer
 from optimizer_service.settings import Settings
 from pgsage import health, scrape, server
 from pgsage.optimizer.v1 import optimizer_service_pb2, optimizer_service_pb2_grpc
+from pgsage.server import HealthPort
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Running:
     settings: Settings
     servicer: OptimizerServicer
     metrics: scrape.Endpoint | None = None
+    health_port: HealthPort | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _grace: list[float] = field(default_factory=list)
 
@@ -90,6 +92,15 @@ async def start(settings: Settings) -> Running:
                 collectors=[metrics.Sessions(settings)],
             )
             stack.push_async_callback(endpoint.close)
+        health_port = None
+        if settings.health_port is not None:
+            health_port = await server.start_health_port(
+                srv.health,
+                host=settings.grpc_host,
+                port=settings.health_port,
+                setting="PGSAGE_OPTIMIZER_HEALTH_PORT",
+            )
+            stack.push_async_callback(health_port.stop)
         await srv.health.set("", health.SERVING)
         await srv.health.set(SERVICE_NAME, health.SERVING)
         running = Running(
@@ -97,6 +108,7 @@ async def start(settings: Settings) -> Running:
             settings=settings,
             servicer=servicer,
             metrics=endpoint,
+            health_port=health_port,
             _stack=stack.pop_all(),
             _grace=grace,
         )

@@ -222,7 +222,11 @@ async def finish(work: Awaitable[object], what: str) -> None:
 
 async def stop_backend(conn: asyncpg.Connection, pid: int, rounds: int = 50) -> None:
     """Terminates backend `pid` (a cancelled call's session) and waits until it is gone."""
-    mine = "SELECT {} FROM pg_stat_activity WHERE pid = $1 AND application_name = $2"
+    # the session at work, with or without a job in its name (`targets.working_name`)
+    mine = (
+        "SELECT {} FROM pg_stat_activity WHERE pid = $1"
+        " AND split_part(application_name, ' jobs/', 1) = $2"
+    )
     await conn.execute(mine.format("pg_terminate_backend(pid)"), pid, targets.APPLICATION_NAME)
     for _ in range(rounds):
         if await conn.fetchval(mine.format("count(*)"), pid, targets.APPLICATION_NAME) == 0:

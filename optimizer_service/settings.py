@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # A plaintext port of grpc_host serving only grpc.health.v1, for probes that cannot speak
+    # TLS (Kubernetes' native gRPC probes); unset: not served (0 picks a free port).
+    health_port: int | None = Field(default=None, ge=0, le=65535)
     targets_file: Path | None = None
     targets: list[TargetConfig] = Field(default_factory=list)
     grace_seconds: float = 10.0

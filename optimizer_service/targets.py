@@ -7,8 +7,10 @@ theirs from a per-target pool of reusable sessions (`optimizer_service.pool`), s
 when opened (`connect(setup=...)`) and reset in one round trip before they are kept
 (`idle_reset_sql`). In pg_stat_activity a session at work is named
 `application_name=pgsage-optimizer` and a pooled idle one `pgsage-optimizer (idle)`, so an
-operator (and the tests) can tell them apart. Connection failures become
-`TargetUnavailable` naming the target and a scrubbed cause (never the DSN).
+operator (and the tests) can tell them apart; a session at work for a job is named after it,
+`pgsage-optimizer jobs/<id>` (`working_name`, from the `x-pgsage-job` metadata of the call).
+Connection failures become `TargetUnavailable` naming the target and a scrubbed cause (never
+the DSN).
 
 Every session is read-only by default (`default_transaction_read_only = on`): only the calls
 that must write ask for a writable one (`read_only=False`: Apply, Rollback, a benchmark's
@@ -40,7 +42,7 @@ MARKER = "/* pgsage */"
 APPLICATION_NAME = "pgsage-optimizer"
 Place = Literal["take", "taken", "extra"]
 IDLE_APPLICATION_NAME = "pgsage-optimizer (idle)"
-_MARK_WORKING = "SELECT set_config('application_name', 'pgsage-optimizer', false)"
+_MARK_WORKING = "SELECT set_config('application_name', $1, false)"
 _MARK_IDLE = "SELECT set_config('application_name', 'pgsage-optimizer (idle)', false)"
 # client_connection_check_interval of the optimizer's sessions: 100 ms, or less when the
 # target is set to less.
@@ -48,6 +50,22 @@ _CHECK_CLIENT = """
 SELECT set_config('client_connection_check_interval', '100', false)
 FROM pg_settings WHERE name = 'client_connection_check_interval'
   AND (setting::int = 0 OR setting::int > 100)"""
+
+
+# PostgreSQL keeps the first NAMEDATALEN - 1 bytes of application_name.
+_MAX_NAME = 63
+
+
+def working_name() -> str:
+    """The application_name of a session at work: `pgsage-optimizer`, followed by
+    ` jobs/<id>` when the call serves a job (the `x-pgsage-job` metadata the job service
+    sends, validated by `trail.enter`), so pg_stat_activity names the job."""
+    call = trail.current.get()
+    job = call.job if call is not None else "-"
+    if job in ("-", "invalid"):
+        return APPLICATION_NAME
+    name = job if job.startswith("jobs/") else f"jobs/{job}"
+    return f"{APPLICATION_NAME} {name}"[:_MAX_NAME]
 
 
 BATCH = f"; {MARKER} "  # joins the statements of a simple-query batch, each one marked
@@ -171,7 +189,7 @@ async def _open(
             statement_cache_size=0,
             connection_class=MarkedConnection,
             server_settings={
-                "application_name": APPLICATION_NAME,
+                "application_name": working_name(),
                 "default_transaction_read_only": "on" if read_only else "off",
                 "statement_timeout": str(target.statement_timeout_ms),
                 "lock_timeout": str(target.lock_timeout_ms),
@@ -246,17 +264,18 @@ async def capabilities(conn: asyncpg.Connection) -> Capabilities:
     """Reads the server version and the extensions the analyses use.
 
     It is also the first statement of an analysis on a pooled session: it proves the session
-    alive and names it working (`pgsage-optimizer`) in the same round trip."""
+    alive and names it working (`working_name()`) in the same round trip."""
     row = await conn.fetchrow(
         """
-        SELECT set_config('application_name', 'pgsage-optimizer', false) AS working,
+        SELECT set_config('application_name', $1, false) AS working,
                current_setting('server_version') AS version,
                current_setting('server_version_num')::int AS version_num,
                (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements')
                    AS pgss,
                (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS hypopg,
                EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'hypopg_hide_index') AS can_hide
-        """
+        """,
+        working_name(),
     )
     return Capabilities(
         server_version=row["version"].split(" ")[0],
@@ -269,7 +288,7 @@ async def capabilities(conn: asyncpg.Connection) -> Capabilities:
 
 async def mark_working(conn: asyncpg.Connection) -> None:
     """Names a (pooled) session working again; its first statement, so also its probe."""
-    await conn.execute(_MARK_WORKING)
+    await conn.execute(_MARK_WORKING, working_name())
 
 
 def idle_reset_sql(caps: Capabilities) -> str:

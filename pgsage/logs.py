@@ -4,8 +4,9 @@
 the format. A JSON line has `time` (UTC, ISO 8601), `level`, `logger`, `message`, and, when
 known, `rpc` (the gRPC method being served, set by `pgsage.metrics.RpcInterceptor`), `job`
 (set by the job service's driver, and by the optimizer from the `x-pgsage-job` metadata) and
-`target`; `exception` carries a traceback. Structured fields a module passes as
-`extra={"pgsage": {...}}` are added too (never overriding the ones above).
+`target`, and `trace_id`/`span_id` while tracing is on (`pgsage.tracing`); `exception`
+carries a traceback. Structured fields a module passes as `extra={"pgsage": {...}}` are
+added too (never overriding the ones above).
 
 The fields live in context variables: each RPC and each job run is a task of its own, so
 what one sets never leaks into another.
@@ -19,6 +20,8 @@ import os
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from pgsage import tracing
 
 FORMAT_VARIABLE = "PGSAGE_LOG_FORMAT"
 FORMATS = ("text", "json")
@@ -54,6 +57,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         line.update(context())
+        line.update(tracing.current_ids())
         extra = getattr(record, "pgsage", None)
         if isinstance(extra, dict):
             for key, value in extra.items():

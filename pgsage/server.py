@@ -3,12 +3,12 @@
 `build_server` registers a gRPC service's servicers, health (with List), reflection, the
 metrics interceptor (`pgsage.metrics`) and the error interceptor, and binds the port (0
 picks a free one). `main` is every service's `python -m …`: it sets up logging
-(`PGSAGE_LOG_FORMAT`, `pgsage.logs`), reads the settings, enters the service's
-`serve(settings)` (an async context manager that starts every part on one
-`AsyncExitStack`), waits for SIGTERM or SIGINT, and leaves it (NOT_SERVING first, then
-drain, then close). Whatever stops start-up is one line in the log and an exit code: 2 for
-a setting to change (a bad value, a port in use), 1 for anything else (a database that is
-down).
+(`PGSAGE_LOG_FORMAT`, `pgsage.logs`) and tracing (`OTEL_*`, `pgsage.tracing`), reads the
+settings, enters the service's `serve(settings)` (an async context manager that starts
+every part on one `AsyncExitStack`), waits for SIGTERM or SIGINT, and leaves it
+(NOT_SERVING first, then drain, then close). Whatever stops start-up is one line in the
+log and an exit code: 2 for a setting to change (a bad value, a port in use), 1 for
+anything else (a database that is down).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pgsage import errors, health, logs, metrics, rpc, tls
+from pgsage import errors, health, logs, metrics, rpc, tls, tracing
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,13 @@ def build_server(
         # imported would be listed but not describable.
         pool.FindServiceByName(name)
     server = grpc.aio.server(
-        interceptors=[metrics.RpcInterceptor(), rpc.ErrorInterceptor(), *interceptors],
+        # Tracing outermost (when on): the call's span is current for every line it logs.
+        interceptors=[
+            *tracing.server_interceptors(),
+            metrics.RpcInterceptor(),
+            rpc.ErrorInterceptor(),
+            *interceptors,
+        ],
         options=[
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
@@ -149,6 +155,42 @@ def build_server(
     if bound == 0:
         raise port_in_use(host, port, port_setting)
     return Server(grpc_server=server, health=health_servicer, port=bound)
+
+
+@dataclass
+class HealthPort:
+    """A plaintext port serving only `grpc.health.v1` (`start_health_port`)."""
+
+    grpc_server: grpc.aio.Server
+    port: int
+
+    async def stop(self) -> None:
+        await self.grpc_server.stop(0)
+
+
+async def start_health_port(
+    health_servicer: health.HealthServicer, *, host: str, port: int, setting: str
+) -> HealthPort:
+    """Starts a plaintext gRPC port on `host:port` serving only `grpc.health.v1`, answered
+    by the service's own `health_servicer` (same statuses, NOT_SERVING when it drains).
+
+    Kubernetes' native `grpc:` probes cannot speak TLS: with TLS on the service's port, the
+    probes use this one, which tells nothing but serving statuses. A port that cannot be
+    bound raises `StartupError` naming `setting`.
+    """
+    grpc_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    if port:
+        _check_free(host, port, setting)
+    try:
+        bound = grpc_server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise port_in_use(host, port, setting)
+    await grpc_server.start()
+    log.info("health-only port %d (plaintext, grpc.health.v1)", bound)
+    return HealthPort(grpc_server=grpc_server, port=bound)
 
 
 async def wait_for_signal() -> None:
@@ -210,6 +252,11 @@ def main(
         log.error("cannot start the %s: %s", service, exc)
         return 2
     logs.configure(log_format)
+    try:
+        tracing.configure(service.replace(" ", "-"))
+    except tracing.SettingsError as exc:
+        log.error("cannot start the %s: %s", service, exc)
+        return 2
     try:
         settings = settings_type()
     except pydantic.ValidationError as exc:

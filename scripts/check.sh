@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Static checks run by `make test` (and so by CI): proto lint and format, generated code
+# Static checks run by `make test` (and so by CI): proto lint and format, no breaking change
+# since the last release's contract (protos/releases), generated code
 # in sync with the protos, the UI's TypeScript types in sync with the OpenAPI document, ruff,
 # mypy on the services' code, the import rules (pyproject.toml), docker-compose.yml against the
 # compose schema (its Dockerfiles and referenced files too), the Kubernetes manifests against
@@ -11,6 +12,12 @@ PY=.venv/bin/python
 echo "check: buf lint / buf format"
 .venv/bin/buf lint
 .venv/bin/buf format --diff --exit-code
+
+# The last release's contract is a committed buf image (scripts/release_protos.sh): CI's
+# checkout has no earlier git tags to compare with.
+release="$(ls protos/releases/v*.binpb | sort -V | tail -n 1)"
+echo "check: buf breaking against ${release}"
+.venv/bin/buf breaking --against "$release"
 
 echo "check: generated code matches the protos"
 $PY scripts/gen_protos.py

@@ -11,8 +11,11 @@ stop, restart or break PostgreSQL start an embedded cluster of their own
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+OWNED = "PGSAGE_TEST_PG_STARTED_BY_TESTS"
 
 
 def _start_server():
@@ -25,16 +28,32 @@ def _start_server():
     name this server (not fall back to one the tests did not create). This root conftest is
     always imported first.
     """
-    if os.environ.get("PGSAGE_TEST_PG"):
+    # Under pytest-xdist each worker starts a server of its own (tests reset
+    # pg_stat_statements, copy template databases, count sessions: not safe to share), even
+    # though it inherits the variables of the controller's; one named by the user is shared.
+    inherited = os.environ.get(OWNED) == "1" and os.environ.get("PYTEST_XDIST_WORKER")
+    if os.environ.get("PGSAGE_TEST_PG") and not inherited:
         return None
     from tests.support.testserver import SessionServer
 
     server = SessionServer()
     os.environ["PGSAGE_TEST_PG"] = server.start()
+    os.environ[OWNED] = "1"
     return server
 
 
 _server = _start_server()
+
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of tests/e2e drive Chromium: marked `browser` (`-m "not browser"` leaves
+    them out of a quick run; the test command and CI run them)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.browser)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

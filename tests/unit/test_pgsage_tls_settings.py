@@ -7,6 +7,7 @@ certificate identities (a fake servicer context that implements the real interfa
 
 from __future__ import annotations
 
+import contextvars
 import re
 
 import pytest
@@ -123,6 +124,12 @@ def test_no_certificate_is_unauthenticated():
 
 
 def test_the_job_id_sent_is_recorded_and_a_forged_one_is_not():
+    # In a context of its own, as each RPC has: what `enter` binds (the log's job field
+    # too) must not stay in the test process's context for the tests after this one.
+    contextvars.copy_context().run(_the_job_id_sent_is_recorded_and_a_forged_one_is_not)
+
+
+def _the_job_id_sent_is_recorded_and_a_forged_one_is_not() -> None:
     trail.enter("Apply", (("x-pgsage-job", "0c9e6f1a-6d1b-4f7e-9a51-3f0c2b8e9d10"),))
     assert trail.current.get() == trail.Call("Apply", "0c9e6f1a-6d1b-4f7e-9a51-3f0c2b8e9d10")
     trail.enter("Apply", (("x-pgsage-job", "x\nstatement job=forged"),))

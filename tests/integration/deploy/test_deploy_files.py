@@ -150,3 +150,32 @@ def test_entrypoint_turns_setting_secrets_into_variables_and_leaves_the_rest(tmp
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "s3cret with $pace|postgresql://already@set/x|unset"
+
+
+def test_the_grpc_services_have_native_grpc_probes_on_their_health_only_port():
+    import yaml
+
+    from job_service.settings import Settings as JobSettings
+    from optimizer_service.settings import Settings as OptimizerSettings
+
+    wanted = {
+        "job-service.yaml": ("PGSAGE_JOBS_HEALTH_PORT", "pgsage.jobs.v1.JobService"),
+        "optimizer.yaml": ("PGSAGE_OPTIMIZER_HEALTH_PORT", "pgsage.optimizer.v1.OptimizerService"),
+    }
+    # The settings the manifests name exist (a typo would start a service without the port).
+    assert "health_port" in JobSettings.model_fields
+    assert "health_port" in OptimizerSettings.model_fields
+    for name, (setting, service) in wanted.items():
+        docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/base" / name).read_text()))
+        [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        port = int(env[setting])
+        assert port in [p["containerPort"] for p in container["ports"]]
+        assert port != int(env[setting.replace("HEALTH", "GRPC")])
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"]["port"] == port, (name, probe)
+        assert container["readinessProbe"]["grpc"]["service"] == service
+    policies = yaml.safe_load_all((ROOT / "deploy/k8s/base/network-policies.yaml").read_text())
+    [health] = [p for p in policies if p["metadata"]["name"] == "health-ports-from-anywhere"]
+    assert {p["port"] for p in health["spec"]["ingress"][0]["ports"]} == {50061, 50062}

@@ -48,7 +48,8 @@ async def wait_for_waiting_optimizer(dsn: str, limit: float = 60) -> None:
         while time.monotonic() < deadline:
             if await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND application_name = $1",
+                # at work for a job: `pgsage-optimizer jobs/<id>`
+                "WHERE wait_event_type = 'Lock' AND split_part(application_name, ' jobs/', 1) = $1",
                 OPTIMIZER_APPLICATION,
             ):
                 return

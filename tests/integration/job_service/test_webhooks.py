@@ -14,6 +14,7 @@ from datetime import timedelta
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+from prometheus_client import REGISTRY
 
 from job_service import app, ending, webhooks
 from pgsage.jobs.v1 import webhook_pb2, webhook_pb2_grpc
@@ -86,6 +87,13 @@ async def _end(db, job_name: str, state: str, message: str = "") -> None:
         )
 
 
+def _attempts(outcome: str) -> float:
+    found = REGISTRY.get_sample_value(
+        "pgsage_webhook_delivery_attempts_total", {"outcome": outcome}
+    )
+    return found or 0.0
+
+
 async def _deliveries(hooks, name: str) -> list[Delivery]:
     answer = await hooks.ListWebhookDeliveries(
         webhook_pb2.ListWebhookDeliveriesRequest(parent=name, page_size=1000)
@@ -97,6 +105,7 @@ async def test_delivered_after_failures_with_every_attempt_recorded_and_signed(
     hooks, made, create, db, eventually, caplog
 ):
     caplog.set_level(logging.DEBUG)
+    before = {o: _attempts(o) for o in ("DELIVERED", "RETRY", "FAILED")}
     async with receiver() as rx:
         rx.script = ["500", "503", "hang"]  # then 200
         hook = await _hook(
@@ -123,6 +132,12 @@ async def test_delivered_after_failures_with_every_attempt_recorded_and_signed(
         ]
         assert delivery.event_type == webhook_pb2.JOB_FAILED
         assert delivery.resource == job.name and delivery.target == "demo"
+        # pgsage_webhook_delivery_attempts_total (both replicas run in this process).
+        assert {o: _attempts(o) - n for o, n in before.items()} == {
+            "DELIVERED": 1,
+            "RETRY": 3,
+            "FAILED": 0,
+        }
 
         # Four POSTs of one event, each signed with the secret over its own timestamp.
         assert len(rx.received) == 4

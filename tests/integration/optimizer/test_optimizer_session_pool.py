@@ -288,7 +288,9 @@ async def test_an_empty_analysis_on_a_pooled_session_runs_one_statement(database
         await asyncio.sleep(0)
         # The capabilities read (which probes the session), then the pool's reset.
         assert len(statements) == 2, statements
-        assert "server_version_num" in statements[0] and WORKING in statements[0]
+        # (the working name, `targets.working_name()`, is its parameter)
+        assert "server_version_num" in statements[0]
+        assert "set_config('application_name', $1" in statements[0]
         assert statements[1] == targets.idle_reset_sql(caps)
         assert sessions.idle == 1
         assert isinstance(events[0], model.Workload) and isinstance(events[-1], model.Summary)
