@@ -7,7 +7,7 @@
   tick a rule of the store, whatever the number of replicas. It goes with its snapshot.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0015
 Create Date: 2026-12-05 18:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
