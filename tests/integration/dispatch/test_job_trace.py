@@ -97,6 +97,8 @@ async def test_the_job_names_the_optimizer_session_and_one_trace_spans_both_serv
     # The job's phases on both sides.
     assert {"job.begin", "job.optimizer", "job.end"} <= set(by_name), sorted(by_name)
     assert {"analysis.workload", "analysis.plan"} <= set(by_name), sorted(by_name)
+    # Probes (health checks, the job service's of the optimizer too) leave no span.
+    assert not [s for s in js_spans + opt_spans if "grpc.health" in s["name"]]
 
     hex_id = trace_id.removeprefix("0x")
     about_job = [r for r in js_records + opt_records if r.get("job") == job_id]
