@@ -22,7 +22,7 @@ import atexit
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -131,6 +131,34 @@ def span(name: str, **attributes: str | int | float | bool) -> Iterator[None]:
     """A span named `name` around the block (the current span's child); a no-op when off."""
     with trace.get_tracer(_TRACER).start_as_current_span(name, attributes=attributes):
         yield
+
+
+@contextlib.contextmanager
+def http_request(
+    method: str, route: str, headers: Iterable[tuple[bytes, bytes]]
+) -> Iterator[Callable[[int], None]]:
+    """A server span for an HTTP request (the gateway's), continuing the trace its
+    `traceparent` header names; yields a function to record the response status. A no-op
+    when off, or when `route` is empty."""
+    if not enabled() or not route:
+        yield lambda status: None
+        return
+    from opentelemetry.propagate import extract
+
+    carrier = {key.decode("latin-1"): value.decode("latin-1") for key, value in headers}
+    with trace.get_tracer(_TRACER).start_as_current_span(
+        f"{method} {route}",
+        context=extract(carrier),
+        kind=trace.SpanKind.SERVER,
+        attributes={"http.request.method": method, "http.route": route},
+    ) as current:
+
+        def status(code: int) -> None:
+            current.set_attribute("http.response.status_code", code)
+            if code >= 500:
+                current.set_status(trace.StatusCode.ERROR)
+
+        yield status
 
 
 def current_ids() -> dict[str, str]:
