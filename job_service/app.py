@@ -37,6 +37,7 @@ from job_service import (
     schedule_handlers,
     scheduler,
     schema,
+    sealing,
     sender,
     servicer,
     webhook_handlers,
@@ -218,7 +219,18 @@ async def start(settings: Settings) -> RunningService:
         egress = destinations.Policy.build(
             settings.webhook_allowed_networks, allow_all=authenticator.local_mode
         )
-        webhook_servicer = webhook_handlers.WebhookServicer(db=db, policy=egress)
+        sealer = settings.webhook_sealer()
+        if sealer.enabled:
+            async with db.connection() as conn:
+                resealed = await sealer.reseal(conn)
+            if resealed:
+                log.info("sealed %d webhook signing secret(s) under the first key", resealed)
+        elif not authenticator.local_mode:
+            log.warning(
+                "webhook signing secrets are stored as given: set %s to seal them",
+                sealing.SETTING,
+            )
+        webhook_servicer = webhook_handlers.WebhookServicer(db=db, policy=egress, sealer=sealer)
         schedule_servicer = schedule_handlers.ScheduleServicer(
             db=db,
             optimizer_client=optimizer_client,
@@ -306,6 +318,7 @@ async def start(settings: Settings) -> RunningService:
             max_backoff=settings.webhook_max_retry_backoff,
             retention=settings.webhook_retention,
             public_url=settings.public_url,
+            sealer=sealer,
         )
         await stack.enter_async_context(
             webhook_sender.running(settings.webhook_poll_interval.total_seconds())

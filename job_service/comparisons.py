@@ -164,14 +164,27 @@ async def succeed(
     insights: int | None,
 ) -> domain.Job | None:
     """`runs.succeed` with the comparison stored in the summary and the new suggestions
-    flagged, in one transaction; None when the lease is lost (nothing is written)."""
-    async with conn.transaction():
-        comparison = await with_previous(conn, job, fingerprints)
-        if comparison is not None:
-            summary.comparison.CopyFrom(comparison)
-        done = await runs.succeed(
-            conn, job.id, owner, summary.SerializeToString(), fingerprints, ttl, insights
-        )
-        if done is not None and comparison is not None and comparison.new_fingerprints:
-            await conn.execute(_MARK_NEW, job.id, list(comparison.new_fingerprints))
+    flagged, in one transaction; None when the lease is lost (nothing is written).
+
+    The flags are set before the job's state changes: the `job_webhook_events` trigger,
+    which fires on that change, announces only the flagged suggestions when there was a
+    previous analysis to compare with."""
+    try:
+        async with conn.transaction():
+            comparison = await with_previous(conn, job, fingerprints)
+            if comparison is not None:
+                summary.comparison.CopyFrom(comparison)
+                if comparison.new_fingerprints:
+                    await conn.execute(_MARK_NEW, job.id, list(comparison.new_fingerprints))
+            done = await runs.succeed(
+                conn, job.id, owner, summary.SerializeToString(), fingerprints, ttl, insights
+            )
+            if done is None:
+                raise _LeaseLost
+    except _LeaseLost:
+        return None
     return done
+
+
+class _LeaseLost(Exception):
+    """Rolls back the flags when another runner holds the job."""

@@ -26,7 +26,7 @@ from datetime import timedelta
 
 import httpx
 
-from job_service import database, deliveries, destinations, metrics, payloads
+from job_service import database, deliveries, destinations, metrics, payloads, sealing
 from job_service.vocabulary import DeliveryState
 from pgsage import periodic
 from pgsage.version import version
@@ -53,6 +53,7 @@ class Sender:
         retention: timedelta,
         public_url: str | None = None,
         batch: int = 16,
+        sealer: sealing.Sealer | None = None,
     ) -> None:
         self.db = db
         self.owner = owner
@@ -64,6 +65,7 @@ class Sender:
         self.retention = retention
         self.public_url = public_url
         self.batch = batch
+        self.sealer = sealer or sealing.Sealer()
         # The lease outlasts a whole attempt: resolving, connecting, the answer.
         self.lease = timedelta(seconds=self.timeout + destinations.RESOLVE_SECONDS + 30)
         self._client: httpx.AsyncClient | None = None
@@ -178,10 +180,12 @@ class Sender:
             "X-Pgsage-Event-Id": str(claimed.event_id),
             "X-Pgsage-Delivery": str(claimed.id),
         }
-        if claimed.secret:
-            headers[payloads.SIGNATURE_HEADER] = payloads.signature(
-                claimed.secret, int(time.time()), body
-            )
+        try:
+            secret = self.sealer.open(claimed.secret)
+        except sealing.Unreadable as exc:
+            return False, 0, f"not sent: {exc}", False, None
+        if secret:
+            headers[payloads.SIGNATURE_HEADER] = payloads.signature(secret, int(time.time()), body)
         extensions = {}
         if destination.scheme == "https" and destinations.literal(destination.host) is None:
             extensions["sni_hostname"] = destination.host

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from job_service import sealing
 from pgsage import tls
 
 _SECRETS = "/run/secrets"
@@ -108,6 +109,9 @@ class Settings(BaseSettings):
     webhook_max_retry_backoff: timedelta = timedelta(hours=1)
     webhook_poll_interval: timedelta = timedelta(seconds=1)
     webhook_retention: timedelta = timedelta(days=30)
+    # Fernet keys (comma-separated; the first seals, all open) that seal webhook signing
+    # secrets in the store (job_service.sealing). Unset: secrets are stored as given.
+    webhook_secret_keys: SecretStr | None = None
     # The UI's address (https://pgsage.example.com): events link to the job's page.
     public_url: str | None = None
 
@@ -124,6 +128,17 @@ class Settings(BaseSettings):
     optimizer_tls_cert_file: Path | None = None
     optimizer_tls_key_file: Path | None = None
     optimizer_tls_server_name: str | None = None
+
+    @field_validator("webhook_secret_keys")
+    @classmethod
+    def _secret_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            sealing.parse_keys(value.get_secret_value())  # the message never echoes a key
+        return value
+
+    def webhook_sealer(self) -> sealing.Sealer:
+        keys = self.webhook_secret_keys
+        return sealing.Sealer(sealing.parse_keys(keys.get_secret_value()) if keys else ())
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -25,6 +25,7 @@ from job_service import (
     errors,
     filters,
     pagination,
+    sealing,
     webhooks,
 )
 from job_service.principals import Principal, Role
@@ -124,9 +125,16 @@ def _secret(value: str) -> str | None:
 class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):
     """The WebhookService RPCs (see the module docstring)."""
 
-    def __init__(self, *, db: database.Database, policy: destinations.Policy) -> None:
+    def __init__(
+        self,
+        *,
+        db: database.Database,
+        policy: destinations.Policy,
+        sealer: sealing.Sealer | None = None,
+    ) -> None:
         self._db = db
         self._egress = policy
+        self._sealer = sealer or sealing.Sealer()
 
     async def _url(self, value: str) -> str:
         destination = destinations.parse(value)
@@ -150,7 +158,7 @@ class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):
                 event_types=_event_types(given.event_types),
                 target_filter=_target_filter(given.target_filter),
                 format=_format(given.format),
-                secret=_secret(given.secret),
+                secret=self._sealer.seal(_secret(given.secret)),
                 enabled=given.enabled if given.HasField("enabled") else True,
                 creator=caller.display_name,
             )
@@ -208,7 +216,7 @@ class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):
             elif path == "format":
                 changes[path] = _format(given.format)
             elif path == "secret":
-                changes[path] = _secret(given.secret)
+                changes[path] = self._sealer.seal(_secret(given.secret))
             elif path == "enabled":
                 changes[path] = given.enabled
             else:

@@ -11,6 +11,7 @@ in-process one that only knows the target's name.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from datetime import datetime
@@ -25,6 +26,8 @@ from pgsage.jobs.v1 import (
     schedule_pb2,
     schedule_pb2_grpc,
     suggestion_pb2,
+    webhook_pb2,
+    webhook_pb2_grpc,
 )
 from tests.support import schedules as support
 from tests.support.dispatch import Cluster, Proc, check_invariants, create_jobs, wait_finished
@@ -157,6 +160,18 @@ async def test_an_analysis_marks_what_is_new_and_gone_since_the_previous_one(clu
     await js.wait_serving()
     async with grpc.aio.insecure_channel(js.address) as channel:
         stub = job_service_pb2_grpc.JobServiceStub(channel)
+        # A destination for "analysis finished with new suggestions" (never reached here:
+        # the events it is told about are what this test reads, in the outbox).
+        await webhook_pb2_grpc.WebhookServiceStub(channel).CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(
+                webhook=webhook_pb2.Webhook(
+                    display_name="dba",
+                    url="https://hooks.example.com/pgsage",
+                    event_types=[webhook_pb2.ANALYSIS_FINISHED_WITH_NEW_SUGGESTIONS],
+                )
+            ),
+            timeout=10,
+        )
         [first_name] = await create_jobs(js.address, 1, queries=QUERIES)
         [first] = await wait_finished(js.address, [first_name], limit=90)
         assert first.state == job_pb2.Job.SUCCEEDED, first
@@ -197,5 +212,18 @@ async def test_an_analysis_marks_what_is_new_and_gone_since_the_previous_one(clu
         new_flags = {s.fingerprint for s in after if s.new_since_last_analysis}
         assert new_flags == set(comparison.new_fingerprints)
     conn = await cluster.store_conn()
+    # The first analysis announced all it found; the second only what is new since the
+    # first, not the invoice index it found again (still undecided).
+    announced = {
+        row["resource"]: json.loads(row["payload"])
+        for row in await conn.fetch(
+            "SELECT resource, payload FROM webhook_event "
+            "WHERE event_type = 'ANALYSIS_FINISHED_WITH_NEW_SUGGESTIONS'"
+        )
+    }
+    assert announced.keys() == {first_name, second_name}
+    assert announced[first_name]["new_suggestions"] == len(before)
+    assert announced[second_name]["new_suggestions"] == len(comparison.new_fingerprints)
+    assert [s["name"] for s in announced[second_name]["suggestions"]] == [duplicate.name]
     await check_invariants(conn)
     await conn.close()
