@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import routes
+from pgsage import tracing
 from pgsage.metrics import LATENCY_BUCKETS
 
 REQUESTS = Counter(
@@ -66,6 +67,9 @@ def route_of(app_routes: Sequence[BaseRoute], scope: Scope) -> str:
     return UNMATCHED
 
 
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class HttpMetrics:
     """Counts and times every HTTP request (see the module docstring)."""
 
@@ -87,9 +91,16 @@ class HttpMetrics:
                 status = int(message["status"])
             await send(message)
 
-        try:
-            await self.app(scope, receive, sent)
-        finally:
-            route = route_of(self.routes, scope)
-            REQUESTS.labels(route, method, str(status)).inc()
-            REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - start)
+        # A server span per request while tracing is on (pgsage.tracing), probes and scrapes
+        # left out: its calls to the job service are its children.
+        traced = route_of(self.routes, scope) if tracing.enabled() else ""
+        if traced in _UNTRACED:
+            traced = ""
+        with tracing.http_request(method, traced, scope["headers"]) as record_status:
+            try:
+                await self.app(scope, receive, sent)
+            finally:
+                record_status(status)
+                route = route_of(self.routes, scope)
+                REQUESTS.labels(route, method, str(status)).inc()
+                REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - start)

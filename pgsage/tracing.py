@@ -13,7 +13,7 @@ trace in the call's metadata (W3C `traceparent`), so one trace goes from the gat
 the job service to the optimizer; a job's run and an analysis's phases are spans of their own
 (`span`), and JSON log lines name the `trace_id` and `span_id` of the span they were written in
 (`pgsage.logs`). When off, no SDK is loaded, the interceptor lists are empty and `span` is
-the API's no-op.
+the API's no-op. Health checks and reflection are left out (probes would bury real work).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import atexit
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -96,13 +96,25 @@ def enabled() -> bool:
     return _state["on"]
 
 
+def _not_probes() -> Any:
+    """A filter leaving health checks and reflection out: probes every few seconds would
+    bury the traces of real work."""
+    from opentelemetry.instrumentation.grpc import filters
+
+    return filters.negate(
+        filters.any_of(
+            filters.service_prefix("grpc.health."), filters.service_prefix("grpc.reflection.")
+        )
+    )
+
+
 def server_interceptors() -> list[Any]:
     """The gRPC aio server interceptors that continue the caller's trace (none when off)."""
     if not enabled():
         return []
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-    return [aio_server_interceptor()]
+    return [aio_server_interceptor(filter_=_not_probes())]
 
 
 def client_interceptors() -> list[Any]:
@@ -111,7 +123,7 @@ def client_interceptors() -> list[Any]:
         return []
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-    return list(aio_client_interceptors())
+    return list(aio_client_interceptors(filter_=_not_probes()))
 
 
 @contextlib.contextmanager
@@ -119,6 +131,34 @@ def span(name: str, **attributes: str | int | float | bool) -> Iterator[None]:
     """A span named `name` around the block (the current span's child); a no-op when off."""
     with trace.get_tracer(_TRACER).start_as_current_span(name, attributes=attributes):
         yield
+
+
+@contextlib.contextmanager
+def http_request(
+    method: str, route: str, headers: Iterable[tuple[bytes, bytes]]
+) -> Iterator[Callable[[int], None]]:
+    """A server span for an HTTP request (the gateway's), continuing the trace its
+    `traceparent` header names; yields a function to record the response status. A no-op
+    when off, or when `route` is empty."""
+    if not enabled() or not route:
+        yield lambda status: None
+        return
+    from opentelemetry.propagate import extract
+
+    carrier = {key.decode("latin-1"): value.decode("latin-1") for key, value in headers}
+    with trace.get_tracer(_TRACER).start_as_current_span(
+        f"{method} {route}",
+        context=extract(carrier),
+        kind=trace.SpanKind.SERVER,
+        attributes={"http.request.method": method, "http.route": route},
+    ) as current:
+
+        def status(code: int) -> None:
+            current.set_attribute("http.response.status_code", code)
+            if code >= 500:
+                current.set_status(trace.StatusCode.ERROR)
+
+        yield status
 
 
 def current_ids() -> dict[str, str]:

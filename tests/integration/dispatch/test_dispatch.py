@@ -150,7 +150,14 @@ async def _takeover_after_kill_at(cluster, failpoint: str, *, cancel: bool = Fal
         await _watch_until(victim.address, name, job_pb2.Job.RUNNING)
         async with grpc.aio.insecure_channel(victim.address) as channel:
             stub = job_service_pb2_grpc.JobServiceStub(channel)
-            await stub.CancelJob(job_service_pb2.CancelJobRequest(name=name), timeout=5)
+            try:
+                await stub.CancelJob(job_service_pb2.CancelJobRequest(name=name), timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                # The failpoint fires once the run has seen the recorded cancel, and may kill
+                # the victim before CancelJob's answer leaves it (seen under load); the hits
+                # and the job's end below still prove the cancel.
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
     for _ in range(300):
         if not victim.alive():
             break

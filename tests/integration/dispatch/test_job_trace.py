@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 
+from pgsage.embedded import free_port
 from pgsage.jobs.v1 import job_pb2
-from tests.support.dispatch import create_jobs, wait_finished
+from tests.support.dispatch import ROOT, _base_env, create_jobs, wait_finished
 
 ANALYZE = "/pgsage.optimizer.v1.OptimizerService/Analyze"
 
@@ -97,6 +100,8 @@ async def test_the_job_names_the_optimizer_session_and_one_trace_spans_both_serv
     # The job's phases on both sides.
     assert {"job.begin", "job.optimizer", "job.end"} <= set(by_name), sorted(by_name)
     assert {"analysis.workload", "analysis.plan"} <= set(by_name), sorted(by_name)
+    # Probes (health checks, the job service's of the optimizer too) leave no span.
+    assert not [s for s in js_spans + opt_spans if "grpc.health" in s["name"]]
 
     hex_id = trace_id.removeprefix("0x")
     about_job = [r for r in js_records + opt_records if r.get("job") == job_id]
@@ -108,3 +113,62 @@ async def test_the_job_names_the_optimizer_session_and_one_trace_spans_both_serv
     assert statements and {r.get("trace_id") for r in statements} == {hex_id}
     attempt = [r for r in js_records if r["message"].startswith(f"job {job_id}: attempt")]
     assert [r.get("trace_id") for r in attempt] == [hex_id]
+
+
+async def test_a_rest_call_continues_the_callers_trace_through_the_gateway_to_the_job_service(
+    cluster,
+):
+    traced = {"PGSAGE_LOG_FORMAT": "json", "OTEL_TRACES_EXPORTER": "console"}
+    js = cluster.job_service("127.0.0.1:9", **traced).start()  # no optimizer needed
+    await js.wait_serving()
+    port = free_port()
+    log_path = cluster.tmp / "gateway.log"
+    with log_path.open("ab") as log:
+        gateway = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway",
+            env={
+                **_base_env(),
+                **traced,
+                "PGSAGE_GATEWAY_HTTP_PORT": str(port),
+                "PGSAGE_GATEWAY_JOB_SERVICE_ADDRESS": js.address,
+            },
+            cwd=ROOT,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            created = await http.post(
+                "/v1/jobs",
+                json={"target": "shop", "queries": ["SELECT 1"]},
+                headers={"traceparent": f"00-{trace_id}-{parent}-01"},
+            )
+            assert created.status_code == 200, created.text
+    finally:
+        gateway.terminate()
+        await asyncio.wait_for(gateway.wait(), 30)
+    assert gateway.returncode == 0
+    assert js.terminate() == 0
+    _, gateway_spans = read_lines(log_path)
+    _, js_spans = read_lines(cluster.tmp / "jobs.log")
+    create = "/pgsage.jobs.v1.JobService/CreateJob"
+    # One server span: the probes (/readyz above) leave none.
+    [http_span] = [s for s in gateway_spans if s["kind"] == "SpanKind.SERVER"]
+    assert http_span["name"].startswith("POST /v1/jobs")
+    assert http_span["context"]["trace_id"] == f"0x{trace_id}"
+    assert http_span["parent_id"] == f"0x{parent}"
+    [client] = [s for s in gateway_spans if s["name"] == create]
+    [server] = [s for s in js_spans if s["name"] == create]
+    assert client["parent_id"] == http_span["context"]["span_id"]
+    assert server["parent_id"] == client["context"]["span_id"]
+    assert server["context"]["trace_id"] == f"0x{trace_id}"

@@ -42,6 +42,13 @@ async def replicas(module_db, settings_for) -> AsyncIterator[list[app.RunningSer
 
 
 @pytest.fixture(scope="module")
+def service(replicas) -> app.RunningService:
+    """Jobs are created through the first replica: the folder's own `service` would be a
+    third sender on the store, without the public URL, racing the replicas for deliveries."""
+    return replicas[0]
+
+
+@pytest.fixture(scope="module")
 async def hooks(replicas) -> AsyncIterator[webhook_pb2_grpc.WebhookServiceStub]:
     async with grpc.aio.insecure_channel(replicas[0].address) as channel:
         yield webhook_pb2_grpc.WebhookServiceStub(channel)
