@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 import statistics
@@ -30,6 +29,7 @@ import grpc
 from google.rpc import error_details_pb2
 
 from bench._bigdb_build import DATABASE, UNTRACKED
+from pgsage import tasks
 from pgsage.jobs.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc, suggestion_pb2
 from pgsage.optimizer.v1 import analysis_pb2, optimizer_service_pb2, optimizer_service_pb2_grpc
 
@@ -322,9 +322,7 @@ class SessionSampler:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await tasks.stop(self._task)
 
 
 async def _fingerprints(stub: JobStub, name: str) -> frozenset[str]:
